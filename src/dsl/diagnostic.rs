@@ -1,0 +1,189 @@
+//! Diagnostics: what the checker says about a definition.
+//!
+//! One type carries a severity, a stable code naming the kind of problem, a
+//! span, a lowercase message without a trailing period, hints, and notes that
+//! point at related places. Rendering follows the compiler convention that
+//! editors and CI understand:
+//!
+//! ```text
+//! workflows/x.flow:12:15: error: unknown department `helth`
+//!    12 |     review by helth "设置审批" within 15 workdays
+//!       |               ^^^^^
+//!       = hint: did you mean `health`?
+//! ```
+
+use std::fmt::Write as _;
+
+use unicode_width::UnicodeWidthChar;
+
+use super::source::{SourceMap, Span};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub severity: Severity,
+    /// A stable kebab-case name for the kind of problem, e.g. `unknown-department`.
+    pub code: &'static str,
+    pub span: Span,
+    pub message: String,
+    pub hints: Vec<String>,
+    pub notes: Vec<(Span, String)>,
+}
+
+impl Diagnostic {
+    pub fn error(code: &'static str, span: Span, message: impl Into<String>) -> Diagnostic {
+        Diagnostic {
+            severity: Severity::Error,
+            code,
+            span,
+            message: message.into(),
+            hints: Vec::new(),
+            notes: Vec::new(),
+        }
+    }
+
+    pub fn warning(code: &'static str, span: Span, message: impl Into<String>) -> Diagnostic {
+        Diagnostic {
+            severity: Severity::Warning,
+            ..Diagnostic::error(code, span, message)
+        }
+    }
+
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Diagnostic {
+        self.hints.push(hint.into());
+        self
+    }
+
+    pub fn with_note(mut self, span: Span, note: impl Into<String>) -> Diagnostic {
+        self.notes.push((span, note.into()));
+        self
+    }
+
+    /// Adds "did you mean `x`?" when a candidate is close enough to `name`.
+    pub fn suggest<'a>(
+        self,
+        name: &str,
+        candidates: impl IntoIterator<Item = &'a str>,
+    ) -> Diagnostic {
+        match closest(name, candidates) {
+            Some(best) => self.with_hint(format!("did you mean `{best}`?")),
+            None => self,
+        }
+    }
+}
+
+/// The candidate closest to `name` by edit distance, if it is close enough
+/// to be a likely typo.
+pub fn closest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let limit = (name.chars().count() / 3).max(1);
+    candidates
+        .into_iter()
+        .map(|candidate| (strsim::levenshtein(name, candidate), candidate))
+        .filter(|(distance, candidate)| *distance <= limit && *candidate != name)
+        .min()
+        .map(|(_, candidate)| candidate)
+}
+
+/// Renders diagnostics in the order given, each with its source line and a caret.
+pub fn render(sources: &SourceMap, diagnostics: &[Diagnostic]) -> String {
+    let mut out = String::new();
+    for diagnostic in diagnostics {
+        let label = match diagnostic.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        render_location(
+            &mut out,
+            sources,
+            diagnostic.span,
+            label,
+            &diagnostic.message,
+        );
+        for hint in &diagnostic.hints {
+            let _ = writeln!(out, "      = hint: {hint}");
+        }
+        for (span, note) in &diagnostic.notes {
+            render_location(&mut out, sources, *span, "note", note);
+        }
+    }
+    out
+}
+
+fn render_location(out: &mut String, sources: &SourceMap, span: Span, label: &str, message: &str) {
+    let file = sources.get(span.file);
+    let start = file.clamp(span.start as usize);
+    let (line, column) = file.line_col(start);
+    let _ = writeln!(out, "{}:{line}:{column}: {label}: {message}", file.path);
+    let text = file.line_text(line - 1);
+    let shown: String = text
+        .chars()
+        .map(|c| if c == '\t' { ' ' } else { c })
+        .collect();
+    let _ = writeln!(out, "{line:>6} | {shown}");
+    let line_start = start - (column_byte_offset(text, column));
+    let before = &file.text[line_start..start];
+    let end = file
+        .clamp(span.end as usize)
+        .max(start)
+        .min(line_start + text.len());
+    let underlined = &file.text[start..end];
+    let pad: usize = before.chars().map(display_width).sum();
+    let width: usize = underlined.chars().map(display_width).sum::<usize>().max(1);
+    let _ = writeln!(out, "       | {}{}", " ".repeat(pad), "^".repeat(width));
+}
+
+fn column_byte_offset(line_text: &str, column: usize) -> usize {
+    line_text
+        .char_indices()
+        .nth(column - 1)
+        .map_or(line_text.len(), |(index, _)| index)
+}
+
+fn display_width(c: char) -> usize {
+    if c == '\t' {
+        1
+    } else {
+        c.width().unwrap_or(0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn caret_under_wide_characters() {
+        let mut sources = SourceMap::new();
+        let file = sources.add("a.flow", "department 卫生 \"市卫生健康局\" x\n");
+        let offset = "department 卫生 \"市卫生健康局\" ".len();
+        let diagnostic = Diagnostic::error(
+            "syntax",
+            Span::new(file, offset, offset + 1),
+            "unexpected `x`",
+        )
+        .with_hint("remove it");
+        let text = render(&sources, &[diagnostic]);
+        assert_eq!(
+            text,
+            concat!(
+                "a.flow:1:24: error: unexpected `x`\n",
+                "     1 | department 卫生 \"市卫生健康局\" x\n",
+                // 11 + 4 + 1 + 14 + 1 display columns: CJK characters are two wide.
+                "       |                                ^\n",
+                "      = hint: remove it\n"
+            )
+        );
+    }
+
+    #[test]
+    fn closest_suggests_only_near_names() {
+        assert_eq!(closest("helth", ["health", "civil"]), Some("health"));
+        assert_eq!(closest("xyz", ["health", "civil"]), None);
+    }
+}

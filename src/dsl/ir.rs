@@ -1,0 +1,554 @@
+//! The checked workflow: what the engine, the notice and the diagram read.
+//!
+//! Every value here has been validated by the checker: names resolve, types
+//! fit, limits obey the law. Nothing in this module knows about spans.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::ast::CmpOp;
+
+/// A department of the one window.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Department {
+    pub id: String,
+    pub name: String,
+    /// Short form used in document numbers (`{dept}`), e.g. `卫`.
+    pub abbr: Option<String>,
+    pub reviewers: Vec<String>,
+    pub heads: Vec<String>,
+}
+
+/// A procedure as checked, pinned by `(id, version)`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Workflow {
+    pub id: String,
+    pub title: String,
+    pub version: u32,
+    pub basis: Vec<String>,
+    pub legal_limit: u32,
+    pub promised_limit: u32,
+    /// How many working days the limit may be extended, with the head's approval.
+    pub extension: u32,
+    /// Several departments take part (art. 42: joint processing).
+    pub joint: bool,
+    pub departments: BTreeMap<String, Department>,
+    pub parties: Vec<Party>,
+    pub form: Vec<Field>,
+    pub facts: Vec<Field>,
+    pub rules: Vec<Rule>,
+    pub materials: Vec<Material>,
+    pub intake: IntakeStep,
+    /// Every step after intake, in definition order; `route` refers to them by index.
+    pub steps: Vec<Step>,
+    pub route: Route,
+    pub independent: Vec<Vec<String>>,
+    pub outcomes: Vec<Outcome>,
+    pub notifications: Vec<Notification>,
+    pub reminders: Vec<Reminder>,
+    pub recurring: Vec<Recurring>,
+    /// The longest path of step limits after acceptance, in working days.
+    pub longest_path: u32,
+}
+
+impl Workflow {
+    pub fn field(&self, id: &str) -> Option<&Field> {
+        self.form
+            .iter()
+            .chain(&self.facts)
+            .find(|field| field.id == id)
+    }
+
+    pub fn outcomes_on(&self, event: Event) -> impl Iterator<Item = &Outcome> {
+        self.outcomes
+            .iter()
+            .filter(move |outcome| outcome.event == event)
+    }
+
+    pub fn department(&self, id: &str) -> Option<&Department> {
+        self.departments.get(id)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Party {
+    pub id: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Field {
+    pub id: String,
+    pub label: String,
+    pub ty: FieldType,
+    pub required: bool,
+    /// Inclusive bounds in the field's scale (see [`FieldType::scale`]).
+    pub min: Option<i64>,
+    pub max: Option<i64>,
+    pub default: Option<Value>,
+    pub help: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FieldType {
+    Text,
+    Int,
+    /// Yuan, kept exactly in fen.
+    Money,
+    Bool,
+    Date,
+    List,
+    Choice(Vec<String>),
+}
+
+impl FieldType {
+    /// The name of the type as written in the language and in template headers.
+    pub fn name(&self) -> &'static str {
+        match self {
+            FieldType::Text => "text",
+            FieldType::Int => "int",
+            FieldType::Money => "money",
+            FieldType::Bool => "bool",
+            FieldType::Date => "date",
+            FieldType::List => "list",
+            FieldType::Choice(_) => "choice",
+        }
+    }
+
+    /// The template input type a field of this type fills.
+    pub fn input_type(&self) -> &'static str {
+        match self {
+            FieldType::Choice(_) => "text",
+            other => other.name(),
+        }
+    }
+}
+
+/// A form or fact value. Numbers are exact: `Int` in units, `Money` in fen.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(tag = "type", content = "value", rename_all = "lowercase")]
+pub enum Value {
+    Text(String),
+    Int(i64),
+    Money(i64),
+    Bool(bool),
+    Date(jiff::civil::Date),
+    List(Vec<String>),
+}
+
+impl Value {
+    /// Human rendering in Chinese documents: money as `12.50 元`.
+    pub fn display(&self) -> String {
+        match self {
+            Value::Text(text) => text.clone(),
+            Value::Int(number) => number.to_string(),
+            Value::Money(fen) => {
+                let sign = if *fen < 0 { "-" } else { "" };
+                format!("{sign}{}.{:02}元", fen.abs() / 100, fen.abs() % 100)
+            }
+            Value::Bool(true) => "是".to_string(),
+            Value::Bool(false) => "否".to_string(),
+            Value::Date(date) => date.to_string(),
+            Value::List(items) => items.join("、"),
+        }
+    }
+}
+
+/// A rule that every submission must satisfy, with the message shown to applicants.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Rule {
+    pub message: String,
+    pub when: Option<Cond>,
+    pub require: Cond,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Material {
+    pub id: String,
+    pub label: String,
+    pub requirement: Requirement,
+    /// 容缺: may be supplied after acceptance.
+    pub deferrable: bool,
+    /// Accepted file kinds (extensions, lowercase). Empty means any of the defaults.
+    pub kinds: Vec<String>,
+    pub help: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Requirement {
+    Required,
+    RequiredWhen(Cond),
+    Optional,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IntakeStep {
+    pub department: String,
+    pub label: String,
+    pub limit: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StepKind {
+    /// An approval (审批): may grant or refuse.
+    Review,
+    /// A filing (备案): recorded, no approval.
+    Filing,
+    /// Signing by named parties (agreements).
+    Signing,
+}
+
+impl StepKind {
+    pub fn chinese(self) -> &'static str {
+        match self {
+            StepKind::Review => "审批",
+            StepKind::Filing => "备案",
+            StepKind::Signing => "签订",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Step {
+    /// Stable within a workflow version: its position in the route, e.g. `2.1`.
+    pub id: String,
+    pub kind: StepKind,
+    /// The department that takes the step (review and filing).
+    pub department: Option<String>,
+    /// The parties that sign (signing).
+    pub parties: Vec<String>,
+    pub label: String,
+    pub limit: u32,
+    /// The step's own condition and those of its enclosing groups, all of which must hold.
+    pub when: Option<Cond>,
+}
+
+/// The order of the steps: sequences wait, parallel branches do not.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Route {
+    Step(usize),
+    Sequence(Vec<Route>),
+    Parallel(Vec<Route>),
+}
+
+impl Route {
+    /// Every step index in the route, in order.
+    pub fn step_indices(&self) -> Vec<usize> {
+        let mut out = Vec::new();
+        self.collect(&mut out);
+        out
+    }
+
+    fn collect(&self, out: &mut Vec<usize>) {
+        match self {
+            Route::Step(index) => out.push(*index),
+            Route::Sequence(items) | Route::Parallel(items) => {
+                items.iter().for_each(|item| item.collect(out))
+            }
+        }
+    }
+
+    /// The longest path of limits through the route.
+    pub fn longest(&self, steps: &[Step]) -> u32 {
+        match self {
+            Route::Step(index) => steps[*index].limit,
+            Route::Sequence(items) => items.iter().map(|item| item.longest(steps)).sum(),
+            Route::Parallel(items) => items
+                .iter()
+                .map(|item| item.longest(steps))
+                .max()
+                .unwrap_or(0),
+        }
+    }
+}
+
+/// What happens to a filing that issues documents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Event {
+    Accepted,
+    NotAccepted,
+    Correction,
+    Approved,
+    Rejected,
+    Filed,
+    Signed,
+}
+
+impl Event {
+    pub const ALL: [Event; 7] = [
+        Event::Accepted,
+        Event::NotAccepted,
+        Event::Correction,
+        Event::Approved,
+        Event::Rejected,
+        Event::Filed,
+        Event::Signed,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Event::Accepted => "accepted",
+            Event::NotAccepted => "not_accepted",
+            Event::Correction => "correction",
+            Event::Approved => "approved",
+            Event::Rejected => "rejected",
+            Event::Filed => "filed",
+            Event::Signed => "signed",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Event> {
+        Event::ALL.into_iter().find(|event| event.name() == name)
+    }
+
+    pub fn chinese(self) -> &'static str {
+        match self {
+            Event::Accepted => "受理",
+            Event::NotAccepted => "不予受理",
+            Event::Correction => "补正",
+            Event::Approved => "准予许可",
+            Event::Rejected => "不予许可",
+            Event::Filed => "备案完成",
+            Event::Signed => "签订完成",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Outcome {
+    pub event: Event,
+    pub title: String,
+    pub template: String,
+    pub number: Option<NumberPattern>,
+    /// The department in whose name the document is issued.
+    pub issued_by: String,
+    /// Template input name → where its value comes from.
+    pub inputs: Vec<(String, InputSource)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InputSource {
+    /// Supplied by the engine when the document is issued (number, date, reasons…).
+    System(String),
+    /// A form or fact field of the filing.
+    Field(String),
+}
+
+/// A document number pattern such as `医养{year}{dept}{seq:05}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NumberPattern {
+    pub source: String,
+    pub parts: Vec<NumberPart>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NumberPart {
+    Text(String),
+    Year,
+    Dept,
+    Seq { width: usize },
+}
+
+impl NumberPattern {
+    /// The number for a given year, department abbreviation and sequence.
+    pub fn format(&self, year: i16, dept: &str, seq: u64) -> String {
+        let mut out = String::new();
+        for part in &self.parts {
+            match part {
+                NumberPart::Text(text) => out.push_str(text),
+                NumberPart::Year => out.push_str(&year.to_string()),
+                NumberPart::Dept => out.push_str(dept),
+                NumberPart::Seq { width } => out.push_str(&format!("{seq:0width$}")),
+            }
+        }
+        out
+    }
+}
+
+/// Recipients of a notification.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Recipient {
+    Applicant,
+    /// The reviewers of the department that holds the step.
+    Reviewers,
+    /// The head of that department (escalation).
+    Head,
+    /// The window clerks.
+    Window,
+    /// The signing parties.
+    Parties,
+}
+
+impl Recipient {
+    pub const ALL: [(&'static str, Recipient); 5] = [
+        ("applicant", Recipient::Applicant),
+        ("reviewers", Recipient::Reviewers),
+        ("head", Recipient::Head),
+        ("window", Recipient::Window),
+        ("parties", Recipient::Parties),
+    ];
+}
+
+/// Events that notifications listen to: the document events and the clock's.
+pub const NOTIFY_EVENTS: [&str; 14] = [
+    "submitted",
+    "assigned",
+    "accepted",
+    "not_accepted",
+    "correction",
+    "approved",
+    "rejected",
+    "filed",
+    "signed",
+    "due_soon",
+    "overdue",
+    "extended",
+    "paused",
+    "renewal",
+];
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Notification {
+    pub recipients: Vec<Recipient>,
+    pub events: Vec<String>,
+}
+
+/// Remind recipients this many working days before a due date (the yellow warning).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reminder {
+    pub recipients: Vec<Recipient>,
+    pub days_before: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Recurring {
+    pub kind: Obligation,
+    pub label: String,
+    pub every_months: u32,
+    /// Departments or parties responsible.
+    pub by: Vec<String>,
+    /// Calendar days before the due date to remind.
+    pub remind_days: Option<u32>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Obligation {
+    /// Renew an agreement (一年一签).
+    Renew,
+    /// Evaluate quality (年度评估).
+    Evaluate,
+}
+
+/// A checked condition over form and fact values.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Cond {
+    Or(Vec<Cond>),
+    And(Vec<Cond>),
+    Not(Box<Cond>),
+    Compare {
+        field: String,
+        op: CmpOp,
+        value: Value,
+    },
+    In {
+        field: String,
+        values: Vec<Value>,
+    },
+    /// A bool field that must be true.
+    Is(String),
+}
+
+impl Cond {
+    /// Evaluates against values looked up by field name. An absent value makes
+    /// every comparison on it false.
+    pub fn eval<'v>(&self, lookup: &impl Fn(&str) -> Option<&'v Value>) -> bool {
+        match self {
+            Cond::Or(items) => items.iter().any(|item| item.eval(lookup)),
+            Cond::And(items) => items.iter().all(|item| item.eval(lookup)),
+            Cond::Not(inner) => !inner.eval(lookup),
+            Cond::Compare { field, op, value } => lookup(field).is_some_and(|actual| {
+                let ordering = actual.cmp(value);
+                match op {
+                    CmpOp::Lt => ordering.is_lt(),
+                    CmpOp::Le => ordering.is_le(),
+                    CmpOp::Gt => ordering.is_gt(),
+                    CmpOp::Ge => ordering.is_ge(),
+                    CmpOp::Eq => ordering.is_eq(),
+                    CmpOp::Ne => ordering.is_ne(),
+                }
+            }),
+            Cond::In { field, values } => {
+                lookup(field).is_some_and(|actual| values.contains(actual))
+            }
+            Cond::Is(field) => matches!(lookup(field), Some(Value::Bool(true))),
+        }
+    }
+
+    /// Both must hold.
+    pub fn and(left: Option<Cond>, right: Option<Cond>) -> Option<Cond> {
+        match (left, right) {
+            (None, other) | (other, None) => other,
+            (Some(Cond::And(mut items)), Some(right)) => {
+                items.push(right);
+                Some(Cond::And(items))
+            }
+            (Some(left), Some(right)) => Some(Cond::And(vec![left, right])),
+        }
+    }
+
+    /// Renders the condition in Chinese for the one-time notice.
+    pub fn describe(&self, workflow: &Workflow) -> String {
+        let label = |field: &str| {
+            workflow
+                .field(field)
+                .map_or(field.to_string(), |f| f.label.clone())
+        };
+        match self {
+            Cond::Or(items) => items
+                .iter()
+                .map(|item| item.describe_nested(workflow))
+                .collect::<Vec<_>>()
+                .join("或"),
+            Cond::And(items) => items
+                .iter()
+                .map(|item| item.describe_nested(workflow))
+                .collect::<Vec<_>>()
+                .join("且"),
+            Cond::Not(inner) => format!("非（{}）", inner.describe(workflow)),
+            Cond::Compare { field, op, value } => {
+                let relation = match op {
+                    CmpOp::Lt => "小于",
+                    CmpOp::Le => "不超过",
+                    CmpOp::Gt => "大于",
+                    CmpOp::Ge => "不少于",
+                    CmpOp::Eq => "为",
+                    CmpOp::Ne => "不为",
+                };
+                format!("{}{}{}", label(field), relation, value.display())
+            }
+            Cond::In { field, values } => {
+                let shown: Vec<String> = values.iter().map(Value::display).collect();
+                format!("{}为{}", label(field), shown.join("、"))
+            }
+            Cond::Is(field) => format!("{}为是", label(field)),
+        }
+    }
+
+    fn describe_nested(&self, workflow: &Workflow) -> String {
+        match self {
+            Cond::Or(_) | Cond::And(_) => format!("（{}）", self.describe(workflow)),
+            _ => self.describe(workflow),
+        }
+    }
+}

@@ -1,0 +1,726 @@
+//! From text to syntax tree, with pest.
+//!
+//! A file is parsed whole; when that fails, each top-level item (a line that
+//! starts with `department` or `workflow`) is parsed on its own so that one
+//! broken item does not hide the syntax errors of the others.
+
+use pest::iterators::Pair;
+use pest::Parser as _;
+
+use super::ast::*;
+use super::diagnostic::Diagnostic;
+use super::source::{FileId, Span};
+
+#[derive(pest_derive::Parser)]
+#[grammar = "../grammar/workflow.pest"]
+struct Grammar;
+
+/// Parses one `.flow` file. Syntax errors come back as diagnostics; the
+/// returned tree holds every item that parsed.
+pub fn parse_file(file: FileId, text: &str) -> (File, Vec<Diagnostic>) {
+    let mut builder = Builder {
+        file,
+        offset: 0,
+        diagnostics: Vec::new(),
+    };
+    let mut tree = File::default();
+    match Grammar::parse(Rule::file, text) {
+        Ok(mut pairs) => builder.file_items(pairs.next().expect("file rule"), &mut tree),
+        Err(_) => {
+            for (start, end) in item_chunks(text) {
+                builder.offset = start;
+                match Grammar::parse(Rule::file, &text[start..end]) {
+                    Ok(mut pairs) => {
+                        builder.file_items(pairs.next().expect("file rule"), &mut tree)
+                    }
+                    Err(error) => builder.syntax_error(&text[start..end], error),
+                }
+            }
+        }
+    }
+    (tree, builder.diagnostics)
+}
+
+/// Parses the `//!` header of a typst template: the lines that declare its
+/// name and inputs. Other lines are blanked out so spans keep their offsets.
+/// A file without `//!` lines is a module other templates import, not a
+/// template: it yields nothing and no diagnostic.
+pub fn parse_template_header(file: FileId, text: &str) -> (Option<TemplateDecl>, Vec<Diagnostic>) {
+    if !text.lines().any(|line| line.starts_with("//!")) {
+        return (None, Vec::new());
+    }
+    let mut header = String::with_capacity(text.len());
+    for line in text.split_inclusive('\n') {
+        match line.strip_prefix("//!") {
+            Some(rest) => {
+                header.push_str("   ");
+                header.push_str(rest);
+            }
+            None => header.extend(line.bytes().map(|b| if b == b'\n' { '\n' } else { ' ' })),
+        }
+    }
+    let mut builder = Builder {
+        file,
+        offset: 0,
+        diagnostics: Vec::new(),
+    };
+    let parsed = match Grammar::parse(Rule::template_header, &header) {
+        Ok(mut pairs) => pairs.next().expect("header rule"),
+        Err(error) => {
+            builder.syntax_error(&header, error);
+            return (None, builder.diagnostics);
+        }
+    };
+    let mut name = None;
+    let mut inputs = Vec::new();
+    for line in parsed.into_inner() {
+        match line.as_rule() {
+            Rule::template_name => {
+                let mut parts = line.into_inner();
+                let id = builder.ident(parts.next().expect("name"));
+                let title = builder.string(parts.next().expect("title"));
+                if let Some((first, _)) = &name {
+                    let first: &Ident = first;
+                    builder.diagnostics.push(
+                        Diagnostic::error(
+                            "duplicate-definition",
+                            id.span,
+                            "template name given twice",
+                        )
+                        .with_note(first.span, "first given here"),
+                    );
+                } else {
+                    name = Some((id, title));
+                }
+            }
+            Rule::template_input => {
+                let mut parts = line.into_inner();
+                let id = builder.ident(parts.next().expect("input"));
+                let ty_pair = parts.next().expect("type");
+                let ty = Ident {
+                    name: ty_pair.as_str().to_string(),
+                    span: builder.span(&ty_pair),
+                };
+                let optional = parts.next().is_some();
+                inputs.push(TemplateInput { id, ty, optional });
+            }
+            _ => {}
+        }
+    }
+    match name {
+        Some((id, title)) => (
+            Some(TemplateDecl { id, title, inputs }),
+            builder.diagnostics,
+        ),
+        None => {
+            builder.diagnostics.push(
+                Diagnostic::error(
+                    "missing-clause",
+                    Span::new(file, 0, 0),
+                    "template has no `//! template NAME \"标题\"` header line",
+                )
+                .with_hint("start the file with its name and inputs, e.g. `//! template permit \"许可证\"`"),
+            );
+            (None, builder.diagnostics)
+        }
+    }
+}
+
+/// Byte ranges of the top-level items: each starts at a line beginning with
+/// `department` or `workflow`. Text before the first one is its own chunk.
+fn item_chunks(text: &str) -> Vec<(usize, usize)> {
+    let mut starts = vec![0];
+    let mut line_start = 0;
+    for line in text.split_inclusive('\n') {
+        if line_start > 0 && (line.starts_with("department") || line.starts_with("workflow")) {
+            starts.push(line_start);
+        }
+        line_start += line.len();
+    }
+    let mut chunks = Vec::with_capacity(starts.len());
+    for (index, start) in starts.iter().enumerate() {
+        let end = starts.get(index + 1).copied().unwrap_or(text.len());
+        chunks.push((*start, end));
+    }
+    chunks
+}
+
+struct Builder {
+    file: FileId,
+    offset: usize,
+    diagnostics: Vec<Diagnostic>,
+}
+
+impl Builder {
+    fn span(&self, pair: &Pair<'_, Rule>) -> Span {
+        let span = pair.as_span();
+        Span::new(
+            self.file,
+            self.offset + span.start(),
+            self.offset + span.end(),
+        )
+    }
+
+    fn syntax_error(&mut self, text: &str, error: pest::error::Error<Rule>) {
+        let position = match error.location {
+            pest::error::InputLocation::Pos(position) => position,
+            pest::error::InputLocation::Span((start, _)) => start,
+        };
+        let found: String = match text[position..].chars().next() {
+            None => "end of file".to_string(),
+            Some(_) => {
+                let token: String = text[position..]
+                    .chars()
+                    .take_while(|c| !c.is_whitespace())
+                    .take(20)
+                    .collect();
+                format!("`{token}`")
+            }
+        };
+        let width = text[position..].chars().next().map_or(0, char::len_utf8);
+        let span = Span::new(
+            self.file,
+            self.offset + position,
+            self.offset + position + width,
+        );
+        let expected = match &error.variant {
+            pest::error::ErrorVariant::ParsingError { positives, .. } => {
+                describe_expected(positives)
+            }
+            pest::error::ErrorVariant::CustomError { message } => message.clone(),
+        };
+        let message = if expected.is_empty() {
+            format!("unexpected {found}")
+        } else {
+            format!("unexpected {found}, expected {expected}")
+        };
+        self.diagnostics
+            .push(Diagnostic::error("syntax", span, message));
+    }
+
+    fn file_items(&mut self, file: Pair<'_, Rule>, tree: &mut File) {
+        for item in file.into_inner() {
+            match item.as_rule() {
+                Rule::department => tree.departments.push(self.department(item)),
+                Rule::workflow => tree.workflows.push(self.workflow(item)),
+                _ => {}
+            }
+        }
+    }
+
+    fn id_list(&self, pair: Pair<'_, Rule>) -> Vec<Ident> {
+        pair.into_inner().map(|i| self.ident(i)).collect()
+    }
+
+    fn ident(&self, pair: Pair<'_, Rule>) -> Ident {
+        Ident {
+            name: pair.as_str().to_string(),
+            span: self.span(&pair),
+        }
+    }
+
+    fn string(&mut self, pair: Pair<'_, Rule>) -> Str {
+        let span = self.span(&pair);
+        let raw = pair.into_inner().next().map_or("", |inner| inner.as_str());
+        let mut value = String::with_capacity(raw.len());
+        let mut chars = raw.chars();
+        while let Some(c) = chars.next() {
+            if c != '\\' {
+                value.push(c);
+                continue;
+            }
+            match chars.next() {
+                Some('n') => value.push('\n'),
+                Some('t') => value.push('\t'),
+                Some('"') => value.push('"'),
+                Some('\\') => value.push('\\'),
+                other => {
+                    let shown = other.map_or(String::new(), String::from);
+                    self.diagnostics.push(
+                        Diagnostic::error(
+                            "syntax",
+                            span,
+                            format!("unknown escape `\\{shown}` in string"),
+                        )
+                        .with_hint("the escapes are `\\\"`, `\\\\`, `\\n` and `\\t`"),
+                    );
+                }
+            }
+        }
+        Str { value, span }
+    }
+
+    fn count(&mut self, pair: Pair<'_, Rule>) -> Count {
+        let span = self.span(&pair);
+        let value = pair.as_str().parse::<u32>().unwrap_or_else(|_| {
+            self.diagnostics.push(Diagnostic::error(
+                "number-too-large",
+                span,
+                format!("`{}` is too large for a count", pair.as_str()),
+            ));
+            0
+        });
+        Count { value, span }
+    }
+
+    /// `days` is `int workdays`.
+    fn days(&mut self, pair: Pair<'_, Rule>) -> Count {
+        let int = pair.into_inner().next().expect("days has an int");
+        self.count(int)
+    }
+
+    fn literal(&mut self, pair: Pair<'_, Rule>) -> Literal {
+        let span = self.span(&pair);
+        let kind = match pair.as_rule() {
+            Rule::number => LiteralKind::Number(pair.as_str().to_string()),
+            Rule::date => LiteralKind::Date(pair.as_str().to_string()),
+            Rule::boolean => LiteralKind::Bool(pair.as_str() == "true"),
+            _ => LiteralKind::Str(self.string(pair).value),
+        };
+        Literal { kind, span }
+    }
+
+    fn department(&mut self, pair: Pair<'_, Rule>) -> Department {
+        let mut parts = pair.into_inner();
+        let id = self.ident(parts.next().expect("id"));
+        let name = self.string(parts.next().expect("name"));
+        let mut emails = Vec::new();
+        let mut heads = Vec::new();
+        let mut abbrs = Vec::new();
+        for clause in parts {
+            match clause.as_rule() {
+                Rule::dept_abbr => abbrs.extend(clause.into_inner().map(|s| self.string(s))),
+                Rule::dept_email => emails.extend(clause.into_inner().map(|s| self.string(s))),
+                Rule::dept_head => heads.extend(clause.into_inner().map(|s| self.string(s))),
+                _ => {}
+            }
+        }
+        Department {
+            id,
+            name,
+            emails,
+            heads,
+            abbrs,
+        }
+    }
+
+    fn workflow(&mut self, pair: Pair<'_, Rule>) -> WorkflowDef {
+        let mut parts = pair.into_inner();
+        let id = self.ident(parts.next().expect("id"));
+        let title = self.string(parts.next().expect("title"));
+        let clauses = parts.map(|clause| self.clause(clause)).collect();
+        WorkflowDef { id, title, clauses }
+    }
+
+    fn clause(&mut self, pair: Pair<'_, Rule>) -> Clause {
+        let full = self.span(&pair);
+        let keyword_len = pair
+            .as_str()
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'));
+        let span = Span {
+            end: full.start + keyword_len.unwrap_or(pair.as_str().len()) as u32,
+            ..full
+        };
+        let kind = match pair.as_rule() {
+            Rule::basis => ClauseKind::Basis(pair.into_inner().map(|s| self.string(s)).collect()),
+            Rule::legal_limit => ClauseKind::LegalLimit(self.days(first(pair))),
+            Rule::promised_limit => ClauseKind::PromisedLimit(self.days(first(pair))),
+            Rule::extension => ClauseKind::Extension(self.days(first(pair))),
+            Rule::version => ClauseKind::Version(self.count(first(pair))),
+            Rule::parties => ClauseKind::Parties(
+                pair.into_inner()
+                    .map(|party| {
+                        let mut parts = party.into_inner();
+                        let id = self.ident(parts.next().expect("party id"));
+                        (id, self.string(parts.next().expect("party name")))
+                    })
+                    .collect(),
+            ),
+            Rule::form => ClauseKind::Form(pair.into_inner().map(|f| self.field(f)).collect()),
+            Rule::facts => ClauseKind::Facts(pair.into_inner().map(|f| self.field(f)).collect()),
+            Rule::rule => ClauseKind::Rule(self.rule(pair)),
+            Rule::materials => {
+                ClauseKind::Materials(pair.into_inner().map(|m| self.material(m)).collect())
+            }
+            Rule::step | Rule::parallel | Rule::sequence => ClauseKind::Step(self.step_item(pair)),
+            Rule::independent => {
+                ClauseKind::Independent(pair.into_inner().map(|i| self.ident(i)).collect())
+            }
+            Rule::outcome => ClauseKind::Outcome(self.outcome(pair)),
+            Rule::notify => {
+                let mut lists = pair.into_inner();
+                let recipients = self.id_list(lists.next().expect("recipients"));
+                let events = self.id_list(lists.next().expect("events"));
+                ClauseKind::Notify { recipients, events }
+            }
+            Rule::remind => {
+                let mut parts = pair.into_inner();
+                let recipients = self.id_list(parts.next().expect("recipients"));
+                let days = self.count(parts.next().expect("days"));
+                ClauseKind::Remind { recipients, days }
+            }
+            Rule::recur => ClauseKind::Recur(self.recur(pair)),
+            other => unreachable!("grammar produced {other:?} as a workflow clause"),
+        };
+        let span = if let ClauseKind::Step(_) = kind {
+            full
+        } else {
+            span
+        };
+        Clause { span, kind }
+    }
+
+    fn field(&mut self, pair: Pair<'_, Rule>) -> FieldDef {
+        let mut parts = pair.into_inner();
+        let id = self.ident(parts.next().expect("field id"));
+        let ty_pair = parts
+            .next()
+            .expect("field type")
+            .into_inner()
+            .next()
+            .expect("type");
+        let ty_span = self.span(&ty_pair);
+        let ty = match ty_pair.as_rule() {
+            Rule::choice_type => TypeDef::Choice(
+                ty_pair.into_inner().map(|s| self.string(s)).collect(),
+                ty_span,
+            ),
+            _ => TypeDef::Scalar(ty_pair.as_str().to_string(), ty_span),
+        };
+        let label = self.string(parts.next().expect("field label"));
+        let mut field = FieldDef {
+            id,
+            ty,
+            label,
+            required: None,
+            optional: None,
+            range: None,
+            default: None,
+            help: None,
+        };
+        for option in parts {
+            let span = self.span(&option);
+            match option.as_rule() {
+                Rule::required_kw => field.required = Some(span),
+                Rule::optional_kw => field.optional = Some(span),
+                Rule::range => {
+                    let mut bounds = option.into_inner();
+                    let low = self.literal(bounds.next().expect("low"));
+                    let high = bounds.next().map(|b| self.literal(b));
+                    field.range = Some(RangeDef { low, high, span });
+                }
+                Rule::default => field.default = Some(self.literal(first(option))),
+                Rule::help => field.help = Some(self.string(first(option))),
+                _ => {}
+            }
+        }
+        field
+    }
+
+    fn rule(&mut self, pair: Pair<'_, Rule>) -> RuleDef {
+        let mut parts = pair.into_inner();
+        let message = self.string(parts.next().expect("message"));
+        let first_expr = self.expr(parts.next().expect("expr"));
+        match parts.next() {
+            Some(second) => RuleDef {
+                message,
+                when: Some(first_expr),
+                require: self.expr(second),
+            },
+            None => RuleDef {
+                message,
+                when: None,
+                require: first_expr,
+            },
+        }
+    }
+
+    fn material(&mut self, pair: Pair<'_, Rule>) -> MaterialDef {
+        let mut parts = pair.into_inner();
+        let id = self.ident(parts.next().expect("material id"));
+        let label = self.string(parts.next().expect("material label"));
+        let mut material = MaterialDef {
+            id,
+            label,
+            required: None,
+            optional: None,
+            deferrable: None,
+            kinds: Vec::new(),
+            help: None,
+        };
+        for option in parts {
+            let span = self.span(&option);
+            match option.as_rule() {
+                Rule::mat_required => {
+                    let mut inner = option.into_inner();
+                    let keyword = self.span(&inner.next().expect("required keyword"));
+                    let condition = inner.next().map(|e| self.expr(e));
+                    material.required = Some((keyword, condition));
+                }
+                Rule::optional_kw => material.optional = Some(span),
+                Rule::deferrable_kw => material.deferrable = Some(span),
+                Rule::kinds => material
+                    .kinds
+                    .extend(option.into_inner().map(|k| self.ident(k))),
+                Rule::help => material.help = Some(self.string(first(option))),
+                _ => {}
+            }
+        }
+        material
+    }
+
+    fn step_item(&mut self, pair: Pair<'_, Rule>) -> StepItem {
+        let span = self.span(&pair);
+        match pair.as_rule() {
+            Rule::step => {
+                let mut step = StepDef {
+                    kind: Ident {
+                        name: String::new(),
+                        span,
+                    },
+                    actors: Vec::new(),
+                    label: None,
+                    within: Count { value: 0, span },
+                    condition: None,
+                    span,
+                };
+                for part in pair.into_inner() {
+                    match part.as_rule() {
+                        Rule::step_kind => step.kind = self.ident(part),
+                        Rule::ident => step.actors.push(self.ident(part)),
+                        Rule::string => step.label = Some(self.string(part)),
+                        Rule::days => step.within = self.days(part),
+                        Rule::condition => step.condition = Some(self.expr(first(part))),
+                        _ => {}
+                    }
+                }
+                StepItem::Step(step)
+            }
+            group_rule => {
+                // `parallel` and `sequence` are both eight letters long.
+                let keyword_end = span.start + 8;
+                let mut group = GroupDef {
+                    items: Vec::new(),
+                    condition: None,
+                    span: Span {
+                        end: keyword_end,
+                        ..span
+                    },
+                };
+                for part in pair.into_inner() {
+                    match part.as_rule() {
+                        Rule::condition => group.condition = Some(self.expr(first(part))),
+                        _ => group.items.push(self.step_item(part)),
+                    }
+                }
+                if group_rule == Rule::parallel {
+                    StepItem::Parallel(group)
+                } else {
+                    StepItem::Sequence(group)
+                }
+            }
+        }
+    }
+
+    fn outcome(&mut self, pair: Pair<'_, Rule>) -> OutcomeDef {
+        let mut parts = pair.into_inner();
+        let event = self.ident(parts.next().expect("event"));
+        let title = self.string(parts.next().expect("title"));
+        let template = self.ident(parts.next().expect("template"));
+        let mut outcome = OutcomeDef {
+            event,
+            title,
+            template,
+            number: None,
+            issued_by: None,
+            with: Vec::new(),
+        };
+        for option in parts {
+            match option.as_rule() {
+                Rule::number_pattern => outcome.number = Some(self.string(first(option))),
+                Rule::issued_by => outcome.issued_by = Some(self.ident(first(option))),
+                Rule::with_map => {
+                    for mapping in option.into_inner() {
+                        let mut sides = mapping.into_inner();
+                        let input = self.ident(sides.next().expect("input"));
+                        let field = self.ident(sides.next().expect("field"));
+                        outcome.with.push((input, field));
+                    }
+                }
+                _ => {}
+            }
+        }
+        outcome
+    }
+
+    fn recur(&mut self, pair: Pair<'_, Rule>) -> RecurDef {
+        let mut parts = pair.into_inner();
+        let every = self.count(parts.next().expect("every"));
+        let period = self.ident(parts.next().expect("period"));
+        let kind = self.ident(parts.next().expect("kind"));
+        let label = self.string(parts.next().expect("label"));
+        let mut recur = RecurDef {
+            every,
+            period,
+            kind,
+            label,
+            by: Vec::new(),
+            remind_days: None,
+        };
+        for part in parts {
+            match part.as_rule() {
+                Rule::ident => recur.by.push(self.ident(part)),
+                Rule::recur_remind => recur.remind_days = Some(self.count(first(part))),
+                _ => {}
+            }
+        }
+        recur
+    }
+
+    fn expr(&mut self, pair: Pair<'_, Rule>) -> Expr {
+        let span = self.span(&pair);
+        match pair.as_rule() {
+            Rule::expr | Rule::and_expr => {
+                let is_or = pair.as_rule() == Rule::expr;
+                let mut operands: Vec<Expr> = pair.into_inner().map(|e| self.expr(e)).collect();
+                if operands.len() == 1 {
+                    return operands.pop().expect("one operand");
+                }
+                let kind = if is_or {
+                    ExprKind::Or(operands)
+                } else {
+                    ExprKind::And(operands)
+                };
+                Expr { kind, span }
+            }
+            Rule::negation => {
+                let operand = pair.into_inner().nth(1).expect("negated operand");
+                Expr {
+                    kind: ExprKind::Not(Box::new(self.expr(operand))),
+                    span,
+                }
+            }
+            Rule::comparison => {
+                let mut parts = pair.into_inner();
+                let field = self.ident(parts.next().expect("field"));
+                let op = match parts.next().expect("op").as_str() {
+                    "<" => CmpOp::Lt,
+                    "<=" => CmpOp::Le,
+                    ">" => CmpOp::Gt,
+                    ">=" => CmpOp::Ge,
+                    "==" => CmpOp::Eq,
+                    _ => CmpOp::Ne,
+                };
+                let value = self.literal(parts.next().expect("value"));
+                Expr {
+                    kind: ExprKind::Compare { field, op, value },
+                    span,
+                }
+            }
+            Rule::membership => {
+                let mut field = None;
+                let mut negated = false;
+                let mut values = Vec::new();
+                for part in pair.into_inner() {
+                    match part.as_rule() {
+                        Rule::ident => field = Some(self.ident(part)),
+                        Rule::not_kw => negated = true,
+                        _ => values.push(self.literal(part)),
+                    }
+                }
+                Expr {
+                    kind: ExprKind::In {
+                        field: field.expect("membership field"),
+                        negated,
+                        values,
+                    },
+                    span,
+                }
+            }
+            _ => Expr {
+                kind: ExprKind::Field(self.ident(first(pair))),
+                span,
+            },
+        }
+    }
+}
+
+fn first(pair: Pair<'_, Rule>) -> Pair<'_, Rule> {
+    pair.into_inner().next().expect("rule has an inner pair")
+}
+
+fn describe_expected(rules: &[Rule]) -> String {
+    let mut names: Vec<&str> = rules
+        .iter()
+        .map(|expected| describe_rule(*expected))
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    match names.len() {
+        0 => String::new(),
+        1 => names[0].to_string(),
+        n => format!("{} or {}", names[..n - 1].join(", "), names[n - 1]),
+    }
+}
+
+fn describe_rule(expected: Rule) -> &'static str {
+    match expected {
+        Rule::EOI => "end of file",
+        Rule::ident | Rule::field_ref => "a name",
+        Rule::string => "a quoted string",
+        Rule::int | Rule::days => "a whole number",
+        Rule::number => "a number",
+        Rule::date | Rule::boolean => "a value",
+        Rule::department | Rule::workflow => "`department` or `workflow`",
+        Rule::dept_email => "`email`",
+        Rule::dept_head => "`head`",
+        Rule::dept_abbr => "`abbr`",
+        Rule::basis => "`basis`",
+        Rule::legal_limit => "`legal_limit`",
+        Rule::promised_limit => "`promised_limit`",
+        Rule::extension => "`extension`",
+        Rule::version => "`version`",
+        Rule::parties => "`parties`",
+        Rule::form => "`form`",
+        Rule::facts => "`facts`",
+        Rule::rule => "`rule`",
+        Rule::materials => "`materials`",
+        Rule::step | Rule::step_kind => "a step (`intake`, `review`, `file`, `sign`)",
+        Rule::parallel => "`parallel`",
+        Rule::sequence => "`sequence`",
+        Rule::independent => "`independent`",
+        Rule::outcome => "`on`",
+        Rule::notify => "`notify`",
+        Rule::remind => "`remind`",
+        Rule::recur => "`every`",
+        Rule::field => "a field (`name: type \"标签\"`)",
+        Rule::field_type | Rule::scalar_type | Rule::choice_type => {
+            "a type (`text`, `int`, `money`, `bool`, `date`, `list`, `choice(...)`)"
+        }
+        Rule::range => "`range`",
+        Rule::default => "`default`",
+        Rule::help => "`help`",
+        Rule::required_kw | Rule::mat_required => "`required`",
+        Rule::optional_kw => "`optional`",
+        Rule::deferrable_kw => "`deferrable`",
+        Rule::kinds => "`kinds`",
+        Rule::material => "a material (`name \"标签\"`)",
+        Rule::party => "a party (`name \"名称\"`)",
+        Rule::condition => "`when`",
+        Rule::expr | Rule::and_expr | Rule::negation | Rule::comparison | Rule::membership => {
+            "a condition"
+        }
+        Rule::cmp_op => "a comparison (`<`, `<=`, `>`, `>=`, `==`, `!=`)",
+        Rule::number_pattern => "`number`",
+        Rule::issued_by => "`by`",
+        Rule::with_map => "`with`",
+        Rule::mapping => "a mapping (`input = field`)",
+        Rule::id_list => "a name",
+        Rule::period => "`year` or `month`",
+        Rule::recur_remind => "`remind`",
+        Rule::not_kw => "`not`",
+        Rule::template_name => "`template`",
+        Rule::template_input => "`input`",
+        _ => "more",
+    }
+}

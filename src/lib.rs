@@ -1,0 +1,10 @@
+//! onewindow: the engine behind the one window (一窗受理) that approves
+//! combined medical-and-eldercare institutions.
+//!
+//! See docs/architecture.md for the bird's-eye view and the codemap.
+#![forbid(unsafe_code)]
+
+pub mod bench;
+pub mod cli;
+pub mod dsl;
+pub mod project;
