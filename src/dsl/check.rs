@@ -196,6 +196,8 @@ struct StepInfo<'w> {
     def: &'w ast::StepDef,
     /// Conditions of enclosing groups and of the step, as written.
     own: Option<Cond>,
+    /// The step's own condition can never hold (already reported as such).
+    never_holds: bool,
 }
 
 impl<'a> WorkflowChecker<'a> {
@@ -963,11 +965,14 @@ impl<'a> WorkflowChecker<'a> {
                         step.kind.span,
                         "intake must be the first step of the workflow, outside any group",
                     ));
+                    return Route::Sequence(Vec::new());
                 }
                 let own = step.condition.as_ref().and_then(|c| self.condition(c));
+                let never_holds = own.as_ref().is_some_and(|c| !self.satisfiable(&[c]));
                 infos.push(StepInfo {
                     def: step,
                     own: Cond::and(inherited.cloned(), own),
+                    never_holds,
                 });
                 Route::Step(infos.len() - 1)
             }
@@ -1132,7 +1137,7 @@ impl<'a> WorkflowChecker<'a> {
             let mut all: Vec<&Cond> = constraints.iter().collect();
             all.push(own);
             // Conditions that fail on their own were already reported.
-            if self.satisfiable(&[own]) && !self.satisfiable(&all) {
+            if !info.never_holds && !self.satisfiable(&all) {
                 self.error(
                     Diagnostic::error(
                         "unreachable-step",
@@ -1171,7 +1176,15 @@ impl<'a> WorkflowChecker<'a> {
                 info.def.kind.name != "sign"
                     && info.def.actors.first().is_some_and(|a| a.name == name.name)
             });
-            if !takes_step {
+            let unknown_actor = infos.iter().any(|info| {
+                info.def.kind.name != "sign"
+                    && info
+                        .def
+                        .actors
+                        .first()
+                        .is_some_and(|a| !self.departments.contains_key(&a.name))
+            });
+            if !takes_step && !unknown_actor {
                 self.error(Diagnostic::error(
                     "independent-misuse",
                     name.span,
@@ -1247,7 +1260,9 @@ impl<'a> WorkflowChecker<'a> {
             let (Some(a), Some(b)) = (first.actors.first(), second.actors.first()) else {
                 continue;
             };
-            if a.name == b.name || declared(&a.name, &b.name) {
+            let both_departments =
+                self.departments.contains_key(&a.name) && self.departments.contains_key(&b.name);
+            if a.name == b.name || declared(&a.name, &b.name) || !both_departments {
                 continue;
             }
             warned.insert(after);
@@ -1321,12 +1336,12 @@ impl<'a> WorkflowChecker<'a> {
                     .with_note(legal.span, "legal_limit given here")
                     .with_hint("a city's promise may only shorten the law's limit"),
                 );
-            } else if longest > promised.value {
+            } else if promised.value > 0 && longest > promised.value {
                 self.error(
                     Diagnostic::error(
                         "route-exceeds-limit",
                         promised.span,
-                        format!("the longest path of steps takes {longest} workdays, more than promised_limit {}", promised.value),
+                        format!("the longest path of steps, counting conditional steps as taken, takes {longest} workdays, more than promised_limit {}", promised.value),
                     )
                     .with_note(span, "promised here")
                     .with_hint("shorten the steps on the longest path, or run them in `parallel`"),
@@ -1398,9 +1413,12 @@ impl<'a> WorkflowChecker<'a> {
                             Diagnostic::error(
                                 "bad-number-pattern",
                                 pattern.span,
-                                "`{dept}` needs the issuing department's abbreviation",
+                                format!(
+                                    "`{{dept}}` needs an abbreviation, and department `{}` has none",
+                                    issued_by.as_deref().unwrap_or_default()
+                                ),
                             )
-                            .with_hint("add `abbr \"卫\"` to the department"),
+                            .with_hint("add `abbr \"简称\"` to the department"),
                         );
                     }
                 }
@@ -1461,6 +1479,13 @@ impl<'a> WorkflowChecker<'a> {
                 "cooperation_agreement",
                 "the signed agreement is the document both parties hold",
             ));
+        }
+        // A misspelt outcome was most likely the missing one: say it once.
+        let misspelt = defs
+            .iter()
+            .any(|d| Event::from_name(&d.event.name).is_none());
+        if misspelt {
+            required.clear();
         }
         for (event, title, template, reason) in required {
             if !defs.iter().any(|d| d.event.name == event.name()) {

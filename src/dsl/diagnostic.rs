@@ -82,10 +82,25 @@ impl Diagnostic {
 /// to be a likely typo.
 pub fn closest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     let limit = (name.chars().count() / 3).max(1);
+    // Edit distance counting a swap of neighbours as one edit (`pfd` → `pdf`);
+    // among equals, a candidate with the same letters (a transposition), then
+    // one with the same first letter, is the likelier typo.
+    let sorted = |text: &str| {
+        let mut letters: Vec<char> = text.chars().collect();
+        letters.sort_unstable();
+        letters
+    };
+    let letters = sorted(name);
     candidates
         .into_iter()
-        .map(|candidate| (strsim::levenshtein(name, candidate), candidate))
-        .filter(|(distance, candidate)| *distance <= limit && *candidate != name)
+        .filter(|candidate| *candidate != name)
+        .map(|candidate| {
+            let distance = strsim::osa_distance(name, candidate);
+            let other_letters = sorted(candidate) != letters;
+            let other_start = candidate.chars().next() != name.chars().next();
+            ((distance, other_letters, other_start), candidate)
+        })
+        .filter(|((distance, _, _), _)| *distance <= limit)
         .min()
         .map(|(_, candidate)| candidate)
 }
@@ -185,5 +200,6 @@ mod tests {
     fn closest_suggests_only_near_names() {
         assert_eq!(closest("helth", ["health", "civil"]), Some("health"));
         assert_eq!(closest("xyz", ["health", "civil"]), None);
+        assert_eq!(closest("pfd", ["ofd", "pdf", "png"]), Some("pdf"));
     }
 }

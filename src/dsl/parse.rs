@@ -27,6 +27,7 @@ pub fn parse_file(file: FileId, text: &str) -> (File, Vec<Diagnostic>) {
     match Grammar::parse(Rule::file, text) {
         Ok(mut pairs) => builder.file_items(pairs.next().expect("file rule"), &mut tree),
         Err(_) => {
+            let _detail = DetailedErrors::enable();
             for (start, end) in item_chunks(text) {
                 builder.offset = start;
                 match Grammar::parse(Rule::file, &text[start..end]) {
@@ -126,6 +127,32 @@ pub fn parse_template_header(file: FileId, text: &str) -> (Option<TemplateDecl>,
     }
 }
 
+/// Turns on pest's tracking of the tokens expected at the furthest position
+/// for as long as it lives. The switch is global to the process and costs
+/// time, so it is on only while a file that failed is parsed again, and a
+/// lock keeps two such parses from switching it off under each other.
+struct DetailedErrors {
+    _guard: std::sync::MutexGuard<'static, ()>,
+}
+
+static DETAIL_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+impl DetailedErrors {
+    fn enable() -> DetailedErrors {
+        let guard = DETAIL_LOCK
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        pest::set_error_detail(true);
+        DetailedErrors { _guard: guard }
+    }
+}
+
+impl Drop for DetailedErrors {
+    fn drop(&mut self) {
+        pest::set_error_detail(false);
+    }
+}
+
 /// Byte ranges of the top-level items: each starts at a line beginning with
 /// `department` or `workflow`. Text before the first one is its own chunk.
 fn item_chunks(text: &str) -> Vec<(usize, usize)> {
@@ -162,10 +189,32 @@ impl Builder {
     }
 
     fn syntax_error(&mut self, text: &str, error: pest::error::Error<Rule>) {
-        let position = match error.location {
+        let mut position = match error.location {
             pest::error::InputLocation::Pos(position) => position,
             pest::error::InputLocation::Span((start, _)) => start,
         };
+        let mut expected = match &error.variant {
+            pest::error::ErrorVariant::ParsingError { positives, .. } => {
+                describe_expected(positives)
+            }
+            pest::error::ErrorVariant::CustomError { message } => message.clone(),
+        };
+        // With error detail on, pest knows the furthest position it reached
+        // and the literal tokens it wanted there: a sharper message.
+        if let Some(attempts) = error.parse_attempts() {
+            let tokens: Vec<String> = attempts
+                .expected_tokens()
+                .into_iter()
+                .map(|token| token.to_string())
+                .filter(|token| is_literal_token(token))
+                .map(|token| format!("`{token}`"))
+                .collect();
+            if attempts.max_position >= position && !tokens.is_empty() {
+                position = attempts.max_position;
+                expected = join_alternatives(tokens);
+            }
+        }
+        let position = position.min(text.len());
         let found: String = match text[position..].chars().next() {
             None => "end of file".to_string(),
             Some(_) => {
@@ -183,12 +232,6 @@ impl Builder {
             self.offset + position,
             self.offset + position + width,
         );
-        let expected = match &error.variant {
-            pest::error::ErrorVariant::ParsingError { positives, .. } => {
-                describe_expected(positives)
-            }
-            pest::error::ErrorVariant::CustomError { message } => message.clone(),
-        };
         let message = if expected.is_empty() {
             format!("unexpected {found}")
         } else {
@@ -650,15 +693,29 @@ fn first(pair: Pair<'_, Rule>) -> Pair<'_, Rule> {
 }
 
 fn describe_expected(rules: &[Rule]) -> String {
-    let mut names: Vec<&str> = rules
-        .iter()
-        .map(|expected| describe_rule(*expected))
-        .collect();
+    join_alternatives(
+        rules
+            .iter()
+            .map(|expected| describe_rule(*expected).to_string())
+            .collect(),
+    )
+}
+
+/// pest renders the tokens it expected as text (its token type is not
+/// exported): keep the literals, drop character ranges (`0..9`), built-in
+/// rules and whitespace.
+fn is_literal_token(token: &str) -> bool {
+    let range = token.chars().count() == 4 && token.chars().skip(1).take(2).eq("..".chars());
+    let trivia = matches!(token, "//" | "/*" | "*/" | "\u{FEFF}" | "\u{3000}");
+    !token.trim().is_empty() && token != "BUILTIN_RULE" && !range && !trivia
+}
+
+fn join_alternatives(mut names: Vec<String>) -> String {
     names.sort_unstable();
     names.dedup();
     match names.len() {
         0 => String::new(),
-        1 => names[0].to_string(),
+        1 => names.remove(0),
         n => format!("{} or {}", names[..n - 1].join(", "), names[n - 1]),
     }
 }
