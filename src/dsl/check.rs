@@ -85,7 +85,7 @@ pub fn check(files: &[ast::File], templates: &[ast::TemplateDecl]) -> Checked {
         }
     }
 
-    let mut departments: BTreeMap<String, (&ast::Department, Department)> = BTreeMap::new();
+    let mut departments: DepartmentTable<'_> = BTreeMap::new();
     for department in files.iter().flat_map(|file| &file.departments) {
         if let Some((first, _)) = departments.get(&department.id.name) {
             diagnostics.push(duplicate("department", &department.id, first.id.span));
@@ -114,18 +114,70 @@ pub fn check(files: &[ast::File], templates: &[ast::TemplateDecl]) -> Checked {
     }
 
     let mut seen_workflows: HashMap<&str, Span> = HashMap::new();
-    let mut workflows = Vec::new();
+    let mut definitions = Vec::new();
     for definition in files.iter().flat_map(|file| &file.workflows) {
         if let Some(first) = seen_workflows.get(definition.id.name.as_str()) {
             diagnostics.push(duplicate("workflow", &definition.id, *first));
             continue;
         }
         seen_workflows.insert(&definition.id.name, definition.id.span);
+        definitions.push(definition);
+    }
+    // Workflows are independent of each other: many are checked on all cores.
+    let threads = if definitions.len() >= PARALLEL_FROM_WORKFLOWS {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    } else {
+        1
+    };
+    let per_thread = definitions.len().div_ceil(threads).max(1);
+    let results: Vec<(Vec<Workflow>, Vec<Diagnostic>)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = definitions
+            .chunks(per_thread)
+            .map(|group| scope.spawn(|| check_workflows(group, &departments, &template_map)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|handle| {
+                handle
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    });
+    let mut workflows = Vec::new();
+    for (checked, problems) in results {
+        workflows.extend(checked);
+        diagnostics.extend(problems);
+    }
+    Checked {
+        departments: departments
+            .into_iter()
+            .map(|(id, (_, department))| (id, department))
+            .collect(),
+        workflows,
+        diagnostics,
+    }
+}
+
+/// From this many workflows on, they are checked on all cores.
+const PARALLEL_FROM_WORKFLOWS: usize = 32;
+
+type DepartmentTable<'a> = BTreeMap<String, (&'a ast::Department, Department)>;
+
+/// Checks workflows in order; a workflow with an error is left out.
+fn check_workflows(
+    definitions: &[&ast::WorkflowDef],
+    departments: &DepartmentTable<'_>,
+    templates: &BTreeMap<&str, &ast::TemplateDecl>,
+) -> (Vec<Workflow>, Vec<Diagnostic>) {
+    let mut diagnostics = Vec::new();
+    let mut workflows = Vec::new();
+    for definition in definitions {
         let before = diagnostics.len();
         let checker = WorkflowChecker {
             diagnostics: &mut diagnostics,
-            departments: &departments,
-            templates: &template_map,
+            departments,
+            templates,
             fields: Vec::new(),
             field_spans: HashMap::new(),
             parties: Vec::new(),
@@ -138,14 +190,7 @@ pub fn check(files: &[ast::File], templates: &[ast::TemplateDecl]) -> Checked {
             workflows.push(workflow);
         }
     }
-    Checked {
-        departments: departments
-            .into_iter()
-            .map(|(id, (_, department))| (id, department))
-            .collect(),
-        workflows,
-        diagnostics,
-    }
+    (workflows, diagnostics)
 }
 
 fn valid_email(address: &str) -> bool {
@@ -171,7 +216,7 @@ fn duplicate(what: &str, ident: &Ident, first: Span) -> Diagnostic {
 
 struct WorkflowChecker<'a> {
     diagnostics: &'a mut Vec<Diagnostic>,
-    departments: &'a BTreeMap<String, (&'a ast::Department, Department)>,
+    departments: &'a DepartmentTable<'a>,
     templates: &'a BTreeMap<&'a str, &'a ast::TemplateDecl>,
     fields: Vec<Field>,
     field_spans: HashMap<String, Span>,

@@ -525,7 +525,10 @@ impl Cond {
                 .map(|item| item.describe_nested(workflow))
                 .collect::<Vec<_>>()
                 .join("且"),
-            Cond::Not(inner) => format!("非（{}）", inner.describe(workflow)),
+            Cond::Not(inner) => match inner.as_ref() {
+                Cond::Is(field) => format!("非「{}」", label(field)),
+                other => format!("不满足（{}）", other.describe(workflow)),
+            },
             Cond::Compare { field, op, value } => {
                 let relation = match op {
                     CmpOp::Lt => "小于",
@@ -541,7 +544,7 @@ impl Cond {
                 let shown: Vec<String> = values.iter().map(Value::display).collect();
                 format!("{}为{}", label(field), shown.join("、"))
             }
-            Cond::Is(field) => format!("{}为是", label(field)),
+            Cond::Is(field) => format!("「{}」", label(field)),
         }
     }
 

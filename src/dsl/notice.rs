@@ -1,7 +1,236 @@
 //! The one-time notice (一次性告知), derived from a checked workflow.
+//!
+//! Everything an applicant must be told once — the item, its legal basis,
+//! the conditions, the materials with their conditions, the process with the
+//! departments, the time limits and the documents — comes from the
+//! definition itself, so the notice can never disagree with the engine.
 
-use super::ir::Workflow;
+use std::fmt::Write as _;
 
+use super::ir::{Event, Requirement, Route, Step, StepKind, Workflow};
+
+/// The notice as plain Chinese text.
 pub fn one_time_notice(workflow: &Workflow) -> String {
-    workflow.title.clone()
+    let mut out = String::new();
+    let department_name = |id: &str| {
+        workflow
+            .department(id)
+            .map_or_else(|| id.to_string(), |d| d.name.clone())
+    };
+    let _ = writeln!(out, "{}一次性告知书", workflow.title);
+    let _ = writeln!(out, "（流程 {} 第{}版）", workflow.id, workflow.version);
+    let _ = writeln!(out);
+
+    let _ = writeln!(out, "一、办理事项");
+    let _ = writeln!(out, "  {}。", workflow.title);
+    let _ = writeln!(
+        out,
+        "  申请人只需向{}一个窗口提交申请，各部门依职责办理，申请人无需往返各部门。",
+        department_name(&workflow.intake.department)
+    );
+    let _ = writeln!(out);
+
+    let _ = writeln!(out, "二、设定依据");
+    for (index, basis) in workflow.basis.iter().enumerate() {
+        let _ = writeln!(out, "  {}. {basis}", index + 1);
+    }
+    let _ = writeln!(out);
+
+    let _ = writeln!(out, "三、受理条件");
+    if workflow.rules.is_empty() && workflow.facts.is_empty() {
+        let _ = writeln!(out, "  材料齐全、符合法定形式。");
+    }
+    for (index, rule) in workflow.rules.iter().enumerate() {
+        match &rule.when {
+            Some(when) => {
+                let _ = writeln!(
+                    out,
+                    "  {}. {}（适用于{}）",
+                    index + 1,
+                    rule.message,
+                    when.describe(workflow)
+                );
+            }
+            None => {
+                let _ = writeln!(out, "  {}. {}", index + 1, rule.message);
+            }
+        }
+    }
+    if !workflow.facts.is_empty() {
+        let labels: Vec<&str> = workflow.facts.iter().map(|f| f.label.as_str()).collect();
+        let _ = writeln!(
+            out,
+            "  以下情况由登记信息核验，无需另行提交：{}。",
+            labels.join("；")
+        );
+    }
+    let _ = writeln!(out);
+
+    let _ = writeln!(out, "四、申请材料");
+    for (index, material) in workflow.materials.iter().enumerate() {
+        let requirement = match &material.requirement {
+            Requirement::Required => "必须提交".to_string(),
+            Requirement::RequiredWhen(cond) => format!("{}时必须提交", cond.describe(workflow)),
+            Requirement::Optional => "选择提交".to_string(),
+        };
+        let _ = write!(out, "  {}. {}（{requirement}", index + 1, material.label);
+        if material.deferrable {
+            let _ = write!(out, "；可容缺受理，受理后补交");
+        }
+        if !material.kinds.is_empty() {
+            let kinds: Vec<String> = material.kinds.iter().map(|k| k.to_uppercase()).collect();
+            let _ = write!(out, "；格式：{}", kinds.join("、"));
+        }
+        let _ = writeln!(out, "）");
+        if let Some(help) = &material.help {
+            let _ = writeln!(out, "     说明：{help}");
+        }
+    }
+    let _ = writeln!(out);
+
+    let _ = writeln!(out, "五、办理流程");
+    let _ = writeln!(
+        out,
+        "  1. {}：{}，{}个工作日内完成受理或一次性告知补正。",
+        workflow.intake.label,
+        department_name(&workflow.intake.department),
+        workflow.intake.limit
+    );
+    let mut number = 2;
+    if let Route::Sequence(items) = &workflow.route {
+        for item in items {
+            describe_route(&mut out, workflow, item, &mut number, 1);
+        }
+    }
+    for group in &workflow.independent {
+        let names: Vec<String> = group.iter().map(|id| department_name(id)).collect();
+        let _ = writeln!(out, "  {}并联办理，互不作为前置条件。", names.join("、"));
+    }
+    let _ = writeln!(out);
+
+    let _ = writeln!(out, "六、办理时限");
+    let _ = writeln!(
+        out,
+        "  法定时限{}个工作日，承诺时限{}个工作日，自受理之日起计算（不含法定节假日）。",
+        workflow.legal_limit, workflow.promised_limit
+    );
+    if workflow.extension > 0 {
+        let _ = writeln!(
+            out,
+            "  情况复杂的，经本行政机关负责人批准，可以延长{}个工作日，并将延长理由告知申请人。",
+            workflow.extension
+        );
+    }
+    let _ = writeln!(
+        out,
+        "  材料不齐全或不符合法定形式的，窗口在{}个工作日内一次性告知需要补正的全部内容；逾期不告知的，自收到申请材料之日起即为受理。",
+        workflow.intake.limit
+    );
+    let _ = writeln!(
+        out,
+        "  依法需要听证、检验、检测、鉴定和专家评审的，所需时间不计入时限，并书面告知申请人。"
+    );
+    let _ = writeln!(out);
+
+    let _ = writeln!(out, "七、办理结果");
+    for event in Event::ALL {
+        let documents: Vec<String> = workflow
+            .outcomes_on(event)
+            .map(|o| format!("{}（{}出具）", o.title, department_name(&o.issued_by)))
+            .collect();
+        if !documents.is_empty() {
+            let _ = writeln!(out, "  {}：{}", event.chinese(), documents.join("、"));
+        }
+    }
+    let _ = writeln!(out);
+
+    let _ = writeln!(out, "八、办理部门");
+    for department in workflow.departments.values() {
+        let _ = writeln!(out, "  {}", department.name);
+    }
+    if !workflow.recurring.is_empty() {
+        let _ = writeln!(out);
+        let _ = writeln!(out, "九、后续义务");
+        for recurring in &workflow.recurring {
+            let period = if recurring.every_months % 12 == 0 {
+                format!("每{}年", recurring.every_months / 12)
+            } else {
+                format!("每{}个月", recurring.every_months)
+            };
+            let _ = write!(out, "  {period}：{}", recurring.label);
+            if let Some(days) = recurring.remind_days {
+                let _ = write!(out, "（到期前{days}日提醒）");
+            }
+            let _ = writeln!(out);
+        }
+    }
+    out
+}
+
+fn describe_route(
+    out: &mut String,
+    workflow: &Workflow,
+    route: &Route,
+    number: &mut usize,
+    depth: usize,
+) {
+    let indent = "  ".repeat(depth);
+    match route {
+        Route::Step(index) => {
+            let step = &workflow.steps[*index];
+            let _ = writeln!(out, "{indent}{}. {}", number, describe_step(workflow, step));
+            *number += 1;
+        }
+        Route::Sequence(items) => {
+            for item in items {
+                describe_route(out, workflow, item, number, depth);
+            }
+        }
+        Route::Parallel(items) => {
+            let _ = writeln!(out, "{indent}{}. 并联办理（同时进行，互不等待）：", number);
+            *number += 1;
+            for item in items {
+                let mut inner = String::new();
+                let mut inner_number = 1;
+                describe_route(&mut inner, workflow, item, &mut inner_number, 0);
+                for line in inner.lines() {
+                    let text = line
+                        .trim_start()
+                        .split_once(". ")
+                        .map_or(line.trim_start(), |(_, rest)| rest);
+                    let _ = writeln!(out, "{indent}   - {text}");
+                }
+            }
+        }
+    }
+}
+
+fn describe_step(workflow: &Workflow, step: &Step) -> String {
+    let who = match step.kind {
+        StepKind::Signing => {
+            let names: Vec<&str> = step
+                .parties
+                .iter()
+                .filter_map(|id| workflow.parties.iter().find(|p| &p.id == id))
+                .map(|p| p.name.as_str())
+                .collect();
+            names.join("、")
+        }
+        _ => step
+            .department
+            .as_deref()
+            .and_then(|id| workflow.department(id))
+            .map_or_else(String::new, |d| d.name.clone()),
+    };
+    let mut text = format!(
+        "{}（{}，{}，{}个工作日）",
+        step.label,
+        who,
+        step.kind.chinese(),
+        step.limit
+    );
+    if let Some(when) = &step.when {
+        text.push_str(&format!("，适用于{}", when.describe(workflow)));
+    }
+    text
 }

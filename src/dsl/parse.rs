@@ -18,10 +18,21 @@ struct Grammar;
 /// Parses one `.flow` file. Syntax errors come back as diagnostics; the
 /// returned tree holds every item that parsed.
 pub fn parse_file(file: FileId, text: &str) -> (File, Vec<Diagnostic>) {
+    if text.len() >= PARALLEL_FROM_BYTES {
+        if let Some(tree) = parse_in_parallel(file, text) {
+            return (tree, Vec::new());
+        }
+    }
+    parse_sequential(file, text)
+}
+
+/// The whole file at once; on failure, item by item with pest's error detail.
+fn parse_sequential(file: FileId, text: &str) -> (File, Vec<Diagnostic>) {
     let mut builder = Builder {
         file,
         offset: 0,
         diagnostics: Vec::new(),
+        depth: 0,
     };
     let mut tree = File::default();
     match Grammar::parse(Rule::file, text) {
@@ -40,6 +51,56 @@ pub fn parse_file(file: FileId, text: &str) -> (File, Vec<Diagnostic>) {
         }
     }
     (tree, builder.diagnostics)
+}
+
+/// Files this large are parsed item by item on every core.
+const PARALLEL_FROM_BYTES: usize = 128 * 1024;
+
+/// Parses the top-level items of a large file on all cores. `None` when any
+/// item fails (the caller then parses the whole file, which also covers a
+/// split that fell inside a comment), or when the builder reported anything.
+fn parse_in_parallel(file: FileId, text: &str) -> Option<File> {
+    let chunks = item_chunks(text);
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(chunks.len());
+    if threads < 2 {
+        return None;
+    }
+    let per_thread = chunks.len().div_ceil(threads);
+    let parts: Vec<Option<File>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = chunks
+            .chunks(per_thread)
+            .map(|group| {
+                scope.spawn(move || {
+                    let mut builder = Builder {
+                        file,
+                        offset: 0,
+                        diagnostics: Vec::new(),
+                        depth: 0,
+                    };
+                    let mut tree = File::default();
+                    for (start, end) in group {
+                        builder.offset = *start;
+                        let mut pairs = Grammar::parse(Rule::file, &text[*start..*end]).ok()?;
+                        builder.file_items(pairs.next()?, &mut tree);
+                    }
+                    builder.diagnostics.is_empty().then_some(tree)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().ok().flatten())
+            .collect()
+    });
+    let mut tree = File::default();
+    for part in parts {
+        let part = part?;
+        tree.departments.extend(part.departments);
+        tree.workflows.extend(part.workflows);
+    }
+    Some(tree)
 }
 
 /// Parses the `//!` header of a typst template: the lines that declare its
@@ -64,6 +125,7 @@ pub fn parse_template_header(file: FileId, text: &str) -> (Option<TemplateDecl>,
         file,
         offset: 0,
         diagnostics: Vec::new(),
+        depth: 0,
     };
     let parsed = match Grammar::parse(Rule::template_header, &header) {
         Ok(mut pairs) => pairs.next().expect("header rule"),
@@ -176,7 +238,12 @@ struct Builder {
     file: FileId,
     offset: usize,
     diagnostics: Vec<Diagnostic>,
+    /// Nesting depth of the condition being built.
+    depth: usize,
 }
+
+/// How deeply conditions may nest; real ones nest two or three levels.
+pub const MAX_NESTING: usize = 64;
 
 impl Builder {
     fn span(&self, pair: &Pair<'_, Rule>) -> Span {
@@ -264,7 +331,8 @@ impl Builder {
 
     fn string(&mut self, pair: Pair<'_, Rule>) -> Str {
         let span = self.span(&pair);
-        let raw = pair.into_inner().next().map_or("", |inner| inner.as_str());
+        let quoted = pair.as_str();
+        let raw = &quoted[1..quoted.len() - 1];
         let mut value = String::with_capacity(raw.len());
         let mut chars = raw.chars();
         while let Some(c) = chars.next() {
@@ -620,7 +688,31 @@ impl Builder {
         recur
     }
 
+    /// A condition, refused past [`MAX_NESTING`] levels so that no later
+    /// phase (checker, normal form, drop) recurses without bound.
     fn expr(&mut self, pair: Pair<'_, Rule>) -> Expr {
+        self.depth += 1;
+        let expr = if self.depth > MAX_NESTING {
+            let span = self.span(&pair);
+            if self.depth == MAX_NESTING + 1 {
+                self.diagnostics.push(Diagnostic::error(
+                    "syntax",
+                    span,
+                    format!("condition nested more than {MAX_NESTING} levels deep"),
+                ));
+            }
+            Expr {
+                kind: ExprKind::And(Vec::new()),
+                span,
+            }
+        } else {
+            self.expr_at_depth(pair)
+        };
+        self.depth -= 1;
+        expr
+    }
+
+    fn expr_at_depth(&mut self, pair: Pair<'_, Rule>) -> Expr {
         let span = self.span(&pair);
         match pair.as_rule() {
             Rule::expr | Rule::and_expr => {
@@ -779,5 +871,83 @@ fn describe_rule(expected: Rule) -> &'static str {
         Rule::template_name => "`template`",
         Rule::template_input => "`input`",
         _ => "more",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const WORKFLOW: &str = "workflow w \"流程\" {\n  version 1 // 版本\n  form { beds: int \"床位\" range 0..9 }\n  review by health \"审批\" within 3 workdays when beds < 5\n}\n";
+
+    fn large(copies: usize) -> String {
+        let mut text =
+            String::from("department health \"卫生健康局\" { email \"h@example.gov.cn\" }\n");
+        for _ in 0..copies {
+            text.push_str(WORKFLOW);
+        }
+        text
+    }
+
+    #[test]
+    fn parallel_parse_builds_the_same_tree() {
+        let text = large(2000);
+        assert!(text.len() >= PARALLEL_FROM_BYTES);
+        let parallel = parse_in_parallel(FileId(0), &text).expect("parses");
+        let (sequential, diagnostics) = parse_sequential(FileId(0), &text);
+        assert!(diagnostics.is_empty());
+        assert_eq!(parallel, sequential);
+        assert_eq!(parallel.workflows.len(), 2000);
+    }
+
+    #[test]
+    fn large_file_with_an_error_reports_it() {
+        let mut text = large(2000);
+        text.push_str("workflow broken \"坏\" { version x }\n");
+        let (tree, diagnostics) = parse_file(FileId(0), &text);
+        assert_eq!(tree.workflows.len(), 2000);
+        assert_eq!(diagnostics.len(), 1);
+        assert!(
+            diagnostics[0].message.contains("unexpected `x`"),
+            "{}",
+            diagnostics[0].message
+        );
+    }
+
+    #[test]
+    fn a_split_inside_a_comment_falls_back_to_the_whole_file() {
+        let mut text = large(2000);
+        text.push_str("/* a comment that holds\nworkflow at the start of a line */\n");
+        let (tree, diagnostics) = parse_file(FileId(0), &text);
+        assert!(diagnostics.is_empty(), "{diagnostics:?}");
+        assert_eq!(tree.workflows.len(), 2000);
+    }
+
+    #[test]
+    fn nesting_beyond_the_limit_is_refused_once() {
+        // Deep enough to pass the cap, shallow enough for pest's stack guard.
+        let depth = 100;
+        let text = format!(
+            "workflow w \"x\" {{ rule \"r\" require {}a{} }}",
+            "(".repeat(depth),
+            ")".repeat(depth)
+        );
+        let (_, diagnostics) = parse_file(FileId(0), &text);
+        assert_eq!(diagnostics.len(), 1, "{diagnostics:?}");
+        assert!(diagnostics[0]
+            .message
+            .contains("nested more than 64 levels"));
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_crash() {
+        let depth = 100_000;
+        let text = format!(
+            "workflow w \"x\" {{ rule \"r\" require {}a{} }}",
+            "(".repeat(depth),
+            ")".repeat(depth)
+        );
+        let (_, diagnostics) = parse_file(FileId(0), &text);
+        assert!(!diagnostics.is_empty());
     }
 }
