@@ -1,0 +1,153 @@
+//! The `onewindow` command line, run as a user runs it.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use onewindow::project::{self, Paths};
+
+fn onewindow(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_onewindow"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("the binary runs")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8(output.stdout.clone()).expect("utf-8")
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8(output.stderr.clone()).expect("utf-8")
+}
+
+#[test]
+fn check_passes_on_the_shipped_workflows() {
+    let output = onewindow(&["check"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(stdout(&output), "ok: 7 workflow(s) checked\n");
+}
+
+#[test]
+fn check_fails_with_located_diagnostics() {
+    let output = onewindow(&[
+        "check",
+        "tests/diagnostics/prelude",
+        "tests/diagnostics/unknown_department.flow",
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    let text = stderr(&output);
+    assert!(
+        text.contains(
+            "tests/diagnostics/unknown_department.flow:19:15: error: unknown department `helth`"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("= hint: did you mean `health`?"), "{text}");
+    assert!(text.ends_with("2 error(s)\n"), "{text}");
+}
+
+#[test]
+fn check_names_an_unreadable_path() {
+    let output = onewindow(&["check", "no/such/folder"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("no/such/folder"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn notice_of_the_new_combined_institution() {
+    let output = onewindow(&["notice", "new_combined"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = stdout(&output);
+    for expected in [
+        "新建医养结合机构一次性告知书",
+        "芒政办发〔2017〕192号 五（二）",
+        "医养结合机构应同时提供养老床位",
+        "消防验收或备案证明（必须提交；可容缺受理，受理后补交；格式：PDF、JPG、PNG）",
+        "并联办理（同时进行，互不等待）",
+        "市卫生健康局、市民政局并联办理，互不作为前置条件",
+        "法定时限45个工作日，承诺时限20个工作日",
+        "可以延长15个工作日",
+        "5个工作日内一次性告知需要补正的全部内容",
+        "医疗机构执业许可证（市卫生健康局出具）",
+    ] {
+        assert!(text.contains(expected), "missing {expected:?} in\n{text}");
+    }
+}
+
+#[test]
+fn every_notice_lists_every_material_and_citation() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    std::env::set_current_dir(root).expect("root");
+    let loaded = project::load(&Paths::default()).expect("definitions");
+    for workflow in &loaded.checked.workflows {
+        let text = onewindow::dsl::notice::one_time_notice(workflow);
+        for material in &workflow.materials {
+            assert!(
+                text.contains(&material.label),
+                "{}: {}",
+                workflow.id,
+                material.label
+            );
+        }
+        for basis in &workflow.basis {
+            assert!(text.contains(basis), "{}: {basis}", workflow.id);
+        }
+        assert!(text.contains(&format!("法定时限{}个工作日", workflow.legal_limit)));
+    }
+}
+
+#[test]
+fn notice_of_an_unknown_workflow_lists_the_known_ones() {
+    let output = onewindow(&["notice", "new_combine"]);
+    assert_eq!(output.status.code(), Some(2));
+    let text = stderr(&output);
+    assert!(text.contains("unknown workflow `new_combine`"), "{text}");
+    assert!(text.contains("new_combined"), "{text}");
+}
+
+#[test]
+fn graph_fans_out_and_joins_parallel_reviews() {
+    let output = onewindow(&["graph", "new_combined"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let dot = stdout(&output);
+    assert!(dot.starts_with("digraph \"new_combined\""), "{dot}");
+    for edge in [
+        "submit -> intake;",
+        "intake -> step0;",
+        "intake -> step1;",
+        "step0 -> done;",
+        "step1 -> done;",
+    ] {
+        assert!(dot.contains(edge), "missing {edge} in\n{dot}");
+    }
+    assert!(
+        !dot.contains("step0 -> step1"),
+        "parallel steps must not wait on each other"
+    );
+
+    let output = onewindow(&["graph", "eldercare_clinic", "--format", "mermaid"]);
+    let mermaid = stdout(&output);
+    assert!(mermaid.starts_with("flowchart TD\n"), "{mermaid}");
+    assert!(
+        mermaid.contains("适用于"),
+        "conditional steps show their condition:\n{mermaid}"
+    );
+}
+
+#[test]
+fn graph_as_svg_through_graphviz() {
+    let output = onewindow(&["graph", "cooperation_agreement", "--format", "svg"]);
+    assert!(
+        output.status.success(),
+        "`dot` must be installed (./run test installs graphviz): {}",
+        stderr(&output)
+    );
+    let svg = stdout(&output);
+    assert!(svg.contains("<svg"), "{svg}");
+    assert!(svg.contains("甲乙双方签订协议"), "labels reach the drawing");
+}
