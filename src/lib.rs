@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 pub mod bench;
+pub mod calendar;
 pub mod cli;
 pub mod dsl;
 pub mod project;
