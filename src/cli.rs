@@ -64,6 +64,24 @@ enum Command {
         #[command(flatten)]
         definitions: DefinitionArgs,
     },
+    /// Run a sample filing through the engine and print its due dates.
+    Simulate {
+        workflow: String,
+        /// The day the sample is submitted (YYYY-MM-DD).
+        #[arg(long)]
+        start: jiff::civil::Date,
+        /// Sample answers (JSON); default: workflows/samples/WORKFLOW.json.
+        #[arg(long)]
+        answers: Option<PathBuf>,
+        /// Folder of working-day calendars.
+        #[arg(long, default_value = "calendars")]
+        calendars: PathBuf,
+        /// Calendar region laid over the national one.
+        #[arg(long, default_value = "cn")]
+        region: String,
+        #[command(flatten)]
+        definitions: DefinitionArgs,
+    },
     /// Measure and print figures.
     Bench {
         #[command(subcommand)]
@@ -158,6 +176,35 @@ fn run(command: Command) -> Result<ExitCode, String> {
                         .map_err(|e| e.to_string())?;
                 }
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Simulate {
+            workflow,
+            start,
+            answers,
+            calendars,
+            region,
+            definitions,
+        } => {
+            let loaded = load_clean(&definitions)?;
+            let workflow = find(&loaded, &workflow)?;
+            let calendar =
+                crate::calendar::Calendar::load(&calendars, &region).map_err(|e| e.to_string())?;
+            let path = answers.unwrap_or_else(|| {
+                definitions
+                    .workflows
+                    .first()
+                    .map_or_else(|| PathBuf::from("workflows"), PathBuf::clone)
+                    .join("samples")
+                    .join(format!("{}.json", workflow.id))
+            });
+            let text =
+                std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+            let answers: crate::engine::simulate::Answers =
+                serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+            let report = crate::engine::simulate::simulate(workflow, &calendar, start, &answers)
+                .map_err(|e| e.to_string())?;
+            print!("{report}");
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench {

@@ -8,4 +8,5 @@ pub mod bench;
 pub mod calendar;
 pub mod cli;
 pub mod dsl;
+pub mod engine;
 pub mod project;

@@ -418,6 +418,11 @@ impl<'a> WorkflowChecker<'a> {
 
         let outcomes = self.outcomes(definition, &outcomes_ast, intake.as_ref(), &steps);
         let notifications = self.notifications(&notify_ast, &steps, intake.as_ref());
+        self.applicant_told(
+            definition,
+            &notifications,
+            singles.extension.map_or(0, |(_, c)| c.value),
+        );
         let promised = singles.promised_limit.map(|(_, c)| c.value);
         let reminders = self.reminders(&remind_ast, promised);
         let recurring = self.recurring(&recur_ast);
@@ -1814,6 +1819,44 @@ impl<'a> WorkflowChecker<'a> {
             out.push(Notification { recipients, events });
         }
         out
+    }
+
+    /// The law makes the agency tell the applicant why a limit was extended
+    /// (art. 42) and how long a pause lasts (art. 45).
+    fn applicant_told(
+        &mut self,
+        definition: &ast::WorkflowDef,
+        notifications: &[Notification],
+        extension: u32,
+    ) {
+        let told = |event: &str| {
+            notifications.iter().any(|n| {
+                n.recipients.contains(&Recipient::Applicant) && n.events.iter().any(|e| e == event)
+            })
+        };
+        let mut required = vec![("paused", "行政许可法 art. 45: the applicant is told in writing how long a hearing, inspection or expert review takes")];
+        if extension > 0 {
+            required.push((
+                "extended",
+                "行政许可法 art. 42: the applicant is told the reason for an extension",
+            ));
+        }
+        for (event, reason) in required {
+            if !told(event) {
+                self.error(
+                    Diagnostic::error(
+                        "applicant-not-told",
+                        definition.id.span,
+                        format!(
+                            "workflow `{}` does not notify the applicant on `{event}`",
+                            definition.id.name
+                        ),
+                    )
+                    .with_hint(reason)
+                    .with_hint(format!("add `{event}` to `notify applicant on …`")),
+                );
+            }
+        }
     }
 
     fn reminders(

@@ -399,7 +399,7 @@ impl Recipient {
 }
 
 /// Events that notifications listen to: the document events and the clock's.
-pub const NOTIFY_EVENTS: [&str; 14] = [
+pub const NOTIFY_EVENTS: [&str; 15] = [
     "submitted",
     "assigned",
     "accepted",
@@ -414,6 +414,7 @@ pub const NOTIFY_EVENTS: [&str; 14] = [
     "extended",
     "paused",
     "renewal",
+    "withdrawn",
 ];
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

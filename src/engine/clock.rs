@@ -1,0 +1,144 @@
+//! Due dates and warnings, derived from a filing and the calendar.
+//!
+//! Nothing here is stored: a due date follows from the day a clock started,
+//! the limit, the pauses and the extension. The clock never runs while
+//! paused, and an open pause means there is no due date until it ends.
+
+use jiff::civil::Date;
+use serde::Serialize;
+
+use super::state::{Filing, StepStatus};
+use crate::calendar::{Calendar, CalendarError};
+use crate::dsl::ir::Workflow;
+
+/// The yellow warning, in working days before a due date, when the
+/// workflow sets no reminder.
+pub const DEFAULT_YELLOW_DAYS: u32 = 3;
+
+/// Warning levels shown to reviewers and staff.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    Green,
+    /// Due within the yellow window.
+    Yellow,
+    /// Past due.
+    Red,
+    /// The clock is stopped.
+    Paused,
+}
+
+/// The filing's two overall limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Limit {
+    /// The city's promise (承诺时限).
+    Promised,
+    /// The law's limit (法定时限).
+    Legal,
+}
+
+/// When intake must be done: the window's limit after the materials arrived.
+///
+/// # Errors
+/// A date outside the loaded calendar years.
+pub fn intake_due(
+    workflow: &Workflow,
+    filing: &Filing,
+    calendar: &Calendar,
+) -> Result<Option<Date>, CalendarError> {
+    filing
+        .received_on
+        .map(|received| calendar.add_workdays(received, workflow.intake.limit))
+        .transpose()
+}
+
+/// The overall due date of one limit, extension included; `None` before
+/// acceptance or while a pause is open. Each limit is computed on its own:
+/// the promise may fall in a loaded year when the legal limit does not.
+///
+/// # Errors
+/// A date outside the loaded calendar years.
+pub fn overall_due(
+    workflow: &Workflow,
+    filing: &Filing,
+    calendar: &Calendar,
+    limit: Limit,
+) -> Result<Option<Date>, CalendarError> {
+    let Some(accepted) = filing.accepted_on else {
+        return Ok(None);
+    };
+    if filing.pauses.iter().any(|pause| pause.until.is_none()) {
+        return Ok(None);
+    }
+    let days = match limit {
+        Limit::Promised => workflow.promised_limit,
+        Limit::Legal => workflow.legal_limit,
+    } + filing.extension.as_ref().map_or(0, |e| e.days);
+    let stopped = |day: Date| filing.pauses.iter().any(|pause| pause.stops(day));
+    calendar
+        .add_workdays_except(accepted, days, stopped)
+        .map(Some)
+}
+
+/// The due date of step `index` while it is active; `None` otherwise or
+/// while a pause stopping it is open.
+///
+/// # Errors
+/// A date outside the loaded calendar years.
+pub fn step_due(
+    workflow: &Workflow,
+    filing: &Filing,
+    calendar: &Calendar,
+    index: usize,
+) -> Result<Option<Date>, CalendarError> {
+    let StepStatus::Active { since } = filing.steps[index].status else {
+        return Ok(None);
+    };
+    let pauses: Vec<_> = filing
+        .pauses
+        .iter()
+        .filter(|pause| pause.step.is_none_or(|step| step == index))
+        .collect();
+    if pauses.iter().any(|pause| pause.until.is_none()) {
+        return Ok(None);
+    }
+    let stopped = |day: Date| pauses.iter().any(|pause| pause.stops(day));
+    calendar
+        .add_workdays_except(since, workflow.steps[index].limit, stopped)
+        .map(Some)
+}
+
+/// How many working days before a due date the yellow warning begins.
+pub fn yellow_days(workflow: &Workflow) -> u32 {
+    workflow
+        .reminders
+        .iter()
+        .map(|reminder| reminder.days_before)
+        .min()
+        .unwrap_or(DEFAULT_YELLOW_DAYS)
+}
+
+/// The warning level of a due date on `today`.
+///
+/// # Errors
+/// A date outside the loaded calendar years.
+pub fn level(
+    workflow: &Workflow,
+    due: Option<Date>,
+    today: Date,
+    calendar: &Calendar,
+) -> Result<Level, CalendarError> {
+    let Some(due) = due else {
+        return Ok(Level::Paused);
+    };
+    if today > due {
+        return Ok(Level::Red);
+    }
+    let remaining = calendar.workdays_between(today, due)?;
+    Ok(if remaining <= yellow_days(workflow) {
+        Level::Yellow
+    } else {
+        Level::Green
+    })
+}

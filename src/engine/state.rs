@@ -1,0 +1,246 @@
+//! A filing's state: everything the engine decides, nothing it computes
+//! again (due dates are derived by [`super::clock`]).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use jiff::civil::{Date, DateTime};
+use serde::{Deserialize, Serialize};
+
+use super::submission::{Submission, Upload};
+use crate::dsl::ir::Value;
+
+/// One application through the one window, pinned to its workflow version.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Filing {
+    pub id: String,
+    pub workflow: String,
+    pub version: u32,
+    pub status: Status,
+    pub applicant: String,
+    pub values: BTreeMap<String, Value>,
+    pub materials: BTreeMap<String, Upload>,
+    /// The day the (latest complete) materials arrived.
+    pub received_on: Option<Date>,
+    pub accepted_on: Option<Date>,
+    /// Accepted because the intake limit passed untouched (art. 32).
+    pub deemed_accepted: bool,
+    /// The one correction notice of intake, once issued.
+    pub intake_correction: Option<Correction>,
+    /// One per step of the workflow, in the workflow's order.
+    pub steps: Vec<StepState>,
+    pub pauses: Vec<Pause>,
+    pub extension: Option<Extension>,
+    pub decision: Option<Decision>,
+    pub decided_on: Option<Date>,
+    /// Materials accepted as deferrable (容缺) and not yet supplied.
+    pub deferred: BTreeSet<String>,
+    /// Events whose documents were issued, so none is issued twice.
+    pub issued: BTreeSet<crate::dsl::ir::Event>,
+    /// Every command applied, in order (the store keeps the audit chain).
+    pub history: Vec<Entry>,
+}
+
+impl Filing {
+    /// A new filing, before submission.
+    pub fn draft(id: impl Into<String>, workflow: &crate::dsl::Workflow) -> Filing {
+        Filing {
+            id: id.into(),
+            workflow: workflow.id.clone(),
+            version: workflow.version,
+            status: Status::Draft,
+            applicant: String::new(),
+            values: BTreeMap::new(),
+            materials: BTreeMap::new(),
+            received_on: None,
+            accepted_on: None,
+            deemed_accepted: false,
+            intake_correction: None,
+            steps: workflow
+                .steps
+                .iter()
+                .map(|_| StepState::default())
+                .collect(),
+            pauses: Vec::new(),
+            extension: None,
+            decision: None,
+            decided_on: None,
+            deferred: BTreeSet::new(),
+            issued: BTreeSet::new(),
+            history: Vec::new(),
+        }
+    }
+
+    pub(crate) fn apply_submission(&mut self, submission: &Submission) {
+        self.applicant = submission.applicant.clone();
+        self.values = submission.values.clone();
+        self.materials = submission.materials.clone();
+    }
+
+    /// The value of a form or fact field.
+    pub fn value(&self, field: &str) -> Option<&Value> {
+        self.values.get(field)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Draft,
+    /// At the window, within the intake limit.
+    Submitted,
+    /// Told what to correct at intake; waiting for the applicant.
+    AwaitingCorrection,
+    /// Accepted; departments at work.
+    InReview,
+    Decided,
+    NotAccepted,
+    Withdrawn,
+}
+
+impl Status {
+    pub fn chinese(self) -> &'static str {
+        match self {
+            Status::Draft => "草稿",
+            Status::Submitted => "待受理",
+            Status::AwaitingCorrection => "待补正",
+            Status::InReview => "审查中",
+            Status::Decided => "已办结",
+            Status::NotAccepted => "不予受理",
+            Status::Withdrawn => "已撤回",
+        }
+    }
+
+    /// No command but none changes a closed filing.
+    pub fn is_closed(self) -> bool {
+        matches!(
+            self,
+            Status::Decided | Status::NotAccepted | Status::Withdrawn
+        )
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StepState {
+    pub status: StepStatus,
+    /// Parties that signed so far (signing steps).
+    pub signatures: BTreeSet<String>,
+    /// A correction this step asked of the applicant during review.
+    pub correction: Option<Correction>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum StepStatus {
+    /// Not reached yet.
+    #[default]
+    Waiting,
+    Active {
+        since: Date,
+    },
+    Done {
+        on: Date,
+        outcome: StepOutcome,
+        by: String,
+    },
+    /// Its condition did not hold for this filing.
+    Skipped {
+        reason: String,
+    },
+    /// Closed without a decision (another department refused, or withdrawn).
+    Cancelled {
+        reason: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum StepOutcome {
+    Approved,
+    Refused { reasons: Vec<String> },
+    Filed,
+    Signed,
+}
+
+/// A list of items the applicant must correct, told once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Correction {
+    pub items: Vec<String>,
+    pub requested_on: Date,
+    pub answered_on: Option<Date>,
+}
+
+/// A time the clock does not run: days after `from` up to and including
+/// `until` do not count. An open pause (`until` is `None`) stops the clock.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pause {
+    pub kind: PauseKind,
+    /// The step whose clock stops too; the filing's overall clock always stops.
+    pub step: Option<usize>,
+    pub from: Date,
+    pub until: Option<Date>,
+    /// The duration the applicant was told, in working days (art. 45).
+    pub stated_days: Option<u32>,
+    pub reason: String,
+}
+
+impl Pause {
+    /// Whether `day` is stopped by this pause.
+    pub fn stops(&self, day: Date) -> bool {
+        day > self.from && self.until.is_none_or(|until| day <= until)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PauseKind {
+    /// The applicant corrects materials asked for during review.
+    Correction,
+    /// Art. 45: expert review (专家评审).
+    ExpertReview,
+    /// Art. 45: inspection, testing, quarantine (检验、检测、检疫).
+    Inspection,
+    /// Art. 45: appraisal (鉴定), e.g. the medical-insurance evaluation.
+    Appraisal,
+    /// Art. 45: hearing (听证).
+    Hearing,
+}
+
+impl PauseKind {
+    pub fn chinese(self) -> &'static str {
+        match self {
+            PauseKind::Correction => "申请人补正",
+            PauseKind::ExpertReview => "专家评审",
+            PauseKind::Inspection => "检验、检测、检疫",
+            PauseKind::Appraisal => "鉴定、评估",
+            PauseKind::Hearing => "听证",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Extension {
+    pub days: u32,
+    pub reason: String,
+    /// The head's department that approved it.
+    pub approved_by: String,
+    pub on: Date,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "decision", rename_all = "snake_case")]
+pub enum Decision {
+    Granted,
+    Refused {
+        reasons: Vec<String>,
+    },
+    /// Filings and signings only: recorded, nothing to grant.
+    Filed,
+}
+
+/// One applied command, for the filing's own history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    pub at: DateTime,
+    pub actor: String,
+    pub command: String,
+}

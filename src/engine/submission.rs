@@ -1,0 +1,309 @@
+//! Validate first, act second: an applicant's raw form, the registry's
+//! facts and the uploaded materials become a typed [`Submission`], or every
+//! problem is listed at once, in Chinese, for the applicant.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value as Json;
+
+use crate::dsl::ir::{Field, FieldType, Requirement, Value, Workflow};
+
+/// An uploaded material as the store recorded it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Upload {
+    /// The file name the applicant gave.
+    pub name: String,
+    /// The file kind, lowercase, e.g. `pdf`.
+    pub kind: String,
+    /// SHA-256 of the content, as the store addresses it.
+    pub sha256: String,
+    pub size: u64,
+}
+
+/// What the applicant filed, typed and checked against the definition.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Submission {
+    pub applicant: String,
+    /// Form and fact values by field id, defaults filled in.
+    pub values: BTreeMap<String, Value>,
+    pub materials: BTreeMap<String, Upload>,
+}
+
+/// One problem with a submission, shown to the applicant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Problem {
+    /// The field or material concerned, when there is one.
+    pub subject: Option<String>,
+    pub message: String,
+}
+
+impl Problem {
+    fn about(subject: &str, message: impl Into<String>) -> Problem {
+        Problem {
+            subject: Some(subject.to_string()),
+            message: message.into(),
+        }
+    }
+}
+
+/// The files an applicant may upload when a material names no kinds.
+pub const DEFAULT_KINDS: &[&str] = &["pdf", "ofd", "jpg", "jpeg", "png"];
+
+/// Types and checks a submission. `form` is what the applicant typed,
+/// `facts` what the registry supplies; both are JSON objects.
+///
+/// # Errors
+/// Every problem found: unknown, missing, mistyped or out-of-range values,
+/// rules the values break (with the rule's own message), and uploads of a
+/// material the definition does not know or of a kind it does not accept.
+/// Missing materials are not an error here: the window decides at intake.
+pub fn validate(
+    workflow: &Workflow,
+    applicant: &str,
+    form: &serde_json::Map<String, Json>,
+    facts: &serde_json::Map<String, Json>,
+    materials: BTreeMap<String, Upload>,
+) -> Result<Submission, Vec<Problem>> {
+    let mut problems = Vec::new();
+    if applicant.trim().is_empty() {
+        problems.push(Problem {
+            subject: None,
+            message: "请填写申请人名称".to_string(),
+        });
+    }
+    let mut values = BTreeMap::new();
+    for (fields, raw, origin) in [
+        (&workflow.form, form, "表单"),
+        (&workflow.facts, facts, "登记信息"),
+    ] {
+        for (name, _) in raw.iter() {
+            if !fields.iter().any(|field| &field.id == name) {
+                problems.push(Problem::about(
+                    name,
+                    format!("{origin}中没有“{name}”这一项"),
+                ));
+            }
+        }
+        for field in fields {
+            match raw.get(&field.id).filter(|value| !value.is_null()) {
+                Some(json) => match typed(field, json) {
+                    Ok(value) => {
+                        values.insert(field.id.clone(), value);
+                    }
+                    Err(message) => problems.push(Problem::about(&field.id, message)),
+                },
+                None => match &field.default {
+                    Some(default) => {
+                        values.insert(field.id.clone(), default.clone());
+                    }
+                    None if field.required => {
+                        problems.push(Problem::about(
+                            &field.id,
+                            format!("请填写“{}”", field.label),
+                        ));
+                    }
+                    None => {}
+                },
+            }
+        }
+    }
+    // Rules speak only when the values they read are all well formed.
+    if problems.is_empty() {
+        let lookup = |name: &str| values.get(name);
+        for rule in &workflow.rules {
+            let applies = rule.when.as_ref().is_none_or(|when| when.eval(&lookup));
+            if applies && !rule.require.eval(&lookup) {
+                problems.push(Problem {
+                    subject: None,
+                    message: rule.message.clone(),
+                });
+            }
+        }
+    }
+    for (id, upload) in &materials {
+        let Some(material) = workflow.materials.iter().find(|m| &m.id == id) else {
+            problems.push(Problem::about(id, format!("材料清单中没有“{id}”")));
+            continue;
+        };
+        let kinds: Vec<&str> = if material.kinds.is_empty() {
+            DEFAULT_KINDS.to_vec()
+        } else {
+            material.kinds.iter().map(String::as_str).collect()
+        };
+        if !kinds.contains(&upload.kind.as_str()) {
+            let accepted: Vec<String> = kinds.iter().map(|k| k.to_uppercase()).collect();
+            problems.push(Problem::about(
+                id,
+                format!(
+                    "“{}”的文件格式{}不符合要求，可提交{}",
+                    material.label,
+                    upload.kind.to_uppercase(),
+                    accepted.join("、")
+                ),
+            ));
+        }
+    }
+    if problems.is_empty() {
+        Ok(Submission {
+            applicant: applicant.trim().to_string(),
+            values,
+            materials,
+        })
+    } else {
+        Err(problems)
+    }
+}
+
+/// The materials a submission still lacks, as the window would list them in
+/// a correction notice. Deferrable materials (容缺) are listed apart.
+pub fn missing_materials(
+    workflow: &Workflow,
+    submission: &Submission,
+) -> (Vec<String>, Vec<String>) {
+    let lookup = |name: &str| submission.values.get(name);
+    let mut required = Vec::new();
+    let mut deferrable = Vec::new();
+    for material in &workflow.materials {
+        let needed = match &material.requirement {
+            Requirement::Required => true,
+            Requirement::RequiredWhen(condition) => condition.eval(&lookup),
+            Requirement::Optional => false,
+        };
+        if needed && !submission.materials.contains_key(&material.id) {
+            if material.deferrable {
+                deferrable.push(material.id.clone());
+            } else {
+                required.push(material.id.clone());
+            }
+        }
+    }
+    (required, deferrable)
+}
+
+fn typed(field: &Field, json: &Json) -> Result<Value, String> {
+    let label = &field.label;
+    let value = match (&field.ty, json) {
+        (FieldType::Text, Json::String(text)) => {
+            let text = text.trim();
+            if text.is_empty() && field.required {
+                return Err(format!("请填写“{label}”"));
+            }
+            Value::Text(text.to_string())
+        }
+        (FieldType::Choice(choices), Json::String(text)) => {
+            if !choices.contains(text) {
+                return Err(format!("“{label}”只能选择：{}", choices.join("、")));
+            }
+            Value::Text(text.clone())
+        }
+        (FieldType::Int, Json::Number(number)) => Value::Int(
+            number
+                .as_i64()
+                .ok_or_else(|| format!("“{label}”应为整数"))?,
+        ),
+        (FieldType::Int, Json::String(text)) => Value::Int(
+            text.trim()
+                .parse()
+                .map_err(|_| format!("“{label}”应为整数"))?,
+        ),
+        (FieldType::Money, Json::String(text)) => Value::Money(
+            parse_money(text).ok_or_else(|| format!("“{label}”应为金额，最多两位小数"))?,
+        ),
+        (FieldType::Money, Json::Number(number)) => Value::Money(
+            parse_money(&number.to_string())
+                .ok_or_else(|| format!("“{label}”应为金额，最多两位小数"))?,
+        ),
+        (FieldType::Bool, Json::Bool(value)) => Value::Bool(*value),
+        (FieldType::Date, Json::String(text)) => Value::Date(
+            text.trim()
+                .parse()
+                .map_err(|_| format!("“{label}”应为日期（年-月-日）"))?,
+        ),
+        (FieldType::List, Json::Array(items)) => {
+            let mut texts = Vec::with_capacity(items.len());
+            for item in items {
+                match item {
+                    Json::String(text) if !text.trim().is_empty() => {
+                        texts.push(text.trim().to_string())
+                    }
+                    Json::String(_) => {}
+                    _ => return Err(format!("“{label}”的每一项应为文字")),
+                }
+            }
+            Value::List(texts)
+        }
+        (ty, _) => {
+            let expected = match ty {
+                FieldType::Text | FieldType::Choice(_) => "文字",
+                FieldType::Int => "整数",
+                FieldType::Money => "金额",
+                FieldType::Bool => "是或否",
+                FieldType::Date => "日期",
+                FieldType::List => "文字列表",
+            };
+            return Err(format!("“{label}”应为{expected}"));
+        }
+    };
+    let point = crate::dsl::sat::scalar(&value);
+    if let (Some(point), Some(min)) = (point, field.min) {
+        if point < min {
+            return Err(format!("“{label}”不能小于{}", bound(&field.ty, min)));
+        }
+    }
+    if let (Some(point), Some(max)) = (point, field.max) {
+        if point > max {
+            return Err(format!("“{label}”不能大于{}", bound(&field.ty, max)));
+        }
+    }
+    Ok(value)
+}
+
+fn bound(ty: &FieldType, value: i64) -> String {
+    match ty {
+        FieldType::Money => Value::Money(value).display(),
+        _ => value.to_string(),
+    }
+}
+
+/// Yuan as written (`12`, `12.5`, `12.50`) to fen, exactly.
+fn parse_money(text: &str) -> Option<i64> {
+    let text = text.trim();
+    let (negative, digits) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text),
+    };
+    let (whole, fraction) = digits.split_once('.').unwrap_or((digits, ""));
+    if whole.is_empty()
+        || !whole.bytes().all(|b| b.is_ascii_digit())
+        || fraction.len() > 2
+        || !fraction.bytes().all(|b| b.is_ascii_digit())
+    {
+        return None;
+    }
+    let fen = whole
+        .parse::<i64>()
+        .ok()?
+        .checked_mul(100)?
+        .checked_add(match fraction.len() {
+            0 => 0,
+            1 => fraction.parse::<i64>().ok()? * 10,
+            _ => fraction.parse::<i64>().ok()?,
+        })?;
+    Some(if negative { -fen } else { fen })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn money_is_exact() {
+        assert_eq!(parse_money("12.5"), Some(1250));
+        assert_eq!(parse_money("0.07"), Some(7));
+        assert_eq!(parse_money("-3"), Some(-300));
+        assert_eq!(parse_money("1.005"), None);
+        assert_eq!(parse_money("1e3"), None);
+        assert_eq!(parse_money(""), None);
+    }
+}

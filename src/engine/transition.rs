@@ -1,0 +1,1143 @@
+//! The transition function: `(filing, actor, command, now) → (filing, effects)`.
+//!
+//! Pure: it reads no clock and does no IO. The caller supplies `now`, the
+//! checked workflow the filing was pinned to, and the calendar; it persists
+//! the new state and carries out the effects (documents, mail, timers).
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use jiff::civil::{Date, DateTime};
+use serde::{Deserialize, Serialize};
+
+use super::clock;
+use super::state::*;
+use super::submission::{missing_materials, Problem, Submission, Upload};
+use crate::calendar::{Calendar, CalendarError};
+use crate::dsl::ir::{Event, Recipient, Route, StepKind, Workflow};
+
+/// What the engine needs besides the filing.
+#[derive(Debug, Clone, Copy)]
+pub struct Context<'a> {
+    pub workflow: &'a Workflow,
+    pub calendar: &'a Calendar,
+}
+
+/// Who acts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "role", rename_all = "snake_case")]
+pub enum Actor {
+    Applicant,
+    /// A clerk of the window (the intake department).
+    Window {
+        department: String,
+    },
+    /// A reviewer of a department.
+    Reviewer {
+        department: String,
+    },
+    /// A department's head: approves extensions.
+    Head {
+        department: String,
+    },
+    /// A signing party of an agreement.
+    Party {
+        party: String,
+    },
+    /// The timer worker.
+    System,
+}
+
+impl fmt::Display for Actor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Actor::Applicant => write!(f, "applicant"),
+            Actor::Window { department } => write!(f, "window:{department}"),
+            Actor::Reviewer { department } => write!(f, "reviewer:{department}"),
+            Actor::Head { department } => write!(f, "head:{department}"),
+            Actor::Party { party } => write!(f, "party:{party}"),
+            Actor::System => write!(f, "system"),
+        }
+    }
+}
+
+/// What an actor asks for. Steps are indices into the workflow's `steps`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "command", rename_all = "snake_case")]
+pub enum Command {
+    Submit {
+        submission: Submission,
+    },
+    Accept,
+    /// The one correction notice of intake: every item at once.
+    RequestCorrection {
+        items: Vec<String>,
+    },
+    AnswerCorrection {
+        submission: Submission,
+    },
+    RefuseToAccept {
+        reasons: Vec<String>,
+    },
+    Approve {
+        step: usize,
+    },
+    Refuse {
+        step: usize,
+        reasons: Vec<String>,
+    },
+    File {
+        step: usize,
+    },
+    Sign {
+        step: usize,
+    },
+    /// A correction during review: the clock pauses until the applicant answers.
+    RequestStepCorrection {
+        step: usize,
+        items: Vec<String>,
+    },
+    AnswerStepCorrection {
+        step: usize,
+        submission: Submission,
+    },
+    /// Expert review, inspection, appraisal or hearing (art. 45), with its stated duration.
+    Pause {
+        step: usize,
+        kind: PauseKind,
+        days: u32,
+        reason: String,
+    },
+    Resume {
+        step: usize,
+    },
+    /// Extend the limit by the definition's allowance, with the head's approval.
+    Extend {
+        reason: String,
+    },
+    /// Supply materials accepted as deferrable (容缺).
+    SupplyDeferred {
+        materials: BTreeMap<String, Upload>,
+    },
+    Withdraw {
+        reason: String,
+    },
+    Timer {
+        timer: Timer,
+    },
+}
+
+impl Command {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::Submit { .. } => "submit",
+            Command::Accept => "accept",
+            Command::RequestCorrection { .. } => "request_correction",
+            Command::AnswerCorrection { .. } => "answer_correction",
+            Command::RefuseToAccept { .. } => "refuse_to_accept",
+            Command::Approve { .. } => "approve",
+            Command::Refuse { .. } => "refuse",
+            Command::File { .. } => "file",
+            Command::Sign { .. } => "sign",
+            Command::RequestStepCorrection { .. } => "request_step_correction",
+            Command::AnswerStepCorrection { .. } => "answer_step_correction",
+            Command::Pause { .. } => "pause",
+            Command::Resume { .. } => "resume",
+            Command::Extend { .. } => "extend",
+            Command::SupplyDeferred { .. } => "supply_deferred",
+            Command::Withdraw { .. } => "withdraw",
+            Command::Timer { .. } => "timer",
+        }
+    }
+}
+
+/// Timers the engine asks the worker to fire; each is re-checked when it fires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "timer", rename_all = "snake_case")]
+pub enum Timer {
+    /// The intake limit passed untouched: accepted by law (art. 32).
+    DeemedAcceptance,
+    StepDueSoon {
+        step: usize,
+    },
+    StepOverdue {
+        step: usize,
+    },
+}
+
+/// What the caller must do after persisting the new state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "effect", rename_all = "snake_case")]
+pub enum Effect {
+    Notify {
+        recipients: Vec<Recipient>,
+        event: String,
+        /// The step concerned; reviewers and heads are that step's department's.
+        step: Option<usize>,
+        department: Option<String>,
+    },
+    IssueDocument {
+        event: Event,
+        /// Index into the workflow's outcomes.
+        outcome: usize,
+        title: String,
+        template: String,
+        issued_by: String,
+    },
+    ScheduleTimer {
+        at: Date,
+        timer: Timer,
+    },
+}
+
+/// Why a command was refused. Nothing changes when one is returned.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EngineError {
+    WrongWorkflow {
+        filing: (String, u32),
+        given: (String, u32),
+    },
+    WrongState {
+        status: Status,
+        command: &'static str,
+    },
+    WrongActor {
+        command: &'static str,
+        expected: String,
+        actor: String,
+    },
+    UnknownStep {
+        step: usize,
+    },
+    WrongStepKind {
+        step: usize,
+        kind: StepKind,
+        command: &'static str,
+    },
+    StepNotActive {
+        step: usize,
+        status: String,
+    },
+    StepPaused {
+        step: usize,
+    },
+    AlreadySigned {
+        step: usize,
+        party: String,
+    },
+    CorrectionAlreadyRequested,
+    NoOpenCorrection {
+        step: usize,
+    },
+    IntakeLimitPassed {
+        deemed_accepted_on: Date,
+    },
+    MissingMaterials {
+        materials: Vec<String>,
+    },
+    DeferredOutstanding {
+        materials: Vec<String>,
+    },
+    EmptyReasons,
+    NoExtensionAllowed,
+    AlreadyExtended,
+    NotPaused {
+        step: usize,
+    },
+    Invalid {
+        problems: Vec<Problem>,
+    },
+    Calendar(CalendarError),
+}
+
+impl fmt::Display for EngineError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EngineError::WrongWorkflow { filing, given } => write!(
+                f,
+                "the filing is pinned to {} version {}, not {} version {}",
+                filing.0, filing.1, given.0, given.1
+            ),
+            EngineError::WrongState { status, command } => {
+                write!(f, "`{command}` is not possible while the filing is {}", status.chinese())
+            }
+            EngineError::WrongActor { command, expected, actor } => {
+                write!(f, "`{command}` is for {expected}, not {actor}")
+            }
+            EngineError::UnknownStep { step } => write!(f, "there is no step {step}"),
+            EngineError::WrongStepKind { step, kind, command } => {
+                write!(f, "step {step} is a {} step; `{command}` does not apply", kind.chinese())
+            }
+            EngineError::StepNotActive { step, status } => write!(f, "step {step} is {status}, not in progress"),
+            EngineError::StepPaused { step } => write!(f, "step {step} is paused; resume it first"),
+            EngineError::AlreadySigned { step, party } => write!(f, "`{party}` already signed step {step}"),
+            EngineError::CorrectionAlreadyRequested => {
+                write!(f, "a correction notice was already issued: the applicant is told everything once")
+            }
+            EngineError::NoOpenCorrection { step } => write!(f, "step {step} awaits no correction"),
+            EngineError::IntakeLimitPassed { deemed_accepted_on } => write!(
+                f,
+                "the intake limit has passed: the application counts as accepted on {deemed_accepted_on} (行政许可法 art. 32)"
+            ),
+            EngineError::MissingMaterials { materials } => {
+                write!(f, "required materials are missing: {}; issue a correction notice instead", materials.join(", "))
+            }
+            EngineError::DeferredOutstanding { materials } => {
+                write!(f, "deferred materials are still outstanding: {}", materials.join(", "))
+            }
+            EngineError::EmptyReasons => write!(f, "reasons or items must be given"),
+            EngineError::NoExtensionAllowed => write!(f, "this procedure allows no extension"),
+            EngineError::AlreadyExtended => write!(f, "the limit was already extended once"),
+            EngineError::NotPaused { step } => write!(f, "step {step} is not paused"),
+            EngineError::Invalid { problems } => {
+                let messages: Vec<&str> = problems.iter().map(|p| p.message.as_str()).collect();
+                write!(f, "the submission is invalid: {}", messages.join("；"))
+            }
+            EngineError::Calendar(error) => write!(f, "{error}"),
+        }
+    }
+}
+
+impl std::error::Error for EngineError {}
+
+impl From<CalendarError> for EngineError {
+    fn from(error: CalendarError) -> EngineError {
+        EngineError::Calendar(error)
+    }
+}
+
+/// The new state and what to do about it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Transition {
+    pub filing: Filing,
+    pub effects: Vec<Effect>,
+}
+
+/// Applies one command.
+///
+/// # Errors
+/// An [`EngineError`] naming why the command does not apply; the filing is
+/// then unchanged. A timer that no longer applies is not an error: it
+/// returns the filing unchanged and no effects.
+pub fn transition(
+    context: Context<'_>,
+    filing: &Filing,
+    actor: &Actor,
+    command: &Command,
+    now: DateTime,
+) -> Result<Transition, EngineError> {
+    let workflow = context.workflow;
+    if filing.workflow != workflow.id || filing.version != workflow.version {
+        return Err(EngineError::WrongWorkflow {
+            filing: (filing.workflow.clone(), filing.version),
+            given: (workflow.id.clone(), workflow.version),
+        });
+    }
+    let mut machine = Machine {
+        workflow,
+        calendar: context.calendar,
+        filing: filing.clone(),
+        effects: Vec::new(),
+        today: now.date(),
+    };
+    let changed = machine.apply(actor, command)?;
+    if !changed {
+        return Ok(Transition {
+            filing: filing.clone(),
+            effects: Vec::new(),
+        });
+    }
+    machine.filing.history.push(Entry {
+        at: now,
+        actor: actor.to_string(),
+        command: command.name().to_string(),
+    });
+    Ok(Transition {
+        filing: machine.filing,
+        effects: machine.effects,
+    })
+}
+
+struct Machine<'a> {
+    workflow: &'a Workflow,
+    calendar: &'a Calendar,
+    filing: Filing,
+    effects: Vec<Effect>,
+    today: Date,
+}
+
+impl Machine<'_> {
+    /// Applies the command; false when a timer found nothing to do.
+    fn apply(&mut self, actor: &Actor, command: &Command) -> Result<bool, EngineError> {
+        let name = command.name();
+        if self.filing.status.is_closed() && !matches!(command, Command::Timer { .. }) {
+            return Err(EngineError::WrongState {
+                status: self.filing.status,
+                command: name,
+            });
+        }
+        match command {
+            Command::Submit { submission } => {
+                self.expect_actor(actor, name, &Actor::Applicant)?;
+                self.expect_status(&[Status::Draft], name)?;
+                self.check_rules(submission)?;
+                self.filing.apply_submission(submission);
+                self.received();
+            }
+            Command::Accept => {
+                self.expect_window(actor, name)?;
+                self.expect_status(&[Status::Submitted], name)?;
+                let deemed = self.intake_passed()?;
+                let (missing, deferrable) = self.missing();
+                if !missing.is_empty() && !deemed {
+                    return Err(EngineError::MissingMaterials { materials: missing });
+                }
+                self.accept(deemed, missing.into_iter().chain(deferrable))?;
+            }
+            Command::RequestCorrection { items } => {
+                self.expect_window(actor, name)?;
+                self.expect_status(&[Status::Submitted], name)?;
+                non_empty(items)?;
+                if self.filing.intake_correction.is_some() {
+                    return Err(EngineError::CorrectionAlreadyRequested);
+                }
+                self.refuse_if_intake_passed()?;
+                self.filing.intake_correction = Some(Correction {
+                    items: items.clone(),
+                    requested_on: self.today,
+                    answered_on: None,
+                });
+                self.filing.status = Status::AwaitingCorrection;
+                self.issue(Event::Correction);
+                self.notify("correction", None);
+            }
+            Command::AnswerCorrection { submission } => {
+                self.expect_actor(actor, name, &Actor::Applicant)?;
+                self.expect_status(&[Status::AwaitingCorrection], name)?;
+                self.check_rules(submission)?;
+                self.filing.apply_submission(submission);
+                if let Some(correction) = &mut self.filing.intake_correction {
+                    correction.answered_on = Some(self.today);
+                }
+                self.received();
+            }
+            Command::RefuseToAccept { reasons } => {
+                self.expect_window(actor, name)?;
+                self.expect_status(&[Status::Submitted], name)?;
+                non_empty(reasons)?;
+                self.refuse_if_intake_passed()?;
+                self.filing.status = Status::NotAccepted;
+                self.filing.decision = Some(Decision::Refused {
+                    reasons: reasons.clone(),
+                });
+                self.filing.decided_on = Some(self.today);
+                self.issue(Event::NotAccepted);
+                self.notify("not_accepted", None);
+            }
+            Command::Approve { step } | Command::File { step } => {
+                let kind = if matches!(command, Command::Approve { .. }) {
+                    StepKind::Review
+                } else {
+                    StepKind::Filing
+                };
+                self.expect_status(&[Status::InReview], name)?;
+                self.expect_step(*step, kind, name)?;
+                self.expect_reviewer(actor, *step, name)?;
+                self.expect_running(*step)?;
+                self.expect_nothing_deferred()?;
+                let outcome = if kind == StepKind::Review {
+                    StepOutcome::Approved
+                } else {
+                    StepOutcome::Filed
+                };
+                self.finish_step(*step, outcome, actor)?;
+            }
+            Command::Refuse { step, reasons } => {
+                self.expect_status(&[Status::InReview], name)?;
+                self.expect_step(*step, StepKind::Review, name)?;
+                self.expect_reviewer(actor, *step, name)?;
+                self.expect_running(*step)?;
+                non_empty(reasons)?;
+                self.filing.steps[*step].status = StepStatus::Done {
+                    on: self.today,
+                    outcome: StepOutcome::Refused {
+                        reasons: reasons.clone(),
+                    },
+                    by: actor.to_string(),
+                };
+                let department = self.workflow.steps[*step]
+                    .department
+                    .clone()
+                    .unwrap_or_default();
+                self.cancel_open_steps(&format!("{department}已作出不予许可决定"));
+                self.close_pauses();
+                self.decide(Decision::Refused {
+                    reasons: reasons.clone(),
+                });
+                self.issue(Event::Rejected);
+                self.notify("rejected", Some(*step));
+            }
+            Command::Sign { step } => {
+                self.expect_status(&[Status::InReview], name)?;
+                self.expect_step(*step, StepKind::Signing, name)?;
+                let Actor::Party { party } = actor else {
+                    return Err(self.wrong_actor(actor, name, "a signing party"));
+                };
+                if !self.workflow.steps[*step].parties.contains(party) {
+                    return Err(self.wrong_actor(actor, name, "a signing party"));
+                }
+                self.expect_running(*step)?;
+                if !self.filing.steps[*step].signatures.insert(party.clone()) {
+                    return Err(EngineError::AlreadySigned {
+                        step: *step,
+                        party: party.clone(),
+                    });
+                }
+                let all_signed = self.workflow.steps[*step]
+                    .parties
+                    .iter()
+                    .all(|p| self.filing.steps[*step].signatures.contains(p));
+                if all_signed {
+                    self.finish_step(*step, StepOutcome::Signed, actor)?;
+                }
+            }
+            Command::RequestStepCorrection { step, items } => {
+                self.expect_status(&[Status::InReview], name)?;
+                self.expect_known_step(*step)?;
+                self.expect_reviewer(actor, *step, name)?;
+                self.expect_running(*step)?;
+                non_empty(items)?;
+                if self.filing.steps[*step].correction.is_some() {
+                    return Err(EngineError::CorrectionAlreadyRequested);
+                }
+                self.filing.steps[*step].correction = Some(Correction {
+                    items: items.clone(),
+                    requested_on: self.today,
+                    answered_on: None,
+                });
+                self.filing.pauses.push(Pause {
+                    kind: PauseKind::Correction,
+                    step: Some(*step),
+                    from: self.today,
+                    until: None,
+                    stated_days: None,
+                    reason: items.join("；"),
+                });
+                self.issue(Event::Correction);
+                self.notify("correction", Some(*step));
+            }
+            Command::AnswerStepCorrection { step, submission } => {
+                self.expect_actor(actor, name, &Actor::Applicant)?;
+                self.expect_status(&[Status::InReview], name)?;
+                self.expect_known_step(*step)?;
+                let open = self
+                    .open_pause(*step, true)
+                    .ok_or(EngineError::NoOpenCorrection { step: *step })?;
+                self.check_rules(submission)?;
+                self.filing.apply_submission(submission);
+                self.filing.pauses[open].until = Some(self.today);
+                if let Some(correction) = &mut self.filing.steps[*step].correction {
+                    correction.answered_on = Some(self.today);
+                }
+                self.notify("assigned", Some(*step));
+                self.schedule_step_timers(*step)?;
+            }
+            Command::Pause {
+                step,
+                kind,
+                days,
+                reason,
+            } => {
+                self.expect_status(&[Status::InReview], name)?;
+                self.expect_known_step(*step)?;
+                self.expect_reviewer(actor, *step, name)?;
+                self.expect_running(*step)?;
+                if *kind == PauseKind::Correction {
+                    return Err(self.wrong_actor(actor, "pause", "request_step_correction"));
+                }
+                if *days == 0 || reason.trim().is_empty() {
+                    return Err(EngineError::EmptyReasons);
+                }
+                self.filing.pauses.push(Pause {
+                    kind: *kind,
+                    step: Some(*step),
+                    from: self.today,
+                    until: None,
+                    stated_days: Some(*days),
+                    reason: reason.clone(),
+                });
+                self.notify("paused", Some(*step));
+            }
+            Command::Resume { step } => {
+                self.expect_status(&[Status::InReview], name)?;
+                self.expect_known_step(*step)?;
+                self.expect_reviewer(actor, *step, name)?;
+                let open = self
+                    .open_pause(*step, false)
+                    .ok_or(EngineError::NotPaused { step: *step })?;
+                self.filing.pauses[open].until = Some(self.today);
+                self.schedule_step_timers(*step)?;
+            }
+            Command::Extend { reason } => {
+                let Actor::Head { department } = actor else {
+                    return Err(self.wrong_actor(
+                        actor,
+                        name,
+                        "the head of a department taking part",
+                    ));
+                };
+                let takes_part = self.workflow.intake.department == *department
+                    || self
+                        .workflow
+                        .steps
+                        .iter()
+                        .any(|s| s.department.as_ref() == Some(department));
+                if !takes_part {
+                    return Err(self.wrong_actor(
+                        actor,
+                        name,
+                        "the head of a department taking part",
+                    ));
+                }
+                self.expect_status(&[Status::InReview], name)?;
+                if self.workflow.extension == 0 {
+                    return Err(EngineError::NoExtensionAllowed);
+                }
+                if self.filing.extension.is_some() {
+                    return Err(EngineError::AlreadyExtended);
+                }
+                if reason.trim().is_empty() {
+                    return Err(EngineError::EmptyReasons);
+                }
+                self.filing.extension = Some(Extension {
+                    days: self.workflow.extension,
+                    reason: reason.clone(),
+                    approved_by: department.clone(),
+                    on: self.today,
+                });
+                self.notify("extended", None);
+            }
+            Command::SupplyDeferred { materials } => {
+                self.expect_actor(actor, name, &Actor::Applicant)?;
+                self.expect_status(&[Status::InReview], name)?;
+                let unknown: Vec<Problem> = materials
+                    .keys()
+                    .filter(|id| !self.filing.deferred.contains(*id))
+                    .map(|id| Problem {
+                        subject: Some(id.clone()),
+                        message: format!("“{id}”不是容缺受理后待补交的材料"),
+                    })
+                    .collect();
+                if materials.is_empty() || !unknown.is_empty() {
+                    return Err(EngineError::Invalid { problems: unknown });
+                }
+                for (id, upload) in materials {
+                    self.filing.deferred.remove(id);
+                    self.filing.materials.insert(id.clone(), upload.clone());
+                }
+            }
+            Command::Withdraw { reason } => {
+                self.expect_actor(actor, name, &Actor::Applicant)?;
+                if self.filing.status == Status::Draft {
+                    return Err(EngineError::WrongState {
+                        status: self.filing.status,
+                        command: name,
+                    });
+                }
+                self.cancel_open_steps(&format!("申请人撤回申请：{reason}"));
+                self.close_pauses();
+                self.filing.status = Status::Withdrawn;
+                self.notify("withdrawn", None);
+            }
+            Command::Timer { timer } => {
+                if *actor != Actor::System {
+                    return Err(self.wrong_actor(actor, name, "the timer worker"));
+                }
+                return self.fire(*timer);
+            }
+        }
+        Ok(true)
+    }
+
+    // ---- intake ------------------------------------------------------------
+
+    /// Materials arrived (a submission or a correction's answer).
+    fn received(&mut self) {
+        self.filing.received_on = Some(self.today);
+        self.filing.status = Status::Submitted;
+        self.notify("submitted", None);
+        if let Ok(due) = self
+            .calendar
+            .add_workdays(self.today, self.workflow.intake.limit)
+        {
+            if let Ok(after) = due.tomorrow() {
+                self.effects.push(Effect::ScheduleTimer {
+                    at: after,
+                    timer: Timer::DeemedAcceptance,
+                });
+            }
+        }
+    }
+
+    fn intake_passed(&self) -> Result<bool, EngineError> {
+        let due = clock::intake_due(self.workflow, &self.filing, self.calendar)?;
+        Ok(due.is_some_and(|due| self.today > due))
+    }
+
+    fn refuse_if_intake_passed(&self) -> Result<(), EngineError> {
+        if self.intake_passed()? {
+            return Err(EngineError::IntakeLimitPassed {
+                deemed_accepted_on: self.filing.received_on.unwrap_or(self.today),
+            });
+        }
+        Ok(())
+    }
+
+    fn missing(&self) -> (Vec<String>, Vec<String>) {
+        let submission = Submission {
+            applicant: self.filing.applicant.clone(),
+            values: self.filing.values.clone(),
+            materials: self.filing.materials.clone(),
+        };
+        missing_materials(self.workflow, &submission)
+    }
+
+    /// Acceptance, on the day materials arrived when deemed (art. 32).
+    fn accept(
+        &mut self,
+        deemed: bool,
+        outstanding: impl Iterator<Item = String>,
+    ) -> Result<(), EngineError> {
+        self.filing.accepted_on = Some(if deemed {
+            self.filing.received_on.unwrap_or(self.today)
+        } else {
+            self.today
+        });
+        self.filing.deemed_accepted = deemed;
+        self.filing.deferred.extend(outstanding);
+        self.filing.status = Status::InReview;
+        self.issue(Event::Accepted);
+        self.notify("accepted", None);
+        self.advance()
+    }
+
+    // ---- review ------------------------------------------------------------
+
+    /// Activates what the route allows, skips steps whose condition fails,
+    /// and closes the filing when the route is done.
+    fn advance(&mut self) -> Result<(), EngineError> {
+        let route = self.workflow.route.clone();
+        let done = self.progress(&route)?;
+        self.issue_when_complete(StepKind::Signing, Event::Signed);
+        self.issue_when_complete(StepKind::Filing, Event::Filed);
+        if done && self.filing.status == Status::InReview {
+            let approved = self.filing.steps.iter().any(|s| {
+                matches!(
+                    s.status,
+                    StepStatus::Done {
+                        outcome: StepOutcome::Approved,
+                        ..
+                    }
+                )
+            });
+            if approved {
+                self.decide(Decision::Granted);
+                self.issue(Event::Approved);
+                self.notify("approved", None);
+            } else {
+                self.decide(Decision::Filed);
+            }
+        }
+        Ok(())
+    }
+
+    /// True when every step of `route` is over. Parallel branches are all
+    /// visited, so none waits for another.
+    fn progress(&mut self, route: &Route) -> Result<bool, EngineError> {
+        match route {
+            Route::Step(index) => match self.filing.steps[*index].status {
+                StepStatus::Waiting => {
+                    let step = &self.workflow.steps[*index];
+                    let values = &self.filing.values;
+                    let holds = step
+                        .when
+                        .as_ref()
+                        .is_none_or(|c| c.eval(&|name| values.get(name)));
+                    if holds {
+                        self.filing.steps[*index].status = StepStatus::Active { since: self.today };
+                        self.notify("assigned", Some(*index));
+                        self.schedule_step_timers(*index)?;
+                        Ok(false)
+                    } else {
+                        let reason = match &step.when {
+                            Some(condition) => {
+                                format!("不适用：{}", condition.describe(self.workflow))
+                            }
+                            None => "不适用".to_string(),
+                        };
+                        self.filing.steps[*index].status = StepStatus::Skipped { reason };
+                        Ok(true)
+                    }
+                }
+                StepStatus::Active { .. } => Ok(false),
+                _ => Ok(true),
+            },
+            Route::Sequence(items) => {
+                for item in items {
+                    if !self.progress(item)? {
+                        return Ok(false);
+                    }
+                }
+                Ok(true)
+            }
+            Route::Parallel(items) => {
+                let mut all = true;
+                for item in items {
+                    all &= self.progress(item)?;
+                }
+                Ok(all)
+            }
+        }
+    }
+
+    fn finish_step(
+        &mut self,
+        step: usize,
+        outcome: StepOutcome,
+        actor: &Actor,
+    ) -> Result<(), EngineError> {
+        self.filing.steps[step].status = StepStatus::Done {
+            on: self.today,
+            outcome,
+            by: actor.to_string(),
+        };
+        self.advance()
+    }
+
+    /// Issues an event's documents once all steps of `kind` are over and one was done.
+    fn issue_when_complete(&mut self, kind: StepKind, event: Event) {
+        let of_kind: Vec<&StepState> = self
+            .workflow
+            .steps
+            .iter()
+            .zip(&self.filing.steps)
+            .filter(|(step, _)| step.kind == kind)
+            .map(|(_, state)| state)
+            .collect();
+        let over = of_kind.iter().all(|s| {
+            matches!(
+                s.status,
+                StepStatus::Done { .. } | StepStatus::Skipped { .. }
+            )
+        });
+        let any_done = of_kind
+            .iter()
+            .any(|s| matches!(s.status, StepStatus::Done { .. }));
+        let already = self.filing.issued.contains(&event);
+        if over && any_done && !already {
+            self.issue(event);
+            self.notify(event.name(), None);
+        }
+    }
+
+    fn decide(&mut self, decision: Decision) {
+        self.filing.decision = Some(decision);
+        self.filing.decided_on = Some(self.today);
+        self.filing.status = Status::Decided;
+    }
+
+    fn cancel_open_steps(&mut self, reason: &str) {
+        for state in &mut self.filing.steps {
+            if matches!(
+                state.status,
+                StepStatus::Waiting | StepStatus::Active { .. }
+            ) {
+                state.status = StepStatus::Cancelled {
+                    reason: reason.to_string(),
+                };
+            }
+        }
+    }
+
+    fn close_pauses(&mut self) {
+        for pause in &mut self.filing.pauses {
+            if pause.until.is_none() {
+                pause.until = Some(self.today);
+            }
+        }
+    }
+
+    /// The open pause of a step: its correction, or another kind.
+    fn open_pause(&self, step: usize, correction: bool) -> Option<usize> {
+        self.filing.pauses.iter().position(|pause| {
+            pause.step == Some(step)
+                && pause.until.is_none()
+                && (pause.kind == PauseKind::Correction) == correction
+        })
+    }
+
+    fn schedule_step_timers(&mut self, step: usize) -> Result<(), EngineError> {
+        let Some(due) = clock::step_due(self.workflow, &self.filing, self.calendar, step)? else {
+            return Ok(());
+        };
+        let yellow = clock::yellow_days(self.workflow);
+        let remaining = self.calendar.workdays_between(self.today, due)?;
+        let soon = if remaining > yellow {
+            // The working day from which only `yellow` working days remain.
+            let mut day = due;
+            let mut counted = 0;
+            while counted < yellow {
+                day = day.yesterday().map_err(|_| CalendarError::YearNotLoaded {
+                    year: day.year(),
+                    date: day,
+                })?;
+                if self.calendar.is_workday(day)? {
+                    counted += 1;
+                }
+            }
+            day
+        } else {
+            self.today
+        };
+        self.effects.push(Effect::ScheduleTimer {
+            at: soon,
+            timer: Timer::StepDueSoon { step },
+        });
+        if let Ok(after) = due.tomorrow() {
+            self.effects.push(Effect::ScheduleTimer {
+                at: after,
+                timer: Timer::StepOverdue { step },
+            });
+        }
+        Ok(())
+    }
+
+    /// A timer fired: act only if it still applies.
+    fn fire(&mut self, timer: Timer) -> Result<bool, EngineError> {
+        match timer {
+            Timer::DeemedAcceptance => {
+                if self.filing.status != Status::Submitted || !self.intake_passed()? {
+                    return Ok(false);
+                }
+                let (missing, deferrable) = self.missing();
+                self.accept(true, missing.into_iter().chain(deferrable))?;
+                Ok(true)
+            }
+            Timer::StepDueSoon { step } | Timer::StepOverdue { step } => {
+                if step >= self.workflow.steps.len() || self.filing.status != Status::InReview {
+                    return Ok(false);
+                }
+                let due = clock::step_due(self.workflow, &self.filing, self.calendar, step)?;
+                let level = clock::level(self.workflow, due, self.today, self.calendar)?;
+                let wanted = match timer {
+                    Timer::StepDueSoon { .. } => clock::Level::Yellow,
+                    _ => clock::Level::Red,
+                };
+                if level != wanted {
+                    return Ok(false);
+                }
+                self.notify(
+                    if wanted == clock::Level::Red {
+                        "overdue"
+                    } else {
+                        "due_soon"
+                    },
+                    Some(step),
+                );
+                Ok(true)
+            }
+        }
+    }
+
+    // ---- effects -----------------------------------------------------------
+
+    fn issue(&mut self, event: Event) {
+        self.filing.issued.insert(event);
+        for (index, outcome) in self.workflow.outcomes.iter().enumerate() {
+            if outcome.event == event {
+                self.effects.push(Effect::IssueDocument {
+                    event,
+                    outcome: index,
+                    title: outcome.title.clone(),
+                    template: outcome.template.clone(),
+                    issued_by: outcome.issued_by.clone(),
+                });
+            }
+        }
+    }
+
+    fn notify(&mut self, event: &str, step: Option<usize>) {
+        let mut recipients = Vec::new();
+        for notification in &self.workflow.notifications {
+            if notification.events.iter().any(|e| e == event) {
+                for recipient in &notification.recipients {
+                    if !recipients.contains(recipient) {
+                        recipients.push(*recipient);
+                    }
+                }
+            }
+        }
+        if recipients.is_empty() {
+            return;
+        }
+        let department = step.and_then(|s| self.workflow.steps[s].department.clone());
+        self.effects.push(Effect::Notify {
+            recipients,
+            event: event.to_string(),
+            step,
+            department,
+        });
+    }
+
+    // ---- checks ------------------------------------------------------------
+
+    fn check_rules(&self, submission: &Submission) -> Result<(), EngineError> {
+        let lookup = |name: &str| submission.values.get(name);
+        let problems: Vec<Problem> = self
+            .workflow
+            .rules
+            .iter()
+            .filter(|rule| {
+                rule.when.as_ref().is_none_or(|w| w.eval(&lookup)) && !rule.require.eval(&lookup)
+            })
+            .map(|rule| Problem {
+                subject: None,
+                message: rule.message.clone(),
+            })
+            .collect();
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(EngineError::Invalid { problems })
+        }
+    }
+
+    fn expect_status(&self, allowed: &[Status], command: &'static str) -> Result<(), EngineError> {
+        if allowed.contains(&self.filing.status) {
+            Ok(())
+        } else {
+            Err(EngineError::WrongState {
+                status: self.filing.status,
+                command,
+            })
+        }
+    }
+
+    fn wrong_actor(&self, actor: &Actor, command: &'static str, expected: &str) -> EngineError {
+        EngineError::WrongActor {
+            command,
+            expected: expected.to_string(),
+            actor: actor.to_string(),
+        }
+    }
+
+    fn expect_actor(
+        &self,
+        actor: &Actor,
+        command: &'static str,
+        expected: &Actor,
+    ) -> Result<(), EngineError> {
+        if actor == expected {
+            Ok(())
+        } else {
+            Err(self.wrong_actor(actor, command, &expected.to_string()))
+        }
+    }
+
+    fn expect_window(&self, actor: &Actor, command: &'static str) -> Result<(), EngineError> {
+        let expected = Actor::Window {
+            department: self.workflow.intake.department.clone(),
+        };
+        self.expect_actor(actor, command, &expected)
+    }
+
+    fn expect_known_step(&self, step: usize) -> Result<(), EngineError> {
+        if step < self.workflow.steps.len() {
+            Ok(())
+        } else {
+            Err(EngineError::UnknownStep { step })
+        }
+    }
+
+    fn expect_step(
+        &self,
+        step: usize,
+        kind: StepKind,
+        command: &'static str,
+    ) -> Result<(), EngineError> {
+        self.expect_known_step(step)?;
+        let actual = self.workflow.steps[step].kind;
+        if actual == kind {
+            Ok(())
+        } else {
+            Err(EngineError::WrongStepKind {
+                step,
+                kind: actual,
+                command,
+            })
+        }
+    }
+
+    fn expect_reviewer(
+        &self,
+        actor: &Actor,
+        step: usize,
+        command: &'static str,
+    ) -> Result<(), EngineError> {
+        let department = self.workflow.steps[step]
+            .department
+            .clone()
+            .unwrap_or_default();
+        self.expect_actor(actor, command, &Actor::Reviewer { department })
+    }
+
+    /// The step is in progress and not waiting on a pause.
+    fn expect_running(&self, step: usize) -> Result<(), EngineError> {
+        match &self.filing.steps[step].status {
+            StepStatus::Active { .. } => {}
+            other => {
+                return Err(EngineError::StepNotActive {
+                    step,
+                    status: describe(other),
+                })
+            }
+        }
+        if self
+            .filing
+            .pauses
+            .iter()
+            .any(|p| p.step == Some(step) && p.until.is_none())
+        {
+            return Err(EngineError::StepPaused { step });
+        }
+        Ok(())
+    }
+
+    fn expect_nothing_deferred(&self) -> Result<(), EngineError> {
+        if self.filing.deferred.is_empty() {
+            Ok(())
+        } else {
+            Err(EngineError::DeferredOutstanding {
+                materials: self.filing.deferred.iter().cloned().collect(),
+            })
+        }
+    }
+}
+
+fn non_empty(items: &[String]) -> Result<(), EngineError> {
+    if items.is_empty() || items.iter().any(|item| item.trim().is_empty()) {
+        Err(EngineError::EmptyReasons)
+    } else {
+        Ok(())
+    }
+}
+
+fn describe(status: &StepStatus) -> String {
+    match status {
+        StepStatus::Waiting => "waiting".to_string(),
+        StepStatus::Active { .. } => "in progress".to_string(),
+        StepStatus::Done { .. } => "already decided".to_string(),
+        StepStatus::Skipped { .. } => "skipped".to_string(),
+        StepStatus::Cancelled { .. } => "cancelled".to_string(),
+    }
+}

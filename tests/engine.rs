@@ -1,0 +1,1107 @@
+//! The engine, one law rule at a time, with dates on the real calendar
+//! (calendars/cn), including the 2026 Spring Festival and National Day.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use jiff::civil::{date, Date, DateTime, Time};
+use onewindow::calendar::Calendar;
+use onewindow::dsl::ir::{Event, Recipient};
+use onewindow::dsl::{self, Workflow};
+use onewindow::engine::clock::{self, Level, Limit};
+use onewindow::engine::simulate::Answers;
+use onewindow::engine::state::{Decision, PauseKind, StepOutcome, StepStatus};
+use onewindow::engine::{
+    transition, validate, Actor, Command, Context, Effect, EngineError, Filing, Status, Submission,
+    Timer, Upload,
+};
+use onewindow::project::{self, Paths};
+
+struct World {
+    loaded: dsl::Loaded,
+    calendar: Calendar,
+}
+
+fn world() -> World {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let loaded = project::load(&Paths {
+        flows: vec![root.join("workflows")],
+        templates: root.join("templates"),
+    })
+    .expect("definitions");
+    assert!(
+        !loaded.checked.has_errors(),
+        "{}",
+        loaded.render_diagnostics()
+    );
+    let calendar = Calendar::load(&root.join("calendars"), "cn").expect("calendars");
+    World { loaded, calendar }
+}
+
+/// One filing driven through the engine, keeping every effect.
+struct Case<'w> {
+    workflow: &'w Workflow,
+    calendar: &'w Calendar,
+    filing: Filing,
+    effects: Vec<Effect>,
+}
+
+fn at(day: Date) -> DateTime {
+    DateTime::from_parts(day, Time::constant(10, 0, 0, 0))
+}
+
+impl World {
+    fn case(&self, id: &str) -> Case<'_> {
+        let workflow = self.loaded.workflow(id).expect("workflow");
+        Case {
+            workflow,
+            calendar: &self.calendar,
+            filing: Filing::draft(format!("T-{id}"), workflow),
+            effects: Vec::new(),
+        }
+    }
+}
+
+impl Case<'_> {
+    fn sample(&self) -> Answers {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join(format!("workflows/samples/{}.json", self.workflow.id));
+        serde_json::from_str(&std::fs::read_to_string(path).expect("sample")).expect("answers")
+    }
+
+    fn submission(&self, answers: &Answers, except: &[&str]) -> Submission {
+        let uploads = answers
+            .materials
+            .iter()
+            .filter(|id| !except.contains(&id.as_str()))
+            .map(|id| (id.clone(), upload(id)))
+            .collect();
+        validate(
+            self.workflow,
+            &answers.applicant,
+            &answers.form,
+            &answers.facts,
+            uploads,
+        )
+        .expect("valid sample")
+    }
+
+    fn try_do(&mut self, actor: Actor, command: Command, day: Date) -> Result<(), EngineError> {
+        let context = Context {
+            workflow: self.workflow,
+            calendar: self.calendar,
+        };
+        let next = transition(context, &self.filing, &actor, &command, at(day))?;
+        self.filing = next.filing;
+        self.effects.extend(next.effects);
+        Ok(())
+    }
+
+    fn act(&mut self, actor: Actor, command: Command, day: Date) {
+        if let Err(error) = self.try_do(actor, command, day) {
+            panic!("{error}");
+        }
+    }
+
+    fn submit(&mut self, day: Date) {
+        let submission = self.submission(&self.sample(), &[]);
+        self.act(Actor::Applicant, Command::Submit { submission }, day);
+    }
+
+    fn window(&self) -> Actor {
+        Actor::Window {
+            department: self.workflow.intake.department.clone(),
+        }
+    }
+
+    fn step(&self, label_part: &str) -> usize {
+        self.workflow
+            .steps
+            .iter()
+            .position(|s| s.label.contains(label_part))
+            .unwrap_or_else(|| panic!("no step like {label_part}"))
+    }
+
+    fn reviewer(&self, step: usize) -> Actor {
+        Actor::Reviewer {
+            department: self.workflow.steps[step]
+                .department
+                .clone()
+                .expect("department"),
+        }
+    }
+
+    fn issued(&self, event: Event) -> usize {
+        self.effects
+            .iter()
+            .filter(
+                |e| matches!(e, Effect::IssueDocument { event: issued, .. } if *issued == event),
+            )
+            .count()
+    }
+
+    fn notified(&self, event: &str) -> Vec<&Effect> {
+        self.effects
+            .iter()
+            .filter(|e| matches!(e, Effect::Notify { event: name, .. } if name == event))
+            .collect()
+    }
+
+    fn step_due(&self, step: usize) -> Option<Date> {
+        clock::step_due(self.workflow, &self.filing, self.calendar, step).expect("calendar")
+    }
+}
+
+fn upload(id: &str) -> Upload {
+    Upload {
+        name: format!("{id}.pdf"),
+        kind: "pdf".to_string(),
+        sha256: "0".repeat(64),
+        size: 1024,
+    }
+}
+
+#[test]
+fn untouched_intake_is_deemed_accepted_from_the_day_of_receipt() {
+    let world = world();
+    let mut case = world.case("new_combined");
+    // Thursday before the Spring Festival: five working days end on 2026-02-26.
+    case.submit(date(2026, 2, 12));
+    assert_eq!(
+        clock::intake_due(case.workflow, &case.filing, case.calendar).unwrap(),
+        Some(date(2026, 2, 26))
+    );
+    assert!(case.effects.contains(&Effect::ScheduleTimer {
+        at: date(2026, 2, 27),
+        timer: Timer::DeemedAcceptance
+    }));
+    // Fired early, the timer changes nothing.
+    let before = case.filing.clone();
+    case.act(
+        Actor::System,
+        Command::Timer {
+            timer: Timer::DeemedAcceptance,
+        },
+        date(2026, 2, 26),
+    );
+    assert_eq!(case.filing, before);
+    case.act(
+        Actor::System,
+        Command::Timer {
+            timer: Timer::DeemedAcceptance,
+        },
+        date(2026, 2, 27),
+    );
+    assert_eq!(case.filing.status, Status::InReview);
+    assert!(case.filing.deemed_accepted);
+    assert_eq!(
+        case.filing.accepted_on,
+        Some(date(2026, 2, 12)),
+        "art. 32: from the day the materials arrived"
+    );
+    assert_eq!(
+        case.issued(Event::Accepted),
+        1,
+        "the acceptance notice is still issued"
+    );
+    // After the limit the window can no longer ask for corrections or refuse.
+    let mut late = world.case("new_combined");
+    late.submit(date(2026, 2, 12));
+    let items = vec!["补充消防验收证明".to_string()];
+    let error = late
+        .try_do(
+            late.window(),
+            Command::RequestCorrection { items },
+            date(2026, 2, 27),
+        )
+        .unwrap_err();
+    assert_eq!(
+        error,
+        EngineError::IntakeLimitPassed {
+            deemed_accepted_on: date(2026, 2, 12)
+        }
+    );
+    let error = late
+        .try_do(
+            late.window(),
+            Command::RefuseToAccept {
+                reasons: vec!["不属本机关职权".into()],
+            },
+            date(2026, 2, 27),
+        )
+        .unwrap_err();
+    assert!(matches!(error, EngineError::IntakeLimitPassed { .. }));
+    late.act(late.window(), Command::Accept, date(2026, 3, 2));
+    assert_eq!(late.filing.accepted_on, Some(date(2026, 2, 12)));
+}
+
+#[test]
+fn correction_notice_lists_everything_once() {
+    let world = world();
+    let mut case = world.case("eldercare_clinic");
+    let answers = case.sample();
+    let incomplete = case.submission(&answers, &["site_plan", "rules"]);
+    case.act(
+        Actor::Applicant,
+        Command::Submit {
+            submission: incomplete,
+        },
+        date(2026, 11, 23),
+    );
+    let error = case
+        .try_do(case.window(), Command::Accept, date(2026, 11, 24))
+        .unwrap_err();
+    assert_eq!(
+        error,
+        EngineError::MissingMaterials {
+            materials: vec!["site_plan".into(), "rules".into()]
+        }
+    );
+    let items = vec![
+        "选址报告和建筑设计平面图".to_string(),
+        "医疗机构规章制度".to_string(),
+    ];
+    assert_eq!(
+        case.try_do(
+            case.window(),
+            Command::RequestCorrection { items: vec![] },
+            date(2026, 11, 24)
+        ),
+        Err(EngineError::EmptyReasons)
+    );
+    case.act(
+        case.window(),
+        Command::RequestCorrection {
+            items: items.clone(),
+        },
+        date(2026, 11, 24),
+    );
+    assert_eq!(case.filing.status, Status::AwaitingCorrection);
+    assert_eq!(case.filing.intake_correction.as_ref().unwrap().items, items);
+    assert_eq!(case.issued(Event::Correction), 1);
+    assert_eq!(case.notified("correction").len(), 1);
+    // The answer restarts intake from the day the corrected materials arrive.
+    let complete = case.submission(&answers, &[]);
+    case.act(
+        Actor::Applicant,
+        Command::AnswerCorrection {
+            submission: complete,
+        },
+        date(2026, 12, 1),
+    );
+    assert_eq!(case.filing.status, Status::Submitted);
+    assert_eq!(case.filing.received_on, Some(date(2026, 12, 1)));
+    // Everything was told at once: no second notice.
+    let error = case
+        .try_do(
+            case.window(),
+            Command::RequestCorrection {
+                items: vec!["再补".into()],
+            },
+            date(2026, 12, 2),
+        )
+        .unwrap_err();
+    assert_eq!(error, EngineError::CorrectionAlreadyRequested);
+    case.act(case.window(), Command::Accept, date(2026, 12, 2));
+    assert_eq!(case.filing.accepted_on, Some(date(2026, 12, 2)));
+}
+
+#[test]
+fn refusal_to_accept_states_reasons() {
+    let world = world();
+    let mut case = world.case("new_combined");
+    case.submit(date(2026, 11, 23));
+    assert_eq!(
+        case.try_do(
+            case.window(),
+            Command::RefuseToAccept { reasons: vec![] },
+            date(2026, 11, 24)
+        ),
+        Err(EngineError::EmptyReasons)
+    );
+    let reasons = vec!["申请事项不属于本机关职权范围".to_string()];
+    case.act(
+        case.window(),
+        Command::RefuseToAccept {
+            reasons: reasons.clone(),
+        },
+        date(2026, 11, 24),
+    );
+    assert_eq!(case.filing.status, Status::NotAccepted);
+    assert_eq!(case.filing.decision, Some(Decision::Refused { reasons }));
+    assert_eq!(case.issued(Event::NotAccepted), 1);
+    let error = case
+        .try_do(case.window(), Command::Accept, date(2026, 11, 25))
+        .unwrap_err();
+    assert!(matches!(
+        error,
+        EngineError::WrongState {
+            status: Status::NotAccepted,
+            ..
+        }
+    ));
+}
+
+#[test]
+fn parallel_reviews_never_wait_on_each_other() {
+    let world = world();
+    let mut case = world.case("new_combined");
+    case.submit(date(2026, 9, 14));
+    case.act(case.window(), Command::Accept, date(2026, 9, 15));
+    let health = case.step("医疗机构设置审批");
+    let civil = case.step("养老机构设立");
+    for step in [health, civil] {
+        assert_eq!(
+            case.filing.steps[step].status,
+            StepStatus::Active {
+                since: date(2026, 9, 15)
+            }
+        );
+    }
+    assert_eq!(
+        case.notified("assigned").len(),
+        2,
+        "each department is told at once"
+    );
+    // Civil affairs decides first; health is untouched and still running.
+    case.act(
+        case.reviewer(civil),
+        Command::Approve { step: civil },
+        date(2026, 9, 16),
+    );
+    assert_eq!(
+        case.filing.steps[health].status,
+        StepStatus::Active {
+            since: date(2026, 9, 15)
+        }
+    );
+    assert_eq!(case.filing.status, Status::InReview);
+    case.act(
+        case.reviewer(health),
+        Command::Approve { step: health },
+        date(2026, 10, 9),
+    );
+    assert_eq!(case.filing.status, Status::Decided);
+    assert_eq!(case.filing.decision, Some(Decision::Granted));
+    assert_eq!(case.filing.decided_on, Some(date(2026, 10, 9)));
+    assert_eq!(
+        case.issued(Event::Approved),
+        3,
+        "decision, licence and civil affairs' receipt"
+    );
+}
+
+#[test]
+fn wrong_actors_and_decided_steps_are_refused() {
+    let world = world();
+    let mut case = world.case("new_combined");
+    case.submit(date(2026, 9, 14));
+    let error = case
+        .try_do(
+            Actor::Reviewer {
+                department: "health".into(),
+            },
+            Command::Accept,
+            date(2026, 9, 15),
+        )
+        .unwrap_err();
+    assert!(
+        matches!(
+            error,
+            EngineError::WrongActor {
+                command: "accept",
+                ..
+            }
+        ),
+        "{error}"
+    );
+    case.act(case.window(), Command::Accept, date(2026, 9, 15));
+    let health = case.step("医疗机构设置审批");
+    let civil_reviewer = Actor::Reviewer {
+        department: "civil".into(),
+    };
+    let error = case
+        .try_do(
+            civil_reviewer,
+            Command::Approve { step: health },
+            date(2026, 9, 16),
+        )
+        .unwrap_err();
+    assert!(matches!(error, EngineError::WrongActor { .. }), "{error}");
+    let error = case
+        .try_do(
+            case.reviewer(health),
+            Command::File { step: health },
+            date(2026, 9, 16),
+        )
+        .unwrap_err();
+    assert!(
+        matches!(error, EngineError::WrongStepKind { .. }),
+        "{error}"
+    );
+    case.act(
+        case.reviewer(health),
+        Command::Approve { step: health },
+        date(2026, 9, 16),
+    );
+    let error = case
+        .try_do(
+            case.reviewer(health),
+            Command::Approve { step: health },
+            date(2026, 9, 17),
+        )
+        .unwrap_err();
+    assert_eq!(
+        error,
+        EngineError::StepNotActive {
+            step: health,
+            status: "already decided".into()
+        }
+    );
+    assert_eq!(
+        case.try_do(
+            case.reviewer(health),
+            Command::Approve { step: 99 },
+            date(2026, 9, 17)
+        ),
+        Err(EngineError::UnknownStep { step: 99 })
+    );
+}
+
+#[test]
+fn conditional_steps_are_skipped_with_the_reason_recorded() {
+    let world = world();
+    let mut case = world.case("eldercare_clinic");
+    let mut answers = case.sample();
+    answers.form.insert("beds".into(), 260.into());
+    answers.form.insert("kind".into(), "护理院".into());
+    answers.form.insert("level".into(), 3.into());
+    answers.materials.push("feasibility".into());
+    let submission = case.submission(&answers, &[]);
+    case.act(
+        Actor::Applicant,
+        Command::Submit { submission },
+        date(2026, 9, 14),
+    );
+    case.act(case.window(), Command::Accept, date(2026, 9, 14));
+    let two_in_one = case.step("两证合一");
+    let setting = case.step("医疗机构设置审批");
+    match &case.filing.steps[two_in_one].status {
+        StepStatus::Skipped { reason } => assert!(reason.contains("不适用"), "{reason}"),
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        case.filing.steps[setting].status,
+        StepStatus::Active { .. }
+    ));
+}
+
+#[test]
+fn one_refusal_decides_with_reasons_and_closes_the_rest() {
+    let world = world();
+    let mut case = world.case("new_combined");
+    case.submit(date(2026, 9, 14));
+    case.act(case.window(), Command::Accept, date(2026, 9, 15));
+    let health = case.step("医疗机构设置审批");
+    let civil = case.step("养老机构设立");
+    assert_eq!(
+        case.try_do(
+            case.reviewer(civil),
+            Command::Refuse {
+                step: civil,
+                reasons: vec![]
+            },
+            date(2026, 9, 16)
+        ),
+        Err(EngineError::EmptyReasons)
+    );
+    let reasons = vec!["养老护理人员配备不足".to_string()];
+    case.act(
+        case.reviewer(civil),
+        Command::Refuse {
+            step: civil,
+            reasons: reasons.clone(),
+        },
+        date(2026, 9, 16),
+    );
+    assert_eq!(case.filing.decision, Some(Decision::Refused { reasons }));
+    assert!(matches!(
+        case.filing.steps[health].status,
+        StepStatus::Cancelled { .. }
+    ));
+    assert_eq!(case.issued(Event::Rejected), 1);
+    assert_eq!(case.issued(Event::Approved), 0);
+    let error = case
+        .try_do(
+            case.reviewer(health),
+            Command::Approve { step: health },
+            date(2026, 9, 17),
+        )
+        .unwrap_err();
+    assert!(matches!(
+        error,
+        EngineError::WrongState {
+            status: Status::Decided,
+            ..
+        }
+    ));
+}
+
+#[test]
+fn a_correction_during_review_stops_the_clock_until_answered() {
+    let world = world();
+    let mut case = world.case("new_combined");
+    case.submit(date(2026, 11, 2));
+    case.act(case.window(), Command::Accept, date(2026, 11, 2));
+    let health = case.step("医疗机构设置审批");
+    let civil = case.step("养老机构设立");
+    // Twenty working days from Monday 2026-11-02.
+    assert_eq!(case.step_due(health), Some(date(2026, 11, 30)));
+    let items = vec!["补充护理院平面布局图".to_string()];
+    case.act(
+        case.reviewer(health),
+        Command::RequestStepCorrection {
+            step: health,
+            items,
+        },
+        date(2026, 11, 4),
+    );
+    assert_eq!(
+        case.step_due(health),
+        None,
+        "no due date while the applicant corrects"
+    );
+    assert_eq!(
+        clock::overall_due(case.workflow, &case.filing, case.calendar, Limit::Promised),
+        Ok(None)
+    );
+    assert_eq!(
+        clock::level(case.workflow, None, date(2026, 11, 20), case.calendar).unwrap(),
+        Level::Paused
+    );
+    assert_eq!(
+        case.step_due(civil),
+        Some(date(2026, 11, 30)),
+        "the other department's clock runs on"
+    );
+    let error = case
+        .try_do(
+            case.reviewer(health),
+            Command::Approve { step: health },
+            date(2026, 11, 5),
+        )
+        .unwrap_err();
+    assert_eq!(error, EngineError::StepPaused { step: health });
+    // Answered Friday 11-13: the seven working days 11-05 … 11-13 do not count.
+    let submission = case.submission(&case.sample(), &[]);
+    case.act(
+        Actor::Applicant,
+        Command::AnswerStepCorrection {
+            step: health,
+            submission,
+        },
+        date(2026, 11, 13),
+    );
+    assert_eq!(case.step_due(health), Some(date(2026, 12, 9)));
+    let paused = case
+        .calendar
+        .workdays_between(date(2026, 11, 30), date(2026, 12, 9))
+        .unwrap();
+    assert_eq!(paused, 7);
+    let promised = clock::overall_due(case.workflow, &case.filing, case.calendar, Limit::Promised);
+    assert_eq!(promised, Ok(Some(date(2026, 12, 9))));
+    let legal = clock::overall_due(case.workflow, &case.filing, case.calendar, Limit::Legal);
+    assert!(
+        legal.is_err(),
+        "45 working days run into 2027, which has no calendar yet"
+    );
+}
+
+#[test]
+fn expert_review_pauses_with_its_stated_duration() {
+    let world = world();
+    let mut case = world.case("insurance_designation");
+    case.submit(date(2026, 3, 2));
+    case.act(case.window(), Command::Accept, date(2026, 3, 2));
+    let step = 0;
+    let due = case.step_due(step).unwrap();
+    let pause = Command::Pause {
+        step,
+        kind: PauseKind::Appraisal,
+        days: 40,
+        reason: "医保定点现场评估".into(),
+    };
+    case.act(case.reviewer(step), pause, date(2026, 3, 3));
+    assert_eq!(case.filing.pauses[0].stated_days, Some(40));
+    assert_eq!(
+        case.notified("paused").len(),
+        1,
+        "the applicant is told how long (art. 45)"
+    );
+    assert_eq!(case.step_due(step), None);
+    case.act(
+        case.reviewer(step),
+        Command::Resume { step },
+        date(2026, 4, 30),
+    );
+    let stopped = case
+        .calendar
+        .workdays_between(date(2026, 3, 3), date(2026, 4, 30))
+        .unwrap();
+    assert_eq!(
+        case.calendar
+            .workdays_between(due, case.step_due(step).unwrap())
+            .unwrap(),
+        stopped
+    );
+    assert_eq!(
+        case.try_do(
+            case.reviewer(step),
+            Command::Resume { step },
+            date(2026, 5, 6)
+        ),
+        Err(EngineError::NotPaused { step })
+    );
+}
+
+#[test]
+fn extension_needs_the_head_and_is_told_to_the_applicant() {
+    let world = world();
+    let mut case = world.case("eldercare_clinic");
+    case.submit(date(2026, 9, 14));
+    case.act(case.window(), Command::Accept, date(2026, 9, 14));
+    let legal = |case: &Case<'_>| {
+        clock::overall_due(case.workflow, &case.filing, case.calendar, Limit::Legal)
+            .unwrap()
+            .unwrap()
+    };
+    let before = legal(&case);
+    let reason = "需组织现场核查，情况复杂".to_string();
+    let error = case
+        .try_do(
+            Actor::Reviewer {
+                department: "health".into(),
+            },
+            Command::Extend {
+                reason: reason.clone(),
+            },
+            date(2026, 9, 30),
+        )
+        .unwrap_err();
+    assert!(matches!(error, EngineError::WrongActor { .. }));
+    let error = case
+        .try_do(
+            Actor::Head {
+                department: "insurance".into(),
+            },
+            Command::Extend {
+                reason: reason.clone(),
+            },
+            date(2026, 9, 30),
+        )
+        .unwrap_err();
+    assert!(
+        matches!(error, EngineError::WrongActor { .. }),
+        "a department not taking part"
+    );
+    let head = Actor::Head {
+        department: "health".into(),
+    };
+    case.act(
+        head.clone(),
+        Command::Extend {
+            reason: reason.clone(),
+        },
+        date(2026, 9, 30),
+    );
+    let added = case
+        .calendar
+        .workdays_between(before, legal(&case))
+        .unwrap();
+    assert_eq!(added, 10, "art. 42: ten more working days");
+    let told = case.notified("extended");
+    assert_eq!(
+        told.len(),
+        1,
+        "art. 42: the reason is told to the applicant"
+    );
+    assert!(
+        matches!(told[0], Effect::Notify { recipients, .. } if recipients.contains(&Recipient::Applicant))
+    );
+    assert_eq!(
+        case.filing.extension.as_ref().map(|e| e.reason.as_str()),
+        Some(reason.as_str())
+    );
+    assert_eq!(
+        case.try_do(head, Command::Extend { reason }, date(2026, 10, 9)),
+        Err(EngineError::AlreadyExtended)
+    );
+    let mut agreement = world.case("cooperation_agreement");
+    agreement.submit(date(2026, 9, 14));
+    agreement.act(agreement.window(), Command::Accept, date(2026, 9, 14));
+    let head = Actor::Head {
+        department: "health".into(),
+    };
+    assert_eq!(
+        agreement.try_do(
+            head,
+            Command::Extend {
+                reason: "复杂".into()
+            },
+            date(2026, 9, 15)
+        ),
+        Err(EngineError::NoExtensionAllowed)
+    );
+}
+
+#[test]
+fn eligibility_rules_check_the_facts_supplied() {
+    let world = world();
+    let case = world.case("insurance_designation");
+    let mut answers = case.sample();
+    answers.facts.insert("months_operating".into(), 2.into());
+    let problems = validate(
+        case.workflow,
+        &answers.applicant,
+        &answers.form,
+        &answers.facts,
+        BTreeMap::new(),
+    )
+    .unwrap_err();
+    assert_eq!(problems.len(), 1);
+    assert_eq!(
+        problems[0].message,
+        "医养结合机构中的医疗机构正式运营3个月后方可提出定点申请"
+    );
+
+    let case = world.case("family_doctor");
+    let mut answers = case.sample();
+    answers.facts.insert("accident_3y".into(), true.into());
+    answers
+        .facts
+        .insert("insurance_designated".into(), false.into());
+    answers.form.insert("gp_physicians".into(), 0.into());
+    let problems = validate(
+        case.workflow,
+        &answers.applicant,
+        &answers.form,
+        &answers.facts,
+        BTreeMap::new(),
+    )
+    .unwrap_err();
+    let messages: Vec<&str> = problems.iter().map(|p| p.message.as_str()).collect();
+    assert_eq!(
+        messages.len(),
+        3,
+        "every failed condition at once: {messages:?}"
+    );
+    assert!(messages.contains(&"机构内至少具备全科医学执业医师1名"));
+}
+
+#[test]
+fn wrong_form_values_are_all_reported_in_chinese() {
+    let world = world();
+    let case = world.case("eldercare_clinic");
+    let mut answers = case.sample();
+    answers.form.insert("beds".into(), "很多".into());
+    answers.form.insert("kind".into(), "医院".into());
+    answers.form.remove("address");
+    answers.form.insert("color".into(), "红".into());
+    let mut uploads = BTreeMap::new();
+    uploads.insert(
+        "application".to_string(),
+        Upload {
+            kind: "exe".into(),
+            ..upload("application")
+        },
+    );
+    let problems = validate(
+        case.workflow,
+        &answers.applicant,
+        &answers.form,
+        &answers.facts,
+        uploads,
+    )
+    .unwrap_err();
+    let messages: Vec<&str> = problems.iter().map(|p| p.message.as_str()).collect();
+    assert!(
+        messages.contains(&"“养老机构核定床位数”应为整数"),
+        "{messages:?}"
+    );
+    assert!(
+        messages.contains(
+            &"“拟设医疗机构类别”只能选择：诊所、医务室、护理站、护理院、门诊部、老年病专科医院"
+        ),
+        "{messages:?}"
+    );
+    assert!(messages.contains(&"请填写“机构地址”"), "{messages:?}");
+    assert!(
+        messages.contains(&"表单中没有“color”这一项"),
+        "{messages:?}"
+    );
+    assert!(
+        messages.contains(&"“设置医疗机构申请书”的文件格式EXE不符合要求，可提交PDF、OFD"),
+        "{messages:?}"
+    );
+    answers.form.insert("beds".into(), (-1).into());
+    let problems = validate(
+        case.workflow,
+        &answers.applicant,
+        &answers.form,
+        &answers.facts,
+        BTreeMap::new(),
+    )
+    .unwrap_err();
+    assert!(problems
+        .iter()
+        .any(|p| p.message == "“养老机构核定床位数”不能小于0"));
+}
+
+#[test]
+fn deferred_materials_must_arrive_before_a_decision() {
+    let world = world();
+    let mut case = world.case("new_combined");
+    let answers = case.sample();
+    let submission = case.submission(&answers, &["fire"]);
+    case.act(
+        Actor::Applicant,
+        Command::Submit { submission },
+        date(2026, 9, 14),
+    );
+    case.act(case.window(), Command::Accept, date(2026, 9, 14));
+    assert!(case.filing.deferred.contains("fire"), "容缺受理");
+    let health = case.step("医疗机构设置审批");
+    let error = case
+        .try_do(
+            case.reviewer(health),
+            Command::Approve { step: health },
+            date(2026, 9, 21),
+        )
+        .unwrap_err();
+    assert_eq!(
+        error,
+        EngineError::DeferredOutstanding {
+            materials: vec!["fire".into()]
+        }
+    );
+    let mut materials = BTreeMap::new();
+    materials.insert("site_plan".to_string(), upload("site_plan"));
+    assert!(matches!(
+        case.try_do(
+            Actor::Applicant,
+            Command::SupplyDeferred { materials },
+            date(2026, 9, 18)
+        ),
+        Err(EngineError::Invalid { .. })
+    ));
+    let mut materials = BTreeMap::new();
+    materials.insert("fire".to_string(), upload("fire"));
+    case.act(
+        Actor::Applicant,
+        Command::SupplyDeferred { materials },
+        date(2026, 9, 18),
+    );
+    case.act(
+        case.reviewer(health),
+        Command::Approve { step: health },
+        date(2026, 9, 21),
+    );
+}
+
+#[test]
+fn agreement_is_signed_by_both_parties_then_filed_with_three_departments() {
+    let world = world();
+    let mut case = world.case("cooperation_agreement");
+    case.submit(date(2026, 9, 14));
+    case.act(case.window(), Command::Accept, date(2026, 9, 14));
+    let sign = case.step("签订协议");
+    let medical = Actor::Party {
+        party: "medical".into(),
+    };
+    let eldercare = Actor::Party {
+        party: "eldercare".into(),
+    };
+    case.act(
+        medical.clone(),
+        Command::Sign { step: sign },
+        date(2026, 9, 15),
+    );
+    assert!(
+        matches!(case.filing.steps[sign].status, StepStatus::Active { .. }),
+        "one signature is not enough"
+    );
+    assert_eq!(
+        case.try_do(medical, Command::Sign { step: sign }, date(2026, 9, 16)),
+        Err(EngineError::AlreadySigned {
+            step: sign,
+            party: "medical".into()
+        })
+    );
+    case.act(eldercare, Command::Sign { step: sign }, date(2026, 9, 16));
+    assert_eq!(case.issued(Event::Signed), 1);
+    let filings: Vec<usize> = (0..case.workflow.steps.len())
+        .filter(|s| *s != sign)
+        .collect();
+    assert_eq!(filings.len(), 3);
+    for step in &filings {
+        assert_eq!(
+            case.filing.steps[*step].status,
+            StepStatus::Active {
+                since: date(2026, 9, 16)
+            }
+        );
+    }
+    for (offset, step) in filings.iter().enumerate() {
+        assert_eq!(
+            case.issued(Event::Filed),
+            0,
+            "the receipt waits for all three filings"
+        );
+        case.act(
+            case.reviewer(*step),
+            Command::File { step: *step },
+            date(2026, 9, 17 + offset as i8),
+        );
+    }
+    assert_eq!(case.issued(Event::Filed), 1);
+    assert_eq!(case.issued(Event::Signed), 1, "issued once");
+    assert_eq!(case.filing.decision, Some(Decision::Filed));
+    assert!(matches!(
+        case.filing.steps[filings[2]].status,
+        StepStatus::Done {
+            outcome: StepOutcome::Filed,
+            ..
+        }
+    ));
+}
+
+#[test]
+fn warnings_turn_yellow_then_red_and_escalate_to_the_head() {
+    let world = world();
+    let mut case = world.case("new_combined");
+    case.submit(date(2026, 11, 2));
+    case.act(case.window(), Command::Accept, date(2026, 11, 2));
+    let health = case.step("医疗机构设置审批");
+    let due = case.step_due(health).unwrap();
+    assert_eq!(due, date(2026, 11, 30));
+    let level = |today| clock::level(case.workflow, Some(due), today, case.calendar).unwrap();
+    assert_eq!(level(date(2026, 11, 24)), Level::Green);
+    assert_eq!(
+        level(date(2026, 11, 25)),
+        Level::Yellow,
+        "three working days before"
+    );
+    assert_eq!(level(date(2026, 11, 30)), Level::Yellow);
+    assert_eq!(level(date(2026, 12, 1)), Level::Red);
+    assert!(case.effects.contains(&Effect::ScheduleTimer {
+        at: date(2026, 11, 25),
+        timer: Timer::StepDueSoon { step: health }
+    }));
+    assert!(case.effects.contains(&Effect::ScheduleTimer {
+        at: date(2026, 12, 1),
+        timer: Timer::StepOverdue { step: health }
+    }));
+    case.act(
+        Actor::System,
+        Command::Timer {
+            timer: Timer::StepOverdue { step: health },
+        },
+        date(2026, 12, 1),
+    );
+    let overdue = case.notified("overdue");
+    assert_eq!(overdue.len(), 1);
+    let Effect::Notify {
+        recipients,
+        department,
+        ..
+    } = overdue[0]
+    else {
+        unreachable!()
+    };
+    assert_eq!(recipients, &vec![Recipient::Head]);
+    assert_eq!(department.as_deref(), Some("health"));
+}
+
+#[test]
+fn a_date_beyond_the_loaded_calendar_is_an_error_not_a_guess() {
+    let world = world();
+    let mut case = world.case("new_combined");
+    case.submit(date(2026, 12, 14));
+    let error = case
+        .try_do(case.window(), Command::Accept, date(2026, 12, 15))
+        .unwrap_err();
+    assert!(matches!(error, EngineError::Calendar(_)), "{error}");
+    assert!(
+        error.to_string().contains("calendars/cn/2027.toml"),
+        "{error}"
+    );
+    assert_eq!(case.filing.status, Status::Submitted, "nothing changed");
+}
+
+#[test]
+fn filings_are_pinned_to_their_workflow_version() {
+    let world = world();
+    let mut case = world.case("new_combined");
+    case.submit(date(2026, 9, 14));
+    let mut next_version = case.workflow.clone();
+    next_version.version = 2;
+    let context = Context {
+        workflow: &next_version,
+        calendar: case.calendar,
+    };
+    let error = transition(
+        context,
+        &case.filing,
+        &case.window(),
+        &Command::Accept,
+        at(date(2026, 9, 15)),
+    )
+    .unwrap_err();
+    assert_eq!(
+        error,
+        EngineError::WrongWorkflow {
+            filing: ("new_combined".into(), 1),
+            given: ("new_combined".into(), 2)
+        }
+    );
+}
+
+#[test]
+fn withdrawal_closes_open_steps() {
+    let world = world();
+    let mut case = world.case("new_combined");
+    case.submit(date(2026, 9, 14));
+    case.act(case.window(), Command::Accept, date(2026, 9, 14));
+    case.act(
+        Actor::Applicant,
+        Command::Withdraw {
+            reason: "调整选址".into(),
+        },
+        date(2026, 9, 16),
+    );
+    assert_eq!(case.filing.status, Status::Withdrawn);
+    assert!(case
+        .filing
+        .steps
+        .iter()
+        .all(|s| matches!(s.status, StepStatus::Cancelled { .. })));
+    assert_eq!(case.filing.history.len(), 3);
+}
+
+#[test]
+fn every_shipped_sample_simulates_within_its_promise() {
+    let world = world();
+    for workflow in &world.loaded.checked.workflows {
+        let case = world.case(&workflow.id);
+        let report = onewindow::engine::simulate::simulate(
+            workflow,
+            &world.calendar,
+            date(2026, 3, 2),
+            &case.sample(),
+        )
+        .unwrap_or_else(|e| panic!("{}: {e}", workflow.id));
+        assert_eq!(report.filing.status, Status::Decided, "{}", workflow.id);
+        let promised = report.promised_due.clone().expect("promise known");
+        assert!(report.completed_on <= promised, "{}: {report}", workflow.id);
+    }
+}
