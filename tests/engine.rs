@@ -51,6 +51,14 @@ fn at(day: Date) -> DateTime {
 }
 
 impl World {
+    /// A sample filing submitted on one day and accepted by the window on another.
+    fn accepted(&self, id: &str, submitted: Date, accepted: Date) -> Case<'_> {
+        let mut case = self.case(id);
+        case.submit(submitted);
+        case.act(case.window(), Command::Accept, accepted);
+        case
+    }
+
     fn case(&self, id: &str) -> Case<'_> {
         let workflow = self.loaded.workflow(id).expect("workflow");
         Case {
@@ -345,9 +353,7 @@ fn refusal_to_accept_states_reasons() {
 #[test]
 fn parallel_reviews_never_wait_on_each_other() {
     let world = world();
-    let mut case = world.case("new_combined");
-    case.submit(date(2026, 9, 14));
-    case.act(case.window(), Command::Accept, date(2026, 9, 15));
+    let mut case = world.accepted("new_combined", date(2026, 9, 14), date(2026, 9, 15));
     let health = case.step("医疗机构设置审批");
     let civil = case.step("养老机构设立");
     for step in [health, civil] {
@@ -499,9 +505,7 @@ fn conditional_steps_are_skipped_with_the_reason_recorded() {
 #[test]
 fn one_refusal_decides_with_reasons_and_closes_the_rest() {
     let world = world();
-    let mut case = world.case("new_combined");
-    case.submit(date(2026, 9, 14));
-    case.act(case.window(), Command::Accept, date(2026, 9, 15));
+    let mut case = world.accepted("new_combined", date(2026, 9, 14), date(2026, 9, 15));
     let health = case.step("医疗机构设置审批");
     let civil = case.step("养老机构设立");
     assert_eq!(
@@ -550,9 +554,7 @@ fn one_refusal_decides_with_reasons_and_closes_the_rest() {
 #[test]
 fn a_correction_during_review_stops_the_clock_until_answered() {
     let world = world();
-    let mut case = world.case("new_combined");
-    case.submit(date(2026, 11, 2));
-    case.act(case.window(), Command::Accept, date(2026, 11, 2));
+    let mut case = world.accepted("new_combined", date(2026, 11, 2), date(2026, 11, 2));
     let health = case.step("医疗机构设置审批");
     let civil = case.step("养老机构设立");
     // Twenty working days from Monday 2026-11-02.
@@ -620,9 +622,7 @@ fn a_correction_during_review_stops_the_clock_until_answered() {
 #[test]
 fn expert_review_pauses_with_its_stated_duration() {
     let world = world();
-    let mut case = world.case("insurance_designation");
-    case.submit(date(2026, 3, 2));
-    case.act(case.window(), Command::Accept, date(2026, 3, 2));
+    let mut case = world.accepted("insurance_designation", date(2026, 3, 2), date(2026, 3, 2));
     let step = 0;
     let due = case.step_due(step).unwrap();
     let pause = Command::Pause {
@@ -667,9 +667,7 @@ fn expert_review_pauses_with_its_stated_duration() {
 #[test]
 fn extension_needs_the_head_and_is_told_to_the_applicant() {
     let world = world();
-    let mut case = world.case("eldercare_clinic");
-    case.submit(date(2026, 9, 14));
-    case.act(case.window(), Command::Accept, date(2026, 9, 14));
+    let mut case = world.accepted("eldercare_clinic", date(2026, 9, 14), date(2026, 9, 14));
     let legal = |case: &Case<'_>| {
         clock::overall_due(case.workflow, &case.filing, case.calendar, Limit::Legal)
             .unwrap()
@@ -736,9 +734,11 @@ fn extension_needs_the_head_and_is_told_to_the_applicant() {
         case.try_do(head, Command::Extend { reason }, date(2026, 10, 9)),
         Err(EngineError::AlreadyExtended)
     );
-    let mut agreement = world.case("cooperation_agreement");
-    agreement.submit(date(2026, 9, 14));
-    agreement.act(agreement.window(), Command::Accept, date(2026, 9, 14));
+    let mut agreement = world.accepted(
+        "cooperation_agreement",
+        date(2026, 9, 14),
+        date(2026, 9, 14),
+    );
     let head = Actor::Head {
         department: "health".into(),
     };
@@ -911,9 +911,11 @@ fn deferred_materials_must_arrive_before_a_decision() {
 #[test]
 fn agreement_is_signed_by_both_parties_then_filed_with_three_departments() {
     let world = world();
-    let mut case = world.case("cooperation_agreement");
-    case.submit(date(2026, 9, 14));
-    case.act(case.window(), Command::Accept, date(2026, 9, 14));
+    let mut case = world.accepted(
+        "cooperation_agreement",
+        date(2026, 9, 14),
+        date(2026, 9, 14),
+    );
     let sign = case.step("签订协议");
     let medical = Actor::Party {
         party: "medical".into(),
@@ -978,9 +980,7 @@ fn agreement_is_signed_by_both_parties_then_filed_with_three_departments() {
 #[test]
 fn warnings_turn_yellow_then_red_and_escalate_to_the_head() {
     let world = world();
-    let mut case = world.case("new_combined");
-    case.submit(date(2026, 11, 2));
-    case.act(case.window(), Command::Accept, date(2026, 11, 2));
+    let mut case = world.accepted("new_combined", date(2026, 11, 2), date(2026, 11, 2));
     let health = case.step("医疗机构设置审批");
     let due = case.step_due(health).unwrap();
     assert_eq!(due, date(2026, 11, 30));
@@ -1069,9 +1069,7 @@ fn filings_are_pinned_to_their_workflow_version() {
 #[test]
 fn withdrawal_closes_open_steps() {
     let world = world();
-    let mut case = world.case("new_combined");
-    case.submit(date(2026, 9, 14));
-    case.act(case.window(), Command::Accept, date(2026, 9, 14));
+    let mut case = world.accepted("new_combined", date(2026, 9, 14), date(2026, 9, 14));
     case.act(
         Actor::Applicant,
         Command::Withdraw {

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use std::io::{self, Write as _};
 use std::process::{Command, Stdio};
 
-use super::ir::{Route, StepKind, Workflow};
+use super::ir::{Route, Workflow};
 
 /// A node of the diagram: an id and a label.
 struct Node {
@@ -22,11 +22,9 @@ struct Diagram {
 }
 
 fn diagram(workflow: &Workflow) -> Diagram {
-    let department = |id: &Option<String>| {
-        id.as_deref()
-            .and_then(|id| workflow.department(id))
-            .map_or_else(String::new, |d| d.name.clone())
-    };
+    let intake_department = workflow
+        .department(&workflow.intake.department)
+        .map_or_else(String::new, |d| d.name.clone());
     let mut nodes = vec![
         Node {
             id: "submit".into(),
@@ -37,29 +35,13 @@ fn diagram(workflow: &Workflow) -> Diagram {
             id: "intake".into(),
             label: format!(
                 "{}\n{}·{}个工作日",
-                workflow.intake.label,
-                department(&Some(workflow.intake.department.clone())),
-                workflow.intake.limit
+                workflow.intake.label, intake_department, workflow.intake.limit
             ),
             conditional: false,
         },
     ];
     for (index, step) in workflow.steps.iter().enumerate() {
-        let who = match step.kind {
-            StepKind::Signing => step
-                .parties
-                .iter()
-                .map(|id| {
-                    workflow
-                        .parties
-                        .iter()
-                        .find(|p| &p.id == id)
-                        .map_or(id.as_str(), |p| p.name.as_str())
-                })
-                .collect::<Vec<_>>()
-                .join("、"),
-            _ => department(&step.department),
-        };
+        let who = workflow.step_actors(step);
         let mut label = format!(
             "{}\n{}·{}·{}个工作日",
             step.label,
@@ -68,7 +50,10 @@ fn diagram(workflow: &Workflow) -> Diagram {
             step.limit
         );
         if let Some(when) = &step.when {
-            label.push_str(&format!("\n适用于：{}", when.describe(workflow)));
+            label.push_str(&format!(
+                "\n适用于：{}",
+                wrap(&when.describe(workflow), LINE_CHARS)
+            ));
         }
         nodes.push(Node {
             id: format!("step{index}"),
@@ -190,6 +175,19 @@ pub fn svg(workflow: &Workflow) -> io::Result<Vec<u8>> {
         )));
     }
     Ok(output.stdout)
+}
+
+/// Characters per line of a box; conditions can be long.
+const LINE_CHARS: usize = 20;
+
+/// Breaks text into lines of at most `width` characters.
+fn wrap(text: &str, width: usize) -> String {
+    let characters: Vec<char> = text.chars().collect();
+    characters
+        .chunks(width)
+        .map(|line| line.iter().collect::<String>())
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 fn escape_dot(text: &str) -> String {

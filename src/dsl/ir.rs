@@ -69,6 +69,29 @@ impl Workflow {
     pub fn department(&self, id: &str) -> Option<&Department> {
         self.departments.get(id)
     }
+
+    /// Who takes a step, as applicants read it: the department's name, or
+    /// the signing parties' names.
+    pub fn step_actors(&self, step: &Step) -> String {
+        match step.kind {
+            StepKind::Signing => step
+                .parties
+                .iter()
+                .map(|id| {
+                    self.parties
+                        .iter()
+                        .find(|party| &party.id == id)
+                        .map_or(id.as_str(), |party| party.name.as_str())
+                })
+                .collect::<Vec<_>>()
+                .join("、"),
+            _ => step
+                .department
+                .as_deref()
+                .and_then(|id| self.department(id))
+                .map_or_else(String::new, |department| department.name.clone()),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -7,7 +7,7 @@
 
 use std::fmt::Write as _;
 
-use super::ir::{Event, Requirement, Route, Step, StepKind, Workflow};
+use super::ir::{Event, Requirement, Route, Step, Workflow};
 
 /// The notice as plain Chinese text.
 pub fn one_time_notice(workflow: &Workflow) -> String {
@@ -206,22 +206,7 @@ fn describe_route(
 }
 
 fn describe_step(workflow: &Workflow, step: &Step) -> String {
-    let who = match step.kind {
-        StepKind::Signing => {
-            let names: Vec<&str> = step
-                .parties
-                .iter()
-                .filter_map(|id| workflow.parties.iter().find(|p| &p.id == id))
-                .map(|p| p.name.as_str())
-                .collect();
-            names.join("、")
-        }
-        _ => step
-            .department
-            .as_deref()
-            .and_then(|id| workflow.department(id))
-            .map_or_else(String::new, |d| d.name.clone()),
-    };
+    let who = workflow.step_actors(step);
     let mut text = format!(
         "{}（{}，{}，{}个工作日）",
         step.label,

@@ -119,15 +119,9 @@ pub fn simulate(
                 .materials
                 .iter()
                 .find(|m| &m.id == id)
-                .and_then(|m| m.kinds.first().cloned())
-                .unwrap_or_else(|| "pdf".to_string());
-            let upload = Upload {
-                name: format!("{id}.{kind}"),
-                kind,
-                sha256: String::new(),
-                size: 0,
-            };
-            (id.clone(), upload)
+                .and_then(|m| m.kinds.first())
+                .map_or("pdf", String::as_str);
+            (id.clone(), sample_upload(id, kind))
         })
         .collect();
     let submission = validate(
@@ -161,15 +155,7 @@ pub fn simulate(
         let materials = filing
             .deferred
             .iter()
-            .map(|id| {
-                let upload = Upload {
-                    name: format!("{id}.pdf"),
-                    kind: "pdf".to_string(),
-                    sha256: String::new(),
-                    size: 0,
-                };
-                (id.clone(), upload)
-            })
+            .map(|id| (id.clone(), sample_upload(id, "pdf")))
             .collect();
         filing = step(
             &filing,
@@ -229,25 +215,7 @@ pub fn simulate(
         .iter()
         .enumerate()
         .map(|(index, definition)| {
-            let who = match definition.kind {
-                StepKind::Signing => definition
-                    .parties
-                    .iter()
-                    .map(|id| {
-                        workflow
-                            .parties
-                            .iter()
-                            .find(|p| &p.id == id)
-                            .map_or(id.clone(), |p| p.name.clone())
-                    })
-                    .collect::<Vec<_>>()
-                    .join("、"),
-                _ => definition
-                    .department
-                    .as_deref()
-                    .and_then(|id| workflow.department(id))
-                    .map_or_else(String::new, |d| d.name.clone()),
-            };
+            let who = workflow.step_actors(definition);
             let course = match (&filing.steps[index].status, taken.get(&index)) {
                 (StepStatus::Done { on, .. }, Some((active, due))) => Course::Taken {
                     active: *active,
@@ -284,6 +252,16 @@ pub fn simulate(
         completed_on: filing.decided_on.unwrap_or(accepted_on),
         filing,
     })
+}
+
+/// A stand-in for an uploaded file: the simulation stores nothing.
+fn sample_upload(id: &str, kind: &str) -> Upload {
+    Upload {
+        name: format!("{id}.{kind}"),
+        kind: kind.to_string(),
+        sha256: String::new(),
+        size: 0,
+    }
 }
 
 impl fmt::Display for Report {
