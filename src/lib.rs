@@ -10,3 +10,5 @@ pub mod cli;
 pub mod dsl;
 pub mod engine;
 pub mod project;
+#[cfg(feature = "full")]
+pub mod store;

@@ -1,0 +1,471 @@
+//! One conformance suite for both backends: SQLite in a temporary file and
+//! PostgreSQL from `ONEWINDOW_TEST_POSTGRES` (an admin URL; `./run test`
+//! starts a throwaway server and sets it). Each test gets a fresh database.
+//! Without PostgreSQL the suite fails: a silent skip is not a pass.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use jiff::civil::{date, Date, DateTime, Time};
+use onewindow::calendar::Calendar;
+use onewindow::dsl::Workflow;
+use onewindow::engine::simulate::Answers;
+use onewindow::engine::{validate, Actor, Command, EngineError, Status, Submission, Upload};
+use onewindow::project::{self, Paths};
+use onewindow::store::{Options, Request, Store, StoreError};
+use sqlx::Executor as _;
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn workflows() -> Vec<Workflow> {
+    let loaded = project::load(&Paths {
+        flows: vec![root().join("workflows")],
+        templates: root().join("templates"),
+    })
+    .expect("definitions");
+    loaded.checked.workflows
+}
+
+fn calendar() -> Calendar {
+    Calendar::load(&root().join("calendars"), "cn").expect("calendars")
+}
+
+/// A fresh, empty database URL of each backend.
+async fn fresh_databases() -> Vec<String> {
+    let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+    let dir = std::env::temp_dir().join(format!("onewindow-store-{}-{n}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let sqlite = format!("sqlite://{}?mode=rwc", dir.join("onewindow.db").display());
+    let admin = std::env::var("ONEWINDOW_TEST_POSTGRES").expect(
+        "ONEWINDOW_TEST_POSTGRES is not set: the PostgreSQL half of the store suite needs a server (./run test starts one)",
+    );
+    sqlx::any::install_default_drivers();
+    let name = format!("onewindow_test_{}_{n}", std::process::id());
+    let mut connection = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin)
+        .await
+        .expect("PostgreSQL reachable");
+    connection
+        .execute(format!("DROP DATABASE IF EXISTS {name}").as_str())
+        .await
+        .expect("drop");
+    connection
+        .execute(format!("CREATE DATABASE {name}").as_str())
+        .await
+        .expect("create");
+    let postgres = match admin.rsplit_once('/') {
+        Some((base, _)) => format!("{base}/{name}"),
+        None => panic!("ONEWINDOW_TEST_POSTGRES must end in /DATABASE"),
+    };
+    vec![sqlite, postgres]
+}
+
+async fn open(url: &str) -> Store {
+    let blob_dir = std::env::temp_dir().join(format!("onewindow-blobs-{}", std::process::id()));
+    Store::open(Options {
+        url: url.to_string(),
+        workflows: workflows(),
+        calendar: calendar(),
+        blob_dir,
+        max_upload: 20 * 1024 * 1024,
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{url}: {e}"))
+}
+
+fn at(day: Date) -> DateTime {
+    DateTime::from_parts(day, Time::constant(10, 0, 0, 0))
+}
+
+fn sample_submission(store: &Store, workflow: &str) -> Submission {
+    let workflow = store.workflow(workflow).expect("workflow");
+    let path = root().join(format!("workflows/samples/{}.json", workflow.id));
+    let answers: Answers =
+        serde_json::from_str(&std::fs::read_to_string(path).expect("sample")).expect("json");
+    let uploads = answers
+        .materials
+        .iter()
+        .map(|id| {
+            let upload = Upload {
+                name: format!("{id}.pdf"),
+                kind: "pdf".into(),
+                sha256: "0".repeat(64),
+                size: 10,
+            };
+            (id.clone(), upload)
+        })
+        .collect();
+    validate(
+        &workflow,
+        &answers.applicant,
+        &answers.form,
+        &answers.facts,
+        uploads,
+    )
+    .expect("sample valid")
+}
+
+async fn submit(store: &Store, filing: &str, workflow: &str, day: Date) {
+    let submission = sample_submission(store, workflow);
+    let mut request = Request::new(
+        filing,
+        Actor::Applicant,
+        Command::Submit { submission },
+        at(day),
+    );
+    request.workflow = Some(workflow.to_string());
+    store.apply(request).await.expect("submit");
+}
+
+async fn act(
+    store: &Store,
+    filing: &str,
+    actor: Actor,
+    command: Command,
+    day: Date,
+) -> Result<onewindow::store::Applied, StoreError> {
+    store
+        .apply(Request::new(filing, actor, command, at(day)))
+        .await
+}
+
+fn window() -> Actor {
+    Actor::Window {
+        department: "window".into(),
+    }
+}
+
+fn reviewer(department: &str) -> Actor {
+    Actor::Reviewer {
+        department: department.into(),
+    }
+}
+
+#[tokio::test]
+async fn a_filing_from_submission_to_permit() {
+    for url in fresh_databases().await {
+        let store = open(&url).await;
+        submit(&store, "F-1", "new_combined", date(2026, 9, 14)).await;
+        act(&store, "F-1", window(), Command::Accept, date(2026, 9, 15))
+            .await
+            .expect("accept");
+        act(
+            &store,
+            "F-1",
+            reviewer("civil"),
+            Command::Approve { step: 1 },
+            date(2026, 9, 16),
+        )
+        .await
+        .expect("civil");
+        let applied = act(
+            &store,
+            "F-1",
+            reviewer("health"),
+            Command::Approve { step: 0 },
+            date(2026, 9, 17),
+        )
+        .await
+        .expect("health");
+        assert_eq!(applied.filing.status, Status::Decided, "{url}");
+        assert_eq!(applied.revision, 4);
+        let numbers: Vec<Option<String>> =
+            applied.documents.iter().map(|d| d.number.clone()).collect();
+        assert!(
+            numbers.contains(&Some("医养2026卫00001".to_string())),
+            "{url}: {numbers:?}"
+        );
+        let (filing, revision) = store.filing("F-1").await.expect("stored");
+        assert_eq!((filing.status, revision), (Status::Decided, 4));
+        assert_eq!(
+            store.count("audit").await.unwrap(),
+            4,
+            "{url}: one entry per transition"
+        );
+        assert!(
+            store.count("outbox").await.unwrap() >= 4,
+            "{url}: notifications and renders queued"
+        );
+        // A second filing's permit takes the next number of the year, without gaps.
+        submit(&store, "F-2", "new_combined", date(2026, 9, 14)).await;
+        act(&store, "F-2", window(), Command::Accept, date(2026, 9, 15))
+            .await
+            .unwrap();
+        act(
+            &store,
+            "F-2",
+            reviewer("civil"),
+            Command::Approve { step: 1 },
+            date(2026, 9, 16),
+        )
+        .await
+        .unwrap();
+        let second = act(
+            &store,
+            "F-2",
+            reviewer("health"),
+            Command::Approve { step: 0 },
+            date(2026, 9, 17),
+        )
+        .await
+        .unwrap();
+        let numbers: Vec<Option<String>> =
+            second.documents.iter().map(|d| d.number.clone()).collect();
+        assert!(
+            numbers.contains(&Some("医养2026卫00002".to_string())),
+            "{url}: {numbers:?}"
+        );
+        assert!(store.verify_audit().await.unwrap().is_intact(), "{url}");
+    }
+}
+
+#[tokio::test]
+async fn a_retried_request_applies_once() {
+    for url in fresh_databases().await {
+        let store = open(&url).await;
+        submit(&store, "F-1", "new_combined", date(2026, 9, 14)).await;
+        let mut request = Request::new("F-1", window(), Command::Accept, at(date(2026, 9, 15)));
+        request.key = Some("accept-F-1-clerk-7".into());
+        let first = store.apply(request.clone()).await.expect("first");
+        let again = store.apply(request).await.expect("retry");
+        assert!(!first.replayed && again.replayed, "{url}");
+        assert_eq!(first.revision, again.revision);
+        assert_eq!(
+            store.count("audit").await.unwrap(),
+            2,
+            "{url}: submit and one accept"
+        );
+    }
+}
+
+#[tokio::test]
+async fn two_reviewers_on_one_step_one_wins() {
+    for url in fresh_databases().await {
+        let store = open(&url).await;
+        submit(&store, "F-1", "new_combined", date(2026, 9, 14)).await;
+        act(&store, "F-1", window(), Command::Accept, date(2026, 9, 15))
+            .await
+            .unwrap();
+        let approve = act(
+            &store,
+            "F-1",
+            reviewer("health"),
+            Command::Approve { step: 0 },
+            date(2026, 9, 16),
+        );
+        let refuse = act(
+            &store,
+            "F-1",
+            reviewer("health"),
+            Command::Refuse {
+                step: 0,
+                reasons: vec!["不符合设置规划".into()],
+            },
+            date(2026, 9, 16),
+        );
+        let (approve, refuse) = tokio::join!(approve, refuse);
+        let outcomes = [approve.is_ok(), refuse.is_ok()];
+        assert_eq!(
+            outcomes.iter().filter(|ok| **ok).count(),
+            1,
+            "{url}: exactly one wins"
+        );
+        let loser = match (approve, refuse) {
+            (Ok(_), Err(loser)) | (Err(loser), Ok(_)) => loser,
+            _ => unreachable!("exactly one won"),
+        };
+        assert!(
+            matches!(
+                &loser,
+                StoreError::Rejected(
+                    EngineError::StepNotActive { .. } | EngineError::WrongState { .. }
+                )
+            ),
+            "{url}: {loser}"
+        );
+        // A reviewer who states the revision they saw gets a conflict.
+        let (_, seen) = store.filing("F-1").await.unwrap();
+        let mut stale = Request::new(
+            "F-1",
+            reviewer("civil"),
+            Command::Approve { step: 1 },
+            at(date(2026, 9, 17)),
+        );
+        stale.expected_revision = Some(seen - 1);
+        let error = store.apply(stale).await.unwrap_err();
+        assert!(
+            matches!(error, StoreError::Conflict { .. }),
+            "{url}: {error}"
+        );
+        assert!(error.to_string().contains("reload"), "{error}");
+    }
+}
+
+#[tokio::test]
+async fn the_audit_chain_detects_edits_and_deletions() {
+    for url in fresh_databases().await {
+        let store = open(&url).await;
+        submit(&store, "F-1", "new_combined", date(2026, 9, 14)).await;
+        act(&store, "F-1", window(), Command::Accept, date(2026, 9, 15))
+            .await
+            .unwrap();
+        act(
+            &store,
+            "F-1",
+            reviewer("civil"),
+            Command::Approve { step: 1 },
+            date(2026, 9, 16),
+        )
+        .await
+        .unwrap();
+        let verification = store.verify_audit().await.unwrap();
+        assert!(
+            verification.is_intact(),
+            "{url}: {:?}",
+            verification.problems
+        );
+        assert_eq!(verification.entries, 3);
+        let pool = store.pool();
+        pool.execute("UPDATE audit SET comment = '已核实' WHERE seq = 2")
+            .await
+            .unwrap();
+        let verification = store.verify_audit().await.unwrap();
+        assert!(
+            verification
+                .problems
+                .iter()
+                .any(|p| p.contains("entry 2 was altered")),
+            "{url}: {:?}",
+            verification.problems
+        );
+        pool.execute("UPDATE audit SET comment = '' WHERE seq = 2")
+            .await
+            .unwrap();
+        assert!(
+            store.verify_audit().await.unwrap().is_intact(),
+            "{url}: restored"
+        );
+        pool.execute("DELETE FROM audit WHERE seq = 3")
+            .await
+            .unwrap();
+        let verification = store.verify_audit().await.unwrap();
+        assert!(
+            verification.problems.iter().any(|p| p.contains("removed")),
+            "{url}: {:?}",
+            verification.problems
+        );
+        pool.execute("DELETE FROM audit WHERE seq = 1")
+            .await
+            .unwrap();
+        let verification = store.verify_audit().await.unwrap();
+        assert!(
+            verification
+                .problems
+                .iter()
+                .any(|p| p.contains("entry 1 is missing")),
+            "{url}: {:?}",
+            verification.problems
+        );
+    }
+}
+
+#[tokio::test]
+async fn timers_fire_once_and_only_when_due() {
+    for url in fresh_databases().await {
+        let store = open(&url).await;
+        submit(&store, "F-1", "new_combined", date(2026, 2, 12)).await;
+        let early = store
+            .fire_due_timers("worker-a", at(date(2026, 2, 26)), 100)
+            .await
+            .unwrap();
+        assert_eq!(
+            early.claimed, 0,
+            "{url}: not due before the day after the intake limit"
+        );
+        let run = store
+            .fire_due_timers("worker-a", at(date(2026, 2, 27)), 100)
+            .await
+            .unwrap();
+        assert_eq!((run.claimed, run.fired), (1, 1), "{url}: {run:?}");
+        let (filing, _) = store.filing("F-1").await.unwrap();
+        assert!(filing.deemed_accepted);
+        assert_eq!(filing.accepted_on, Some(date(2026, 2, 12)));
+        let again = store
+            .fire_due_timers("worker-b", at(date(2026, 2, 28)), 100)
+            .await
+            .unwrap();
+        assert_eq!(again.fired, 0, "{url}: {again:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_changed_definition_needs_a_new_version() {
+    for url in fresh_databases().await {
+        drop(open(&url).await);
+        let mut changed = workflows();
+        let new_combined = changed.iter_mut().find(|w| w.id == "new_combined").unwrap();
+        new_combined.promised_limit -= 1;
+        let error = Store::open(Options {
+            url: url.clone(),
+            workflows: changed.clone(),
+            calendar: calendar(),
+            blob_dir: PathBuf::from("/tmp"),
+            max_upload: 1,
+        })
+        .await
+        .err()
+        .expect("refused");
+        assert!(
+            matches!(error, StoreError::WorkflowChanged { ref id, version: 1 } if id == "new_combined"),
+            "{url}: {error}"
+        );
+        // With a new version number, old filings keep their version.
+        changed
+            .iter_mut()
+            .find(|w| w.id == "new_combined")
+            .unwrap()
+            .version = 2;
+        let store = Store::open(Options {
+            url: url.clone(),
+            workflows: changed,
+            calendar: calendar(),
+            blob_dir: PathBuf::from("/tmp"),
+            max_upload: 1,
+        })
+        .await
+        .unwrap();
+        assert_eq!(store.workflow("new_combined").unwrap().version, 2);
+    }
+}
+
+#[tokio::test]
+async fn state_survives_reopening() {
+    for url in fresh_databases().await {
+        {
+            let store = open(&url).await;
+            submit(&store, "F-1", "cooperation_agreement", date(2026, 9, 14)).await;
+            act(&store, "F-1", window(), Command::Accept, date(2026, 9, 14))
+                .await
+                .unwrap();
+        }
+        let store = open(&url).await;
+        let (filing, revision) = store.filing("F-1").await.unwrap();
+        assert_eq!((filing.status, revision), (Status::InReview, 2), "{url}");
+        let medical = Actor::Party {
+            party: "medical".into(),
+        };
+        act(
+            &store,
+            "F-1",
+            medical,
+            Command::Sign { step: 0 },
+            date(2026, 9, 15),
+        )
+        .await
+        .unwrap();
+        assert!(store.verify_audit().await.unwrap().is_intact());
+    }
+}
