@@ -126,3 +126,128 @@ fn median(mut run: impl FnMut()) -> Duration {
 fn ms(duration: Duration) -> f64 {
     duration.as_secs_f64() * 1000.0
 }
+
+/// The procedure `bench engine` runs: three reviews in parallel, then a
+/// conditional fourth, then a numbered permit.
+#[cfg(feature = "full")]
+pub const ENGINE_FLOW: &str = r#"
+workflow bench_permit "性能测试：三部门并联审批后编办审批" {
+  version 1
+  basis "onewindow bench engine"
+  legal_limit 45 workdays
+  promised_limit 20 workdays
+  form {
+    name: text "机构名称" required
+    public: bool "公立" default true
+  }
+  materials { application "申请书" required kinds pdf }
+  intake by window "综合窗口受理" within 5 workdays
+  parallel {
+    review by health "卫生健康审批" within 10 workdays
+    review by civil "民政审批" within 10 workdays
+    review by insurance "医保审批" within 10 workdays
+  }
+  review by staffing "编办审批" within 5 workdays when public
+  on accepted issue "受理通知书" template acceptance_notice number "受{year}{dept}{seq:06}"
+  on not_accepted issue "不予受理通知书" template refusal_notice
+  on correction issue "补正材料通知书" template correction_notice
+  on approved issue "准予行政许可决定书" template grant_decision number "准{year}{dept}{seq:06}"
+  on rejected issue "不予行政许可决定书" template denial_decision
+  notify reviewers on assigned
+  notify applicant on accepted, approved, paused
+}
+"#;
+
+/// Figures of `bench engine`.
+#[cfg(feature = "full")]
+#[derive(Debug, serde::Serialize)]
+pub struct EngineFigures {
+    pub backend: String,
+    pub filings: usize,
+    pub concurrency: usize,
+    pub transitions: usize,
+    pub seconds: f64,
+    pub filings_per_second: f64,
+    pub transitions_per_second: f64,
+    pub latency_p50_ms: f64,
+    pub latency_p99_ms: f64,
+    pub commits: u64,
+    pub transitions_per_commit: f64,
+    pub peak_rss_mb: f64,
+}
+
+/// Runs `filings` bench filings end to end against an opened store.
+///
+/// # Errors
+/// A store failure.
+#[cfg(feature = "full")]
+pub async fn engine(
+    store: &crate::store::Store,
+    backend: &str,
+    filings: usize,
+    concurrency: usize,
+) -> Result<EngineFigures, String> {
+    let answers = crate::engine::simulate::Answers {
+        applicant: "性能测试申请人".into(),
+        form: serde_json::json!({ "name": "性能测试机构", "public": true })
+            .as_object()
+            .cloned()
+            .unwrap_or_default(),
+        facts: serde_json::Map::new(),
+        materials: vec!["application".into()],
+    };
+    let (commits_before, _) = store.commit_stats();
+    let started = Instant::now();
+    let plan = crate::operate::LoadPlan {
+        workflow: "bench_permit".into(),
+        answers,
+        prefix: "B".into(),
+        filings,
+        concurrency,
+        start: jiff::civil::date(2026, 3, 2),
+        print_acks: false,
+    };
+    let runs = crate::operate::load(store, &plan).await?;
+    let seconds = started.elapsed().as_secs_f64();
+    let (commits_after, _) = store.commit_stats();
+    let mut latencies: Vec<u64> = runs
+        .iter()
+        .flat_map(|run| run.latencies_us.iter().copied())
+        .collect();
+    latencies.sort_unstable();
+    let percentile = |p: f64| {
+        latencies
+            .get(((latencies.len() as f64 - 1.0) * p).round() as usize)
+            .map_or(0.0, |us| *us as f64 / 1000.0)
+    };
+    let transitions = latencies.len();
+    let commits = commits_after - commits_before;
+    Ok(EngineFigures {
+        backend: backend.to_string(),
+        filings,
+        concurrency,
+        transitions,
+        seconds,
+        filings_per_second: filings as f64 / seconds,
+        transitions_per_second: transitions as f64 / seconds,
+        latency_p50_ms: percentile(0.50),
+        latency_p99_ms: percentile(0.99),
+        commits,
+        transitions_per_commit: transitions as f64 / commits.max(1) as f64,
+        peak_rss_mb: peak_rss_mb(),
+    })
+}
+
+/// Peak resident memory of this process (VmHWM), in MiB.
+pub fn peak_rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find(|line| line.starts_with("VmHWM:"))
+                .and_then(|line| line.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
+}

@@ -82,6 +82,44 @@ enum Command {
         #[command(flatten)]
         definitions: DefinitionArgs,
     },
+    /// The audit log.
+    Audit {
+        #[command(subcommand)]
+        what: AuditCommand,
+    },
+    /// Fire due timers (deemed acceptance, warnings, overdue), once or continuously.
+    Worker {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Run one pass and stop.
+        #[arg(long)]
+        once: bool,
+        /// The time to act at (China local, e.g. 2026-02-27T09:00), instead of now.
+        #[arg(long)]
+        now: Option<jiff::civil::DateTime>,
+        /// This worker's name, recorded on the timers it claims.
+        #[arg(long, default_value = "worker")]
+        name: String,
+    },
+    /// Drive sample filings through the store from submission to decision.
+    Load {
+        #[command(flatten)]
+        store: StoreArgs,
+        #[arg(long, default_value = "new_combined")]
+        workflow: String,
+        #[arg(long, default_value_t = 10)]
+        filings: usize,
+        #[arg(long, default_value_t = 8)]
+        concurrency: usize,
+        #[arg(long, default_value = "2026-03-02")]
+        start: jiff::civil::Date,
+        /// Filing ids are PREFIX000000, PREFIX000001, …
+        #[arg(long, default_value = "F")]
+        prefix: String,
+        /// Print `ack FILING REVISION` after each durable commit.
+        #[arg(long)]
+        acks: bool,
+    },
     /// Measure and print figures.
     Bench {
         #[command(subcommand)]
@@ -89,8 +127,67 @@ enum Command {
     },
 }
 
+/// Where the store is.
+#[derive(clap::Args, Clone)]
+struct StoreArgs {
+    /// sqlite:PATH or postgres://… (default: a SQLite file in the data directory).
+    #[arg(long, env = "ONEWINDOW_DATABASE")]
+    database: Option<String>,
+    /// The data directory: the default database and uploaded materials.
+    #[arg(long, default_value = "data")]
+    data: PathBuf,
+    #[arg(long, default_value = "calendars")]
+    calendars: PathBuf,
+    #[arg(long, default_value = "cn")]
+    region: String,
+    #[command(flatten)]
+    definitions: DefinitionArgs,
+}
+
+impl StoreArgs {
+    fn setup(&self) -> crate::operate::Setup {
+        crate::operate::Setup {
+            database: self
+                .database
+                .clone()
+                .unwrap_or_else(|| crate::operate::Setup::default_database(&self.data)),
+            paths: self.definitions.paths(),
+            calendars: self.calendars.clone(),
+            region: self.region.clone(),
+            blob_dir: self.data.join("blobs"),
+            max_upload: 20 * 1024 * 1024,
+        }
+    }
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Recompute the hash chain; exit 1 when an entry was edited or removed.
+    Verify {
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
 #[derive(Subcommand)]
 enum BenchCommand {
+    /// End-to-end filings per second through the store, with latencies.
+    Engine {
+        #[arg(long, value_enum, default_value = "sqlite")]
+        backend: BackendChoice,
+        /// A PostgreSQL URL for `--backend postgres`; without one a throwaway
+        /// server is started with scripts/postgres.sh.
+        #[arg(long)]
+        database: Option<String>,
+        #[arg(long, default_value_t = 2000)]
+        filings: usize,
+        #[arg(long, default_value_t = 64)]
+        concurrency: usize,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        definitions: DefinitionArgs,
+    },
     /// Time to check workflows/ and throughput on a generated 1 MB definition.
     Dsl {
         /// End with one JSON object of the figures on the last line.
@@ -99,6 +196,12 @@ enum BenchCommand {
         #[command(flatten)]
         definitions: DefinitionArgs,
     },
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq)]
+enum BackendChoice {
+    Sqlite,
+    Postgres,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -207,6 +310,88 @@ fn run(command: Command) -> Result<ExitCode, String> {
             print!("{report}");
             Ok(ExitCode::SUCCESS)
         }
+        Command::Audit {
+            what: AuditCommand::Verify { store },
+        } => {
+            let setup = store.setup();
+            let intact = runtime()?.block_on(async {
+                let store = setup.open().await?;
+                crate::operate::verify_audit(&store).await
+            })?;
+            Ok(if intact {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+        Command::Worker {
+            store,
+            once,
+            now,
+            name,
+        } => {
+            let setup = store.setup();
+            runtime()?.block_on(async {
+                let store = setup.open().await?;
+                crate::operate::worker(&store, &name, now, once).await
+            })?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Load {
+            store,
+            workflow,
+            filings,
+            concurrency,
+            start,
+            prefix,
+            acks,
+        } => {
+            let setup = store.setup();
+            let sample = store
+                .definitions
+                .workflows
+                .first()
+                .map_or_else(|| PathBuf::from("workflows"), PathBuf::clone)
+                .join("samples")
+                .join(format!("{workflow}.json"));
+            let text = std::fs::read_to_string(&sample)
+                .map_err(|e| format!("{}: {e}", sample.display()))?;
+            let answers: crate::engine::simulate::Answers =
+                serde_json::from_str(&text).map_err(|e| format!("{}: {e}", sample.display()))?;
+            let plan = crate::operate::LoadPlan {
+                workflow,
+                answers,
+                prefix,
+                filings,
+                concurrency,
+                start,
+                print_acks: acks,
+            };
+            let runs = runtime()?.block_on(async {
+                let store = setup.open().await?;
+                crate::operate::load(&store, &plan).await
+            })?;
+            let transitions: usize = runs.iter().map(|run| run.transitions).sum();
+            eprintln!(
+                "{} filings driven to decision, {transitions} transitions",
+                runs.len()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench {
+            what:
+                BenchCommand::Engine {
+                    backend,
+                    database,
+                    filings,
+                    concurrency,
+                    json,
+                    definitions,
+                },
+        } => {
+            bench_engine(backend, database, filings, concurrency, json, &definitions)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Bench {
             what: BenchCommand::Dsl { json, definitions },
         } => {
@@ -215,6 +400,102 @@ fn run(command: Command) -> Result<ExitCode, String> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())
+}
+
+/// Runs `bench engine`; starts a throwaway PostgreSQL when asked for one without a URL.
+fn bench_engine(
+    backend: BackendChoice,
+    database: Option<String>,
+    filings: usize,
+    concurrency: usize,
+    json: bool,
+    definitions: &DefinitionArgs,
+) -> Result<(), String> {
+    let scratch = std::env::temp_dir().join(format!("onewindow-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&scratch).map_err(|e| e.to_string())?;
+    let mut throwaway = None;
+    let url = match (backend, database) {
+        (_, Some(url)) => url,
+        (BackendChoice::Sqlite, None) => {
+            format!("sqlite://{}?mode=rwc", scratch.join("bench.db").display())
+        }
+        (BackendChoice::Postgres, None) => {
+            let dir = scratch.join("postgres");
+            let output = std::process::Command::new("scripts/postgres.sh")
+                .arg("start")
+                .arg(&dir)
+                .output()
+                .map_err(|e| format!("scripts/postgres.sh: {e}"))?;
+            if !output.status.success() {
+                return Err(String::from_utf8_lossy(&output.stderr).to_string());
+            }
+            throwaway = Some(dir);
+            String::from_utf8_lossy(&output.stdout).trim().to_string()
+        }
+    };
+    let mut input = project::read(&definitions.paths()).map_err(|e| e.to_string())?;
+    input
+        .flows
+        .push(("bench_permit.flow".into(), crate::bench::ENGINE_FLOW.into()));
+    let loaded = dsl::load(&input);
+    if loaded.checked.has_errors() {
+        return Err(loaded.render_diagnostics());
+    }
+    let result = runtime()?.block_on(async {
+        let store = crate::store::Store::open(crate::store::Options {
+            url: url.clone(),
+            workflows: loaded.checked.workflows.clone(),
+            calendar: crate::calendar::Calendar::load(std::path::Path::new("calendars"), "cn")
+                .map_err(|e| e.to_string())?,
+            blob_dir: scratch.join("blobs"),
+            max_upload: 1024,
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+        let name = if backend == BackendChoice::Sqlite {
+            "sqlite"
+        } else {
+            "postgres"
+        };
+        crate::bench::engine(&store, name, filings, concurrency).await
+    });
+    if let Some(dir) = throwaway {
+        let _ = std::process::Command::new("scripts/postgres.sh")
+            .arg("stop")
+            .arg(&dir)
+            .status();
+    }
+    let _ = std::fs::remove_dir_all(&scratch);
+    let figures = result?;
+    println!(
+        "{}: {} filings ({} transitions) with {} at once in {:.2} s",
+        figures.backend, figures.filings, figures.transitions, figures.concurrency, figures.seconds
+    );
+    println!(
+        "  {:.0} filings/s, {:.0} transitions/s; latency p50 {:.2} ms, p99 {:.2} ms",
+        figures.filings_per_second,
+        figures.transitions_per_second,
+        figures.latency_p50_ms,
+        figures.latency_p99_ms
+    );
+    println!(
+        "  {} durable commits, {:.1} transitions each; peak memory {:.0} MiB",
+        figures.commits, figures.transitions_per_commit, figures.peak_rss_mb
+    );
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string(&figures).map_err(|e| e.to_string())?
+        );
+    }
+    Ok(())
 }
 
 /// Loads definitions that must be free of errors.

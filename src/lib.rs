@@ -9,6 +9,8 @@ pub mod calendar;
 pub mod cli;
 pub mod dsl;
 pub mod engine;
+#[cfg(feature = "full")]
+pub mod operate;
 pub mod project;
 #[cfg(feature = "full")]
 pub mod store;

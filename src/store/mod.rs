@@ -197,11 +197,19 @@ struct Shared {
     sql: Sql,
 }
 
+/// Commits and the transitions they carried (group commit at work).
+#[derive(Debug, Default)]
+pub struct CommitStats {
+    pub commits: std::sync::atomic::AtomicU64,
+    pub transitions: std::sync::atomic::AtomicU64,
+}
+
 /// The store. Cheap to clone.
 #[derive(Clone)]
 pub struct Store {
     pool: AnyPool,
     shared: Arc<Shared>,
+    stats: Arc<CommitStats>,
     committer: mpsc::Sender<Job>,
     pub blobs: blobs::Blobs,
 }
@@ -298,13 +306,33 @@ impl Store {
         });
         let connection = pool.acquire().await?;
         let (sender, receiver) = mpsc::channel(4096);
-        tokio::spawn(committer(connection, shared.clone(), receiver));
+        let stats = Arc::new(CommitStats::default());
+        tokio::spawn(committer(
+            connection,
+            shared.clone(),
+            stats.clone(),
+            receiver,
+        ));
         Ok(Store {
             pool,
             shared,
+            stats,
             committer: sender,
             blobs: blobs::Blobs::new(options.blob_dir, options.max_upload),
         })
+    }
+
+    /// How many commits carried how many transitions so far.
+    pub fn commit_stats(&self) -> (u64, u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        (
+            self.stats.commits.load(Relaxed),
+            self.stats.transitions.load(Relaxed),
+        )
+    }
+
+    pub fn calendar(&self) -> &Calendar {
+        &self.shared.calendar
     }
 
     pub fn backend(&self) -> Backend {
@@ -497,8 +525,12 @@ pub struct TimerRun {
 async fn committer(
     mut connection: PoolConnection<Any>,
     shared: Arc<Shared>,
+    stats: Arc<CommitStats>,
     mut receiver: mpsc::Receiver<Job>,
 ) {
+    // Filings this committer wrote, by id: reused when the stored revision
+    // still matches (another process may have moved a filing on).
+    let mut cache: HashMap<String, (Filing, i64)> = HashMap::new();
     while let Some(first) = receiver.recv().await {
         let mut jobs = vec![first];
         while jobs.len() < MAX_BATCH {
@@ -508,8 +540,17 @@ async fn committer(
             }
         }
         let requests: Vec<&Request> = jobs.iter().map(|job| &job.request).collect();
-        let results = match commit_batch(&mut connection, &shared, &requests).await {
-            Ok(results) => results,
+        let results = match commit_batch(&mut connection, &shared, &requests, &mut cache).await {
+            Ok(results) => {
+                use std::sync::atomic::Ordering::Relaxed;
+                stats.commits.fetch_add(1, Relaxed);
+                let written = results
+                    .iter()
+                    .filter(|r| matches!(r, Ok(a) if a.audit_seq.is_some()))
+                    .count();
+                stats.transitions.fetch_add(written as u64, Relaxed);
+                results
+            }
             Err(error) => {
                 let _ = connection.execute("ROLLBACK").await;
                 let message = error.to_string();
@@ -526,18 +567,53 @@ async fn committer(
     drop(connection);
 }
 
-/// Per-batch memory of what this transaction already wrote.
+/// One transaction's work: what it read, and the rows it will write, table
+/// by table, so that each table is written with one statement per batch.
 struct Batch {
     head_seq: i64,
     head_hash: String,
+    /// Filings as this transaction sees them: state, revision, whether the row exists.
     filings: HashMap<String, (Filing, i64, bool)>,
+    /// Filings changed in this batch, in first-change order, with their
+    /// latest state as serialized for the audit hash.
+    changed: Vec<String>,
+    states: HashMap<String, String>,
     keys: HashMap<String, (String, i64)>,
+    new_keys: Vec<(String, String, i64, String)>,
+    audit: Vec<audit::Entry>,
+    outbox: Vec<(String, i64, &'static str, String, String)>,
+    timers: Vec<(String, String, String)>,
+    fired: Vec<i64>,
+    documents: Vec<DocumentRow>,
+    /// Number sequences touched, with the last number given.
+    numbers: HashMap<NumberScope, i64>,
+    now: String,
 }
+
+/// A gapless number sequence: a pattern with its department, and a year.
+type NumberScope = (String, i64);
+
+struct DocumentRow {
+    filing: String,
+    audit_seq: i64,
+    event: String,
+    outcome: i64,
+    title: String,
+    template: String,
+    issued_by: String,
+    issued_on: String,
+    number: Option<String>,
+    verify_code: String,
+}
+
+/// Filings the committer keeps in memory at most.
+const CACHE_LIMIT: usize = 100_000;
 
 async fn commit_batch(
     connection: &mut PoolConnection<Any>,
     shared: &Shared,
     requests: &[&Request],
+    cache: &mut HashMap<String, (Filing, i64)>,
 ) -> Result<Vec<Result<Applied, StoreError>>, sqlx::Error> {
     let sql = &shared.sql;
     connection.execute(sql.begin.as_str()).await?;
@@ -548,13 +624,28 @@ async fn commit_batch(
         head_seq: head.try_get(0)?,
         head_hash: head.try_get(1)?,
         filings: HashMap::new(),
+        changed: Vec::new(),
+        states: HashMap::new(),
         keys: HashMap::new(),
+        new_keys: Vec::new(),
+        audit: Vec::new(),
+        outbox: Vec::new(),
+        timers: Vec::new(),
+        fired: Vec::new(),
+        documents: Vec::new(),
+        numbers: HashMap::new(),
+        now: requests
+            .first()
+            .map(|r| r.now.to_string())
+            .unwrap_or_default(),
     };
     let start_seq = batch.head_seq;
+    prefetch(connection, shared, &mut batch, requests, cache).await?;
     let mut results = Vec::with_capacity(requests.len());
     for request in requests {
         results.push(apply_one(connection, shared, &mut batch, request).await?);
     }
+    write_batch(connection, shared, &batch).await?;
     if batch.head_seq != start_seq {
         sqlx::query(&sql.update_head)
             .bind(batch.head_seq)
@@ -563,45 +654,378 @@ async fn commit_batch(
             .await?;
     }
     connection.execute("COMMIT").await?;
+    if cache.len() > CACHE_LIMIT {
+        cache.clear();
+    }
+    for id in &batch.changed {
+        let (filing, revision, _) = &batch.filings[id];
+        cache.insert(id.clone(), (filing.clone(), *revision));
+    }
     Ok(results)
 }
 
-/// One request inside the batch's transaction. `Err` only for database
-/// failures (which abort the batch); refusals are `Ok(Err(..))`.
+/// Reads every key and filing the batch names: the keys, the filings'
+/// revisions, and the state of those the cache does not hold at that revision.
+async fn prefetch(
+    connection: &mut PoolConnection<Any>,
+    shared: &Shared,
+    batch: &mut Batch,
+    requests: &[&Request],
+    cache: &HashMap<String, (Filing, i64)>,
+) -> Result<(), sqlx::Error> {
+    let keys: Vec<String> = unique(requests.iter().filter_map(|r| r.key.clone()));
+    for chunk in keys.chunks(500) {
+        let text = shared.sql.rewrite(&format!(
+            "SELECT key, filing_id, revision FROM idempotency WHERE key IN ({})",
+            placeholders(1, chunk.len())
+        ));
+        let mut query = sqlx::query(&text);
+        for key in chunk {
+            query = query.bind(key.clone());
+        }
+        for row in query.fetch_all(&mut **connection).await? {
+            batch
+                .keys
+                .insert(row.try_get(0)?, (row.try_get(1)?, row.try_get(2)?));
+        }
+    }
+    let mut ids: Vec<String> = requests.iter().map(|r| r.filing.clone()).collect();
+    ids.extend(batch.keys.values().map(|(filing, _)| filing.clone()));
+    let ids = unique(ids.into_iter());
+    let mut missing = Vec::new();
+    for chunk in ids.chunks(500) {
+        let text = shared.sql.rewrite(&format!(
+            "SELECT id, revision FROM filings WHERE id IN ({})",
+            placeholders(1, chunk.len())
+        ));
+        let mut query = sqlx::query(&text);
+        for id in chunk {
+            query = query.bind(id.clone());
+        }
+        for row in query.fetch_all(&mut **connection).await? {
+            let id: String = row.try_get(0)?;
+            let revision: i64 = row.try_get(1)?;
+            match cache.get(&id) {
+                Some((filing, cached)) if *cached == revision => {
+                    batch.filings.insert(id, (filing.clone(), revision, true));
+                }
+                _ => missing.push(id),
+            }
+        }
+    }
+    for chunk in missing.chunks(500) {
+        let text = shared.sql.rewrite(&format!(
+            "SELECT id, state, revision FROM filings WHERE id IN ({})",
+            placeholders(1, chunk.len())
+        ));
+        let mut query = sqlx::query(&text);
+        for id in chunk {
+            query = query.bind(id.clone());
+        }
+        for row in query.fetch_all(&mut **connection).await? {
+            let id: String = row.try_get(0)?;
+            let state: String = row.try_get(1)?;
+            let filing: Filing =
+                serde_json::from_str(&state).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+            batch.filings.insert(id, (filing, row.try_get(2)?, true));
+        }
+    }
+    Ok(())
+}
+
+fn rewrite_for(postgres: bool, text: &str) -> String {
+    if postgres {
+        return text.to_string();
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut expected = 1;
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '$' {
+            out.push(c);
+            continue;
+        }
+        let mut number = 0usize;
+        while let Some(digit) = chars.peek().and_then(|d| d.to_digit(10)) {
+            number = number * 10 + digit as usize;
+            chars.next();
+        }
+        debug_assert_eq!(
+            number, expected,
+            "placeholders must run $1, $2, … in order: {text}"
+        );
+        expected += 1;
+        out.push('?');
+    }
+    out
+}
+
+fn unique(items: impl Iterator<Item = String>) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
+    items.filter(|item| seen.insert(item.clone())).collect()
+}
+
+/// `$first, $first+1, …` for `count` values.
+fn placeholders(first: usize, count: usize) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::with_capacity(count * 7);
+    for n in first..first + count {
+        if n > first {
+            out.push_str(", ");
+        }
+        let _ = write!(out, "${n}");
+    }
+    out
+}
+
+/// One multi-row INSERT per chunk of `rows`, each row `columns` values wide.
+type AnyQuery<'q> = sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>>;
+
+async fn insert_rows(
+    connection: &mut PoolConnection<Any>,
+    shared: &Shared,
+    head: &str,
+    columns: usize,
+    rows: usize,
+    mut bind: impl for<'q> FnMut(usize, AnyQuery<'q>) -> AnyQuery<'q>,
+    tail: &str,
+) -> Result<u64, sqlx::Error> {
+    let per_chunk = (30_000 / columns).max(1);
+    let mut affected = 0;
+    let mut start = 0;
+    while start < rows {
+        let end = (start + per_chunk).min(rows);
+        let values: Vec<String> = (0..end - start)
+            .map(|row| format!("({})", placeholders(row * columns + 1, columns)))
+            .collect();
+        let text = shared
+            .sql
+            .rewrite(&format!("{head} VALUES {} {tail}", values.join(", ")));
+        let mut query = sqlx::query(&text);
+        for row in start..end {
+            query = bind(row, query);
+        }
+        affected += query.execute(&mut **connection).await?.rows_affected();
+        start = end;
+    }
+    Ok(affected)
+}
+
+/// Writes what the batch decided: one statement per table (per chunk).
+async fn write_batch(
+    connection: &mut PoolConnection<Any>,
+    shared: &Shared,
+    batch: &Batch,
+) -> Result<(), sqlx::Error> {
+    // Filings: insert new ones, update changed ones whose revision is the one read.
+    let rows: Vec<(&String, &Filing, i64, bool)> = batch
+        .changed
+        .iter()
+        .map(|id| {
+            let (filing, revision, _) = &batch.filings[id];
+            (id, filing, *revision, batch_existed(batch, id))
+        })
+        .collect();
+    let states: Vec<&String> = rows
+        .iter()
+        .map(|(id, _, _, _)| &batch.states[*id])
+        .collect();
+    let written = insert_rows(
+        connection,
+        shared,
+        "INSERT INTO filings (id, workflow, version, status, revision, state, created_at, updated_at)",
+        8,
+        rows.len(),
+        |index, query| {
+            let (id, filing, revision, _) = rows[index];
+            query
+                .bind(id.clone())
+                .bind(filing.workflow.clone())
+                .bind(i64::from(filing.version))
+                .bind(status_text(filing))
+                .bind(revision)
+                .bind(states[index].to_string())
+                .bind(batch.now.clone())
+                .bind(batch.now.clone())
+        },
+        "ON CONFLICT (id) DO UPDATE SET status = excluded.status, revision = excluded.revision, \
+         state = excluded.state, updated_at = excluded.updated_at \
+         WHERE filings.revision < excluded.revision",
+    )
+    .await?;
+    if written != rows.len() as u64 {
+        return Err(sqlx::Error::Protocol(
+            "a filing changed under the committer; the batch is retried".into(),
+        ));
+    }
+    insert_rows(
+        connection,
+        shared,
+        "INSERT INTO audit (seq, filing_id, revision, actor, at, event, comment, state_hash, prev_hash, hash)",
+        10,
+        batch.audit.len(),
+        |index, query| {
+            let entry = &batch.audit[index];
+            query
+                .bind(entry.seq)
+                .bind(entry.filing_id.clone())
+                .bind(entry.revision)
+                .bind(entry.actor.clone())
+                .bind(entry.at.clone())
+                .bind(entry.event.clone())
+                .bind(entry.comment.clone())
+                .bind(entry.state_hash.clone())
+                .bind(entry.prev_hash.clone())
+                .bind(entry.hash.clone())
+        },
+        "",
+    )
+    .await?;
+    insert_rows(
+        connection,
+        shared,
+        "INSERT INTO outbox (filing_id, audit_seq, kind, payload, created_at, available_at)",
+        6,
+        batch.outbox.len(),
+        |index, query| {
+            let (filing, seq, kind, payload, now) = &batch.outbox[index];
+            query
+                .bind(filing.clone())
+                .bind(*seq)
+                .bind(kind.to_string())
+                .bind(payload.clone())
+                .bind(now.clone())
+                .bind(now.clone())
+        },
+        "",
+    )
+    .await?;
+    insert_rows(
+        connection,
+        shared,
+        "INSERT INTO timers (filing_id, fire_on, timer)",
+        3,
+        batch.timers.len(),
+        |index, query| {
+            let (filing, on, timer) = &batch.timers[index];
+            query
+                .bind(filing.clone())
+                .bind(on.clone())
+                .bind(timer.clone())
+        },
+        "",
+    )
+    .await?;
+    insert_rows(
+        connection,
+        shared,
+        "INSERT INTO documents (filing_id, audit_seq, event, outcome, title, template, issued_by, issued_on, number, verify_code)",
+        10,
+        batch.documents.len(),
+        |index, query| {
+            let row = &batch.documents[index];
+            query
+                .bind(row.filing.clone())
+                .bind(row.audit_seq)
+                .bind(row.event.clone())
+                .bind(row.outcome)
+                .bind(row.title.clone())
+                .bind(row.template.clone())
+                .bind(row.issued_by.clone())
+                .bind(row.issued_on.clone())
+                .bind(row.number.clone())
+                .bind(row.verify_code.clone())
+        },
+        "",
+    )
+    .await?;
+    let numbers: Vec<(&NumberScope, &i64)> = batch.numbers.iter().collect();
+    insert_rows(
+        connection,
+        shared,
+        "INSERT INTO number_sequences (scope, year, last)",
+        3,
+        numbers.len(),
+        |index, query| {
+            let ((scope, year), last) = numbers[index];
+            query.bind(scope.clone()).bind(*year).bind(*last)
+        },
+        "ON CONFLICT (scope, year) DO UPDATE SET last = excluded.last",
+    )
+    .await?;
+    insert_rows(
+        connection,
+        shared,
+        "INSERT INTO idempotency (key, filing_id, revision, created_at)",
+        4,
+        batch.new_keys.len(),
+        |index, query| {
+            let (key, filing, revision, now) = &batch.new_keys[index];
+            query
+                .bind(key.clone())
+                .bind(filing.clone())
+                .bind(*revision)
+                .bind(now.clone())
+        },
+        "",
+    )
+    .await?;
+    for chunk in batch.fired.chunks(500) {
+        let text = shared.sql.rewrite(&format!(
+            "UPDATE timers SET fired_at = $1 WHERE id IN ({})",
+            placeholders(2, chunk.len())
+        ));
+        let mut query = sqlx::query(&text).bind(batch.now.clone());
+        for id in chunk {
+            query = query.bind(*id);
+        }
+        query.execute(&mut **connection).await?;
+    }
+    Ok(())
+}
+
+fn batch_existed(batch: &Batch, id: &str) -> bool {
+    batch
+        .filings
+        .get(id)
+        .is_some_and(|(_, _, existed)| *existed)
+}
+
+fn status_text(filing: &Filing) -> String {
+    serde_json::to_value(filing.status)
+        .ok()
+        .and_then(|value| value.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+/// One request inside the batch. `Err` only for database failures (which
+/// abort the batch); refusals are `Ok(Err(..))`. Writes go to `batch`.
 async fn apply_one(
     connection: &mut PoolConnection<Any>,
     shared: &Shared,
     batch: &mut Batch,
     request: &Request,
 ) -> Result<Result<Applied, StoreError>, sqlx::Error> {
-    let sql = &shared.sql;
     // A retried request: answer as before.
-    if let Some(key) = &request.key {
-        let known = match batch.keys.get(key) {
-            Some(known) => Some(known.clone()),
-            None => sqlx::query(&sql.select_key)
-                .bind(key.clone())
-                .fetch_optional(&mut **connection)
-                .await?
-                .map(|row| Ok::<_, sqlx::Error>((row.try_get(0)?, row.try_get(1)?)))
-                .transpose()?,
+    if let Some((filing_id, revision)) = request
+        .key
+        .as_ref()
+        .and_then(|key| batch.keys.get(key))
+        .cloned()
+    {
+        let Some((filing, _, _)) = batch.filings.get(&filing_id) else {
+            return Ok(Err(StoreError::NotFound(filing_id)));
         };
-        if let Some((filing_id, revision)) = known {
-            let Some((filing, _)) = load(connection, shared, batch, &filing_id).await? else {
-                return Ok(Err(StoreError::NotFound(filing_id)));
-            };
-            return Ok(Ok(Applied {
-                filing,
-                revision,
-                audit_seq: None,
-                replayed: true,
-                documents: Vec::new(),
-            }));
-        }
+        return Ok(Ok(Applied {
+            filing: filing.clone(),
+            revision,
+            audit_seq: None,
+            replayed: true,
+            documents: Vec::new(),
+        }));
     }
-    let loaded = load(connection, shared, batch, &request.filing).await?;
-    let (filing, revision, exists) = match loaded {
-        Some((filing, revision)) => (filing, revision, true),
+    let (filing, revision) = match batch.filings.get(&request.filing) {
+        Some((filing, revision, _)) => (filing.clone(), *revision),
         None => {
             let Some(workflow_id) = &request.workflow else {
                 return Ok(Err(StoreError::NotFound(request.filing.clone())));
@@ -613,7 +1037,7 @@ async fn apply_one(
                 }));
             };
             let workflow = &shared.workflows[&(workflow_id.clone(), *version)];
-            (Filing::draft(request.filing.clone(), workflow), 0, false)
+            (Filing::draft(request.filing.clone(), workflow), 0)
         }
     };
     if let Some(expected) = request.expected_revision {
@@ -651,13 +1075,7 @@ async fn apply_one(
     let now = request.now.to_string();
     if transition.filing == filing {
         // A timer that no longer applies: only the timer row changes.
-        if let Some(timer) = request.timer {
-            sqlx::query(&sql.mark_timer)
-                .bind(now)
-                .bind(timer)
-                .execute(&mut **connection)
-                .await?;
-        }
+        batch.fired.extend(request.timer);
         return Ok(Ok(Applied {
             filing,
             revision,
@@ -669,40 +1087,6 @@ async fn apply_one(
     let next_revision = revision + 1;
     let state =
         serde_json::to_string(&transition.filing).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
-    let status = serde_json::to_value(transition.filing.status)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default();
-    if exists {
-        let updated = sqlx::query(&sql.update_filing)
-            .bind(status)
-            .bind(next_revision)
-            .bind(state.clone())
-            .bind(now.clone())
-            .bind(request.filing.clone())
-            .bind(revision)
-            .execute(&mut **connection)
-            .await?;
-        if updated.rows_affected() != 1 {
-            return Ok(Err(StoreError::Conflict {
-                filing: request.filing.clone(),
-                expected: revision,
-                actual: revision + 1,
-            }));
-        }
-    } else {
-        sqlx::query(&sql.insert_filing)
-            .bind(request.filing.clone())
-            .bind(transition.filing.workflow.clone())
-            .bind(i64::from(transition.filing.version))
-            .bind(status)
-            .bind(next_revision)
-            .bind(state.clone())
-            .bind(now.clone())
-            .execute(&mut **connection)
-            .await?;
-    }
-    // The audit entry, chained to the previous one.
     let mut entry = audit::Entry {
         seq: batch.head_seq + 1,
         filing_id: request.filing.clone(),
@@ -717,34 +1101,17 @@ async fn apply_one(
         hash: String::new(),
     };
     entry.hash = audit::entry_hash(&entry.prev_hash, &entry);
-    sqlx::query(&sql.insert_audit)
-        .bind(entry.seq)
-        .bind(entry.filing_id.clone())
-        .bind(entry.revision)
-        .bind(entry.actor.clone())
-        .bind(entry.at.clone())
-        .bind(entry.event.clone())
-        .bind(entry.comment.clone())
-        .bind(entry.state_hash.clone())
-        .bind(entry.prev_hash.clone())
-        .bind(entry.hash.clone())
-        .execute(&mut **connection)
-        .await?;
     batch.head_seq = entry.seq;
     batch.head_hash = entry.hash.clone();
-    // The effects: outbox rows, timers, numbered documents.
     let mut documents = Vec::new();
     for effect in &transition.effects {
         match effect {
             Effect::ScheduleTimer { at, timer } => {
                 let timer =
                     serde_json::to_string(timer).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
-                sqlx::query(&sql.insert_timer)
-                    .bind(request.filing.clone())
-                    .bind(at.to_string())
-                    .bind(timer)
-                    .execute(&mut **connection)
-                    .await?;
+                batch
+                    .timers
+                    .push((request.filing.clone(), at.to_string(), timer));
             }
             Effect::IssueDocument {
                 outcome,
@@ -759,9 +1126,9 @@ async fn apply_one(
                             .department(issued_by)
                             .and_then(|d| d.abbr.clone())
                             .unwrap_or_default();
-                        let scope = format!("{}|{abbr}", pattern.source);
                         let year = request.now.date().year();
-                        let seq = next_number(connection, sql, &scope, i64::from(year)).await?;
+                        let scope = (format!("{}|{abbr}", pattern.source), i64::from(year));
+                        let seq = next_number(connection, &shared.sql, batch, scope).await?;
                         Some(pattern.format(year, &abbr, seq as u64))
                     }
                     None => None,
@@ -770,30 +1137,26 @@ async fn apply_one(
                     format!("{}|{outcome}|{}", entry.hash, documents.len()).as_bytes(),
                 )[..16]
                     .to_uppercase();
-                sqlx::query(&sql.insert_document)
-                    .bind(request.filing.clone())
-                    .bind(entry.seq)
-                    .bind(event.name().to_string())
-                    .bind(*outcome as i64)
-                    .bind(title.clone())
-                    .bind(template.clone())
-                    .bind(issued_by.clone())
-                    .bind(request.now.date().to_string())
-                    .bind(number.clone())
-                    .bind(verify_code.clone())
-                    .execute(&mut **connection)
-                    .await?;
+                batch.documents.push(DocumentRow {
+                    filing: request.filing.clone(),
+                    audit_seq: entry.seq,
+                    event: event.name().to_string(),
+                    outcome: *outcome as i64,
+                    title: title.clone(),
+                    template: template.clone(),
+                    issued_by: issued_by.clone(),
+                    issued_on: request.now.date().to_string(),
+                    number: number.clone(),
+                    verify_code: verify_code.clone(),
+                });
                 let payload = serde_json::json!({ "effect": effect, "number": number, "verify_code": verify_code });
-                insert_outbox(
-                    connection,
-                    sql,
-                    &request.filing,
+                batch.outbox.push((
+                    request.filing.clone(),
                     entry.seq,
                     "render",
-                    &payload.to_string(),
-                    &now,
-                )
-                .await?;
+                    payload.to_string(),
+                    now.clone(),
+                ));
                 documents.push(IssuedDocument {
                     title: title.clone(),
                     template: template.clone(),
@@ -804,41 +1167,36 @@ async fn apply_one(
             Effect::Notify { .. } => {
                 let payload =
                     serde_json::to_string(effect).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
-                insert_outbox(
-                    connection,
-                    sql,
-                    &request.filing,
+                batch.outbox.push((
+                    request.filing.clone(),
                     entry.seq,
                     "notify",
-                    &payload,
-                    &now,
-                )
-                .await?;
+                    payload,
+                    now.clone(),
+                ));
             }
         }
     }
     if let Some(key) = &request.key {
-        sqlx::query(&sql.insert_key)
-            .bind(key.clone())
-            .bind(request.filing.clone())
-            .bind(next_revision)
-            .bind(now.clone())
-            .execute(&mut **connection)
-            .await?;
+        batch.new_keys.push((
+            key.clone(),
+            request.filing.clone(),
+            next_revision,
+            now.clone(),
+        ));
         batch
             .keys
             .insert(key.clone(), (request.filing.clone(), next_revision));
     }
-    if let Some(timer) = request.timer {
-        sqlx::query(&sql.mark_timer)
-            .bind(now)
-            .bind(timer)
-            .execute(&mut **connection)
-            .await?;
+    batch.fired.extend(request.timer);
+    batch.audit.push(entry.clone());
+    let existed = batch_existed(batch, &request.filing);
+    if batch.states.insert(request.filing.clone(), state).is_none() {
+        batch.changed.push(request.filing.clone());
     }
     batch.filings.insert(
         request.filing.clone(),
-        (transition.filing.clone(), next_revision, true),
+        (transition.filing.clone(), next_revision, existed),
     );
     Ok(Ok(Applied {
         filing: transition.filing,
@@ -849,73 +1207,28 @@ async fn apply_one(
     }))
 }
 
-/// A filing as this transaction sees it.
-async fn load(
-    connection: &mut PoolConnection<Any>,
-    shared: &Shared,
-    batch: &mut Batch,
-    id: &str,
-) -> Result<Option<(Filing, i64)>, sqlx::Error> {
-    if let Some((filing, revision, _)) = batch.filings.get(id) {
-        return Ok(Some((filing.clone(), *revision)));
-    }
-    let Some(row) = sqlx::query(&shared.sql.select_filing)
-        .bind(id.to_string())
-        .fetch_optional(&mut **connection)
-        .await?
-    else {
-        return Ok(None);
-    };
-    let state: String = row.try_get(0)?;
-    let revision: i64 = row.try_get(1)?;
-    let filing: Filing =
-        serde_json::from_str(&state).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
-    batch
-        .filings
-        .insert(id.to_string(), (filing.clone(), revision, false));
-    Ok(Some((filing, revision)))
-}
-
+/// The next number of a sequence, gapless: read once per batch, counted in memory.
 async fn next_number(
     connection: &mut PoolConnection<Any>,
     sql: &Sql,
-    scope: &str,
-    year: i64,
+    batch: &mut Batch,
+    scope: NumberScope,
 ) -> Result<i64, sqlx::Error> {
-    let updated = sqlx::query(&sql.bump_number)
-        .bind(scope.to_string())
-        .bind(year)
-        .fetch_optional(&mut **connection)
-        .await?;
-    if let Some(row) = updated {
-        return row.try_get(0);
+    if !batch.numbers.contains_key(&scope) {
+        let row = sqlx::query(&sql.select_number)
+            .bind(scope.0.clone())
+            .bind(scope.1)
+            .fetch_optional(&mut **connection)
+            .await?;
+        let current = match row {
+            Some(row) => row.try_get(0)?,
+            None => 0,
+        };
+        batch.numbers.insert(scope.clone(), current);
     }
-    sqlx::query(&sql.insert_number)
-        .bind(scope.to_string())
-        .bind(year)
-        .execute(&mut **connection)
-        .await?;
-    Ok(1)
-}
-
-async fn insert_outbox(
-    connection: &mut PoolConnection<Any>,
-    sql: &Sql,
-    filing: &str,
-    audit_seq: i64,
-    kind: &str,
-    payload: &str,
-    now: &str,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(&sql.insert_outbox)
-        .bind(filing.to_string())
-        .bind(audit_seq)
-        .bind(kind.to_string())
-        .bind(payload.to_string())
-        .bind(now.to_string())
-        .execute(&mut **connection)
-        .await?;
-    Ok(())
+    let last = batch.numbers.get_mut(&scope).expect("inserted above");
+    *last += 1;
+    Ok(*last)
 }
 
 /// What a person wrote with a command, for the audit's comment column.
@@ -935,40 +1248,33 @@ fn comment(command: &Command) -> String {
 /// The statements, written once with `$N` placeholders and rewritten to
 /// `?N` for SQLite.
 struct Sql {
+    postgres: bool,
     begin: String,
     lock_head: String,
     update_head: String,
     select_head: String,
-    select_key: String,
-    insert_key: String,
     select_filing: String,
-    insert_filing: String,
-    update_filing: String,
-    insert_audit: String,
     select_audit: String,
-    insert_outbox: String,
     pending_outbox: String,
-    insert_timer: String,
     claim_timers: String,
-    mark_timer: String,
-    insert_document: String,
-    bump_number: String,
-    insert_number: String,
+    select_number: String,
     workflow_digest: String,
     insert_workflow: String,
     all_workflows: String,
 }
 
 impl Sql {
+    /// A statement in this backend's placeholder syntax. Statements are
+    /// written with `$1 … $n`, each once and in order, so SQLite gets plain
+    /// positional `?`: sqlx-sqlite looks numbered ones up by name, which
+    /// costs more the more parameters a statement has.
+    fn rewrite(&self, text: &str) -> String {
+        rewrite_for(self.postgres, text)
+    }
+
     fn for_backend(backend: Backend) -> Sql {
         let postgres = backend == Backend::Postgres;
-        let q = |text: &str| -> String {
-            if postgres {
-                text.to_string()
-            } else {
-                text.replace('$', "?")
-            }
-        };
+        let q = |text: &str| rewrite_for(postgres, text);
         let claim_timers = if postgres {
             "UPDATE timers SET leased_until = $1, leased_by = $2 WHERE id IN (
                 SELECT id FROM timers WHERE fired_at IS NULL AND fire_on <= $3
@@ -983,6 +1289,7 @@ impl Sql {
              RETURNING id, filing_id, timer"
         };
         Sql {
+            postgres,
             begin: if postgres { "BEGIN" } else { "BEGIN IMMEDIATE" }.to_string(),
             lock_head: q(if postgres {
                 "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE"
@@ -991,44 +1298,34 @@ impl Sql {
             }),
             update_head: q("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1"),
             select_head: q("SELECT seq, hash FROM audit_head WHERE id = 1"),
-            select_key: q("SELECT filing_id, revision FROM idempotency WHERE key = $1"),
-            insert_key: q("INSERT INTO idempotency (key, filing_id, revision, created_at) VALUES ($1, $2, $3, $4)"),
             select_filing: q("SELECT state, revision FROM filings WHERE id = $1"),
-            insert_filing: q(
-                "INSERT INTO filings (id, workflow, version, status, revision, state, created_at, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
-            ),
-            update_filing: q(
-                "UPDATE filings SET status = $1, revision = $2, state = $3, updated_at = $4 WHERE id = $5 AND revision = $6",
-            ),
-            insert_audit: q(
-                "INSERT INTO audit (seq, filing_id, revision, actor, at, event, comment, state_hash, prev_hash, hash)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-            ),
             select_audit: q(
                 "SELECT seq, filing_id, revision, actor, at, event, comment, state_hash, prev_hash, hash FROM audit ORDER BY seq",
-            ),
-            insert_outbox: q(
-                "INSERT INTO outbox (filing_id, audit_seq, kind, payload, created_at, available_at)
-                 VALUES ($1, $2, $3, $4, $5, $5)",
             ),
             pending_outbox: q(
                 "SELECT id, filing_id, payload FROM outbox WHERE kind = $1 AND done_at IS NULL AND failed_at IS NULL ORDER BY id",
             ),
-            insert_timer: q("INSERT INTO timers (filing_id, fire_on, timer) VALUES ($1, $2, $3)"),
             claim_timers: q(claim_timers),
-            mark_timer: q("UPDATE timers SET fired_at = $1 WHERE id = $2"),
-            insert_document: q(
-                "INSERT INTO documents (filing_id, audit_seq, event, outcome, title, template, issued_by, issued_on, number, verify_code)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-            ),
-            bump_number: q(
-                "UPDATE number_sequences SET last = last + 1 WHERE scope = $1 AND year = $2 RETURNING last",
-            ),
-            insert_number: q("INSERT INTO number_sequences (scope, year, last) VALUES ($1, $2, 1)"),
+            select_number: q("SELECT last FROM number_sequences WHERE scope = $1 AND year = $2"),
             workflow_digest: q("SELECT digest FROM workflow_versions WHERE id = $1 AND version = $2"),
             insert_workflow: q("INSERT INTO workflow_versions (id, version, digest, definition) VALUES ($1, $2, $3, $4)"),
             all_workflows: q("SELECT id, version, definition FROM workflow_versions"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_for_each_backend() {
+        assert_eq!(placeholders(3, 3), "$3, $4, $5");
+        let text = "INSERT INTO t VALUES ($1, $2), ($3, $4)";
+        assert_eq!(rewrite_for(true, text), text);
+        assert_eq!(
+            rewrite_for(false, text),
+            "INSERT INTO t VALUES (?, ?), (?, ?)"
+        );
     }
 }
