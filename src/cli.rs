@@ -179,9 +179,10 @@ enum BenchCommand {
         /// server is started with scripts/postgres.sh.
         #[arg(long)]
         database: Option<String>,
-        #[arg(long, default_value_t = 2000)]
+        #[arg(long, default_value_t = 5000)]
         filings: usize,
-        #[arg(long, default_value_t = 64)]
+        /// Filings in flight at once; the committer groups their transitions.
+        #[arg(long, default_value_t = 256)]
         concurrency: usize,
         #[arg(long)]
         json: bool,

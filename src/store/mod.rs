@@ -790,12 +790,15 @@ async fn insert_rows(
     mut bind: impl for<'q> FnMut(usize, AnyQuery<'q>) -> AnyQuery<'q>,
     tail: &str,
 ) -> Result<u64, sqlx::Error> {
-    let per_chunk = (30_000 / columns).max(1);
+    // Chunks of 64, 32, …, 1 rows: at most seven statement shapes per
+    // table, which stay prepared in the connection's statement cache
+    // instead of a new statement for every batch size.
     let mut affected = 0;
     let mut start = 0;
     while start < rows {
-        let end = (start + per_chunk).min(rows);
-        let values: Vec<String> = (0..end - start)
+        let size = chunk_size(rows - start);
+        let end = start + size;
+        let values: Vec<String> = (0..size)
             .map(|row| format!("({})", placeholders(row * columns + 1, columns)))
             .collect();
         let text = shared
@@ -811,7 +814,16 @@ async fn insert_rows(
     Ok(affected)
 }
 
-/// Writes what the batch decided: one statement per table (per chunk).
+/// The largest power of two up to 64 that fits `remaining` rows.
+fn chunk_size(remaining: usize) -> usize {
+    let mut size = 64;
+    while size > remaining {
+        size /= 2;
+    }
+    size
+}
+
+/// Writes what the batch decided: a few statements per table.
 async fn write_batch(
     connection: &mut PoolConnection<Any>,
     shared: &Shared,
@@ -1024,8 +1036,10 @@ async fn apply_one(
             documents: Vec::new(),
         }));
     }
+    // Borrowed, not cloned: the engine clones the one it changes.
+    let draft: Filing;
     let (filing, revision) = match batch.filings.get(&request.filing) {
-        Some((filing, revision, _)) => (filing.clone(), *revision),
+        Some((filing, revision, _)) => (filing, *revision),
         None => {
             let Some(workflow_id) = &request.workflow else {
                 return Ok(Err(StoreError::NotFound(request.filing.clone())));
@@ -1037,7 +1051,8 @@ async fn apply_one(
                 }));
             };
             let workflow = &shared.workflows[&(workflow_id.clone(), *version)];
-            (Filing::draft(request.filing.clone(), workflow), 0)
+            draft = Filing::draft(request.filing.clone(), workflow);
+            (&draft, 0)
         }
     };
     if let Some(expected) = request.expected_revision {
@@ -1064,7 +1079,7 @@ async fn apply_one(
     };
     let transition = match engine::transition(
         context,
-        &filing,
+        filing,
         &request.actor,
         &request.command,
         request.now,
@@ -1073,8 +1088,10 @@ async fn apply_one(
         Err(error) => return Ok(Err(StoreError::Rejected(error))),
     };
     let now = request.now.to_string();
-    if transition.filing == filing {
+    // The engine adds one history entry exactly when it changes the filing.
+    if transition.filing.history.len() == filing.history.len() {
         // A timer that no longer applies: only the timer row changes.
+        let filing = filing.clone();
         batch.fired.extend(request.timer);
         return Ok(Ok(Applied {
             filing,
@@ -1317,6 +1334,17 @@ impl Sql {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rows_go_in_power_of_two_chunks() {
+        let sizes: Vec<usize> = std::iter::successors(Some((0, 0)), |&(start, _)| {
+            (start < 150).then(|| (start + chunk_size(150 - start), chunk_size(150 - start)))
+        })
+        .skip(1)
+        .map(|(_, size)| size)
+        .collect();
+        assert_eq!(sizes, [64, 64, 16, 4, 2]);
+    }
 
     #[test]
     fn placeholders_for_each_backend() {
