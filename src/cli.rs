@@ -100,6 +100,9 @@ enum Command {
         /// This worker's name, recorded on the timers it claims.
         #[arg(long, default_value = "worker")]
         name: String,
+        /// Timers claimed at a time.
+        #[arg(long, default_value_t = 100)]
+        batch: i64,
     },
     /// Drive sample filings through the store from submission to decision.
     Load {
@@ -330,11 +333,12 @@ fn run(command: Command) -> Result<ExitCode, String> {
             once,
             now,
             name,
+            batch,
         } => {
             let setup = store.setup();
             runtime()?.block_on(async {
                 let store = setup.open().await?;
-                crate::operate::worker(&store, &name, now, once).await
+                crate::operate::worker(&store, &name, now, once, batch).await
             })?;
             Ok(ExitCode::SUCCESS)
         }

@@ -83,7 +83,9 @@ pub async fn verify_audit(store: &Store) -> Result<bool, String> {
     Ok(verification.is_intact())
 }
 
-/// The timer worker: fires due timers, once or every `interval` seconds.
+/// The timer worker: claims `batch` due timers at a time and fires them;
+/// with `once` it stops when none is due, else it looks again every five
+/// seconds. Prints the totals it fired.
 ///
 /// # Errors
 /// A database failure.
@@ -92,21 +94,27 @@ pub async fn worker(
     name: &str,
     now: Option<DateTime>,
     once: bool,
+    batch: i64,
 ) -> Result<(), String> {
+    let mut total = crate::store::TimerRun::default();
     loop {
         let now = now.unwrap_or_else(local_now);
         let run = store
-            .fire_due_timers(name, now, 500)
+            .fire_due_timers(name, now, batch)
             .await
             .map_err(|e| e.to_string())?;
-        println!(
-            "{name}: claimed {} timers, fired {}, no longer due {}, already fired {}",
-            run.claimed, run.fired, run.no_longer_due, run.already_fired
-        );
-        if once {
-            return Ok(());
-        }
+        total.claimed += run.claimed;
+        total.fired += run.fired;
+        total.no_longer_due += run.no_longer_due;
+        total.already_fired += run.already_fired;
         if run.claimed == 0 {
+            println!(
+                "{name}: claimed {} timers, fired {}, no longer due {}, already fired {}",
+                total.claimed, total.fired, total.no_longer_due, total.already_fired
+            );
+            if once {
+                return Ok(());
+            }
             tokio::time::sleep(std::time::Duration::from_secs(5)).await;
         }
     }

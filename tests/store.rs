@@ -3,78 +3,16 @@
 //! starts a throwaway server and sets it). Each test gets a fresh database.
 //! Without PostgreSQL the suite fails: a silent skip is not a pass.
 
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::path::PathBuf;
+
+mod common;
+use common::{calendar, fresh_databases, open, root, workflows};
 
 use jiff::civil::{date, Date, DateTime, Time};
-use onewindow::calendar::Calendar;
-use onewindow::dsl::Workflow;
 use onewindow::engine::simulate::Answers;
 use onewindow::engine::{validate, Actor, Command, EngineError, Status, Submission, Upload};
-use onewindow::project::{self, Paths};
 use onewindow::store::{Options, Request, Store, StoreError};
 use sqlx::Executor as _;
-
-static COUNTER: AtomicUsize = AtomicUsize::new(0);
-
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn workflows() -> Vec<Workflow> {
-    let loaded = project::load(&Paths {
-        flows: vec![root().join("workflows")],
-        templates: root().join("templates"),
-    })
-    .expect("definitions");
-    loaded.checked.workflows
-}
-
-fn calendar() -> Calendar {
-    Calendar::load(&root().join("calendars"), "cn").expect("calendars")
-}
-
-/// A fresh, empty database URL of each backend.
-async fn fresh_databases() -> Vec<String> {
-    let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-    let dir = std::env::temp_dir().join(format!("onewindow-store-{}-{n}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let sqlite = format!("sqlite://{}?mode=rwc", dir.join("onewindow.db").display());
-    let admin = std::env::var("ONEWINDOW_TEST_POSTGRES").expect(
-        "ONEWINDOW_TEST_POSTGRES is not set: the PostgreSQL half of the store suite needs a server (./run test starts one)",
-    );
-    sqlx::any::install_default_drivers();
-    let name = format!("onewindow_test_{}_{n}", std::process::id());
-    let mut connection = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin)
-        .await
-        .expect("PostgreSQL reachable");
-    connection
-        .execute(format!("DROP DATABASE IF EXISTS {name}").as_str())
-        .await
-        .expect("drop");
-    connection
-        .execute(format!("CREATE DATABASE {name}").as_str())
-        .await
-        .expect("create");
-    let postgres = match admin.rsplit_once('/') {
-        Some((base, _)) => format!("{base}/{name}"),
-        None => panic!("ONEWINDOW_TEST_POSTGRES must end in /DATABASE"),
-    };
-    vec![sqlite, postgres]
-}
-
-async fn open(url: &str) -> Store {
-    let blob_dir = std::env::temp_dir().join(format!("onewindow-blobs-{}", std::process::id()));
-    Store::open(Options {
-        url: url.to_string(),
-        workflows: workflows(),
-        calendar: calendar(),
-        blob_dir,
-        max_upload: 20 * 1024 * 1024,
-    })
-    .await
-    .unwrap_or_else(|e| panic!("{url}: {e}"))
-}
 
 fn at(day: Date) -> DateTime {
     DateTime::from_parts(day, Time::constant(10, 0, 0, 0))

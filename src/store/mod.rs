@@ -469,6 +469,64 @@ impl Store {
         Ok(run)
     }
 
+    /// Claims up to `limit` outbox rows of `kind` that are due and not leased,
+    /// leasing them to `worker` for `lease_seconds`. Rows leased by a worker
+    /// that died come back when the lease runs out.
+    ///
+    /// # Errors
+    /// A database failure.
+    pub async fn claim_outbox(
+        &self,
+        kind: &str,
+        worker: &str,
+        now: DateTime,
+        lease_seconds: i64,
+        limit: i64,
+    ) -> Result<Vec<OutboxRow>, StoreError> {
+        let lease = now
+            .checked_add(jiff::Span::new().seconds(lease_seconds))
+            .map_err(|e| StoreError::Config(e.to_string()))?;
+        let rows = sqlx::query(&self.shared.sql.claim_outbox)
+            .bind(lease.to_string())
+            .bind(worker.to_string())
+            .bind(kind.to_string())
+            .bind(now.to_string())
+            .bind(now.to_string())
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(OutboxRow {
+                    id: row.try_get(0)?,
+                    filing: row.try_get(1)?,
+                    payload: row.try_get(2)?,
+                    attempts: row.try_get(3)?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(StoreError::from)
+    }
+
+    /// Marks claimed rows done; only the worker holding the lease can.
+    ///
+    /// # Errors
+    /// A database failure.
+    pub async fn complete_outbox(
+        &self,
+        worker: &str,
+        id: i64,
+        now: DateTime,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(&self.shared.sql.complete_outbox)
+            .bind(now.to_string())
+            .bind(id)
+            .bind(worker.to_string())
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     /// Outbox rows of `kind` not yet done, oldest first.
     ///
     /// # Errors
@@ -510,6 +568,15 @@ impl Store {
             .await?;
         Ok(row.try_get(0)?)
     }
+}
+
+/// A claimed outbox row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxRow {
+    pub id: i64,
+    pub filing: String,
+    pub payload: String,
+    pub attempts: i64,
 }
 
 /// What one pass of the timer worker did.
@@ -1274,6 +1341,8 @@ struct Sql {
     select_audit: String,
     pending_outbox: String,
     claim_timers: String,
+    claim_outbox: String,
+    complete_outbox: String,
     select_number: String,
     workflow_digest: String,
     insert_workflow: String,
@@ -1323,6 +1392,17 @@ impl Sql {
                 "SELECT id, filing_id, payload FROM outbox WHERE kind = $1 AND done_at IS NULL AND failed_at IS NULL ORDER BY id",
             ),
             claim_timers: q(claim_timers),
+            claim_outbox: q(&format!(
+                "UPDATE outbox SET leased_until = $1, leased_by = $2, attempts = attempts + 1 WHERE id IN (
+                    SELECT id FROM outbox WHERE kind = $3 AND done_at IS NULL AND failed_at IS NULL
+                      AND available_at <= $4 AND (leased_until IS NULL OR leased_until < $5)
+                    ORDER BY id LIMIT $6{})
+                 RETURNING id, filing_id, payload, attempts",
+                if postgres { " FOR UPDATE SKIP LOCKED" } else { "" }
+            )),
+            complete_outbox: q(
+                "UPDATE outbox SET done_at = $1, leased_until = NULL WHERE id = $2 AND leased_by = $3 AND done_at IS NULL",
+            ),
             select_number: q("SELECT last FROM number_sequences WHERE scope = $1 AND year = $2"),
             workflow_digest: q("SELECT digest FROM workflow_versions WHERE id = $1 AND version = $2"),
             insert_workflow: q("INSERT INTO workflow_versions (id, version, digest, definition) VALUES ($1, $2, $3, $4)"),

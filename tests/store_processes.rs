@@ -1,0 +1,266 @@
+//! The store across real processes: a burst of filings killed with SIGKILL
+//! loses no acknowledged transition; two worker processes on one PostgreSQL
+//! fire each timer once; two stores on one PostgreSQL split the outbox.
+
+use std::collections::{BTreeMap, HashSet};
+use std::io::{BufRead as _, BufReader};
+use std::process::{Command, Stdio};
+
+use jiff::civil::{date, DateTime, Time};
+use onewindow::engine::{Actor, Command as Engine, Status};
+use onewindow::store::{Request, Store};
+
+mod common;
+use common::{fresh_databases, open, root, scratch};
+
+fn load_command(database: &str, data: &std::path::Path, filings: usize) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_onewindow"));
+    command
+        .current_dir(root())
+        .args([
+            "load",
+            "--workflow",
+            "new_combined",
+            "--prefix",
+            "K",
+            "--concurrency",
+            "32",
+            "--acks",
+        ])
+        .args(["--filings", &filings.to_string(), "--database", database])
+        .arg("--data")
+        .arg(data);
+    command
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigkill_mid_burst_loses_no_acknowledged_transition() {
+    for url in fresh_databases().await {
+        let data = scratch("crash");
+        let filings = 300;
+        let mut child = load_command(&url, &data, filings)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn load");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut acks: Vec<(String, i64)> = Vec::new();
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            let mut parts = line.split_whitespace();
+            if let (Some("ack"), Some(filing), Some(revision)) =
+                (parts.next(), parts.next(), parts.next())
+            {
+                acks.push((filing.to_string(), revision.parse().expect("revision")));
+            }
+            if acks.len() == 400 {
+                child.kill().expect("SIGKILL");
+                break;
+            }
+        }
+        child.wait().expect("reaped");
+        assert_eq!(
+            acks.len(),
+            400,
+            "{url}: the burst was killed after 400 acknowledgements"
+        );
+
+        // After restart: every acknowledged transition is there, exactly once.
+        let store = open(&url).await;
+        let entries = store.audit_entries().await.expect("audit");
+        let mut per_revision: BTreeMap<(String, i64), usize> = BTreeMap::new();
+        for entry in &entries {
+            *per_revision
+                .entry((entry.filing_id.clone(), entry.revision))
+                .or_default() += 1;
+        }
+        for (filing, revision) in &acks {
+            assert_eq!(
+                per_revision.get(&(filing.clone(), *revision)),
+                Some(&1),
+                "{url}: {filing} revision {revision}"
+            );
+            let (_, stored) = store
+                .filing(filing)
+                .await
+                .expect("acknowledged filing stored");
+            assert!(
+                stored >= *revision,
+                "{url}: {filing} went back from {revision} to {stored}"
+            );
+        }
+        let verification = store.verify_audit().await.expect("verify");
+        assert!(
+            verification.is_intact(),
+            "{url}: {:?}",
+            verification.problems
+        );
+        drop(store);
+
+        // Running the same load again finishes every filing; retried steps apply once.
+        let status = load_command(&url, &data, filings)
+            .stdout(Stdio::null())
+            .status()
+            .expect("resume");
+        assert!(status.success(), "{url}");
+        let store = open(&url).await;
+        assert_eq!(
+            store.count("filings").await.unwrap(),
+            filings as i64,
+            "{url}"
+        );
+        assert_eq!(
+            store.count("audit").await.unwrap(),
+            4 * filings as i64,
+            "{url}: submit, accept, two approvals each"
+        );
+        for index in [0, filings / 2, filings - 1] {
+            let (filing, revision) = store.filing(&format!("K{index:06}")).await.unwrap();
+            assert_eq!((filing.status, revision), (Status::Decided, 4), "{url}");
+        }
+        assert!(store.verify_audit().await.unwrap().is_intact(), "{url}");
+        let _ = std::fs::remove_dir_all(data);
+    }
+}
+
+/// Parses a worker's closing line: `NAME: claimed C timers, fired F, …`.
+fn fired(output: &str) -> usize {
+    output
+        .lines()
+        .find_map(|line| line.split("fired ").nth(1))
+        .and_then(|rest| rest.split(',').next())
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no totals in {output:?}"))
+}
+
+async fn submit_many(store: &Store, count: usize, day: jiff::civil::Date) {
+    let workflow = store.workflow("new_combined").unwrap();
+    let answers: onewindow::engine::simulate::Answers = serde_json::from_str(
+        &std::fs::read_to_string(root().join("workflows/samples/new_combined.json")).unwrap(),
+    )
+    .unwrap();
+    let submission = onewindow::operate::sample_submission(&workflow, &answers).unwrap();
+    let mut tasks = tokio::task::JoinSet::new();
+    for index in 0..count {
+        let (store, submission) = (store.clone(), submission.clone());
+        tasks.spawn(async move {
+            let now = DateTime::from_parts(day, Time::constant(9, 0, 0, 0));
+            let mut request = Request::new(
+                format!("T{index:05}"),
+                Actor::Applicant,
+                Engine::Submit { submission },
+                now,
+            );
+            request.workflow = Some("new_combined".into());
+            store.apply(request).await.expect("submit");
+        });
+    }
+    while let Some(done) = tasks.join_next().await {
+        done.expect("task");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_worker_processes_fire_each_timer_once() {
+    let postgres = fresh_databases().await.pop().expect("postgres");
+    let data = scratch("workers");
+    let filings = 1000;
+    {
+        let store = open(&postgres).await;
+        submit_many(&store, filings, date(2026, 2, 12)).await;
+        assert_eq!(store.count("timers").await.unwrap(), filings as i64);
+    }
+    // The day after the intake limit: every filing is due for deemed acceptance.
+    let spawn = |name: &str| {
+        Command::new(env!("CARGO_BIN_EXE_onewindow"))
+            .current_dir(root())
+            .args([
+                "worker",
+                "--once",
+                "--batch",
+                "10",
+                "--now",
+                "2026-02-27T09:00:00",
+                "--name",
+                name,
+            ])
+            .args(["--database", &postgres])
+            .arg("--data")
+            .arg(&data)
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("spawn worker")
+    };
+    let (a, b) = (spawn("A"), spawn("B"));
+    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    assert!(a.status.success() && b.status.success());
+    let (out_a, out_b) = (
+        String::from_utf8_lossy(&a.stdout).to_string(),
+        String::from_utf8_lossy(&b.stdout).to_string(),
+    );
+    let (fired_a, fired_b) = (fired(&out_a), fired(&out_b));
+    assert_eq!(fired_a + fired_b, filings, "{out_a}{out_b}");
+    assert!(
+        fired_a > 0 && fired_b > 0,
+        "both processes shared the work: {out_a}{out_b}"
+    );
+    let store = open(&postgres).await;
+    assert_eq!(
+        store.count("audit").await.unwrap(),
+        2 * filings as i64,
+        "submit and one deemed acceptance each"
+    );
+    let (filing, revision) = store.filing("T00000").await.unwrap();
+    assert!(filing.deemed_accepted && revision == 2);
+    assert!(store.verify_audit().await.unwrap().is_intact());
+    let _ = std::fs::remove_dir_all(data);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_stores_split_the_outbox_without_overlap() {
+    let postgres = fresh_databases().await.pop().expect("postgres");
+    let first = open(&postgres).await;
+    submit_many(&first, 300, date(2026, 3, 2)).await;
+    // Acceptance notifies the applicant and each reviewing department.
+    let window = Actor::Window {
+        department: "window".into(),
+    };
+    for index in 0..300 {
+        let now = DateTime::from_parts(date(2026, 3, 2), Time::constant(11, 0, 0, 0));
+        let request = Request::new(format!("T{index:05}"), window.clone(), Engine::Accept, now);
+        first.apply(request).await.expect("accept");
+    }
+    let second = open(&postgres).await;
+    let pending = first.pending_outbox("notify").await.unwrap().len();
+    assert!(pending >= 600, "acceptance queued notifications: {pending}");
+    // Rows become available when queued (11:00); the workers come at noon.
+    let now = DateTime::from_parts(date(2026, 3, 2), Time::constant(12, 0, 0, 0));
+    let drain = |store: Store, name: &'static str| async move {
+        let mut taken = Vec::new();
+        loop {
+            let rows = store
+                .claim_outbox("notify", name, now, 60, 7)
+                .await
+                .expect("claim");
+            if rows.is_empty() {
+                return taken;
+            }
+            for row in rows {
+                assert!(store.complete_outbox(name, row.id, now).await.unwrap());
+                taken.push(row.id);
+            }
+        }
+    };
+    let (a, b) = tokio::join!(drain(first.clone(), "A"), drain(second, "B"));
+    let (set_a, set_b): (HashSet<i64>, HashSet<i64>) =
+        (a.iter().copied().collect(), b.iter().copied().collect());
+    assert!(set_a.is_disjoint(&set_b), "no row was taken twice");
+    assert_eq!(set_a.len() + set_b.len(), pending);
+    assert!(
+        !set_a.is_empty() && !set_b.is_empty(),
+        "both took a share: {} and {}",
+        set_a.len(),
+        set_b.len()
+    );
+    assert!(first.pending_outbox("notify").await.unwrap().is_empty());
+}
