@@ -407,3 +407,151 @@ async fn state_survives_reopening() {
         assert!(store.verify_audit().await.unwrap().is_intact());
     }
 }
+
+#[tokio::test]
+async fn approvals_register_institutions_whose_opening_feeds_eligibility() {
+    for url in fresh_databases().await {
+        let store = open(&url).await;
+        submit(&store, "F-1", "new_combined", date(2026, 3, 2)).await;
+        act(&store, "F-1", window(), Command::Accept, date(2026, 3, 2))
+            .await
+            .unwrap();
+        act(
+            &store,
+            "F-1",
+            reviewer("civil"),
+            Command::Approve { step: 1 },
+            date(2026, 3, 10),
+        )
+        .await
+        .unwrap();
+        act(
+            &store,
+            "F-1",
+            reviewer("health"),
+            Command::Approve { step: 0 },
+            date(2026, 3, 20),
+        )
+        .await
+        .unwrap();
+        assert_eq!(store.count("institutions").await.unwrap(), 1, "{url}");
+        let facts = store
+            .registry_facts("F-1", date(2026, 8, 15))
+            .await
+            .unwrap();
+        assert_eq!(facts["months_operating"], 0, "{url}: not opened yet");
+        store.record_opening("F-1", date(2026, 6, 1)).await.unwrap();
+        let designation = store.workflow("insurance_designation").unwrap();
+        let form = serde_json::json!({
+            "name": "茂名康颐医养中心护理院",
+            "license_number": "PDY98765444090411A1002",
+            "medical_kind": "护理院"
+        });
+        let form = form.as_object().unwrap();
+        // Two months after opening: not yet eligible (000 三(十八)).
+        let facts = store
+            .registry_facts("F-1", date(2026, 8, 15))
+            .await
+            .unwrap();
+        assert_eq!(facts["months_operating"], 2, "{url}");
+        let problems =
+            validate(&designation, "康颐", form, &facts, Default::default()).unwrap_err();
+        assert_eq!(
+            problems[0].message,
+            "医养结合机构中的医疗机构正式运营3个月后方可提出定点申请"
+        );
+        // Three months after: eligible.
+        let facts = store.registry_facts("F-1", date(2026, 9, 2)).await.unwrap();
+        assert_eq!(facts["months_operating"], 3, "{url}");
+        assert!(validate(&designation, "康颐", form, &facts, Default::default()).is_ok());
+        assert!(matches!(
+            store.record_opening("NO-SUCH", date(2026, 6, 1)).await,
+            Err(StoreError::NotFound(_))
+        ));
+    }
+}
+
+#[tokio::test]
+async fn agreements_are_registered_with_a_renewal_reminder_before_the_year_ends() {
+    for url in fresh_databases().await {
+        let store = open(&url).await;
+        submit(&store, "A-1", "cooperation_agreement", date(2026, 11, 2)).await;
+        act(&store, "A-1", window(), Command::Accept, date(2026, 11, 2))
+            .await
+            .unwrap();
+        for party in ["medical", "eldercare"] {
+            let actor = Actor::Party {
+                party: party.into(),
+            };
+            act(
+                &store,
+                "A-1",
+                actor,
+                Command::Sign { step: 0 },
+                date(2026, 11, 4),
+            )
+            .await
+            .unwrap();
+        }
+        for (step, department) in [(1, "health"), (2, "civil"), (3, "township")] {
+            act(
+                &store,
+                "A-1",
+                reviewer(department),
+                Command::File { step },
+                date(2026, 11, 6),
+            )
+            .await
+            .unwrap();
+        }
+        let agreements = store.agreements().await.unwrap();
+        assert_eq!(
+            agreements,
+            vec![(
+                "A-1".to_string(),
+                "芒市人民医院".to_string(),
+                "芒市中心敬老院".to_string(),
+                "2026-12-01".to_string(),
+                "2027-11-30".to_string()
+            )],
+            "{url}: one year from the term's start (一年一签)"
+        );
+        // The reminder waits until 30 days before the term ends.
+        let at = |day: Date| DateTime::from_parts(day, Time::constant(12, 0, 0, 0));
+        let renewal = |rows: Vec<onewindow::store::OutboxRow>| {
+            rows.into_iter()
+                .filter(|r| r.payload.contains("\"renewal\""))
+                .count()
+        };
+        let early = store
+            .claim_outbox("notify", "mailer", at(date(2027, 10, 30)), 60, 1000)
+            .await
+            .unwrap();
+        assert_eq!(renewal(early), 0, "{url}");
+        let due = store
+            .claim_outbox("notify", "mailer", at(date(2027, 10, 31)), 60, 1000)
+            .await
+            .unwrap();
+        assert_eq!(renewal(due), 1, "{url}");
+    }
+}
+
+#[tokio::test]
+async fn uploads_are_stored_by_content_with_limits() {
+    for url in fresh_databases().await {
+        let store = open(&url).await;
+        let pdf = b"%PDF-1.7\n1 0 obj << >> endobj\n".to_vec();
+        let stored = store.blobs.put("pdf", &pdf).expect("stored");
+        assert_eq!(store.blobs.get(&stored.sha256).unwrap(), pdf, "{url}");
+        let error = store
+            .blobs
+            .put("pdf", b"<html><script>alert(1)</script>")
+            .unwrap_err();
+        assert!(error.to_string().contains("不是PDF格式"), "{error}");
+        let error = store
+            .blobs
+            .put("pdf", &vec![b'%'; 21 * 1024 * 1024])
+            .unwrap_err();
+        assert!(error.to_string().contains("文件过大"), "{error}");
+    }
+}

@@ -77,6 +77,8 @@ pub enum ClauseKind {
         days: Count,
     },
     Recur(RecurDef),
+    /// `register institution` / `register agreement`: what a decision adds to the registry.
+    Register(Ident),
 }
 
 impl ClauseKind {
@@ -99,6 +101,7 @@ impl ClauseKind {
             ClauseKind::Notify { .. } => "notify",
             ClauseKind::Remind { .. } => "remind",
             ClauseKind::Recur(_) => "every",
+            ClauseKind::Register(_) => "register",
         }
     }
 }

@@ -261,6 +261,7 @@ impl<'a> WorkflowChecker<'a> {
         let mut notify_ast = Vec::new();
         let mut remind_ast = Vec::new();
         let mut recur_ast = Vec::new();
+        let mut register_ast = Vec::new();
         for clause in &definition.clauses {
             let keyword = clause.kind.keyword();
             let single = matches!(
@@ -308,6 +309,7 @@ impl<'a> WorkflowChecker<'a> {
                 ClauseKind::Notify { recipients, events } => notify_ast.push((recipients, events)),
                 ClauseKind::Remind { recipients, days } => remind_ast.push((recipients, *days)),
                 ClauseKind::Recur(recur) => recur_ast.push(recur),
+                ClauseKind::Register(kind) => register_ast.push(kind),
             }
         }
         let id_span = definition.id.span;
@@ -426,6 +428,7 @@ impl<'a> WorkflowChecker<'a> {
         let promised = singles.promised_limit.map(|(_, c)| c.value);
         let reminders = self.reminders(&remind_ast, promised);
         let recurring = self.recurring(&recur_ast);
+        let registers = self.registers(&register_ast);
 
         let mut used_departments: BTreeSet<String> =
             steps.iter().filter_map(|s| s.department.clone()).collect();
@@ -472,6 +475,7 @@ impl<'a> WorkflowChecker<'a> {
             notifications,
             reminders,
             recurring,
+            registers,
             longest_path,
         })
     }
@@ -1817,6 +1821,56 @@ impl<'a> WorkflowChecker<'a> {
                 }
             }
             out.push(Notification { recipients, events });
+        }
+        out
+    }
+
+    /// `register institution|agreement`: the kind is known and the form has
+    /// the fields it reads, of the right type.
+    fn registers(&mut self, kinds: &[&Ident]) -> Vec<Registration> {
+        let mut out = Vec::new();
+        for kind in kinds {
+            let registration = match kind.name.as_str() {
+                "institution" => Registration::Institution,
+                "agreement" => Registration::Agreement,
+                other => {
+                    let diagnostic = Diagnostic::error(
+                        "unknown-registration",
+                        kind.span,
+                        format!("unknown registration `{other}`"),
+                    )
+                    .suggest(other, ["institution", "agreement"])
+                    .with_hint("a decision registers an `institution` or an `agreement`");
+                    self.error(diagnostic);
+                    continue;
+                }
+            };
+            for (field, ty) in registration.fields() {
+                let found = self
+                    .fields
+                    .iter()
+                    .find(|f| f.id == *field)
+                    .map(|f| f.ty.input_type());
+                if found != Some(*ty) {
+                    let message = match found {
+                        Some(actual) => format!(
+                            "`register {}` reads `{field}` as {}, but it is {}",
+                            kind.name,
+                            article(ty),
+                            article(actual)
+                        ),
+                        None => format!(
+                            "`register {}` reads a `{field}` field, and the form has none",
+                            kind.name
+                        ),
+                    };
+                    self.error(
+                        Diagnostic::error("registration-field", kind.span, message)
+                            .with_hint(format!("add `{field}: {ty} \"…\" required` to the form")),
+                    );
+                }
+            }
+            out.push(registration);
         }
         out
     }

@@ -48,6 +48,8 @@ pub struct Workflow {
     pub notifications: Vec<Notification>,
     pub reminders: Vec<Reminder>,
     pub recurring: Vec<Recurring>,
+    /// What a granted or filed decision adds to the registry.
+    pub registers: Vec<Registration>,
     /// The longest path of step limits after acceptance, in working days.
     pub longest_path: u32,
 }
@@ -462,6 +464,32 @@ pub struct Recurring {
     pub by: Vec<String>,
     /// Calendar days before the due date to remind.
     pub remind_days: Option<u32>,
+}
+
+/// Registry entries a decision creates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Registration {
+    /// An institution named by the form's `name`; its opening date, once
+    /// recorded, gives the `months_operating` fact.
+    Institution,
+    /// An agreement between `party_a` and `party_b` from `term_start`, for
+    /// the period of the workflow's `renew` obligation (a year by default).
+    Agreement,
+}
+
+impl Registration {
+    /// The form fields and their types each registration reads.
+    pub fn fields(self) -> &'static [(&'static str, &'static str)] {
+        match self {
+            Registration::Institution => &[("name", "text")],
+            Registration::Agreement => &[
+                ("party_a", "text"),
+                ("party_b", "text"),
+                ("term_start", "date"),
+            ],
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

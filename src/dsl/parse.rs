@@ -471,6 +471,7 @@ impl Builder {
                 ClauseKind::Remind { recipients, days }
             }
             Rule::recur => ClauseKind::Recur(self.recur(pair)),
+            Rule::register => ClauseKind::Register(self.ident(first(pair))),
             other => unreachable!("grammar produced {other:?} as a workflow clause"),
         };
         let span = if let ClauseKind::Step(_) = kind {
@@ -842,6 +843,7 @@ fn describe_rule(expected: Rule) -> &'static str {
         Rule::notify => "`notify`",
         Rule::remind => "`remind`",
         Rule::recur => "`every`",
+        Rule::register => "`register`",
         Rule::field => "a field (`name: type \"标签\"`)",
         Rule::field_type | Rule::scalar_type | Rule::choice_type => {
             "a type (`text`, `int`, `money`, `bool`, `date`, `list`, `choice(...)`)"

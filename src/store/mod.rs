@@ -527,6 +527,81 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
+    /// Records the day a registered institution formally opened.
+    ///
+    /// # Errors
+    /// An unknown institution, or a database failure.
+    pub async fn record_opening(
+        &self,
+        institution: &str,
+        opened_on: jiff::civil::Date,
+    ) -> Result<(), StoreError> {
+        let updated = sqlx::query(&self.shared.sql.record_opening)
+            .bind(opened_on.to_string())
+            .bind(institution.to_string())
+            .execute(&self.pool)
+            .await?;
+        if updated.rows_affected() == 0 {
+            return Err(StoreError::NotFound(institution.to_string()));
+        }
+        Ok(())
+    }
+
+    /// The eligibility facts the registry knows of an institution on `today`:
+    /// `months_operating` (whole months since it opened, 0 before).
+    ///
+    /// # Errors
+    /// An unknown institution, or a database failure.
+    pub async fn registry_facts(
+        &self,
+        institution: &str,
+        today: jiff::civil::Date,
+    ) -> Result<serde_json::Map<String, serde_json::Value>, StoreError> {
+        let row = sqlx::query(&self.shared.sql.select_institution)
+            .bind(institution.to_string())
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(institution.to_string()))?;
+        let opened: Option<String> = row.try_get(0)?;
+        let months = opened
+            .and_then(|text| text.parse::<jiff::civil::Date>().ok())
+            .filter(|opened| *opened <= today)
+            .and_then(|opened| {
+                today
+                    .since((jiff::Unit::Month, opened))
+                    .ok()
+                    .map(|span| i64::from(span.get_months()))
+            })
+            .unwrap_or(0);
+        let mut facts = serde_json::Map::new();
+        facts.insert("months_operating".into(), months.into());
+        Ok(facts)
+    }
+
+    /// Agreements with their terms: (id, party A, party B, start, end).
+    ///
+    /// # Errors
+    /// A database failure.
+    pub async fn agreements(
+        &self,
+    ) -> Result<Vec<(String, String, String, String, String)>, StoreError> {
+        let rows = sqlx::query(&self.shared.sql.select_agreements)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|row| {
+                Ok((
+                    row.try_get(0)?,
+                    row.try_get(1)?,
+                    row.try_get(2)?,
+                    row.try_get(3)?,
+                    row.try_get(4)?,
+                ))
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(StoreError::from)
+    }
+
     /// Outbox rows of `kind` not yet done, oldest first.
     ///
     /// # Errors
@@ -648,13 +723,42 @@ struct Batch {
     keys: HashMap<String, (String, i64)>,
     new_keys: Vec<(String, String, i64, String)>,
     audit: Vec<audit::Entry>,
-    outbox: Vec<(String, i64, &'static str, String, String)>,
+    outbox: Vec<OutboxInsert>,
+    institutions: Vec<InstitutionRow>,
+    agreements: Vec<AgreementRow>,
     timers: Vec<(String, String, String)>,
     fired: Vec<i64>,
     documents: Vec<DocumentRow>,
     /// Number sequences touched, with the last number given.
     numbers: HashMap<NumberScope, i64>,
     now: String,
+}
+
+struct OutboxInsert {
+    filing: String,
+    audit_seq: i64,
+    kind: &'static str,
+    payload: String,
+    created_at: String,
+    /// When a worker may take it: now, or later for a reminder.
+    available_at: String,
+}
+
+struct InstitutionRow {
+    id: String,
+    name: String,
+    filing: String,
+    workflow: String,
+    approved_on: String,
+}
+
+struct AgreementRow {
+    id: String,
+    party_a: String,
+    party_b: String,
+    filing: String,
+    term_start: String,
+    term_end: String,
 }
 
 /// A gapless number sequence: a pattern with its department, and a year.
@@ -697,6 +801,8 @@ async fn commit_batch(
         new_keys: Vec::new(),
         audit: Vec::new(),
         outbox: Vec::new(),
+        institutions: Vec::new(),
+        agreements: Vec::new(),
         timers: Vec::new(),
         fired: Vec::new(),
         documents: Vec::new(),
@@ -967,14 +1073,51 @@ async fn write_batch(
         6,
         batch.outbox.len(),
         |index, query| {
-            let (filing, seq, kind, payload, now) = &batch.outbox[index];
+            let row = &batch.outbox[index];
             query
-                .bind(filing.clone())
-                .bind(*seq)
-                .bind(kind.to_string())
-                .bind(payload.clone())
-                .bind(now.clone())
-                .bind(now.clone())
+                .bind(row.filing.clone())
+                .bind(row.audit_seq)
+                .bind(row.kind.to_string())
+                .bind(row.payload.clone())
+                .bind(row.created_at.clone())
+                .bind(row.available_at.clone())
+        },
+        "",
+    )
+    .await?;
+    insert_rows(
+        connection,
+        shared,
+        "INSERT INTO institutions (id, name, filing_id, workflow, approved_on)",
+        5,
+        batch.institutions.len(),
+        |index, query| {
+            let row = &batch.institutions[index];
+            query
+                .bind(row.id.clone())
+                .bind(row.name.clone())
+                .bind(row.filing.clone())
+                .bind(row.workflow.clone())
+                .bind(row.approved_on.clone())
+        },
+        "",
+    )
+    .await?;
+    insert_rows(
+        connection,
+        shared,
+        "INSERT INTO agreements (id, party_a, party_b, filing_id, term_start, term_end)",
+        6,
+        batch.agreements.len(),
+        |index, query| {
+            let row = &batch.agreements[index];
+            query
+                .bind(row.id.clone())
+                .bind(row.party_a.clone())
+                .bind(row.party_b.clone())
+                .bind(row.filing.clone())
+                .bind(row.term_start.clone())
+                .bind(row.term_end.clone())
         },
         "",
     )
@@ -1155,6 +1298,7 @@ async fn apply_one(
         Err(error) => return Ok(Err(StoreError::Rejected(error))),
     };
     let now = request.now.to_string();
+    let was_decided = filing.status == engine::Status::Decided;
     // The engine adds one history entry exactly when it changes the filing.
     if transition.filing.history.len() == filing.history.len() {
         // A timer that no longer applies: only the timer row changes.
@@ -1234,13 +1378,14 @@ async fn apply_one(
                     verify_code: verify_code.clone(),
                 });
                 let payload = serde_json::json!({ "effect": effect, "number": number, "verify_code": verify_code });
-                batch.outbox.push((
-                    request.filing.clone(),
-                    entry.seq,
-                    "render",
-                    payload.to_string(),
-                    now.clone(),
-                ));
+                batch.outbox.push(OutboxInsert {
+                    filing: request.filing.clone(),
+                    audit_seq: entry.seq,
+                    kind: "render",
+                    payload: payload.to_string(),
+                    created_at: now.clone(),
+                    available_at: now.clone(),
+                });
                 documents.push(IssuedDocument {
                     title: title.clone(),
                     template: template.clone(),
@@ -1251,15 +1396,19 @@ async fn apply_one(
             Effect::Notify { .. } => {
                 let payload =
                     serde_json::to_string(effect).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
-                batch.outbox.push((
-                    request.filing.clone(),
-                    entry.seq,
-                    "notify",
+                batch.outbox.push(OutboxInsert {
+                    filing: request.filing.clone(),
+                    audit_seq: entry.seq,
+                    kind: "notify",
                     payload,
-                    now.clone(),
-                ));
+                    created_at: now.clone(),
+                    available_at: now.clone(),
+                });
             }
         }
+    }
+    if transition.filing.status == engine::Status::Decided && !was_decided {
+        register(workflow, &transition.filing, &entry, batch);
     }
     if let Some(key) = &request.key {
         batch.new_keys.push((
@@ -1289,6 +1438,88 @@ async fn apply_one(
         replayed: false,
         documents,
     }))
+}
+
+/// A granted or filed decision adds what its workflow registers; an
+/// agreement also queues its renewal reminder for the day it is due.
+fn register(workflow: &Workflow, filing: &Filing, entry: &audit::Entry, batch: &mut Batch) {
+    use crate::dsl::ir::{Obligation, Registration, Value};
+    let granted = matches!(
+        filing.decision,
+        Some(engine::state::Decision::Granted | engine::state::Decision::Filed)
+    );
+    let Some(decided) = filing.decided_on.filter(|_| granted) else {
+        return;
+    };
+    let text = |field: &str| match filing.values.get(field) {
+        Some(Value::Text(text)) => text.clone(),
+        _ => String::new(),
+    };
+    for registration in &workflow.registers {
+        match registration {
+            Registration::Institution => batch.institutions.push(InstitutionRow {
+                id: filing.id.clone(),
+                name: text("name"),
+                filing: filing.id.clone(),
+                workflow: workflow.id.clone(),
+                approved_on: decided.to_string(),
+            }),
+            Registration::Agreement => {
+                let Some(Value::Date(start)) = filing.values.get("term_start") else {
+                    continue;
+                };
+                let renewal = workflow
+                    .recurring
+                    .iter()
+                    .find(|r| r.kind == Obligation::Renew);
+                let months = renewal.map_or(12, |r| r.every_months);
+                let Ok(end) = start
+                    .checked_add(jiff::Span::new().months(i64::from(months)))
+                    .and_then(|d| d.yesterday())
+                else {
+                    continue;
+                };
+                batch.agreements.push(AgreementRow {
+                    id: filing.id.clone(),
+                    party_a: text("party_a"),
+                    party_b: text("party_b"),
+                    filing: filing.id.clone(),
+                    term_start: start.to_string(),
+                    term_end: end.to_string(),
+                });
+                let remind = renewal.and_then(|r| r.remind_days).unwrap_or(30);
+                let recipients: Vec<_> = workflow
+                    .notifications
+                    .iter()
+                    .filter(|n| n.events.iter().any(|e| e == "renewal"))
+                    .flat_map(|n| n.recipients.iter().copied())
+                    .collect();
+                if let (false, Ok(due)) = (
+                    recipients.is_empty(),
+                    end.checked_sub(jiff::Span::new().days(i64::from(remind))),
+                ) {
+                    let effect = Effect::Notify {
+                        recipients,
+                        event: "renewal".into(),
+                        step: None,
+                        department: None,
+                    };
+                    batch.outbox.push(OutboxInsert {
+                        filing: filing.id.clone(),
+                        audit_seq: entry.seq,
+                        kind: "notify",
+                        payload: serde_json::to_string(&effect).unwrap_or_default(),
+                        created_at: entry.at.clone(),
+                        available_at: DateTime::from_parts(
+                            due,
+                            jiff::civil::Time::constant(9, 0, 0, 0),
+                        )
+                        .to_string(),
+                    });
+                }
+            }
+        }
+    }
 }
 
 /// The next number of a sequence, gapless: read once per batch, counted in memory.
@@ -1343,6 +1574,9 @@ struct Sql {
     claim_timers: String,
     claim_outbox: String,
     complete_outbox: String,
+    record_opening: String,
+    select_institution: String,
+    select_agreements: String,
     select_number: String,
     workflow_digest: String,
     insert_workflow: String,
@@ -1400,6 +1634,9 @@ impl Sql {
                  RETURNING id, filing_id, payload, attempts",
                 if postgres { " FOR UPDATE SKIP LOCKED" } else { "" }
             )),
+            record_opening: q("UPDATE institutions SET opened_on = $1 WHERE id = $2"),
+            select_institution: q("SELECT opened_on FROM institutions WHERE id = $1"),
+            select_agreements: q("SELECT id, party_a, party_b, term_start, term_end FROM agreements ORDER BY id"),
             complete_outbox: q(
                 "UPDATE outbox SET done_at = $1, leased_until = NULL WHERE id = $2 AND leased_by = $3 AND done_at IS NULL",
             ),
