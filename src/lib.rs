@@ -7,6 +7,8 @@
 pub mod bench;
 pub mod calendar;
 pub mod cli;
+#[cfg(feature = "full")]
+pub mod documents;
 pub mod dsl;
 pub mod engine;
 #[cfg(feature = "full")]

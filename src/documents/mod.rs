@@ -1,0 +1,411 @@
+//! Documents: typst templates typeset to PDF.
+//!
+//! A [`Renderer`] is built once per process: it loads the templates folder,
+//! scans the system fonts (a CJK font must be among them) and builds typst's
+//! standard library. Each document then gets a small [`World`] that serves
+//! the templates and one in-memory file, `/data.json`, holding the document's
+//! data; templates read it with `json("/data.json")`. Applicant data is
+//! therefore only ever data, never markup, and nothing else on disk is
+//! reachable. Output is PDF/A-2b, with a fixed identifier and date, so the
+//! same inputs give the same bytes.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use typst::diag::{FileError, FileResult, SourceDiagnostic, Warned};
+use typst::foundations::{Bytes, Datetime, Smart};
+use typst::syntax::{FileId, RootedPath, Source, VirtualPath, VirtualRoot};
+use typst::text::{Font, FontBook};
+use typst::utils::LazyHash;
+use typst::{Library, LibraryExt as _, World};
+use typst_kit::fonts::FontStore;
+use typst_layout::PagedDocument;
+use typst_pdf::{PdfOptions, PdfStandard, PdfStandards, Timestamp};
+
+use crate::dsl::ast::TemplateDecl;
+use crate::dsl::parse::parse_template_header;
+use crate::dsl::FileId as FlowFileId;
+
+/// The Debian package that provides the CJK fonts the templates use.
+pub const FONT_PACKAGE: &str = "fonts-noto-cjk";
+
+/// The families the templates ask for, in order.
+pub const CJK_FAMILIES: [&str; 2] = ["Noto Serif CJK SC", "Noto Sans CJK SC"];
+
+/// A document longer than this is refused rather than typeset on and on.
+pub const MAX_PAGES: usize = 50;
+
+/// The file the data of a document is served as.
+const DATA_PATH: &str = "/data.json";
+
+#[derive(Debug)]
+pub enum DocumentError {
+    /// No CJK font on the system: Chinese would print as boxes.
+    NoCjkFont,
+    UnknownTemplate {
+        template: String,
+        known: Vec<String>,
+    },
+    /// The data lacks a field the template declares.
+    MissingField {
+        template: String,
+        field: String,
+    },
+    /// A field's value is not of the declared type.
+    WrongType {
+        template: String,
+        field: String,
+        expected: String,
+    },
+    UnknownField {
+        template: String,
+        field: String,
+    },
+    TooManyPages {
+        template: String,
+        pages: usize,
+    },
+    /// typst refused the template or its data.
+    Typeset {
+        template: String,
+        messages: Vec<String>,
+    },
+    Io(String),
+}
+
+impl std::fmt::Display for DocumentError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DocumentError::NoCjkFont => write!(
+                f,
+                "no CJK font found ({}): install it with `apt-get install {FONT_PACKAGE}`",
+                CJK_FAMILIES.join(" or ")
+            ),
+            DocumentError::UnknownTemplate { template, known } => {
+                write!(
+                    f,
+                    "unknown template `{template}`; the templates are {}",
+                    known.join(", ")
+                )
+            }
+            DocumentError::MissingField { template, field } => {
+                write!(
+                    f,
+                    "template `{template}` needs the field `{field}`, which the data lacks"
+                )
+            }
+            DocumentError::WrongType {
+                template,
+                field,
+                expected,
+            } => {
+                write!(f, "template `{template}` takes `{field}` as {expected}")
+            }
+            DocumentError::UnknownField { template, field } => {
+                write!(f, "template `{template}` has no field `{field}`")
+            }
+            DocumentError::TooManyPages { template, pages } => {
+                write!(
+                    f,
+                    "template `{template}` ran to {pages} pages, more than {MAX_PAGES}"
+                )
+            }
+            DocumentError::Typeset { template, messages } => {
+                write!(f, "template `{template}` failed: {}", messages.join("; "))
+            }
+            DocumentError::Io(message) => write!(f, "{message}"),
+        }
+    }
+}
+
+impl std::error::Error for DocumentError {}
+
+/// What identifies one rendering: its stable identifier and its date.
+#[derive(Debug, Clone)]
+pub struct Meta {
+    /// A stable identifier, e.g. the document number.
+    pub ident: String,
+    /// The document's date, also its PDF creation date.
+    pub date: jiff::civil::Date,
+}
+
+/// Templates, fonts and the library, shared by every document.
+pub struct Renderer {
+    library: LazyHash<Library>,
+    fonts: FontStore,
+    /// Every `.typ` of the templates folder, by its file id.
+    sources: HashMap<FileId, Source>,
+    /// Templates with a header, by name: their file and declared inputs.
+    templates: HashMap<String, (FileId, TemplateDecl)>,
+    data_id: FileId,
+}
+
+fn file_id(path: &str) -> Result<FileId, DocumentError> {
+    let vpath = VirtualPath::new(path).map_err(|e| DocumentError::Io(format!("{path}: {e:?}")))?;
+    Ok(FileId::new(RootedPath::new(VirtualRoot::Project, vpath)))
+}
+
+impl Renderer {
+    /// Loads the templates and the system's fonts.
+    ///
+    /// # Errors
+    /// An unreadable folder, a template header with errors, or no CJK font.
+    pub fn new(templates: &Path) -> Result<Renderer, DocumentError> {
+        let mut fonts = FontStore::new();
+        fonts.extend(typst_kit::fonts::system());
+        require_cjk(&fonts)?;
+        Renderer::with_fonts(templates, fonts)
+    }
+
+    /// Loads the templates with the given fonts.
+    ///
+    /// # Errors
+    /// An unreadable folder or a template header with errors.
+    pub fn with_fonts(templates: &Path, fonts: FontStore) -> Result<Renderer, DocumentError> {
+        let mut sources = HashMap::new();
+        let mut declared = HashMap::new();
+        let entries = std::fs::read_dir(templates)
+            .map_err(|e| DocumentError::Io(format!("{}: {e}", templates.display())))?;
+        for entry in entries {
+            let path = entry.map_err(|e| DocumentError::Io(e.to_string()))?.path();
+            if path.extension().is_none_or(|e| e != "typ") {
+                continue;
+            }
+            let name = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default()
+                .to_string();
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| DocumentError::Io(format!("{}: {e}", path.display())))?;
+            let id = file_id(&format!("/{name}"))?;
+            let (decl, problems) = parse_template_header(FlowFileId(0), &text);
+            if !problems.is_empty() {
+                return Err(DocumentError::Io(format!(
+                    "{}: its `//!` header does not parse",
+                    path.display()
+                )));
+            }
+            if let Some(decl) = decl {
+                declared.insert(decl.id.name.clone(), (id, decl));
+            }
+            sources.insert(id, Source::new(id, text));
+        }
+        Ok(Renderer {
+            library: LazyHash::new(Library::builder().build()),
+            fonts,
+            sources,
+            templates: declared,
+            data_id: file_id(DATA_PATH)?,
+        })
+    }
+
+    /// The declared templates, by name.
+    pub fn templates(&self) -> impl Iterator<Item = &TemplateDecl> {
+        self.templates.values().map(|(_, decl)| decl)
+    }
+
+    /// Typesets one document.
+    ///
+    /// # Errors
+    /// An unknown template, data that does not fit its declared inputs,
+    /// a typst error, or a document past [`MAX_PAGES`].
+    pub fn render(
+        &self,
+        template: &str,
+        data: &serde_json::Map<String, serde_json::Value>,
+        meta: &Meta,
+    ) -> Result<Vec<u8>, DocumentError> {
+        let Some((main, decl)) = self.templates.get(template) else {
+            let mut known: Vec<String> = self.templates.keys().cloned().collect();
+            known.sort();
+            return Err(DocumentError::UnknownTemplate {
+                template: template.to_string(),
+                known,
+            });
+        };
+        check_data(decl, data)?;
+        let mut data = data.clone();
+        if let Some(serde_json::Value::String(url)) = data.get("verify_url") {
+            data.insert("qr_svg".into(), serde_json::Value::String(qr_svg(url)));
+        }
+        let bytes = serde_json::to_vec(&data).map_err(|e| DocumentError::Io(e.to_string()))?;
+        let today = Datetime::from_ymd(
+            i32::from(meta.date.year()),
+            meta.date.month() as u8,
+            meta.date.day() as u8,
+        );
+        let world = DocumentWorld {
+            renderer: self,
+            main: *main,
+            data: Bytes::new(bytes),
+            today,
+        };
+        let failed = |diagnostics: Vec<SourceDiagnostic>| DocumentError::Typeset {
+            template: template.to_string(),
+            messages: diagnostics
+                .into_iter()
+                .map(|d| d.message.to_string())
+                .collect(),
+        };
+        let Warned { output, .. } = typst::compile::<PagedDocument>(&world);
+        let document = output.map_err(|errors| failed(errors.into_iter().collect()))?;
+        if document.pages().len() > MAX_PAGES {
+            return Err(DocumentError::TooManyPages {
+                template: template.to_string(),
+                pages: document.pages().len(),
+            });
+        }
+        let standards = PdfStandards::new(&[PdfStandard::A_2b])
+            .map_err(|e| DocumentError::Io(e.message().to_string()))?;
+        let options = PdfOptions {
+            ident: Smart::Custom(meta.ident.clone()),
+            timestamp: today.map(Timestamp::new_utc),
+            standards,
+            ..PdfOptions::default()
+        };
+        typst_pdf::pdf(&document, &options).map_err(|errors| failed(errors.into_iter().collect()))
+    }
+
+    /// Bounds typst's caches between batches of documents.
+    pub fn evict_caches(&self, max_age: usize) {
+        typst::comemo::evict(max_age);
+    }
+}
+
+/// Refuses font sets without a CJK family: Chinese would print as boxes.
+///
+/// # Errors
+/// [`DocumentError::NoCjkFont`], naming the package to install.
+pub fn require_cjk(fonts: &FontStore) -> Result<(), DocumentError> {
+    let found = fonts.book().families().any(|(family, _)| {
+        CJK_FAMILIES
+            .iter()
+            .any(|wanted| family.eq_ignore_ascii_case(wanted))
+    });
+    if found {
+        Ok(())
+    } else {
+        Err(DocumentError::NoCjkFont)
+    }
+}
+
+/// The data must give every required input with its declared type, and
+/// nothing the template does not declare (besides the QR code we add).
+fn check_data(
+    decl: &TemplateDecl,
+    data: &serde_json::Map<String, serde_json::Value>,
+) -> Result<(), DocumentError> {
+    let template = decl.id.name.clone();
+    for field in data.keys() {
+        if !decl.inputs.iter().any(|input| &input.id.name == field) {
+            return Err(DocumentError::UnknownField {
+                template,
+                field: field.clone(),
+            });
+        }
+    }
+    for input in &decl.inputs {
+        let name = &input.id.name;
+        let Some(value) = data.get(name).filter(|v| !v.is_null()) else {
+            if input.optional {
+                continue;
+            }
+            return Err(DocumentError::MissingField {
+                template,
+                field: name.clone(),
+            });
+        };
+        let fits = match input.ty.name.as_str() {
+            "int" => value.is_i64(),
+            "bool" => value.is_boolean(),
+            "list" => value
+                .as_array()
+                .is_some_and(|items| items.iter().all(serde_json::Value::is_string)),
+            "date" => value
+                .as_str()
+                .is_some_and(|text| text.parse::<jiff::civil::Date>().is_ok()),
+            // text and money (as written, e.g. "12.50元")
+            _ => value.is_string(),
+        };
+        if !fits {
+            let expected = match input.ty.name.as_str() {
+                "int" => "a whole number",
+                "bool" => "true or false",
+                "list" => "a list of text",
+                "date" => "a date (YYYY-MM-DD)",
+                _ => "text",
+            };
+            return Err(DocumentError::WrongType {
+                template,
+                field: name.clone(),
+                expected: expected.to_string(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The QR code of a verification URL, as SVG.
+pub fn qr_svg(url: &str) -> String {
+    match qrcode::QrCode::new(url.as_bytes()) {
+        Ok(code) => code
+            .render::<qrcode::render::svg::Color<'_>>()
+            .min_dimensions(120, 120)
+            .quiet_zone(true)
+            .build(),
+        Err(_) => String::new(),
+    }
+}
+
+/// One document's view: the templates, its data, its date. Nothing else.
+struct DocumentWorld<'a> {
+    renderer: &'a Renderer,
+    main: FileId,
+    data: Bytes,
+    today: Option<Datetime>,
+}
+
+impl World for DocumentWorld<'_> {
+    fn library(&self) -> &LazyHash<Library> {
+        &self.renderer.library
+    }
+
+    fn book(&self) -> &LazyHash<FontBook> {
+        self.renderer.fonts.book()
+    }
+
+    fn main(&self) -> FileId {
+        self.main
+    }
+
+    fn source(&self, id: FileId) -> FileResult<Source> {
+        self.renderer
+            .sources
+            .get(&id)
+            .cloned()
+            .ok_or_else(|| not_found(id))
+    }
+
+    fn file(&self, id: FileId) -> FileResult<Bytes> {
+        if id == self.renderer.data_id {
+            return Ok(self.data.clone());
+        }
+        match self.renderer.sources.get(&id) {
+            Some(source) => Ok(Bytes::from_string(source.clone())),
+            None => Err(not_found(id)),
+        }
+    }
+
+    fn font(&self, index: usize) -> Option<Font> {
+        self.renderer.fonts.font(index)
+    }
+
+    fn today(&self, _offset: Option<typst::foundations::Duration>) -> Option<Datetime> {
+        self.today
+    }
+}
+
+fn not_found(id: FileId) -> FileError {
+    FileError::NotFound(id.get().vpath().get_with_slash().into())
+}

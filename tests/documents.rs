@@ -1,0 +1,301 @@
+//! Real PDFs from the real templates, read back with poppler's pdftotext
+//! and pdffonts and checked by qpdf.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use onewindow::documents::{require_cjk, DocumentError, Meta, Renderer, MAX_PAGES};
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn renderer() -> &'static Renderer {
+    static RENDERER: OnceLock<Renderer> = OnceLock::new();
+    RENDERER
+        .get_or_init(|| Renderer::new(&root().join("templates")).unwrap_or_else(|e| panic!("{e}")))
+}
+
+fn sample(template: &str) -> serde_json::Map<String, serde_json::Value> {
+    let path = root().join(format!("templates/samples/{template}.json"));
+    serde_json::from_str(&std::fs::read_to_string(path).expect("sample")).expect("json")
+}
+
+fn meta() -> Meta {
+    Meta {
+        ident: "医养2026卫00001".into(),
+        date: jiff::civil::date(2026, 11, 23),
+    }
+}
+
+fn write(name: &str, pdf: &[u8]) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("onewindow-pdf-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(format!("{name}.pdf"));
+    std::fs::write(&path, pdf).unwrap();
+    path
+}
+
+/// Runs a poppler or qpdf tool; missing tools fail the test (./run test installs them).
+fn tool(program: &str, args: &[&str], path: &Path) -> String {
+    let output = Command::new(program)
+        .args(args)
+        .arg(path)
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("`{program}` is needed (./run test installs poppler-utils and qpdf): {e}")
+        });
+    assert!(
+        output.status.success(),
+        "{program} failed on {}: {}",
+        path.display(),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).to_string()
+}
+
+fn text_of(path: &Path) -> String {
+    let output = Command::new("pdftotext")
+        .arg(path)
+        .arg("-")
+        .output()
+        .expect("pdftotext");
+    String::from_utf8_lossy(&output.stdout)
+        .split_whitespace()
+        .collect()
+}
+
+#[test]
+fn every_template_renders_readable_chinese_with_embedded_fonts() {
+    let expected: [(&str, &[&str]); 9] = [
+        (
+            "acceptance_notice",
+            &["受理通知书", "决定予以受理", "茂名康颐医养有限公司"],
+        ),
+        (
+            "refusal_notice",
+            &["不予受理通知书", "不属于本机关职权范围", "行政复议"],
+        ),
+        (
+            "correction_notice",
+            &["补正材料通知书", "一次性告知", "护士执业证书已过期"],
+        ),
+        (
+            "grant_decision",
+            &["准予行政许可决定书", "准予行政许可", "茂卫〔2020〕63号"],
+        ),
+        (
+            "denial_decision",
+            &[
+                "不予行政许可决定书",
+                "未配备与床位相适应的执业护士",
+                "行政诉讼",
+            ],
+        ),
+        (
+            "medical_license",
+            &[
+                "医疗机构执业许可证",
+                "茂名康颐医养中心护理院",
+                "医养2026卫00001",
+            ],
+        ),
+        ("filing_receipt", &["医养结合机构备案回执", "予以备案"]),
+        (
+            "cooperation_agreement",
+            &["医养签约合作协议", "芒市人民医院", "一年一签"],
+        ),
+        ("evaluation_result", &["服务质量评估结果通知书", "2026年度"]),
+    ];
+    for (template, phrases) in expected {
+        let pdf = renderer()
+            .render(template, &sample(template), &meta())
+            .unwrap_or_else(|e| panic!("{template}: {e}"));
+        let path = write(template, &pdf);
+        let text = text_of(&path);
+        for phrase in phrases {
+            assert!(
+                text.contains(phrase),
+                "{template}: {phrase:?} not in {text:?}"
+            );
+        }
+        assert!(
+            text.contains("7F3A9C21D04B8E65") || text.contains("0B1C2D3E4F506172"),
+            "{template}: verification code"
+        );
+        let fonts = tool("pdffonts", &[], &path);
+        assert!(
+            fonts.contains("NotoSerifCJK") || fonts.contains("NotoSansCJK"),
+            "{template}: {fonts}"
+        );
+        for line in fonts.lines().skip(2) {
+            let columns: Vec<&str> = line.split_whitespace().collect();
+            // name type encoding emb sub uni object ID: every font embedded.
+            let embedded = columns.iter().rev().nth(4);
+            assert_eq!(
+                embedded,
+                Some(&"yes"),
+                "{template}: font not embedded: {line}"
+            );
+        }
+        tool("qpdf", &["--check"], &path);
+    }
+}
+
+#[test]
+fn the_same_inputs_give_the_same_bytes() {
+    let first = renderer()
+        .render("medical_license", &sample("medical_license"), &meta())
+        .unwrap();
+    let second = renderer()
+        .render("medical_license", &sample("medical_license"), &meta())
+        .unwrap();
+    assert!(first == second, "byte-identical");
+    let other_day = Meta {
+        date: jiff::civil::date(2026, 11, 24),
+        ..meta()
+    };
+    assert!(
+        renderer()
+            .render("medical_license", &sample("medical_license"), &other_day)
+            .unwrap()
+            != first
+    );
+}
+
+#[test]
+fn pdfa_2b_is_declared() {
+    let pdf = renderer()
+        .render("grant_decision", &sample("grant_decision"), &meta())
+        .unwrap();
+    let text = String::from_utf8_lossy(&pdf);
+    assert!(
+        text.contains("pdfaid:part") || text.contains("pdfaid"),
+        "PDF/A identification in the XMP metadata"
+    );
+    assert!(
+        text.contains("<pdfaid:part>2</pdfaid:part>") || text.contains("pdfaid:part=\"2\""),
+        "part 2"
+    );
+}
+
+#[test]
+fn a_missing_or_mistyped_field_names_template_and_field() {
+    let mut data = sample("medical_license");
+    data.remove("address");
+    let error = renderer()
+        .render("medical_license", &data, &meta())
+        .unwrap_err();
+    assert!(
+        matches!(&error, DocumentError::MissingField { field, .. } if field == "address"),
+        "{error}"
+    );
+    assert_eq!(
+        error.to_string(),
+        "template `medical_license` needs the field `address`, which the data lacks"
+    );
+    let mut data = sample("medical_license");
+    data.insert("beds".into(), "八十".into());
+    let error = renderer()
+        .render("medical_license", &data, &meta())
+        .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "template `medical_license` takes `beds` as a whole number"
+    );
+    let mut data = sample("medical_license");
+    data.insert("valid_until".into(), "明年".into());
+    assert!(renderer()
+        .render("medical_license", &data, &meta())
+        .is_err());
+    let mut data = sample("medical_license");
+    data.insert("holder".into(), "x".into());
+    assert!(matches!(
+        renderer().render("medical_license", &data, &meta()),
+        Err(DocumentError::UnknownField { .. })
+    ));
+    let error = renderer()
+        .render("permit", &sample("medical_license"), &meta())
+        .unwrap_err();
+    assert!(error.to_string().contains("the templates are"), "{error}");
+    // Optional inputs may be left out.
+    let mut data = sample("medical_license");
+    data.remove("beds");
+    assert!(renderer().render("medical_license", &data, &meta()).is_ok());
+}
+
+#[test]
+fn hostile_inputs_render_literally_and_read_no_file() {
+    let hostile = [
+        "#read(\"/etc/passwd\")",
+        "#eval(\"1+1\")",
+        "]",
+        "$x^2$",
+        "\\",
+        "{{7*7}}",
+        "<script>alert(1)</script>",
+        "\u{202E}倒序文字\u{200B}零宽",
+    ];
+    for name in hostile {
+        let mut data = sample("medical_license");
+        data.insert("name".into(), name.into());
+        let pdf = renderer()
+            .render("medical_license", &data, &meta())
+            .unwrap_or_else(|e| panic!("{name:?}: {e}"));
+        let path = write("hostile", &pdf);
+        let text = text_of(&path);
+        assert!(!text.contains("root:x:0"), "no file was read");
+        let visible: String = name
+            .chars()
+            .filter(|c| !c.is_whitespace() && !matches!(c, '\u{202E}' | '\u{200B}'))
+            .collect();
+        assert!(
+            text.contains(&visible) || name.contains('\u{202E}'),
+            "{name:?} rendered literally: {text}"
+        );
+    }
+    let mut data = sample("refusal_notice");
+    data.insert(
+        "reasons".into(),
+        serde_json::json!(["#read(\"/etc/passwd\")", "#eval(\"2*3\")"]),
+    );
+    let text = text_of(&write(
+        "hostile-list",
+        &renderer().render("refusal_notice", &data, &meta()).unwrap(),
+    ));
+    assert!(
+        text.contains("#eval(\"2*3\")") && !text.contains("root:x:0"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_huge_name_stays_bounded_in_time_and_pages() {
+    let mut data = sample("medical_license");
+    data.insert("name".into(), "医".repeat(100 * 1024 / 3).into());
+    let started = std::time::Instant::now();
+    match renderer().render("medical_license", &data, &meta()) {
+        Ok(pdf) => {
+            let pages = tool("qpdf", &["--show-npages"], &write("huge", &pdf));
+            assert!(pages.trim().parse::<usize>().unwrap() <= MAX_PAGES);
+        }
+        Err(error) => assert!(
+            matches!(error, DocumentError::TooManyPages { .. }),
+            "{error}"
+        ),
+    }
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(60),
+        "bounded in time"
+    );
+}
+
+#[test]
+fn no_cjk_font_is_a_clear_error() {
+    let error = require_cjk(&typst_kit::fonts::FontStore::new()).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "no CJK font found (Noto Serif CJK SC or Noto Sans CJK SC): install it with `apt-get install fonts-noto-cjk`"
+    );
+}
