@@ -251,3 +251,108 @@ pub fn peak_rss_mb() -> f64 {
         })
         .map_or(0.0, |kb| kb / 1024.0)
 }
+
+/// Figures of `bench render`.
+#[cfg(feature = "full")]
+#[derive(Debug, serde::Serialize)]
+pub struct RenderFigures {
+    pub template: String,
+    /// Font scan, library and templates, then the first document.
+    pub cold_start_ms: f64,
+    pub first_document_ms: f64,
+    pub warm_p50_ms: f64,
+    pub warm_p99_ms: f64,
+    pub documents_per_second_1_thread: f64,
+    pub documents_per_second_2_threads: f64,
+    pub pdf_bytes: usize,
+    pub peak_rss_mb: f64,
+}
+
+/// Renders the permit over and over, each with its own number.
+///
+/// # Errors
+/// The renderer cannot start or a document fails.
+#[cfg(feature = "full")]
+pub fn render(templates: &std::path::Path, documents: usize) -> Result<RenderFigures, String> {
+    use crate::documents::{Meta, Renderer};
+    let template = "medical_license";
+    let sample_path = templates.join("samples").join(format!("{template}.json"));
+    let sample: serde_json::Map<String, serde_json::Value> = serde_json::from_str(
+        &std::fs::read_to_string(&sample_path)
+            .map_err(|e| format!("{}: {e}", sample_path.display()))?,
+    )
+    .map_err(|e| e.to_string())?;
+    let document = |index: usize| {
+        let mut data = sample.clone();
+        let number = format!("医养2026卫{index:05}");
+        data.insert("number".into(), number.clone().into());
+        let meta = Meta {
+            ident: number,
+            date: jiff::civil::date(2026, 11, 23),
+        };
+        (data, meta)
+    };
+    let started = Instant::now();
+    let renderer = Renderer::new(templates).map_err(|e| e.to_string())?;
+    let (data, meta) = document(0);
+    let first_started = Instant::now();
+    let pdf = renderer
+        .render(template, &data, &meta)
+        .map_err(|e| e.to_string())?;
+    let first_document_ms = ms(first_started.elapsed());
+    let cold_start_ms = ms(started.elapsed());
+    let mut latencies = Vec::with_capacity(documents);
+    for index in 1..=documents {
+        let (data, meta) = document(index);
+        let one = Instant::now();
+        renderer
+            .render(template, &data, &meta)
+            .map_err(|e| e.to_string())?;
+        latencies.push(one.elapsed());
+    }
+    latencies.sort_unstable();
+    let percentile = |p: f64| ms(latencies[((latencies.len() as f64 - 1.0) * p).round() as usize]);
+    let one_thread = Instant::now();
+    for index in 0..documents {
+        let (data, meta) = document(documents + index);
+        renderer
+            .render(template, &data, &meta)
+            .map_err(|e| e.to_string())?;
+    }
+    let documents_per_second_1_thread = documents as f64 / one_thread.elapsed().as_secs_f64();
+    let two_threads = Instant::now();
+    let renderer = &renderer;
+    let results: Vec<Result<(), String>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..2)
+            .map(|thread| {
+                let document = &document;
+                scope.spawn(move || {
+                    for index in (thread..documents).step_by(2) {
+                        let (data, meta) = document(2 * documents + index);
+                        renderer
+                            .render(template, &data, &meta)
+                            .map_err(|e| e.to_string())?;
+                    }
+                    Ok(())
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|_| Err("a thread panicked".into())))
+            .collect()
+    });
+    results.into_iter().collect::<Result<Vec<()>, String>>()?;
+    let documents_per_second_2_threads = documents as f64 / two_threads.elapsed().as_secs_f64();
+    Ok(RenderFigures {
+        template: template.into(),
+        cold_start_ms,
+        first_document_ms,
+        warm_p50_ms: percentile(0.5),
+        warm_p99_ms: percentile(0.99),
+        documents_per_second_1_thread,
+        documents_per_second_2_threads,
+        pdf_bytes: pdf.len(),
+        peak_rss_mb: peak_rss_mb(),
+    })
+}

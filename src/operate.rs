@@ -83,20 +83,23 @@ pub async fn verify_audit(store: &Store) -> Result<bool, String> {
     Ok(verification.is_intact())
 }
 
-/// The timer worker: claims `batch` due timers at a time and fires them;
-/// with `once` it stops when none is due, else it looks again every five
-/// seconds. Prints the totals it fired.
+/// The worker: claims `batch` due timers at a time and fires them, and
+/// renders the documents waiting in the outbox; with `once` it stops when no
+/// timer is due, else it looks again every five seconds. Prints its totals.
 ///
 /// # Errors
 /// A database failure.
 pub async fn worker(
     store: &Store,
+    renderer: &crate::documents::Renderer,
+    base_url: &str,
     name: &str,
     now: Option<DateTime>,
     once: bool,
     batch: i64,
 ) -> Result<(), String> {
     let mut total = crate::store::TimerRun::default();
+    let mut rendered = RenderRun::default();
     loop {
         let now = now.unwrap_or_else(local_now);
         let run = store
@@ -107,10 +110,13 @@ pub async fn worker(
         total.fired += run.fired;
         total.no_longer_due += run.no_longer_due;
         total.already_fired += run.already_fired;
+        let documents = render_documents(store, renderer, name, now, base_url).await?;
+        rendered.rendered += documents.rendered;
+        rendered.failed += documents.failed;
         if run.claimed == 0 {
             println!(
-                "{name}: claimed {} timers, fired {}, no longer due {}, already fired {}",
-                total.claimed, total.fired, total.no_longer_due, total.already_fired
+                "{name}: claimed {} timers, fired {}, no longer due {}, already fired {}; rendered {} documents, {} failed",
+                total.claimed, total.fired, total.no_longer_due, total.already_fired, rendered.rendered, rendered.failed
             );
             if once {
                 return Ok(());
@@ -329,4 +335,114 @@ pub async fn load(store: &Store, plan: &LoadPlan) -> Result<Vec<Run>, String> {
         runs.extend(result.map_err(|e| e.to_string())??);
     }
     Ok(runs)
+}
+
+/// What one pass of the render worker did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct RenderRun {
+    pub rendered: usize,
+    pub failed: usize,
+}
+
+/// Renders the documents the outbox holds: each PDF is stored by its
+/// SHA-256 and the document row records the hash. A document that cannot be
+/// rendered is marked failed with its reason, for staff to see.
+///
+/// # Errors
+/// A store failure.
+pub async fn render_documents(
+    store: &Store,
+    renderer: &crate::documents::Renderer,
+    worker: &str,
+    now: DateTime,
+    base_url: &str,
+) -> Result<RenderRun, String> {
+    let mut run = RenderRun::default();
+    loop {
+        let rows = store
+            .claim_outbox("render", worker, now, 300, 50)
+            .await
+            .map_err(|e| e.to_string())?;
+        if rows.is_empty() {
+            return Ok(run);
+        }
+        for row in rows {
+            match render_one(store, renderer, &row, base_url).await {
+                Ok(()) => {
+                    store
+                        .complete_outbox(worker, row.id, now)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    run.rendered += 1;
+                }
+                Err(reason) => {
+                    store
+                        .fail_outbox(row.id, &reason, now)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    run.failed += 1;
+                }
+            }
+        }
+    }
+}
+
+async fn render_one(
+    store: &Store,
+    renderer: &crate::documents::Renderer,
+    row: &crate::store::OutboxRow,
+    base_url: &str,
+) -> Result<(), String> {
+    let payload: serde_json::Value =
+        serde_json::from_str(&row.payload).map_err(|e| e.to_string())?;
+    let code = payload["verify_code"]
+        .as_str()
+        .ok_or("no verification code")?;
+    let record = store
+        .document(code)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or("no such document")?;
+    let (filing, _) = store
+        .filing(&record.filing)
+        .await
+        .map_err(|e| e.to_string())?;
+    let workflow = store
+        .workflow_version(&filing.workflow, filing.version)
+        .ok_or("the filing's workflow version is unknown")?;
+    let outcome = workflow
+        .outcomes
+        .get(usize::try_from(record.outcome).unwrap_or(usize::MAX))
+        .ok_or("no such outcome")?;
+    let issued_on: Date = record.issued_on.parse().map_err(|_| "bad issue date")?;
+    let due_on = clock::overall_due(&workflow, &filing, store.calendar(), clock::Limit::Promised)
+        .ok()
+        .flatten();
+    let facts = crate::documents::DocumentFacts {
+        number: record.number.as_deref(),
+        verify_code: &record.verify_code,
+        verify_url: format!(
+            "{}/verify/{}",
+            base_url.trim_end_matches('/'),
+            record.verify_code
+        ),
+        issued_on,
+        due_on,
+    };
+    let data = crate::documents::document_data(&workflow, &filing, outcome, &facts);
+    let meta = crate::documents::Meta {
+        ident: record
+            .number
+            .clone()
+            .unwrap_or_else(|| record.verify_code.clone()),
+        date: issued_on,
+    };
+    let pdf = renderer
+        .render(&record.template, &data, &meta)
+        .map_err(|e| e.to_string())?;
+    let stored = store.blobs.put("pdf", &pdf).map_err(|e| e.to_string())?;
+    store
+        .record_pdf(&record.verify_code, &stored.sha256)
+        .await
+        .map_err(|e| e.to_string())
 }

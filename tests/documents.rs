@@ -299,3 +299,100 @@ fn no_cjk_font_is_a_clear_error() {
         "no CJK font found (Noto Serif CJK SC or Noto Sans CJK SC): install it with `apt-get install fonts-noto-cjk`"
     );
 }
+
+#[test]
+fn the_public_one_time_notice_of_a_procedure() {
+    let loaded = onewindow::project::load(&onewindow::project::Paths {
+        flows: vec![root().join("workflows")],
+        templates: root().join("templates"),
+    })
+    .unwrap();
+    let workflow = loaded.workflow("eldercare_clinic").unwrap();
+    let data = onewindow::dsl::notice::notice_data(workflow, jiff::civil::date(2026, 11, 23));
+    let pdf = renderer()
+        .render("one_time_notice", &data, &meta())
+        .unwrap();
+    let text = text_of(&write("notice", &pdf));
+    for material in &workflow.materials {
+        let label: String = material.label.split_whitespace().collect();
+        assert!(text.contains(&label), "{label} in {text}");
+    }
+    assert!(text.contains("养老机构内设医疗机构一次性告知书"));
+    assert!(text.contains("法定时限20个工作日"));
+}
+
+#[test]
+fn render_command_writes_one_pdf_and_a_batch() {
+    let dir = std::env::temp_dir().join(format!("onewindow-render-cli-{}", std::process::id()));
+    let inputs = dir.join("inputs");
+    std::fs::create_dir_all(&inputs).unwrap();
+    for (index, name) in ["甲医院", "乙医院", "丙医院"].iter().enumerate() {
+        let mut data = sample("medical_license");
+        data.insert("name".into(), (*name).into());
+        data.insert(
+            "number".into(),
+            format!("医养2026卫{:05}", index + 1).into(),
+        );
+        std::fs::write(
+            inputs.join(format!("{index}.json")),
+            serde_json::to_string(&data).unwrap(),
+        )
+        .unwrap();
+    }
+    let onewindow = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_onewindow"))
+            .current_dir(root())
+            .args(args)
+            .output()
+            .expect("runs")
+    };
+    let single = dir.join("one.pdf");
+    let first = inputs.join("0.json");
+    let output = onewindow(&[
+        "render",
+        "medical_license",
+        "--data",
+        first.to_str().unwrap(),
+        "-o",
+        single.to_str().unwrap(),
+    ]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(text_of(&single).contains("甲医院"));
+    let out = dir.join("batch");
+    let output = onewindow(&[
+        "render",
+        "medical_license",
+        "--data",
+        inputs.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(text_of(&out.join("2.pdf")).contains("丙医院"));
+    let mut broken = sample("medical_license");
+    broken.remove("kind");
+    std::fs::write(
+        inputs.join("3.json"),
+        serde_json::to_string(&broken).unwrap(),
+    )
+    .unwrap();
+    let output = onewindow(&[
+        "render",
+        "medical_license",
+        "--data",
+        inputs.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("needs the field `kind`"));
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -555,3 +555,130 @@ async fn uploads_are_stored_by_content_with_limits() {
         assert!(error.to_string().contains("文件过大"), "{error}");
     }
 }
+
+#[tokio::test]
+async fn issued_documents_are_rendered_stored_and_verifiable() {
+    let renderer =
+        onewindow::documents::Renderer::new(&root().join("templates")).expect("renderer");
+    for url in fresh_databases().await {
+        let store = open(&url).await;
+        submit(&store, "F-1", "new_combined", date(2026, 9, 14)).await;
+        act(&store, "F-1", window(), Command::Accept, date(2026, 9, 15))
+            .await
+            .unwrap();
+        act(
+            &store,
+            "F-1",
+            reviewer("civil"),
+            Command::Approve { step: 1 },
+            date(2026, 9, 16),
+        )
+        .await
+        .unwrap();
+        let applied = act(
+            &store,
+            "F-1",
+            reviewer("health"),
+            Command::Approve { step: 0 },
+            date(2026, 9, 17),
+        )
+        .await
+        .unwrap();
+        let now = DateTime::from_parts(date(2026, 9, 17), Time::constant(12, 0, 0, 0));
+        let run = onewindow::operate::render_documents(
+            &store,
+            &renderer,
+            "renderer",
+            now,
+            "https://onewindow.example.gov.cn",
+        )
+        .await
+        .unwrap();
+        // Acceptance notice; grant decision, licence and civil affairs' receipt.
+        assert_eq!((run.rendered, run.failed), (4, 0), "{url}");
+        let licence = applied
+            .documents
+            .iter()
+            .find(|d| d.template == "medical_license")
+            .expect("licence issued");
+        let number = licence.number.clone().expect("numbered");
+        let record = store
+            .document(&licence.verify_code)
+            .await
+            .unwrap()
+            .expect("stored");
+        let sha256 = record.sha256.clone().expect("rendered");
+        let pdf = store.blobs.get(&sha256).expect("content-addressed");
+        let path =
+            std::env::temp_dir().join(format!("onewindow-licence-{}.pdf", std::process::id()));
+        std::fs::write(&path, &pdf).unwrap();
+        let text = std::process::Command::new("pdftotext")
+            .arg(&path)
+            .arg("-")
+            .output()
+            .expect("pdftotext");
+        let text: String = String::from_utf8_lossy(&text.stdout)
+            .split_whitespace()
+            .collect();
+        for phrase in [
+            "医疗机构执业许可证",
+            "茂名康颐医养中心",
+            "护理院",
+            number.as_str(),
+            &licence.verify_code,
+        ] {
+            assert!(text.contains(phrase), "{url}: {phrase:?} in {text}");
+        }
+        let verified = store
+            .verify_document(&number, &licence.verify_code)
+            .await
+            .unwrap()
+            .expect("genuine");
+        assert_eq!(verified.department, "市卫生健康局");
+        assert_eq!(verified.holder, "茂名康颐医养有限公司");
+        assert_eq!(verified.issued_on, "2026-09-17");
+        assert_eq!(verified.sha256, sha256);
+        // A tampered number or code is not found.
+        assert!(store
+            .verify_document("医养2026卫00002", &licence.verify_code)
+            .await
+            .unwrap()
+            .is_none());
+        let mut forged = licence.verify_code.clone();
+        forged.replace_range(0..1, if forged.starts_with('A') { "B" } else { "A" });
+        assert!(store
+            .verify_document(&number, &forged)
+            .await
+            .unwrap()
+            .is_none());
+        // Rendering again gives the same bytes.
+        let workflow = store.workflow("new_combined").unwrap();
+        let (filing, _) = store.filing("F-1").await.unwrap();
+        let outcome = &workflow.outcomes[usize::try_from(record.outcome).unwrap()];
+        let facts = onewindow::documents::DocumentFacts {
+            number: record.number.as_deref(),
+            verify_code: &record.verify_code,
+            verify_url: format!(
+                "https://onewindow.example.gov.cn/verify/{}",
+                record.verify_code
+            ),
+            issued_on: date(2026, 9, 17),
+            due_on: None,
+        };
+        let data = onewindow::documents::document_data(&workflow, &filing, outcome, &facts);
+        let again = renderer
+            .render(
+                "medical_license",
+                &data,
+                &onewindow::documents::Meta {
+                    ident: number.clone(),
+                    date: date(2026, 9, 17),
+                },
+            )
+            .unwrap();
+        assert!(
+            again == pdf,
+            "{url}: the same document renders to the same bytes"
+        );
+    }
+}

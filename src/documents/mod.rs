@@ -135,6 +135,8 @@ pub struct Renderer {
     fonts: FontStore,
     /// Every `.typ` of the templates folder, by its file id.
     sources: HashMap<FileId, Source>,
+    /// The data files beside them (`*.json`), by file id.
+    data_files: HashMap<FileId, Bytes>,
     /// Templates with a header, by name: their file and declared inputs.
     templates: HashMap<String, (FileId, TemplateDecl)>,
     data_id: FileId,
@@ -163,19 +165,27 @@ impl Renderer {
     /// An unreadable folder or a template header with errors.
     pub fn with_fonts(templates: &Path, fonts: FontStore) -> Result<Renderer, DocumentError> {
         let mut sources = HashMap::new();
+        let mut data_files = HashMap::new();
         let mut declared = HashMap::new();
         let entries = std::fs::read_dir(templates)
             .map_err(|e| DocumentError::Io(format!("{}: {e}", templates.display())))?;
         for entry in entries {
             let path = entry.map_err(|e| DocumentError::Io(e.to_string()))?.path();
-            if path.extension().is_none_or(|e| e != "typ") {
-                continue;
-            }
             let name = path
                 .file_name()
                 .and_then(|n| n.to_str())
                 .unwrap_or_default()
                 .to_string();
+            // Data files beside the templates (fee tables) are served as they are.
+            if path.extension().is_some_and(|e| e == "json") {
+                let bytes = std::fs::read(&path)
+                    .map_err(|e| DocumentError::Io(format!("{}: {e}", path.display())))?;
+                data_files.insert(file_id(&format!("/{name}"))?, Bytes::new(bytes));
+                continue;
+            }
+            if path.extension().is_none_or(|e| e != "typ") {
+                continue;
+            }
             let text = std::fs::read_to_string(&path)
                 .map_err(|e| DocumentError::Io(format!("{}: {e}", path.display())))?;
             let id = file_id(&format!("/{name}"))?;
@@ -195,6 +205,7 @@ impl Renderer {
             library: LazyHash::new(Library::builder().build()),
             fonts,
             sources,
+            data_files,
             templates: declared,
             data_id: file_id(DATA_PATH)?,
         })
@@ -391,6 +402,9 @@ impl World for DocumentWorld<'_> {
         if id == self.renderer.data_id {
             return Ok(self.data.clone());
         }
+        if let Some(bytes) = self.renderer.data_files.get(&id) {
+            return Ok(bytes.clone());
+        }
         match self.renderer.sources.get(&id) {
             Some(source) => Ok(Bytes::from_string(source.clone())),
             None => Err(not_found(id)),
@@ -408,4 +422,116 @@ impl World for DocumentWorld<'_> {
 
 fn not_found(id: FileId) -> FileError {
     FileError::NotFound(id.get().vpath().get_with_slash().into())
+}
+
+/// The appeal rights a refusal states (行政复议法 art. 20, 行政诉讼法 art. 46).
+pub const APPEAL: &str = "如不服本决定，可以自收到本文书之日起六十日内依法申请行政复议，或者六个月内依法向人民法院提起行政诉讼。";
+
+/// What the engine knows that a document prints, beyond the filing itself.
+pub struct DocumentFacts<'a> {
+    pub number: Option<&'a str>,
+    pub verify_code: &'a str,
+    pub verify_url: String,
+    pub issued_on: jiff::civil::Date,
+    /// The promised due date, when known.
+    pub due_on: Option<jiff::civil::Date>,
+}
+
+/// The data of one issued document: every input its template declares,
+/// from the filing (form and fact fields) or from what the engine knows.
+pub fn document_data(
+    workflow: &crate::dsl::Workflow,
+    filing: &crate::engine::Filing,
+    outcome: &crate::dsl::ir::Outcome,
+    facts: &DocumentFacts<'_>,
+) -> serde_json::Map<String, serde_json::Value> {
+    use crate::dsl::ir::{InputSource, Value};
+    use crate::engine::state::{Decision, StepStatus};
+    use serde_json::Value as Json;
+    let date = |d: jiff::civil::Date| Json::String(d.to_string());
+    let list = |items: Vec<String>| Json::Array(items.into_iter().map(Json::String).collect());
+    let mut data = serde_json::Map::new();
+    for (input, source) in &outcome.inputs {
+        let value = match source {
+            InputSource::Field(field) => filing.values.get(field).map(|value| match value {
+                Value::Text(text) => Json::String(text.clone()),
+                Value::Int(number) => Json::from(*number),
+                Value::Money(_) => Json::String(value.display()),
+                Value::Bool(flag) => Json::Bool(*flag),
+                Value::Date(day) => date(*day),
+                Value::List(items) => list(items.clone()),
+            }),
+            InputSource::System(name) => match name.as_str() {
+                "number" => Some(Json::String(facts.number.unwrap_or_default().to_string())),
+                "issued_on" => Some(date(facts.issued_on)),
+                "department" => Some(Json::String(
+                    workflow
+                        .department(&outcome.issued_by)
+                        .map_or_else(|| outcome.issued_by.clone(), |d| d.name.clone()),
+                )),
+                "applicant" => Some(Json::String(filing.applicant.clone())),
+                "filing_id" => Some(Json::String(filing.id.clone())),
+                "workflow_title" => Some(Json::String(workflow.title.clone())),
+                "verify_code" => Some(Json::String(facts.verify_code.to_string())),
+                "verify_url" => Some(Json::String(facts.verify_url.clone())),
+                "reasons" => Some(list(match &filing.decision {
+                    Some(Decision::Refused { reasons }) => reasons.clone(),
+                    _ => Vec::new(),
+                })),
+                "corrections" => Some(list(
+                    filing
+                        .steps
+                        .iter()
+                        .filter_map(|s| s.correction.as_ref())
+                        .chain(filing.intake_correction.as_ref())
+                        .max_by_key(|c| c.requested_on)
+                        .map(|c| c.items.clone())
+                        .unwrap_or_default(),
+                )),
+                "materials" => Some(list(
+                    workflow
+                        .materials
+                        .iter()
+                        .filter(|m| filing.materials.contains_key(&m.id))
+                        .map(|m| m.label.clone())
+                        .collect(),
+                )),
+                "received_on" => Some(date(filing.received_on.unwrap_or(facts.issued_on))),
+                "accepted_on" => Some(date(filing.accepted_on.unwrap_or(facts.issued_on))),
+                "decided_on" => Some(date(filing.decided_on.unwrap_or(facts.issued_on))),
+                "due_on" => facts.due_on.map(date),
+                "valid_until" => {
+                    // An agreement runs a year from its start; a licence five years.
+                    let (start, years) = match filing.values.get("term_start") {
+                        Some(Value::Date(start)) => (*start, 1),
+                        _ => (facts.issued_on, 5),
+                    };
+                    start
+                        .checked_add(jiff::Span::new().years(years))
+                        .and_then(|d| d.yesterday())
+                        .ok()
+                        .map(date)
+                }
+                "basis" => Some(list(workflow.basis.clone())),
+                "parties" => Some(list(
+                    workflow.parties.iter().map(|p| p.name.clone()).collect(),
+                )),
+                "steps" => Some(list(
+                    workflow
+                        .steps
+                        .iter()
+                        .zip(&filing.steps)
+                        .filter(|(_, state)| matches!(state.status, StepStatus::Done { .. }))
+                        .map(|(step, _)| step.label.clone())
+                        .collect(),
+                )),
+                "appeal" => Some(Json::String(APPEAL.to_string())),
+                _ => None,
+            },
+        };
+        if let Some(value) = value {
+            data.insert(input.clone(), value);
+        }
+    }
+    data
 }

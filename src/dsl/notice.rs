@@ -219,3 +219,30 @@ fn describe_step(workflow: &Workflow, step: &Step) -> String {
     }
     text
 }
+
+/// The notice as the data of the `one_time_notice` template: its title and
+/// its lines after the title, blank lines left out.
+pub fn notice_data(
+    workflow: &Workflow,
+    issued_on: jiff::civil::Date,
+) -> serde_json::Map<String, serde_json::Value> {
+    let text = one_time_notice(workflow);
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .skip(2)
+        .filter(|line| !line.trim().is_empty())
+        .map(|line| serde_json::Value::String(line.to_string()))
+        .collect();
+    let department = workflow
+        .department(&workflow.intake.department)
+        .map_or_else(String::new, |d| d.name.clone());
+    let mut data = serde_json::Map::new();
+    data.insert(
+        "title".into(),
+        format!("{}一次性告知书", workflow.title).into(),
+    );
+    data.insert("lines".into(), serde_json::Value::Array(lines));
+    data.insert("department".into(), department.into());
+    data.insert("issued_on".into(), issued_on.to_string().into());
+    data
+}

@@ -602,6 +602,108 @@ impl Store {
             .map_err(StoreError::from)
     }
 
+    /// A workflow at the version a filing was pinned to.
+    pub fn workflow_version(&self, id: &str, version: u32) -> Option<Arc<Workflow>> {
+        self.shared
+            .workflows
+            .get(&(id.to_string(), version))
+            .cloned()
+    }
+
+    /// An issued document by its verification code.
+    ///
+    /// # Errors
+    /// A database failure.
+    pub async fn document(&self, verify_code: &str) -> Result<Option<DocumentRecord>, StoreError> {
+        let row = sqlx::query(&self.shared.sql.select_document)
+            .bind(verify_code.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|row| {
+            Ok(DocumentRecord {
+                filing: row.try_get(0)?,
+                event: row.try_get(1)?,
+                outcome: row.try_get(2)?,
+                title: row.try_get(3)?,
+                template: row.try_get(4)?,
+                issued_by: row.try_get(5)?,
+                issued_on: row.try_get(6)?,
+                number: row.try_get(7)?,
+                verify_code: row.try_get(8)?,
+                sha256: row.try_get(9)?,
+            })
+        })
+        .transpose()
+        .map_err(|e: sqlx::Error| StoreError::from(e))
+    }
+
+    /// Records the SHA-256 of a document's rendered PDF.
+    ///
+    /// # Errors
+    /// A database failure.
+    pub async fn record_pdf(&self, verify_code: &str, sha256: &str) -> Result<(), StoreError> {
+        sqlx::query(&self.shared.sql.record_pdf)
+            .bind(sha256.to_string())
+            .bind(verify_code.to_string())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// What the public verification page shows, when both the number (as
+    /// printed, empty for unnumbered documents) and the code match.
+    ///
+    /// # Errors
+    /// A database failure.
+    pub async fn verify_document(
+        &self,
+        number: &str,
+        verify_code: &str,
+    ) -> Result<Option<Verified>, StoreError> {
+        let Some(record) = self.document(verify_code).await? else {
+            return Ok(None);
+        };
+        if record.number.as_deref().unwrap_or_default() != number || record.sha256.is_none() {
+            return Ok(None);
+        }
+        let (filing, _) = self.filing(&record.filing).await?;
+        let department = self
+            .workflow_version(&filing.workflow, filing.version)
+            .and_then(|workflow| {
+                workflow
+                    .department(&record.issued_by)
+                    .map(|d| d.name.clone())
+            })
+            .unwrap_or_else(|| record.issued_by.clone());
+        Ok(Some(Verified {
+            title: record.title,
+            number: record.number,
+            department,
+            issued_on: record.issued_on,
+            holder: filing.applicant,
+            sha256: record.sha256.unwrap_or_default(),
+        }))
+    }
+
+    /// Marks an outbox row failed for good, with the reason staff will see.
+    ///
+    /// # Errors
+    /// A database failure.
+    pub async fn fail_outbox(
+        &self,
+        id: i64,
+        reason: &str,
+        now: DateTime,
+    ) -> Result<(), StoreError> {
+        sqlx::query(&self.shared.sql.fail_outbox)
+            .bind(now.to_string())
+            .bind(reason.to_string())
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     /// Outbox rows of `kind` not yet done, oldest first.
     ///
     /// # Errors
@@ -643,6 +745,34 @@ impl Store {
             .await?;
         Ok(row.try_get(0)?)
     }
+}
+
+/// An issued document as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DocumentRecord {
+    pub filing: String,
+    pub event: String,
+    pub outcome: i64,
+    pub title: String,
+    pub template: String,
+    pub issued_by: String,
+    pub issued_on: String,
+    pub number: Option<String>,
+    pub verify_code: String,
+    /// Set once the PDF is rendered and stored.
+    pub sha256: Option<String>,
+}
+
+/// What the public may see of a genuine document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verified {
+    pub title: String,
+    pub number: Option<String>,
+    /// The issuing department's name.
+    pub department: String,
+    pub issued_on: String,
+    pub holder: String,
+    pub sha256: String,
 }
 
 /// A claimed outbox row.
@@ -1575,6 +1705,9 @@ struct Sql {
     claim_outbox: String,
     complete_outbox: String,
     record_opening: String,
+    select_document: String,
+    record_pdf: String,
+    fail_outbox: String,
     select_institution: String,
     select_agreements: String,
     select_number: String,
@@ -1635,6 +1768,12 @@ impl Sql {
                 if postgres { " FOR UPDATE SKIP LOCKED" } else { "" }
             )),
             record_opening: q("UPDATE institutions SET opened_on = $1 WHERE id = $2"),
+            select_document: q(
+                "SELECT filing_id, event, outcome, title, template, issued_by, issued_on, number, verify_code, sha256
+                 FROM documents WHERE verify_code = $1",
+            ),
+            record_pdf: q("UPDATE documents SET sha256 = $1 WHERE verify_code = $2"),
+            fail_outbox: q("UPDATE outbox SET failed_at = $1, last_error = $2, leased_until = NULL WHERE id = $3"),
             select_institution: q("SELECT opened_on FROM institutions WHERE id = $1"),
             select_agreements: q("SELECT id, party_a, party_b, term_start, term_end FROM agreements ORDER BY id"),
             complete_outbox: q(
