@@ -367,10 +367,7 @@ fn run(command: Command) -> Result<ExitCode, String> {
                     .join("samples")
                     .join(format!("{}.json", workflow.id))
             });
-            let text =
-                std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-            let answers: crate::engine::simulate::Answers =
-                serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+            let answers = crate::engine::simulate::Answers::load(&path)?;
             let report = crate::engine::simulate::simulate(workflow, &calendar, start, &answers)
                 .map_err(|e| e.to_string())?;
             print!("{report}");
@@ -492,10 +489,7 @@ fn run(command: Command) -> Result<ExitCode, String> {
                 .map_or_else(|| PathBuf::from("workflows"), PathBuf::clone)
                 .join("samples")
                 .join(format!("{workflow}.json"));
-            let text = std::fs::read_to_string(&sample)
-                .map_err(|e| format!("{}: {e}", sample.display()))?;
-            let answers: crate::engine::simulate::Answers =
-                serde_json::from_str(&text).map_err(|e| format!("{}: {e}", sample.display()))?;
+            let answers = crate::engine::simulate::Answers::load(&sample)?;
             let plan = crate::operate::LoadPlan {
                 workflow,
                 answers,

@@ -6,6 +6,7 @@
 
 pub mod bench;
 pub mod calendar;
+#[cfg(feature = "full")]
 pub mod cli;
 #[cfg(feature = "full")]
 pub mod documents;

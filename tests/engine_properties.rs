@@ -13,9 +13,7 @@ use onewindow::dsl::{self, Workflow};
 use onewindow::engine::clock;
 use onewindow::engine::simulate::Answers;
 use onewindow::engine::state::{PauseKind, StepStatus};
-use onewindow::engine::{
-    transition, validate, Actor, Command, Context, Effect, Filing, Status, Timer,
-};
+use onewindow::engine::{transition, Actor, Command, Context, Effect, Filing, Status, Timer};
 use onewindow::project::{self, Paths};
 use proptest::prelude::*;
 
@@ -107,28 +105,7 @@ fn sample(workflow: &Workflow) -> Answers {
 
 /// The shipped sample, with every material it lists uploaded.
 fn sample_submission(workflow: &Workflow) -> onewindow::engine::Submission {
-    let answers = sample(workflow);
-    let uploads = answers
-        .materials
-        .iter()
-        .map(|id| {
-            let upload = onewindow::engine::Upload {
-                name: format!("{id}.pdf"),
-                kind: "pdf".into(),
-                sha256: "0".repeat(64),
-                size: 1,
-            };
-            (id.clone(), upload)
-        })
-        .collect();
-    validate(
-        workflow,
-        &answers.applicant,
-        &answers.form,
-        &answers.facts,
-        uploads,
-    )
-    .expect("sample")
+    onewindow::operate::sample_submission(workflow, &sample(workflow)).expect("sample")
 }
 
 fn command_for(workflow: &Workflow, _filing: &Filing, m: &Move) -> (Actor, Command) {

@@ -10,7 +10,7 @@ use common::{calendar, fresh_databases, open, root, workflows};
 
 use jiff::civil::{date, Date, DateTime, Time};
 use onewindow::engine::simulate::Answers;
-use onewindow::engine::{validate, Actor, Command, EngineError, Status, Submission, Upload};
+use onewindow::engine::{validate, Actor, Command, EngineError, Status, Submission};
 use onewindow::store::{Options, Request, Store, StoreError};
 use sqlx::Executor as _;
 
@@ -20,30 +20,9 @@ fn at(day: Date) -> DateTime {
 
 fn sample_submission(store: &Store, workflow: &str) -> Submission {
     let workflow = store.workflow(workflow).expect("workflow");
-    let path = root().join(format!("workflows/samples/{}.json", workflow.id));
-    let answers: Answers =
-        serde_json::from_str(&std::fs::read_to_string(path).expect("sample")).expect("json");
-    let uploads = answers
-        .materials
-        .iter()
-        .map(|id| {
-            let upload = Upload {
-                name: format!("{id}.pdf"),
-                kind: "pdf".into(),
-                sha256: "0".repeat(64),
-                size: 10,
-            };
-            (id.clone(), upload)
-        })
-        .collect();
-    validate(
-        &workflow,
-        &answers.applicant,
-        &answers.form,
-        &answers.facts,
-        uploads,
-    )
-    .expect("sample valid")
+    let answers = Answers::load(&root().join(format!("workflows/samples/{}.json", workflow.id)))
+        .expect("sample");
+    onewindow::operate::sample_submission(&workflow, &answers).expect("sample valid")
 }
 
 async fn submit(store: &Store, filing: &str, workflow: &str, day: Date) {

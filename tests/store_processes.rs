@@ -135,8 +135,8 @@ fn fired(output: &str) -> usize {
 
 async fn submit_many(store: &Store, count: usize, day: jiff::civil::Date) {
     let workflow = store.workflow("new_combined").unwrap();
-    let answers: onewindow::engine::simulate::Answers = serde_json::from_str(
-        &std::fs::read_to_string(root().join("workflows/samples/new_combined.json")).unwrap(),
+    let answers = onewindow::engine::simulate::Answers::load(
+        &root().join("workflows/samples/new_combined.json"),
     )
     .unwrap();
     let submission = onewindow::operate::sample_submission(&workflow, &answers).unwrap();

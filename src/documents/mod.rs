@@ -140,7 +140,15 @@ pub struct Renderer {
     /// Templates with a header, by name: their file and declared inputs.
     templates: HashMap<String, (FileId, TemplateDecl)>,
     data_id: FileId,
+    /// Documents rendered, to evict typst's caches now and then.
+    rendered: std::sync::atomic::AtomicUsize,
 }
+
+/// Every this many documents, cache entries unused for [`CACHE_AGE`]
+/// evictions are dropped: typst memoizes per document, and a worker that
+/// never evicts grows without bound.
+const EVICT_EVERY: usize = 16;
+const CACHE_AGE: usize = 2;
 
 fn file_id(path: &str) -> Result<FileId, DocumentError> {
     let vpath = VirtualPath::new(path).map_err(|e| DocumentError::Io(format!("{path}: {e:?}")))?;
@@ -208,6 +216,7 @@ impl Renderer {
             data_files,
             templates: declared,
             data_id: file_id(DATA_PATH)?,
+            rendered: std::sync::atomic::AtomicUsize::new(0),
         })
     }
 
@@ -259,6 +268,13 @@ impl Renderer {
                 .map(|d| d.message.to_string())
                 .collect(),
         };
+        let count = self
+            .rendered
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            + 1;
+        if count.is_multiple_of(EVICT_EVERY) {
+            typst::comemo::evict(CACHE_AGE);
+        }
         let Warned { output, .. } = typst::compile::<PagedDocument>(&world);
         let document = output.map_err(|errors| failed(errors.into_iter().collect()))?;
         if document.pages().len() > MAX_PAGES {
@@ -276,11 +292,6 @@ impl Renderer {
             ..PdfOptions::default()
         };
         typst_pdf::pdf(&document, &options).map_err(|errors| failed(errors.into_iter().collect()))
-    }
-
-    /// Bounds typst's caches between batches of documents.
-    pub fn evict_caches(&self, max_age: usize) {
-        typst::comemo::evict(max_age);
     }
 }
 

@@ -29,6 +29,17 @@ pub struct Answers {
     pub materials: Vec<String>,
 }
 
+impl Answers {
+    /// Reads sample answers from a JSON file.
+    ///
+    /// # Errors
+    /// An unreadable file or JSON that is not answers, with the path named.
+    pub fn load(path: &std::path::Path) -> Result<Answers, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+    }
+}
+
 /// The simulated course of a filing.
 #[derive(Debug, Clone)]
 pub struct Report {
