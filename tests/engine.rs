@@ -1103,3 +1103,23 @@ fn every_shipped_sample_simulates_within_its_promise() {
         assert!(report.completed_on <= promised, "{}: {report}", workflow.id);
     }
 }
+
+#[test]
+fn an_intake_deadline_beyond_the_calendar_refuses_the_submission() {
+    let world = world();
+    let mut case = world.case("new_combined");
+    let submission = case.submission(&case.sample(), &[]);
+    // Five working days from 2026-12-28 end in 2027, which has no calendar file.
+    let error = case
+        .try_do(
+            Actor::Applicant,
+            Command::Submit { submission },
+            date(2026, 12, 28),
+        )
+        .unwrap_err();
+    assert!(
+        error.to_string().contains("calendars/cn/2027.toml"),
+        "{error}"
+    );
+    assert_eq!(case.filing.status, Status::Draft, "nothing changed");
+}

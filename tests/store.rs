@@ -519,19 +519,42 @@ async fn agreements_are_registered_with_a_renewal_reminder_before_the_year_ends(
 async fn uploads_are_stored_by_content_with_limits() {
     for url in fresh_databases().await {
         let store = open(&url).await;
+        let now = DateTime::from_parts(date(2026, 9, 14), Time::constant(9, 0, 0, 0));
         let pdf = b"%PDF-1.7\n1 0 obj << >> endobj\n".to_vec();
-        let stored = store.blobs.put("pdf", &pdf).expect("stored");
-        assert_eq!(store.blobs.get(&stored.sha256).unwrap(), pdf, "{url}");
+        let upload = store
+            .store_upload("申请书.pdf", "PDF", &pdf, now)
+            .await
+            .expect("stored");
+        assert_eq!(
+            (upload.kind.as_str(), upload.size),
+            ("pdf", pdf.len() as u64)
+        );
+        assert_eq!(store.blobs.get(&upload.sha256).unwrap(), pdf, "{url}");
+        let again = store
+            .store_upload("副本.pdf", "pdf", &pdf, now)
+            .await
+            .expect("same content");
+        assert_eq!(again.sha256, upload.sha256);
+        assert_eq!(
+            store.count("uploads").await.unwrap(),
+            1,
+            "{url}: stored once by content"
+        );
         let error = store
-            .blobs
-            .put("pdf", b"<html><script>alert(1)</script>")
+            .store_upload("x.pdf", "pdf", b"<html><script>alert(1)</script>", now)
+            .await
             .unwrap_err();
         assert!(error.to_string().contains("不是PDF格式"), "{error}");
         let error = store
-            .blobs
-            .put("pdf", &vec![b'%'; 21 * 1024 * 1024])
+            .store_upload("big.pdf", "pdf", &vec![b'%'; 21 * 1024 * 1024], now)
+            .await
             .unwrap_err();
         assert!(error.to_string().contains("文件过大"), "{error}");
+        assert_eq!(
+            store.count("uploads").await.unwrap(),
+            1,
+            "{url}: refused files leave nothing"
+        );
     }
 }
 

@@ -382,7 +382,7 @@ impl Machine<'_> {
                 self.expect_status(&[Status::Draft], name)?;
                 self.check_rules(submission)?;
                 self.filing.apply_submission(submission);
-                self.received();
+                self.received()?;
             }
             Command::Accept => {
                 self.expect_window(actor, name)?;
@@ -419,7 +419,7 @@ impl Machine<'_> {
                 if let Some(correction) = &mut self.filing.intake_correction {
                     correction.answered_on = Some(self.today);
                 }
-                self.received();
+                self.received()?;
             }
             Command::RefuseToAccept { reasons } => {
                 self.expect_window(actor, name)?;
@@ -661,22 +661,25 @@ impl Machine<'_> {
 
     // ---- intake ------------------------------------------------------------
 
-    /// Materials arrived (a submission or a correction's answer).
-    fn received(&mut self) {
+    /// Materials arrived (a submission or a correction's answer). The
+    /// deemed-acceptance timer needs the intake deadline: a deadline in a
+    /// year without a calendar is an error, never a timer left unset.
+    fn received(&mut self) -> Result<(), EngineError> {
+        let due = self
+            .calendar
+            .add_workdays(self.today, self.workflow.intake.limit)?;
+        let after = due.tomorrow().map_err(|_| CalendarError::YearNotLoaded {
+            year: due.year(),
+            date: due,
+        })?;
         self.filing.received_on = Some(self.today);
         self.filing.status = Status::Submitted;
         self.notify("submitted", None);
-        if let Ok(due) = self
-            .calendar
-            .add_workdays(self.today, self.workflow.intake.limit)
-        {
-            if let Ok(after) = due.tomorrow() {
-                self.effects.push(Effect::ScheduleTimer {
-                    at: after,
-                    timer: Timer::DeemedAcceptance,
-                });
-            }
-        }
+        self.effects.push(Effect::ScheduleTimer {
+            at: after,
+            timer: Timer::DeemedAcceptance,
+        });
+        Ok(())
     }
 
     fn intake_passed(&self) -> Result<bool, EngineError> {

@@ -75,6 +75,8 @@ pub enum StoreError {
         version: u32,
     },
     Config(String),
+    /// An uploaded file was refused (size, kind); the message is for the applicant.
+    Upload(String),
     Database(String),
     /// The committer stopped (the process is shutting down).
     Closed,
@@ -97,7 +99,7 @@ impl fmt::Display for StoreError {
                 f,
                 "workflow `{id}` version {version} differs from the definition filings were pinned to: raise its `version`"
             ),
-            StoreError::Config(message) => write!(f, "{message}"),
+            StoreError::Config(message) | StoreError::Upload(message) => write!(f, "{message}"),
             StoreError::Database(message) => write!(f, "database: {message}"),
             StoreError::Closed => write!(f, "the store is closed"),
         }
@@ -527,6 +529,38 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
+    /// Stores an uploaded material by its content and records it; the
+    /// returned [`engine::Upload`] is what a submission carries.
+    ///
+    /// # Errors
+    /// [`StoreError::Upload`] for a file too large, empty or not of its
+    /// declared kind; a database failure.
+    pub async fn store_upload(
+        &self,
+        name: &str,
+        kind: &str,
+        bytes: &[u8],
+        now: DateTime,
+    ) -> Result<engine::Upload, StoreError> {
+        let stored = self
+            .blobs
+            .put(kind, bytes)
+            .map_err(|e| StoreError::Upload(e.to_string()))?;
+        sqlx::query(&self.shared.sql.insert_upload)
+            .bind(stored.sha256.clone())
+            .bind(stored.size as i64)
+            .bind(kind.to_ascii_lowercase())
+            .bind(now.to_string())
+            .execute(&self.pool)
+            .await?;
+        Ok(engine::Upload {
+            name: name.to_string(),
+            kind: kind.to_ascii_lowercase(),
+            sha256: stored.sha256,
+            size: stored.size,
+        })
+    }
+
     /// Records the day a registered institution formally opened.
     ///
     /// # Errors
@@ -727,7 +761,7 @@ impl Store {
     /// # Errors
     /// A database failure, or a table name that is not ours.
     pub async fn count(&self, table: &str) -> Result<i64, StoreError> {
-        const TABLES: [&str; 8] = [
+        const TABLES: [&str; 9] = [
             "filings",
             "audit",
             "outbox",
@@ -736,6 +770,7 @@ impl Store {
             "idempotency",
             "institutions",
             "agreements",
+            "uploads",
         ];
         if !TABLES.contains(&table) {
             return Err(StoreError::Config(format!("no table `{table}`")));
@@ -1705,6 +1740,7 @@ struct Sql {
     claim_outbox: String,
     complete_outbox: String,
     record_opening: String,
+    insert_upload: String,
     select_document: String,
     record_pdf: String,
     fail_outbox: String,
@@ -1768,6 +1804,9 @@ impl Sql {
                 if postgres { " FOR UPDATE SKIP LOCKED" } else { "" }
             )),
             record_opening: q("UPDATE institutions SET opened_on = $1 WHERE id = $2"),
+            insert_upload: q(
+                "INSERT INTO uploads (sha256, size, kind, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (sha256) DO NOTHING",
+            ),
             select_document: q(
                 "SELECT filing_id, event, outcome, title, template, issued_by, issued_on, number, verify_code, sha256
                  FROM documents WHERE verify_code = $1",
