@@ -189,6 +189,7 @@ pub async fn engine(
 ) -> Result<EngineFigures, String> {
     let answers = crate::engine::simulate::Answers {
         applicant: "性能测试申请人".into(),
+        email: None,
         form: serde_json::json!({ "name": "性能测试机构", "public": true })
             .as_object()
             .cloned()

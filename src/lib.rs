@@ -13,6 +13,8 @@ pub mod documents;
 pub mod dsl;
 pub mod engine;
 #[cfg(feature = "full")]
+pub mod notify;
+#[cfg(feature = "full")]
 pub mod operate;
 pub mod project;
 #[cfg(feature = "full")]

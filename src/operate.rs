@@ -155,6 +155,10 @@ pub fn sample_submission(workflow: &Workflow, answers: &Answers) -> Result<Submi
         &answers.facts,
         uploads,
     )
+    .map(|submission| Submission {
+        email: answers.email.clone(),
+        ..submission
+    })
     .map_err(|problems| {
         let messages: Vec<String> = problems.into_iter().map(|p| p.message).collect();
         messages.join("；")

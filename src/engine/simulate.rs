@@ -21,6 +21,9 @@ use crate::dsl::ir::{StepKind, Workflow};
 #[serde(deny_unknown_fields)]
 pub struct Answers {
     pub applicant: String,
+    /// The applicant's e-mail address, when given.
+    #[serde(default)]
+    pub email: Option<String>,
     #[serde(default)]
     pub form: serde_json::Map<String, serde_json::Value>,
     #[serde(default)]

@@ -17,6 +17,9 @@ pub struct Filing {
     pub version: u32,
     pub status: Status,
     pub applicant: String,
+    /// Where the applicant is told of progress and decisions.
+    #[serde(default)]
+    pub applicant_email: Option<String>,
     pub values: BTreeMap<String, Value>,
     pub materials: BTreeMap<String, Upload>,
     /// The day the (latest complete) materials arrived.
@@ -49,6 +52,7 @@ impl Filing {
             version: workflow.version,
             status: Status::Draft,
             applicant: String::new(),
+            applicant_email: None,
             values: BTreeMap::new(),
             materials: BTreeMap::new(),
             received_on: None,
@@ -72,6 +76,9 @@ impl Filing {
 
     pub(crate) fn apply_submission(&mut self, submission: &Submission) {
         self.applicant = submission.applicant.clone();
+        if submission.email.is_some() {
+            self.applicant_email = submission.email.clone();
+        }
         self.values = submission.values.clone();
         self.materials = submission.materials.clone();
     }

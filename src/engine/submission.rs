@@ -25,6 +25,9 @@ pub struct Upload {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Submission {
     pub applicant: String,
+    /// Where the applicant is told of progress and decisions.
+    #[serde(default)]
+    pub email: Option<String>,
     /// Form and fact values by field id, defaults filled in.
     pub values: BTreeMap<String, Value>,
     pub materials: BTreeMap<String, Upload>,
@@ -147,6 +150,7 @@ pub fn validate(
     if problems.is_empty() {
         Ok(Submission {
             applicant: applicant.trim().to_string(),
+            email: None,
             values,
             materials,
         })

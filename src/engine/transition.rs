@@ -699,6 +699,7 @@ impl Machine<'_> {
     fn missing(&self) -> (Vec<String>, Vec<String>) {
         let submission = Submission {
             applicant: self.filing.applicant.clone(),
+            email: self.filing.applicant_email.clone(),
             values: self.filing.values.clone(),
             materials: self.filing.materials.clone(),
         };

@@ -719,6 +719,47 @@ impl Store {
         }))
     }
 
+    /// Puts a claimed row back for a later try, with the reason it failed.
+    ///
+    /// # Errors
+    /// A database failure.
+    pub async fn retry_outbox(
+        &self,
+        id: i64,
+        available_at: DateTime,
+        reason: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(&self.shared.sql.retry_outbox)
+            .bind(available_at.to_string())
+            .bind(reason.to_string())
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// The documents a filing's event issued, in issue order.
+    ///
+    /// # Errors
+    /// A database failure.
+    pub async fn documents_of(
+        &self,
+        filing: &str,
+        event: &str,
+    ) -> Result<Vec<DocumentRecord>, StoreError> {
+        let rows = sqlx::query(&self.shared.sql.documents_of)
+            .bind(filing.to_string())
+            .bind(event.to_string())
+            .fetch_all(&self.pool)
+            .await?;
+        let mut out = Vec::new();
+        for row in rows {
+            let code: String = row.try_get(0)?;
+            out.extend(self.document(&code).await?);
+        }
+        Ok(out)
+    }
+
     /// Marks an outbox row failed for good, with the reason staff will see.
     ///
     /// # Errors
@@ -1744,6 +1785,8 @@ struct Sql {
     select_document: String,
     record_pdf: String,
     fail_outbox: String,
+    retry_outbox: String,
+    documents_of: String,
     select_institution: String,
     select_agreements: String,
     select_number: String,
@@ -1813,6 +1856,8 @@ impl Sql {
             ),
             record_pdf: q("UPDATE documents SET sha256 = $1 WHERE verify_code = $2"),
             fail_outbox: q("UPDATE outbox SET failed_at = $1, last_error = $2, leased_until = NULL WHERE id = $3"),
+            retry_outbox: q("UPDATE outbox SET available_at = $1, last_error = $2, leased_until = NULL WHERE id = $3"),
+            documents_of: q("SELECT verify_code FROM documents WHERE filing_id = $1 AND event = $2 ORDER BY id"),
             select_institution: q("SELECT opened_on FROM institutions WHERE id = $1"),
             select_agreements: q("SELECT id, party_a, party_b, term_start, term_end FROM agreements ORDER BY id"),
             complete_outbox: q(

@@ -1,0 +1,483 @@
+//! Mail: the outbox's notifications delivered over SMTP (lettre).
+//!
+//! One URL configures SMTP: `smtp://host:port` (plain), with `?tls=required`
+//! (STARTTLS) or `smtps://` (implicit TLS), credentials as `user:pass@`.
+//! Without one, each message is written as an `.eml` file so the demo shows
+//! its mail. The wording lives in `templates/mail/EVENT.txt` (a `主题：`
+//! subject line, a blank line, the body with `{placeholders}`).
+//!
+//! Each outbox row becomes one message whose Message-ID derives from the row,
+//! so a resend after a crash is recognisably the same message. Transient
+//! failures (4xx, refused connections, timeouts) retry with exponential
+//! backoff and jitter; permanent ones (5xx) mark the row failed with the
+//! server's answer for staff to see.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use jiff::civil::DateTime;
+use lettre::message::header::ContentType;
+use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
+use lettre::transport::smtp::PoolConfig;
+use lettre::{AsyncSmtpTransport, AsyncTransport as _, Message, Tokio1Executor};
+
+use crate::dsl::ir::Recipient;
+use crate::engine::{Effect, Filing};
+use crate::store::{OutboxRow, Store};
+
+/// The placeholders a mail template may use.
+pub const PLACEHOLDERS: [&str; 11] = [
+    "workflow",
+    "filing",
+    "applicant",
+    "department",
+    "step",
+    "due",
+    "items",
+    "reasons",
+    "link",
+    "received_on",
+    "accepted_on",
+];
+
+/// Subject and body per event.
+#[derive(Debug, Clone)]
+pub struct MailTemplates {
+    by_event: HashMap<String, (String, String)>,
+}
+
+impl MailTemplates {
+    /// Loads `DIR/*.txt`, one per event.
+    ///
+    /// # Errors
+    /// An unreadable file, a missing `主题：` line, or an unknown placeholder
+    /// (named with its file).
+    pub fn load(dir: &Path) -> Result<MailTemplates, String> {
+        let mut by_event = HashMap::new();
+        let entries = std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        for entry in entries {
+            let path = entry.map_err(|e| e.to_string())?.path();
+            if path.extension().is_none_or(|e| e != "txt") {
+                continue;
+            }
+            let text =
+                std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+            let (first, body) = text.split_once('\n').unwrap_or((&text, ""));
+            let subject = first
+                .strip_prefix("主题：")
+                .ok_or_else(|| format!("{}: the first line must be `主题：…`", path.display()))?;
+            for placeholder in placeholders(subject).into_iter().chain(placeholders(body)) {
+                if !PLACEHOLDERS.contains(&placeholder.as_str()) {
+                    return Err(format!(
+                        "{}: unknown placeholder `{{{placeholder}}}`; the placeholders are {}",
+                        path.display(),
+                        PLACEHOLDERS.join(", ")
+                    ));
+                }
+            }
+            let event = path
+                .file_stem()
+                .map_or_else(String::new, |s| s.to_string_lossy().to_string());
+            by_event.insert(event, (subject.trim().to_string(), body.trim().to_string()));
+        }
+        Ok(MailTemplates { by_event })
+    }
+
+    /// The subject and text of an event's message with the values filled in.
+    pub fn fill(&self, event: &str, values: &HashMap<&str, String>) -> Option<(String, String)> {
+        let (subject, body) = self.by_event.get(event)?;
+        Some((substitute(subject, values), substitute(body, values)))
+    }
+}
+
+fn placeholders(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(open) = rest.find('{') {
+        let Some(close) = rest[open..].find('}') else {
+            break;
+        };
+        out.push(rest[open + 1..open + close].to_string());
+        rest = &rest[open + close + 1..];
+    }
+    out
+}
+
+fn substitute(text: &str, values: &HashMap<&str, String>) -> String {
+    let mut out = text.to_string();
+    for (key, value) in values {
+        out = out.replace(&format!("{{{key}}}"), value);
+    }
+    out
+}
+
+/// Where messages go.
+pub enum Transport {
+    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    /// No SMTP configured: `.eml` files in this folder.
+    Files(PathBuf),
+}
+
+/// How to send, from whom, in which words, with links to where.
+pub struct Mailer {
+    pub transport: Transport,
+    pub from: Mailbox,
+    pub templates: MailTemplates,
+    /// The web application's address, for links in messages.
+    pub link_base: String,
+}
+
+impl Mailer {
+    /// # Errors
+    /// A bad SMTP URL or sender address, or mail templates that do not load.
+    pub fn new(
+        smtp: Option<&str>,
+        eml_dir: PathBuf,
+        from: &str,
+        templates: &Path,
+        link_base: &str,
+    ) -> Result<Mailer, String> {
+        let transport = match smtp {
+            Some(url) => Transport::Smtp(
+                AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
+                    .map_err(|e| format!("SMTP URL `{url}`: {e}"))?
+                    .pool_config(PoolConfig::new().max_size(8))
+                    .timeout(Some(Duration::from_secs(10)))
+                    .build(),
+            ),
+            None => Transport::Files(eml_dir),
+        };
+        Ok(Mailer {
+            transport,
+            from: from.parse().map_err(|e| format!("sender `{from}`: {e}"))?,
+            templates: MailTemplates::load(templates)?,
+            link_base: link_base.trim_end_matches('/').to_string(),
+        })
+    }
+}
+
+/// What one delivery pass did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct DeliveryRun {
+    pub sent: usize,
+    pub retried: usize,
+    pub failed: usize,
+    /// Rows with nobody to tell (no address known).
+    pub skipped: usize,
+}
+
+/// The Message-ID of an outbox row: the same row, the same message.
+pub fn message_id(row: &OutboxRow) -> String {
+    format!(
+        "<outbox-{}.{}@onewindow.mail>",
+        row.id,
+        sanitize(&row.filing)
+    )
+}
+
+fn sanitize(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// The delay before retry `attempt` (1, 2, …): 30 s doubling to an hour at
+/// most, plus up to a fifth more as jitter drawn from the row, so retries of
+/// many rows spread out.
+pub fn backoff(attempt: i64, row_id: i64) -> Duration {
+    let base = 30u64
+        .saturating_mul(1u64 << attempt.clamp(1, 20).saturating_sub(1))
+        .min(3600);
+    let jitter = (row_id.unsigned_abs().wrapping_mul(2_654_435_761) % 1000) * base / 5000;
+    Duration::from_secs(base + jitter)
+}
+
+/// Delivers the notifications waiting in the outbox.
+///
+/// # Errors
+/// A store failure (delivery failures are recorded on their rows).
+pub async fn deliver(
+    store: &Store,
+    mailer: &Mailer,
+    worker: &str,
+    now: DateTime,
+) -> Result<DeliveryRun, String> {
+    let mut run = DeliveryRun::default();
+    loop {
+        let rows = store
+            .claim_outbox("notify", worker, now, 120, 100)
+            .await
+            .map_err(|e| e.to_string())?;
+        if rows.is_empty() {
+            return Ok(run);
+        }
+        for row in rows {
+            let outcome = match compose(store, mailer, &row).await {
+                Ok(Some(message)) => send(mailer, &row, message).await,
+                Ok(None) => Outcome::Skipped,
+                Err(waiting) => Outcome::Transient(waiting),
+            };
+            match outcome {
+                Outcome::Sent | Outcome::Skipped => {
+                    store
+                        .complete_outbox(worker, row.id, now)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    if matches!(outcome, Outcome::Sent) {
+                        run.sent += 1;
+                    } else {
+                        run.skipped += 1;
+                    }
+                }
+                Outcome::Transient(reason) => {
+                    let delay = jiff::SignedDuration::try_from(backoff(row.attempts, row.id))
+                        .unwrap_or_default();
+                    let again = now.checked_add(delay).unwrap_or(now);
+                    store
+                        .retry_outbox(row.id, again, &reason)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    run.retried += 1;
+                }
+                Outcome::Permanent(reason) => {
+                    store
+                        .fail_outbox(row.id, &reason, now)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    run.failed += 1;
+                }
+            }
+        }
+    }
+}
+
+enum Outcome {
+    Sent,
+    Skipped,
+    Transient(String),
+    Permanent(String),
+}
+
+async fn send(mailer: &Mailer, row: &OutboxRow, message: Message) -> Outcome {
+    match &mailer.transport {
+        Transport::Smtp(transport) => match transport.send(message).await {
+            Ok(_) => Outcome::Sent,
+            Err(error) if error.is_permanent() => Outcome::Permanent(error.to_string()),
+            Err(error) => Outcome::Transient(error.to_string()),
+        },
+        Transport::Files(dir) => {
+            let path = dir.join(format!("{}.eml", sanitize(&message_id(row))));
+            let written = std::fs::create_dir_all(dir)
+                .and_then(|()| std::fs::write(&path, message.formatted()));
+            match written {
+                Ok(()) => {
+                    println!("mail written to {}", path.display());
+                    Outcome::Sent
+                }
+                Err(error) => Outcome::Transient(format!("{}: {error}", path.display())),
+            }
+        }
+    }
+}
+
+/// The message of an outbox row; `Ok(None)` when nobody has an address;
+/// `Err` when it must wait (its decision PDF is not rendered yet).
+async fn compose(
+    store: &Store,
+    mailer: &Mailer,
+    row: &OutboxRow,
+) -> Result<Option<Message>, String> {
+    let effect: Effect = serde_json::from_str(&row.payload).map_err(|e| e.to_string())?;
+    let Effect::Notify {
+        recipients,
+        event,
+        step,
+        department,
+    } = effect
+    else {
+        return Ok(None);
+    };
+    let (filing, _) = store.filing(&row.filing).await.map_err(|e| e.to_string())?;
+    let workflow = store
+        .workflow_version(&filing.workflow, filing.version)
+        .ok_or("the filing's workflow version is unknown")?;
+    let department_id = department.unwrap_or_else(|| workflow.intake.department.clone());
+    let addresses = addresses(&workflow, &filing, &recipients, &department_id);
+    if addresses.is_empty() {
+        return Ok(None);
+    }
+    let step_label = step
+        .and_then(|s| workflow.steps.get(s))
+        .map_or_else(String::new, |s| s.label.clone());
+    let due = step
+        .and_then(|s| {
+            crate::engine::clock::step_due(&workflow, &filing, store.calendar(), s)
+                .ok()
+                .flatten()
+        })
+        .map_or_else(String::new, |d| d.to_string());
+    let department_name = workflow
+        .department(&department_id)
+        .map_or(department_id.clone(), |d| d.name.clone());
+    let reasons = match &filing.decision {
+        Some(crate::engine::state::Decision::Refused { reasons }) => reasons.join("\n"),
+        _ => String::new(),
+    };
+    let items = filing
+        .steps
+        .iter()
+        .filter_map(|s| s.correction.as_ref())
+        .chain(filing.intake_correction.as_ref())
+        .max_by_key(|c| c.requested_on)
+        .map(|c| {
+            c.items
+                .iter()
+                .enumerate()
+                .map(|(i, item)| format!("{}. {item}", i + 1))
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+        .unwrap_or_default();
+    let values: HashMap<&str, String> = HashMap::from([
+        ("workflow", workflow.title.clone()),
+        ("filing", filing.id.clone()),
+        ("applicant", filing.applicant.clone()),
+        ("department", department_name),
+        ("step", step_label),
+        ("due", due),
+        ("items", items),
+        ("reasons", reasons),
+        (
+            "link",
+            format!("{}/filings/{}", mailer.link_base, filing.id),
+        ),
+        (
+            "received_on",
+            filing
+                .received_on
+                .map_or_else(String::new, |d| d.to_string()),
+        ),
+        (
+            "accepted_on",
+            filing
+                .accepted_on
+                .map_or_else(String::new, |d| d.to_string()),
+        ),
+    ]);
+    let (subject, text) = mailer
+        .templates
+        .fill(&event, &values)
+        .ok_or_else(|| format!("no mail template for `{event}` (templates/mail/{event}.txt)"))?;
+    // Decisions go out with their PDFs; wait until they are rendered.
+    let mut attachments = Vec::new();
+    if matches!(event.as_str(), "approved" | "rejected") {
+        for document in store
+            .documents_of(&filing.id, &event)
+            .await
+            .map_err(|e| e.to_string())?
+        {
+            let Some(sha256) = &document.sha256 else {
+                return Err(format!("waiting for “{}” to be rendered", document.title));
+            };
+            let pdf = store.blobs.get(sha256).map_err(|e| e.to_string())?;
+            let name = format!(
+                "{}{}.pdf",
+                document.title,
+                document.number.unwrap_or_default()
+            );
+            attachments.push(Attachment::new(name).body(
+                pdf,
+                ContentType::parse("application/pdf").map_err(|e| e.to_string())?,
+            ));
+        }
+    }
+    let html = format!(
+        "<html><body>{}</body></html>",
+        text.split("\n\n")
+            .map(|p| format!("<p>{}</p>", html_escape(p).replace('\n', "<br>")))
+            .collect::<String>()
+    );
+    let mut builder = Message::builder()
+        .from(mailer.from.clone())
+        .subject(subject)
+        .message_id(Some(message_id(row)));
+    for address in addresses {
+        match address.parse::<Mailbox>() {
+            Ok(mailbox) => builder = builder.to(mailbox),
+            Err(error) => return Err(format!("address `{address}`: {error}")),
+        }
+    }
+    let alternative = MultiPart::alternative()
+        .singlepart(SinglePart::plain(text))
+        .singlepart(SinglePart::html(html));
+    let body = attachments.into_iter().fold(
+        MultiPart::mixed().multipart(alternative),
+        |mixed, attachment| mixed.singlepart(attachment),
+    );
+    builder.multipart(body).map(Some).map_err(|e| e.to_string())
+}
+
+fn addresses(
+    workflow: &crate::dsl::Workflow,
+    filing: &Filing,
+    recipients: &[Recipient],
+    department: &str,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    let of = |id: &str| workflow.department(id);
+    for recipient in recipients {
+        let found: Vec<String> = match recipient {
+            Recipient::Applicant => filing.applicant_email.iter().cloned().collect(),
+            Recipient::Reviewers => of(department)
+                .map(|d| d.reviewers.clone())
+                .unwrap_or_default(),
+            Recipient::Head => of(department).map(|d| d.heads.clone()).unwrap_or_default(),
+            Recipient::Window => of(&workflow.intake.department)
+                .map(|d| d.reviewers.clone())
+                .unwrap_or_default(),
+            // Parties are told through the applicant, who files for both.
+            Recipient::Parties => filing.applicant_email.iter().cloned().collect(),
+        };
+        for address in found {
+            if !out.contains(&address) {
+                out.push(address);
+            }
+        }
+    }
+    out
+}
+
+fn html_escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_to_an_hour_with_bounded_jitter() {
+        let seconds = |attempt, id| backoff(attempt, id).as_secs();
+        assert!((30..=36).contains(&seconds(1, 7)));
+        assert!((60..=72).contains(&seconds(2, 7)));
+        assert!((3600..=4320).contains(&seconds(12, 7)));
+        assert_ne!(seconds(3, 1), seconds(3, 2), "jitter spreads rows");
+    }
+
+    #[test]
+    fn placeholders_are_found() {
+        assert_eq!(placeholders("{a}：{b}（{c}）"), ["a", "b", "c"]);
+        let values = HashMap::from([("a", "甲".to_string())]);
+        assert_eq!(substitute("{a}{a}{x}", &values), "甲甲{x}");
+    }
+}

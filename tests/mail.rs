@@ -1,0 +1,350 @@
+//! Mail against a real SMTP server on loopback (aiosmtpd, scripts/smtp_sink.py):
+//! messages parsed back, the decision PDF attached, the server down and up
+//! again, 4xx and 5xx answers, and the .eml fallback.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use jiff::civil::{date, Date, DateTime, Time};
+use onewindow::engine::simulate::Answers;
+use onewindow::engine::{Actor, Command as Engine};
+use onewindow::notify::{deliver, Mailer};
+use onewindow::store::{Request, Store};
+
+mod common;
+use common::{open, root, scratch};
+
+struct Sink {
+    child: Child,
+    port: u16,
+    folder: PathBuf,
+}
+
+impl Sink {
+    fn start(port: u16, folder: &Path) -> Sink {
+        let mut child = Command::new("python3")
+            .arg(root().join("scripts/smtp_sink.py"))
+            .arg(port.to_string())
+            .arg(folder)
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("python3 runs scripts/smtp_sink.py (./run test installs aiosmtpd)");
+        let mut line = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+            &mut line,
+        )
+        .unwrap();
+        assert_eq!(line.trim(), "ready", "the SMTP server started");
+        Sink {
+            child,
+            port,
+            folder: folder.to_path_buf(),
+        }
+    }
+
+    fn messages(&self) -> Vec<Vec<u8>> {
+        let mut paths: Vec<PathBuf> = std::fs::read_dir(&self.folder)
+            .map(|entries| entries.filter_map(Result::ok).map(|e| e.path()).collect())
+            .unwrap_or_default();
+        paths.sort();
+        paths
+            .into_iter()
+            .map(|p| std::fs::read(p).unwrap())
+            .collect()
+    }
+
+    fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Sink {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn at(day: Date, hour: i8) -> DateTime {
+    DateTime::from_parts(day, Time::constant(hour, 0, 0, 0))
+}
+
+fn mailer(url: Option<&str>, eml: &Path) -> Mailer {
+    Mailer::new(
+        url,
+        eml.to_path_buf(),
+        "一窗受理平台 <noreply@onewindow.example.cn>",
+        &root().join("templates/mail"),
+        "http://localhost:8080",
+    )
+    .expect("mailer")
+}
+
+async fn approved_filing(store: &Store, id: &str, email: &str) {
+    let workflow = store.workflow("new_combined").unwrap();
+    let mut answers = Answers::load(&root().join("workflows/samples/new_combined.json")).unwrap();
+    answers.email = Some(email.to_string());
+    let submission = onewindow::operate::sample_submission(&workflow, &answers).unwrap();
+    let mut request = Request::new(
+        id,
+        Actor::Applicant,
+        Engine::Submit { submission },
+        at(date(2026, 9, 14), 9),
+    );
+    request.workflow = Some("new_combined".into());
+    store.apply(request).await.unwrap();
+    let steps = [
+        (
+            Actor::Window {
+                department: "window".into(),
+            },
+            Engine::Accept,
+        ),
+        (
+            Actor::Reviewer {
+                department: "civil".into(),
+            },
+            Engine::Approve { step: 1 },
+        ),
+        (
+            Actor::Reviewer {
+                department: "health".into(),
+            },
+            Engine::Approve { step: 0 },
+        ),
+    ];
+    for (actor, command) in steps {
+        store
+            .apply(Request::new(id, actor, command, at(date(2026, 9, 16), 10)))
+            .await
+            .unwrap();
+    }
+}
+
+fn sqlite() -> String {
+    format!(
+        "sqlite://{}?mode=rwc",
+        scratch("mail").join("onewindow.db").display()
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn messages_arrive_in_chinese_with_the_decision_attached() {
+    let store = open(&sqlite()).await;
+    approved_filing(&store, "F-1", "applicant@example.cn").await;
+    let renderer = onewindow::documents::Renderer::new(&root().join("templates")).unwrap();
+    let now = at(date(2026, 9, 16), 12);
+    onewindow::operate::render_documents(
+        &store,
+        &renderer,
+        "renderer",
+        now,
+        "http://localhost:8080",
+    )
+    .await
+    .unwrap();
+    let folder = scratch("smtp");
+    let sink = Sink::start(free_port(), &folder);
+    let mailer = mailer(
+        Some(&format!("smtp://127.0.0.1:{}", sink.port)),
+        &folder.join("eml"),
+    );
+    let run = deliver(&store, &mailer, "mailer", now).await.unwrap();
+    assert_eq!((run.retried, run.failed), (0, 0), "{run:?}");
+    assert!(
+        run.sent >= 4,
+        "reviewers told of their steps, the applicant of acceptance and decision: {run:?}"
+    );
+    let messages = sink.messages();
+    assert_eq!(messages.len(), run.sent);
+    let parsed: Vec<mail_parser::Message> = messages
+        .iter()
+        .map(|m| mail_parser::MessageParser::default().parse(m).unwrap())
+        .collect();
+    let decision = parsed
+        .iter()
+        .find(|m| m.subject().is_some_and(|s| s.contains("准予许可决定")))
+        .expect("the decision message");
+    assert_eq!(
+        decision.subject(),
+        Some("新建医养结合机构：准予许可决定（F-1）")
+    );
+    assert!(decision
+        .message_id()
+        .is_some_and(|id| id.starts_with("outbox-") && id.ends_with("@onewindow.mail")));
+    assert!(decision
+        .body_text(0)
+        .is_some_and(|t| t.contains("茂名康颐医养有限公司")));
+    assert!(decision.body_html(0).is_some_and(|h| h.contains("<p>")));
+    let documents = store.documents_of("F-1", "approved").await.unwrap();
+    let attached: Vec<&[u8]> = decision.attachments().map(|a| a.contents()).collect();
+    assert_eq!(
+        attached.len(),
+        documents.len(),
+        "every document of the decision is attached"
+    );
+    for document in &documents {
+        let pdf = store.blobs.get(document.sha256.as_ref().unwrap()).unwrap();
+        assert!(
+            attached.contains(&pdf.as_slice()),
+            "the stored PDF's bytes are attached"
+        );
+    }
+    let assigned = parsed
+        .iter()
+        .filter(|m| m.subject().is_some_and(|s| s.starts_with("新的待办")))
+        .count();
+    assert_eq!(
+        assigned, 2,
+        "health and civil affairs each learn of their step"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn nothing_is_lost_while_the_server_is_down() {
+    let store = open(&sqlite()).await;
+    approved_filing(&store, "F-1", "applicant@example.cn").await;
+    let renderer = onewindow::documents::Renderer::new(&root().join("templates")).unwrap();
+    let now = at(date(2026, 9, 16), 12);
+    onewindow::operate::render_documents(
+        &store,
+        &renderer,
+        "renderer",
+        now,
+        "http://localhost:8080",
+    )
+    .await
+    .unwrap();
+    let port = free_port();
+    let folder = scratch("smtp-down");
+    let mailer = mailer(
+        Some(&format!("smtp://127.0.0.1:{port}")),
+        &folder.join("eml"),
+    );
+    // The server is down: every message is kept for later.
+    let down = deliver(&store, &mailer, "mailer", now).await.unwrap();
+    assert_eq!(down.sent, 0);
+    assert!(down.retried >= 4, "{down:?}");
+    let waiting = store.pending_outbox("notify").await.unwrap().len();
+    assert_eq!(waiting, down.retried);
+    // Too early for the retry: nothing is claimed.
+    let sink = Sink::start(port, &folder);
+    let early = deliver(&store, &mailer, "mailer", now).await.unwrap();
+    assert_eq!(early.sent, 0, "backoff is respected");
+    let later = deliver(&store, &mailer, "mailer", at(date(2026, 9, 16), 14))
+        .await
+        .unwrap();
+    assert_eq!(later.sent, down.retried, "{later:?}");
+    assert!(store.pending_outbox("notify").await.unwrap().is_empty());
+    let ids: std::collections::HashSet<String> = sink
+        .messages()
+        .iter()
+        .map(|m| {
+            mail_parser::MessageParser::default()
+                .parse(m)
+                .unwrap()
+                .message_id()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(
+        ids.len(),
+        down.retried,
+        "each message once, each with its own stable id"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_4xx_retries_and_a_5xx_fails_with_the_reason() {
+    let store = open(&sqlite()).await;
+    approved_filing(&store, "T-1", "tempfail@example.cn").await;
+    approved_filing(&store, "P-1", "permfail@example.cn").await;
+    let folder = scratch("smtp-codes");
+    let sink = Sink::start(free_port(), &folder);
+    let mailer = mailer(
+        Some(&format!("smtp://127.0.0.1:{}", sink.port)),
+        &folder.join("eml"),
+    );
+    // Without rendering, decisions wait for their PDFs: leave them out by
+    // rendering first.
+    let renderer = onewindow::documents::Renderer::new(&root().join("templates")).unwrap();
+    let now = at(date(2026, 9, 16), 12);
+    onewindow::operate::render_documents(
+        &store,
+        &renderer,
+        "renderer",
+        now,
+        "http://localhost:8080",
+    )
+    .await
+    .unwrap();
+    let run = deliver(&store, &mailer, "mailer", now).await.unwrap();
+    assert_eq!(
+        run.failed, 2,
+        "the permanently failing applicant's two messages: {run:?}"
+    );
+    assert_eq!(
+        run.retried, 2,
+        "the temporarily failing applicant's two messages: {run:?}"
+    );
+    assert_eq!(run.sent, 4, "the reviewers' messages: {run:?}");
+    let pending = store.pending_outbox("notify").await.unwrap();
+    assert!(
+        pending.iter().all(|(_, filing, _)| filing == "T-1"),
+        "only the 4xx ones wait: {pending:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn without_smtp_the_messages_are_written_as_eml_files() {
+    let store = open(&sqlite()).await;
+    approved_filing(&store, "F-1", "applicant@example.cn").await;
+    let renderer = onewindow::documents::Renderer::new(&root().join("templates")).unwrap();
+    let now = at(date(2026, 9, 16), 12);
+    onewindow::operate::render_documents(
+        &store,
+        &renderer,
+        "renderer",
+        now,
+        "http://localhost:8080",
+    )
+    .await
+    .unwrap();
+    let folder = scratch("eml");
+    let run = deliver(&store, &mailer(None, &folder), "mailer", now)
+        .await
+        .unwrap();
+    let files: Vec<PathBuf> = std::fs::read_dir(&folder)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), run.sent);
+    let message = mail_parser::MessageParser::default()
+        .parse(&std::fs::read(&files[0]).unwrap())
+        .unwrap()
+        .subject()
+        .map(str::to_string);
+    assert!(message.is_some_and(|s| s.contains("F-1")));
+}
+
+#[test]
+fn every_notified_event_has_a_mail_template() {
+    let templates = onewindow::notify::MailTemplates::load(&root().join("templates/mail")).unwrap();
+    for event in onewindow::dsl::ir::NOTIFY_EVENTS {
+        let values = std::collections::HashMap::new();
+        assert!(
+            templates.fill(event, &values).is_some(),
+            "templates/mail/{event}.txt"
+        );
+    }
+}
