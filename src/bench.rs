@@ -357,3 +357,152 @@ pub fn render(templates: &std::path::Path, documents: usize) -> Result<RenderFig
         peak_rss_mb: peak_rss_mb(),
     })
 }
+
+/// Figures of `bench mail`.
+#[cfg(feature = "full")]
+#[derive(Debug, serde::Serialize)]
+pub struct MailFigures {
+    pub messages: usize,
+    pub received: usize,
+    pub drain_seconds: f64,
+    pub messages_per_second: f64,
+    pub peak_rss_mb: f64,
+}
+
+/// A minimal SMTP responder on loopback that accepts and counts messages:
+/// the bench measures our side, not a mail server's.
+#[cfg(feature = "full")]
+async fn smtp_counter() -> std::io::Result<(u16, std::sync::Arc<std::sync::atomic::AtomicUsize>)> {
+    use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _, BufReader};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let port = listener.local_addr()?.port();
+    let received = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = received.clone();
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            let count = count.clone();
+            tokio::spawn(async move {
+                let (read, mut write) = socket.into_split();
+                let mut lines = BufReader::new(read).lines();
+                if write.write_all(b"220 counter ESMTP\r\n").await.is_err() {
+                    return;
+                }
+                let mut in_data = false;
+                while let Ok(Some(line)) = lines.next_line().await {
+                    let reply: &[u8] = if in_data {
+                        if line != "." {
+                            continue;
+                        }
+                        in_data = false;
+                        count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        b"250 queued\r\n"
+                    } else {
+                        let verb = line
+                            .split_whitespace()
+                            .next()
+                            .unwrap_or_default()
+                            .to_ascii_uppercase();
+                        match verb.as_str() {
+                            "EHLO" | "HELO" => b"250 counter\r\n",
+                            "DATA" => {
+                                in_data = true;
+                                b"354 go ahead\r\n"
+                            }
+                            "QUIT" => {
+                                let _ = write.write_all(b"221 bye\r\n").await;
+                                return;
+                            }
+                            _ => b"250 OK\r\n",
+                        }
+                    };
+                    if write.write_all(reply).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    Ok((port, received))
+}
+
+/// Queues `messages` notifications of one filing and drains them to a
+/// local SMTP server with pooled connections.
+///
+/// # Errors
+/// The store, the mailer or the local server failing.
+#[cfg(feature = "full")]
+pub async fn mail(
+    templates: &std::path::Path,
+    workflows: Vec<crate::dsl::Workflow>,
+    messages: usize,
+) -> Result<MailFigures, String> {
+    use crate::engine::{Actor, Command, Effect};
+    use crate::store::{Options, Request, Store};
+    let scratch = std::env::temp_dir().join(format!("onewindow-bench-mail-{}", std::process::id()));
+    std::fs::create_dir_all(&scratch).map_err(|e| e.to_string())?;
+    let store = Store::open(Options {
+        url: format!("sqlite://{}?mode=rwc", scratch.join("bench.db").display()),
+        workflows,
+        calendar: crate::calendar::Calendar::load(std::path::Path::new("calendars"), "cn")
+            .map_err(|e| e.to_string())?,
+        blob_dir: scratch.join("blobs"),
+        max_upload: 1024,
+    })
+    .await
+    .map_err(|e| e.to_string())?;
+    let workflow = store
+        .workflow("new_combined")
+        .ok_or("no workflow new_combined")?;
+    let mut answers = crate::engine::simulate::Answers::load(std::path::Path::new(
+        "workflows/samples/new_combined.json",
+    ))?;
+    answers.email = Some("applicant@example.cn".into());
+    let submission = crate::operate::sample_submission(&workflow, &answers)?;
+    let now = jiff::civil::date(2026, 9, 14).at(9, 0, 0, 0);
+    let mut request = Request::new("M-1", Actor::Applicant, Command::Submit { submission }, now);
+    request.workflow = Some("new_combined".into());
+    store.apply(request).await.map_err(|e| e.to_string())?;
+    // The backlog: notifications of the health step to its two reviewers.
+    let payload = serde_json::to_string(&Effect::Notify {
+        recipients: vec![crate::dsl::ir::Recipient::Reviewers],
+        event: "assigned".into(),
+        step: Some(0),
+        department: Some("health".into()),
+    })
+    .map_err(|e| e.to_string())?;
+    for chunk in (0..messages).collect::<Vec<_>>().chunks(500) {
+        let values = vec!["(?, 1, 'notify', ?, ?, ?)"; chunk.len()].join(", ");
+        let text = format!("INSERT INTO outbox (filing_id, audit_seq, kind, payload, created_at, available_at) VALUES {values}");
+        let mut query = sqlx::query(&text);
+        for _ in chunk {
+            query = query
+                .bind("M-1")
+                .bind(payload.clone())
+                .bind(now.to_string())
+                .bind(now.to_string());
+        }
+        query
+            .execute(store.pool())
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    let (port, received) = smtp_counter().await.map_err(|e| e.to_string())?;
+    let mailer = crate::notify::Mailer::new(
+        Some(&format!("smtp://127.0.0.1:{port}")),
+        scratch.join("mail"),
+        "一窗受理平台 <noreply@onewindow.example.cn>",
+        &templates.join("mail"),
+        "http://localhost:8080",
+    )?;
+    let started = Instant::now();
+    let run = crate::notify::deliver(&store, &mailer, "bench", now).await?;
+    let drain_seconds = started.elapsed().as_secs_f64();
+    let _ = std::fs::remove_dir_all(&scratch);
+    Ok(MailFigures {
+        messages: run.sent,
+        received: received.load(std::sync::atomic::Ordering::Relaxed),
+        drain_seconds,
+        messages_per_second: run.sent as f64 / drain_seconds,
+        peak_rss_mb: peak_rss_mb(),
+    })
+}

@@ -130,6 +130,18 @@ enum Command {
             default_value = "http://localhost:8080"
         )]
         base_url: String,
+        /// SMTP server: smtp://host:port, ?tls=required for STARTTLS, smtps:// for
+        /// implicit TLS, user:pass@ for credentials. Without it, mail is
+        /// written as .eml files under DATA/mail.
+        #[arg(long, env = "ONEWINDOW_SMTP")]
+        smtp: Option<String>,
+        /// The sender of the product's mail.
+        #[arg(
+            long,
+            env = "ONEWINDOW_MAIL_FROM",
+            default_value = "一窗受理平台 <noreply@onewindow.example.cn>"
+        )]
+        from: String,
     },
     /// Check a document's number and verification code, as the public page does.
     Verify {
@@ -210,6 +222,15 @@ enum AuditCommand {
 
 #[derive(Subcommand)]
 enum BenchCommand {
+    /// Drain a backlog of notifications to a local SMTP server: messages/s.
+    Mail {
+        #[arg(long, default_value_t = 10_000)]
+        messages: usize,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        definitions: DefinitionArgs,
+    },
     /// Typeset the permit again and again: cold start, warm latency, documents/s.
     Render {
         #[arg(long, default_value_t = 500)]
@@ -384,6 +405,32 @@ fn run(command: Command) -> Result<ExitCode, String> {
         }
         Command::Bench {
             what:
+                BenchCommand::Mail {
+                    messages,
+                    json,
+                    definitions,
+                },
+        } => {
+            let loaded = load_clean(&definitions)?;
+            let figures = runtime()?.block_on(crate::bench::mail(
+                &definitions.templates,
+                loaded.checked.workflows.clone(),
+                messages,
+            ))?;
+            println!(
+                "mail: {} messages drained in {:.2} s, {:.0} messages/s (the server received {}); peak memory {:.0} MiB",
+                figures.messages, figures.drain_seconds, figures.messages_per_second, figures.received, figures.peak_rss_mb
+            );
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string(&figures).map_err(|e| e.to_string())?
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench {
+            what:
                 BenchCommand::Render {
                     documents,
                     json,
@@ -428,13 +475,29 @@ fn run(command: Command) -> Result<ExitCode, String> {
             name,
             batch,
             base_url,
+            smtp,
+            from,
         } => {
             let setup = store.setup();
             let renderer = crate::documents::Renderer::new(&store.definitions.templates)
                 .map_err(|e| e.to_string())?;
+            let mailer = crate::notify::Mailer::new(
+                smtp.as_deref(),
+                store.data.join("mail"),
+                &from,
+                &store.definitions.templates.join("mail"),
+                &base_url,
+            )?;
             runtime()?.block_on(async {
                 let store = setup.open().await?;
-                crate::operate::worker(&store, &renderer, &base_url, &name, now, once, batch).await
+                let plan = crate::operate::WorkerPlan {
+                    name,
+                    now,
+                    once,
+                    batch,
+                    base_url,
+                };
+                crate::operate::worker(&store, &renderer, &mailer, &plan).await
             })?;
             Ok(ExitCode::SUCCESS)
         }

@@ -83,23 +83,45 @@ pub async fn verify_audit(store: &Store) -> Result<bool, String> {
     Ok(verification.is_intact())
 }
 
-/// The worker: claims `batch` due timers at a time and fires them, and
-/// renders the documents waiting in the outbox; with `once` it stops when no
+/// The worker: claims `batch` due timers at a time and fires them, renders
+/// the documents waiting in the outbox and delivers its mail; with `once` it stops when no
 /// timer is due, else it looks again every five seconds. Prints its totals.
 ///
 /// # Errors
 /// A database failure.
+/// How a worker runs.
+#[derive(Debug, Clone)]
+pub struct WorkerPlan {
+    /// Recorded on what it claims.
+    pub name: String,
+    /// The time to act at; the wall clock in China when `None`.
+    pub now: Option<DateTime>,
+    /// One pass, then stop.
+    pub once: bool,
+    /// Timers claimed at a time.
+    pub batch: i64,
+    /// Where the public verification page is (documents' QR codes).
+    pub base_url: String,
+}
+
 pub async fn worker(
     store: &Store,
     renderer: &crate::documents::Renderer,
-    base_url: &str,
-    name: &str,
-    now: Option<DateTime>,
-    once: bool,
-    batch: i64,
+    mailer: &crate::notify::Mailer,
+    plan: &WorkerPlan,
 ) -> Result<(), String> {
+    let WorkerPlan {
+        name,
+        now,
+        once,
+        batch,
+        base_url,
+    } = plan;
+    let (name, now, once, batch, base_url) =
+        (name.as_str(), *now, *once, *batch, base_url.as_str());
     let mut total = crate::store::TimerRun::default();
     let mut rendered = RenderRun::default();
+    let mut mail = crate::notify::DeliveryRun::default();
     loop {
         let now = now.unwrap_or_else(local_now);
         let run = store
@@ -113,10 +135,23 @@ pub async fn worker(
         let documents = render_documents(store, renderer, name, now, base_url).await?;
         rendered.rendered += documents.rendered;
         rendered.failed += documents.failed;
+        let delivered = crate::notify::deliver(store, mailer, name, now).await?;
+        mail.sent += delivered.sent;
+        mail.retried += delivered.retried;
+        mail.failed += delivered.failed;
         if run.claimed == 0 {
             println!(
-                "{name}: claimed {} timers, fired {}, no longer due {}, already fired {}; rendered {} documents, {} failed",
-                total.claimed, total.fired, total.no_longer_due, total.already_fired, rendered.rendered, rendered.failed
+                "{name}: claimed {} timers, fired {}, no longer due {}, already fired {}; rendered {} documents, {} failed; \
+                 mailed {}, {} to retry, {} failed",
+                total.claimed,
+                total.fired,
+                total.no_longer_due,
+                total.already_fired,
+                rendered.rendered,
+                rendered.failed,
+                mail.sent,
+                mail.retried,
+                mail.failed
             );
             if once {
                 return Ok(());

@@ -218,23 +218,36 @@ pub async fn deliver(
         if rows.is_empty() {
             return Ok(run);
         }
-        for row in rows {
-            let outcome = match compose(store, mailer, &row).await {
-                Ok(Some(message)) => send(mailer, &row, message).await,
-                Ok(None) => Outcome::Skipped,
-                Err(waiting) => Outcome::Transient(waiting),
+        // Compose in order, send concurrently over the pool, record the
+        // sent ones with one statement.
+        let mut sends = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let outcome = match compose(store, mailer, row).await {
+                Ok(Some(message)) => Pending::Send(message),
+                Ok(None) => Pending::Done(Outcome::Skipped),
+                Err(waiting) => Pending::Done(Outcome::Transient(waiting)),
             };
+            sends.push(outcome);
+        }
+        let outcomes = futures_util::future::join_all(rows.iter().zip(sends).map(
+            |(row, pending)| async move {
+                match pending {
+                    Pending::Send(message) => send(mailer, row, message).await,
+                    Pending::Done(outcome) => outcome,
+                }
+            },
+        ))
+        .await;
+        let mut done = Vec::new();
+        for (row, outcome) in rows.iter().zip(outcomes) {
             match outcome {
-                Outcome::Sent | Outcome::Skipped => {
-                    store
-                        .complete_outbox(worker, row.id, now)
-                        .await
-                        .map_err(|e| e.to_string())?;
-                    if matches!(outcome, Outcome::Sent) {
-                        run.sent += 1;
-                    } else {
-                        run.skipped += 1;
-                    }
+                Outcome::Sent => {
+                    done.push(row.id);
+                    run.sent += 1;
+                }
+                Outcome::Skipped => {
+                    done.push(row.id);
+                    run.skipped += 1;
                 }
                 Outcome::Transient(reason) => {
                     let delay = jiff::SignedDuration::try_from(backoff(row.attempts, row.id))
@@ -255,7 +268,16 @@ pub async fn deliver(
                 }
             }
         }
+        store
+            .complete_outbox_many(worker, &done, now)
+            .await
+            .map_err(|e| e.to_string())?;
     }
+}
+
+enum Pending {
+    Send(Message),
+    Done(Outcome),
 }
 
 enum Outcome {

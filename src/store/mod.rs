@@ -719,6 +719,33 @@ impl Store {
         }))
     }
 
+    /// Marks many claimed rows done at once; only those this worker holds.
+    ///
+    /// # Errors
+    /// A database failure.
+    pub async fn complete_outbox_many(
+        &self,
+        worker: &str,
+        ids: &[i64],
+        now: DateTime,
+    ) -> Result<u64, StoreError> {
+        let mut done = 0;
+        for chunk in ids.chunks(500) {
+            let text = self.shared.sql.rewrite(&format!(
+                "UPDATE outbox SET done_at = $1, leased_until = NULL WHERE leased_by = $2 AND done_at IS NULL AND id IN ({})",
+                placeholders(3, chunk.len())
+            ));
+            let mut query = sqlx::query(&text)
+                .bind(now.to_string())
+                .bind(worker.to_string());
+            for id in chunk {
+                query = query.bind(*id);
+            }
+            done += query.execute(&self.pool).await?.rows_affected();
+        }
+        Ok(done)
+    }
+
     /// Puts a claimed row back for a later try, with the reason it failed.
     ///
     /// # Errors
