@@ -358,6 +358,28 @@ pub fn render(templates: &std::path::Path, documents: usize) -> Result<RenderFig
     })
 }
 
+/// A store in a scratch folder for a bench, with the national calendar.
+///
+/// # Errors
+/// The calendar or the store failing to open.
+#[cfg(feature = "full")]
+pub async fn scratch_store(
+    url: &str,
+    workflows: Vec<crate::dsl::Workflow>,
+    scratch: &std::path::Path,
+) -> Result<crate::store::Store, String> {
+    crate::store::Store::open(crate::store::Options {
+        url: url.to_string(),
+        workflows,
+        calendar: crate::calendar::Calendar::load(std::path::Path::new("calendars"), "cn")
+            .map_err(|e| e.to_string())?,
+        blob_dir: scratch.join("blobs"),
+        max_upload: 1024,
+    })
+    .await
+    .map_err(|e| e.to_string())
+}
+
 /// Figures of `bench mail`.
 #[cfg(feature = "full")]
 #[derive(Debug, serde::Serialize)]
@@ -437,19 +459,11 @@ pub async fn mail(
     messages: usize,
 ) -> Result<MailFigures, String> {
     use crate::engine::{Actor, Command, Effect};
-    use crate::store::{Options, Request, Store};
+    use crate::store::Request;
     let scratch = std::env::temp_dir().join(format!("onewindow-bench-mail-{}", std::process::id()));
     std::fs::create_dir_all(&scratch).map_err(|e| e.to_string())?;
-    let store = Store::open(Options {
-        url: format!("sqlite://{}?mode=rwc", scratch.join("bench.db").display()),
-        workflows,
-        calendar: crate::calendar::Calendar::load(std::path::Path::new("calendars"), "cn")
-            .map_err(|e| e.to_string())?,
-        blob_dir: scratch.join("blobs"),
-        max_upload: 1024,
-    })
-    .await
-    .map_err(|e| e.to_string())?;
+    let url = format!("sqlite://{}?mode=rwc", scratch.join("bench.db").display());
+    let store = scratch_store(&url, workflows, &scratch).await?;
     let workflow = store
         .workflow("new_combined")
         .ok_or("no workflow new_combined")?;

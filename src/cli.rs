@@ -644,16 +644,8 @@ fn bench_engine(
         return Err(loaded.render_diagnostics());
     }
     let result = runtime()?.block_on(async {
-        let store = crate::store::Store::open(crate::store::Options {
-            url: url.clone(),
-            workflows: loaded.checked.workflows.clone(),
-            calendar: crate::calendar::Calendar::load(std::path::Path::new("calendars"), "cn")
-                .map_err(|e| e.to_string())?,
-            blob_dir: scratch.join("blobs"),
-            max_upload: 1024,
-        })
-        .await
-        .map_err(|e| e.to_string())?;
+        let store =
+            crate::bench::scratch_store(&url, loaded.checked.workflows.clone(), &scratch).await?;
         let name = if backend == BackendChoice::Sqlite {
             "sqlite"
         } else {

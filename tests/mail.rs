@@ -130,17 +130,13 @@ async fn approved_filing(store: &Store, id: &str, email: &str) {
     }
 }
 
-fn sqlite() -> String {
-    format!(
-        "sqlite://{}?mode=rwc",
-        scratch("mail").join("onewindow.db").display()
-    )
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn messages_arrive_in_chinese_with_the_decision_attached() {
+/// A store holding approved filings (id, applicant address) whose documents
+/// are rendered, and the time just after.
+async fn approved_and_rendered(filings: &[(&str, &str)]) -> (Store, DateTime) {
     let store = open(&sqlite()).await;
-    approved_filing(&store, "F-1", "applicant@example.cn").await;
+    for (id, email) in filings {
+        approved_filing(&store, id, email).await;
+    }
     let renderer = onewindow::documents::Renderer::new(&root().join("templates")).unwrap();
     let now = at(date(2026, 9, 16), 12);
     onewindow::operate::render_documents(
@@ -152,6 +148,19 @@ async fn messages_arrive_in_chinese_with_the_decision_attached() {
     )
     .await
     .unwrap();
+    (store, now)
+}
+
+fn sqlite() -> String {
+    format!(
+        "sqlite://{}?mode=rwc",
+        scratch("mail").join("onewindow.db").display()
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn messages_arrive_in_chinese_with_the_decision_attached() {
+    let (store, now) = approved_and_rendered(&[("F-1", "applicant@example.cn")]).await;
     let folder = scratch("smtp");
     let sink = Sink::start(free_port(), &folder);
     let mailer = mailer(
@@ -211,19 +220,7 @@ async fn messages_arrive_in_chinese_with_the_decision_attached() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn nothing_is_lost_while_the_server_is_down() {
-    let store = open(&sqlite()).await;
-    approved_filing(&store, "F-1", "applicant@example.cn").await;
-    let renderer = onewindow::documents::Renderer::new(&root().join("templates")).unwrap();
-    let now = at(date(2026, 9, 16), 12);
-    onewindow::operate::render_documents(
-        &store,
-        &renderer,
-        "renderer",
-        now,
-        "http://localhost:8080",
-    )
-    .await
-    .unwrap();
+    let (store, now) = approved_and_rendered(&[("F-1", "applicant@example.cn")]).await;
     let port = free_port();
     let folder = scratch("smtp-down");
     let mailer = mailer(
@@ -266,28 +263,18 @@ async fn nothing_is_lost_while_the_server_is_down() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_4xx_retries_and_a_5xx_fails_with_the_reason() {
-    let store = open(&sqlite()).await;
-    approved_filing(&store, "T-1", "tempfail@example.cn").await;
-    approved_filing(&store, "P-1", "permfail@example.cn").await;
+    // Rendered first: decisions wait for their PDFs.
+    let (store, now) = approved_and_rendered(&[
+        ("T-1", "tempfail@example.cn"),
+        ("P-1", "permfail@example.cn"),
+    ])
+    .await;
     let folder = scratch("smtp-codes");
     let sink = Sink::start(free_port(), &folder);
     let mailer = mailer(
         Some(&format!("smtp://127.0.0.1:{}", sink.port)),
         &folder.join("eml"),
     );
-    // Without rendering, decisions wait for their PDFs: leave them out by
-    // rendering first.
-    let renderer = onewindow::documents::Renderer::new(&root().join("templates")).unwrap();
-    let now = at(date(2026, 9, 16), 12);
-    onewindow::operate::render_documents(
-        &store,
-        &renderer,
-        "renderer",
-        now,
-        "http://localhost:8080",
-    )
-    .await
-    .unwrap();
     let run = deliver(&store, &mailer, "mailer", now).await.unwrap();
     assert_eq!(
         run.failed, 2,
@@ -307,19 +294,7 @@ async fn a_4xx_retries_and_a_5xx_fails_with_the_reason() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn without_smtp_the_messages_are_written_as_eml_files() {
-    let store = open(&sqlite()).await;
-    approved_filing(&store, "F-1", "applicant@example.cn").await;
-    let renderer = onewindow::documents::Renderer::new(&root().join("templates")).unwrap();
-    let now = at(date(2026, 9, 16), 12);
-    onewindow::operate::render_documents(
-        &store,
-        &renderer,
-        "renderer",
-        now,
-        "http://localhost:8080",
-    )
-    .await
-    .unwrap();
+    let (store, now) = approved_and_rendered(&[("F-1", "applicant@example.cn")]).await;
     let folder = scratch("eml");
     let run = deliver(&store, &mailer(None, &folder), "mailer", now)
         .await
