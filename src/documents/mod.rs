@@ -457,7 +457,7 @@ pub fn document_data(
     facts: &DocumentFacts<'_>,
 ) -> serde_json::Map<String, serde_json::Value> {
     use crate::dsl::ir::{InputSource, Value};
-    use crate::engine::state::{Decision, StepStatus};
+    use crate::engine::state::StepStatus;
     use serde_json::Value as Json;
     let date = |d: jiff::civil::Date| Json::String(d.to_string());
     let list = |items: Vec<String>| Json::Array(items.into_iter().map(Json::String).collect());
@@ -475,27 +475,16 @@ pub fn document_data(
             InputSource::System(name) => match name.as_str() {
                 "number" => Some(Json::String(facts.number.unwrap_or_default().to_string())),
                 "issued_on" => Some(date(facts.issued_on)),
-                "department" => Some(Json::String(
-                    workflow
-                        .department(&outcome.issued_by)
-                        .map_or_else(|| outcome.issued_by.clone(), |d| d.name.clone()),
-                )),
+                "department" => Some(Json::String(workflow.department_name(&outcome.issued_by))),
                 "applicant" => Some(Json::String(filing.applicant.clone())),
                 "filing_id" => Some(Json::String(filing.id.clone())),
                 "workflow_title" => Some(Json::String(workflow.title.clone())),
                 "verify_code" => Some(Json::String(facts.verify_code.to_string())),
                 "verify_url" => Some(Json::String(facts.verify_url.clone())),
-                "reasons" => Some(list(match &filing.decision {
-                    Some(Decision::Refused { reasons }) => reasons.clone(),
-                    _ => Vec::new(),
-                })),
+                "reasons" => Some(list(filing.refusal_reasons().to_vec())),
                 "corrections" => Some(list(
                     filing
-                        .steps
-                        .iter()
-                        .filter_map(|s| s.correction.as_ref())
-                        .chain(filing.intake_correction.as_ref())
-                        .max_by_key(|c| c.requested_on)
+                        .latest_correction()
                         .map(|c| c.items.clone())
                         .unwrap_or_default(),
                 )),

@@ -22,9 +22,7 @@ struct Diagram {
 }
 
 fn diagram(workflow: &Workflow) -> Diagram {
-    let intake_department = workflow
-        .department(&workflow.intake.department)
-        .map_or_else(String::new, |d| d.name.clone());
+    let intake_department = workflow.department_name(&workflow.intake.department);
     let mut nodes = vec![
         Node {
             id: "submit".into(),

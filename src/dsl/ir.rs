@@ -72,6 +72,12 @@ impl Workflow {
         self.departments.get(id)
     }
 
+    /// A department's name, or its id when the workflow does not know it.
+    pub fn department_name(&self, id: &str) -> String {
+        self.department(id)
+            .map_or_else(|| id.to_string(), |department| department.name.clone())
+    }
+
     /// Who takes a step, as applicants read it: the department's name, or
     /// the signing parties' names.
     pub fn step_actors(&self, step: &Step) -> String {

@@ -12,11 +12,7 @@ use super::ir::{Event, Requirement, Route, Step, Workflow};
 /// The notice as plain Chinese text.
 pub fn one_time_notice(workflow: &Workflow) -> String {
     let mut out = String::new();
-    let department_name = |id: &str| {
-        workflow
-            .department(id)
-            .map_or_else(|| id.to_string(), |d| d.name.clone())
-    };
+    let department_name = |id: &str| workflow.department_name(id);
     let _ = writeln!(out, "{}一次性告知书", workflow.title);
     let _ = writeln!(out, "（流程 {} 第{}版）", workflow.id, workflow.version);
     let _ = writeln!(out);
@@ -233,9 +229,7 @@ pub fn notice_data(
         .filter(|line| !line.trim().is_empty())
         .map(|line| serde_json::Value::String(line.to_string()))
         .collect();
-    let department = workflow
-        .department(&workflow.intake.department)
-        .map_or_else(String::new, |d| d.name.clone());
+    let department = workflow.department_name(&workflow.intake.department);
     let mut data = serde_json::Map::new();
     data.insert(
         "title".into(),

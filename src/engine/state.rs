@@ -83,6 +83,24 @@ impl Filing {
         self.materials = submission.materials.clone();
     }
 
+    /// The correction most recently asked of the applicant, at intake or
+    /// during review: what a correction notice and its mail list.
+    pub fn latest_correction(&self) -> Option<&Correction> {
+        self.steps
+            .iter()
+            .filter_map(|step| step.correction.as_ref())
+            .chain(self.intake_correction.as_ref())
+            .max_by_key(|correction| correction.requested_on)
+    }
+
+    /// The reasons of a refusal (to accept, or to grant); empty otherwise.
+    pub fn refusal_reasons(&self) -> &[String] {
+        match &self.decision {
+            Some(Decision::Refused { reasons }) => reasons,
+            _ => &[],
+        }
+    }
+
     /// The value of a form or fact field.
     pub fn value(&self, field: &str) -> Option<&Value> {
         self.values.get(field)

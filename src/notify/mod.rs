@@ -345,19 +345,10 @@ async fn compose(
                 .flatten()
         })
         .map_or_else(String::new, |d| d.to_string());
-    let department_name = workflow
-        .department(&department_id)
-        .map_or(department_id.clone(), |d| d.name.clone());
-    let reasons = match &filing.decision {
-        Some(crate::engine::state::Decision::Refused { reasons }) => reasons.join("\n"),
-        _ => String::new(),
-    };
+    let department_name = workflow.department_name(&department_id);
+    let reasons = filing.refusal_reasons().join("\n");
     let items = filing
-        .steps
-        .iter()
-        .filter_map(|s| s.correction.as_ref())
-        .chain(filing.intake_correction.as_ref())
-        .max_by_key(|c| c.requested_on)
+        .latest_correction()
         .map(|c| {
             c.items
                 .iter()

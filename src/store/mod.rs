@@ -703,12 +703,10 @@ impl Store {
         let (filing, _) = self.filing(&record.filing).await?;
         let department = self
             .workflow_version(&filing.workflow, filing.version)
-            .and_then(|workflow| {
-                workflow
-                    .department(&record.issued_by)
-                    .map(|d| d.name.clone())
-            })
-            .unwrap_or_else(|| record.issued_by.clone());
+            .map_or_else(
+                || record.issued_by.clone(),
+                |workflow| workflow.department_name(&record.issued_by),
+            );
         Ok(Some(Verified {
             title: record.title,
             number: record.number,
