@@ -61,32 +61,43 @@ fn reviewer(department: &str) -> Actor {
     }
 }
 
+/// A `new_combined` filing submitted on `submitted`, accepted the next day,
+/// and approved by civil affairs and then health on the two days after.
+async fn granted(store: &Store, filing: &str, submitted: Date) -> onewindow::store::Applied {
+    let day = |n: i64| {
+        submitted
+            .checked_add(jiff::Span::new().days(n))
+            .expect("date")
+    };
+    submit(store, filing, "new_combined", submitted).await;
+    act(store, filing, window(), Command::Accept, day(1))
+        .await
+        .expect("accept");
+    act(
+        store,
+        filing,
+        reviewer("civil"),
+        Command::Approve { step: 1 },
+        day(2),
+    )
+    .await
+    .expect("civil");
+    act(
+        store,
+        filing,
+        reviewer("health"),
+        Command::Approve { step: 0 },
+        day(3),
+    )
+    .await
+    .expect("health")
+}
+
 #[tokio::test]
 async fn a_filing_from_submission_to_permit() {
     for url in fresh_databases().await {
         let store = open(&url).await;
-        submit(&store, "F-1", "new_combined", date(2026, 9, 14)).await;
-        act(&store, "F-1", window(), Command::Accept, date(2026, 9, 15))
-            .await
-            .expect("accept");
-        act(
-            &store,
-            "F-1",
-            reviewer("civil"),
-            Command::Approve { step: 1 },
-            date(2026, 9, 16),
-        )
-        .await
-        .expect("civil");
-        let applied = act(
-            &store,
-            "F-1",
-            reviewer("health"),
-            Command::Approve { step: 0 },
-            date(2026, 9, 17),
-        )
-        .await
-        .expect("health");
+        let applied = granted(&store, "F-1", date(2026, 9, 14)).await;
         assert_eq!(applied.filing.status, Status::Decided, "{url}");
         assert_eq!(applied.revision, 4);
         let numbers: Vec<Option<String>> =
@@ -107,28 +118,7 @@ async fn a_filing_from_submission_to_permit() {
             "{url}: notifications and renders queued"
         );
         // A second filing's permit takes the next number of the year, without gaps.
-        submit(&store, "F-2", "new_combined", date(2026, 9, 14)).await;
-        act(&store, "F-2", window(), Command::Accept, date(2026, 9, 15))
-            .await
-            .unwrap();
-        act(
-            &store,
-            "F-2",
-            reviewer("civil"),
-            Command::Approve { step: 1 },
-            date(2026, 9, 16),
-        )
-        .await
-        .unwrap();
-        let second = act(
-            &store,
-            "F-2",
-            reviewer("health"),
-            Command::Approve { step: 0 },
-            date(2026, 9, 17),
-        )
-        .await
-        .unwrap();
+        let second = granted(&store, "F-2", date(2026, 9, 14)).await;
         let numbers: Vec<Option<String>> =
             second.documents.iter().map(|d| d.number.clone()).collect();
         assert!(
@@ -391,28 +381,7 @@ async fn state_survives_reopening() {
 async fn approvals_register_institutions_whose_opening_feeds_eligibility() {
     for url in fresh_databases().await {
         let store = open(&url).await;
-        submit(&store, "F-1", "new_combined", date(2026, 3, 2)).await;
-        act(&store, "F-1", window(), Command::Accept, date(2026, 3, 2))
-            .await
-            .unwrap();
-        act(
-            &store,
-            "F-1",
-            reviewer("civil"),
-            Command::Approve { step: 1 },
-            date(2026, 3, 10),
-        )
-        .await
-        .unwrap();
-        act(
-            &store,
-            "F-1",
-            reviewer("health"),
-            Command::Approve { step: 0 },
-            date(2026, 3, 20),
-        )
-        .await
-        .unwrap();
+        granted(&store, "F-1", date(2026, 3, 2)).await;
         assert_eq!(store.count("institutions").await.unwrap(), 1, "{url}");
         let facts = store
             .registry_facts("F-1", date(2026, 8, 15))
@@ -564,28 +533,7 @@ async fn issued_documents_are_rendered_stored_and_verifiable() {
         onewindow::documents::Renderer::new(&root().join("templates")).expect("renderer");
     for url in fresh_databases().await {
         let store = open(&url).await;
-        submit(&store, "F-1", "new_combined", date(2026, 9, 14)).await;
-        act(&store, "F-1", window(), Command::Accept, date(2026, 9, 15))
-            .await
-            .unwrap();
-        act(
-            &store,
-            "F-1",
-            reviewer("civil"),
-            Command::Approve { step: 1 },
-            date(2026, 9, 16),
-        )
-        .await
-        .unwrap();
-        let applied = act(
-            &store,
-            "F-1",
-            reviewer("health"),
-            Command::Approve { step: 0 },
-            date(2026, 9, 17),
-        )
-        .await
-        .unwrap();
+        let applied = granted(&store, "F-1", date(2026, 9, 14)).await;
         let now = DateTime::from_parts(date(2026, 9, 17), Time::constant(12, 0, 0, 0));
         let run = onewindow::operate::render_documents(
             &store,
