@@ -479,7 +479,7 @@ pub async fn mail(
     // The backlog: notifications of the health step to its two reviewers.
     let payload = serde_json::to_string(&Effect::Notify {
         recipients: vec![crate::dsl::ir::Recipient::Reviewers],
-        event: "assigned".into(),
+        event: crate::dsl::ir::NotifyEvent::Assigned,
         step: Some(0),
         department: Some("health".into()),
     })
@@ -506,8 +506,9 @@ pub async fn mail(
         scratch.join("mail"),
         "一窗受理平台 <noreply@onewindow.example.cn>",
         &templates.join("mail"),
-        "http://localhost:8080",
-    )?;
+        crate::links::Links::new("http://localhost:8080"),
+    )
+    .await?;
     let started = Instant::now();
     let run = crate::notify::deliver(&store, &mailer, "bench", now).await?;
     let drain_seconds = started.elapsed().as_secs_f64();

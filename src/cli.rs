@@ -481,14 +481,15 @@ fn run(command: Command) -> Result<ExitCode, String> {
             let setup = store.setup();
             let renderer = crate::documents::Renderer::new(&store.definitions.templates)
                 .map_err(|e| e.to_string())?;
-            let mailer = crate::notify::Mailer::new(
-                smtp.as_deref(),
-                store.data.join("mail"),
-                &from,
-                &store.definitions.templates.join("mail"),
-                &base_url,
-            )?;
             runtime()?.block_on(async {
+                let mailer = crate::notify::Mailer::new(
+                    smtp.as_deref(),
+                    store.data.join("mail"),
+                    &from,
+                    &store.definitions.templates.join("mail"),
+                    crate::links::Links::new(&base_url),
+                )
+                .await?;
                 let store = setup.open().await?;
                 let plan = crate::operate::WorkerPlan {
                     name,

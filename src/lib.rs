@@ -12,10 +12,12 @@ pub mod cli;
 pub mod documents;
 pub mod dsl;
 pub mod engine;
+pub mod links;
 #[cfg(feature = "full")]
 pub mod notify;
 #[cfg(feature = "full")]
 pub mod operate;
 pub mod project;
+pub mod registry;
 #[cfg(feature = "full")]
 pub mod store;

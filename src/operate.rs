@@ -399,7 +399,7 @@ pub async fn render_documents(
     let mut run = RenderRun::default();
     loop {
         let rows = store
-            .claim_outbox("render", worker, now, 300, 50)
+            .claim_outbox(crate::store::outbox::Kind::Render, worker, now, 300, 50)
             .await
             .map_err(|e| e.to_string())?;
         if rows.is_empty() {
@@ -432,11 +432,9 @@ async fn render_one(
     row: &crate::store::OutboxRow,
     base_url: &str,
 ) -> Result<(), String> {
-    let payload: serde_json::Value =
-        serde_json::from_str(&row.payload).map_err(|e| e.to_string())?;
-    let code = payload["verify_code"]
-        .as_str()
-        .ok_or("no verification code")?;
+    let crate::store::outbox::Job::Render { verify_code: code } = &row.job else {
+        return Err("not a render job".into());
+    };
     let record = store
         .document(code)
         .await
@@ -460,11 +458,7 @@ async fn render_one(
     let facts = crate::documents::DocumentFacts {
         number: record.number.as_deref(),
         verify_code: &record.verify_code,
-        verify_url: format!(
-            "{}/verify/{}",
-            base_url.trim_end_matches('/'),
-            record.verify_code
-        ),
+        verify_url: crate::links::Links::new(base_url).verify(&record.verify_code),
         issued_on,
         due_on,
     };

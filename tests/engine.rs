@@ -151,7 +151,7 @@ impl Case<'_> {
     fn notified(&self, event: &str) -> Vec<&Effect> {
         self.effects
             .iter()
-            .filter(|e| matches!(e, Effect::Notify { event: name, .. } if name == event))
+            .filter(|e| matches!(e, Effect::Notify { event: name, .. } if name.name() == event))
             .collect()
     }
 

@@ -78,14 +78,15 @@ fn at(day: Date, hour: i8) -> DateTime {
     DateTime::from_parts(day, Time::constant(hour, 0, 0, 0))
 }
 
-fn mailer(url: Option<&str>, eml: &Path) -> Mailer {
+async fn mailer(url: Option<&str>, eml: &Path) -> Mailer {
     Mailer::new(
         url,
         eml.to_path_buf(),
         "一窗受理平台 <noreply@onewindow.example.cn>",
         &root().join("templates/mail"),
-        "http://localhost:8080",
+        onewindow::links::Links::new("http://localhost:8080"),
     )
+    .await
     .expect("mailer")
 }
 
@@ -166,7 +167,8 @@ async fn messages_arrive_in_chinese_with_the_decision_attached() {
     let mailer = mailer(
         Some(&format!("smtp://127.0.0.1:{}", sink.port)),
         &folder.join("eml"),
-    );
+    )
+    .await;
     let run = deliver(&store, &mailer, "mailer", now).await.unwrap();
     assert_eq!((run.retried, run.failed), (0, 0), "{run:?}");
     assert!(
@@ -226,12 +228,17 @@ async fn nothing_is_lost_while_the_server_is_down() {
     let mailer = mailer(
         Some(&format!("smtp://127.0.0.1:{port}")),
         &folder.join("eml"),
-    );
+    )
+    .await;
     // The server is down: every message is kept for later.
     let down = deliver(&store, &mailer, "mailer", now).await.unwrap();
     assert_eq!(down.sent, 0);
     assert!(down.retried >= 4, "{down:?}");
-    let waiting = store.pending_outbox("notify").await.unwrap().len();
+    let waiting = store
+        .pending_outbox(onewindow::store::outbox::Kind::Notify)
+        .await
+        .unwrap()
+        .len();
     assert_eq!(waiting, down.retried);
     // Too early for the retry: nothing is claimed.
     let sink = Sink::start(port, &folder);
@@ -241,7 +248,11 @@ async fn nothing_is_lost_while_the_server_is_down() {
         .await
         .unwrap();
     assert_eq!(later.sent, down.retried, "{later:?}");
-    assert!(store.pending_outbox("notify").await.unwrap().is_empty());
+    assert!(store
+        .pending_outbox(onewindow::store::outbox::Kind::Notify)
+        .await
+        .unwrap()
+        .is_empty());
     let ids: std::collections::HashSet<String> = sink
         .messages()
         .iter()
@@ -274,7 +285,8 @@ async fn a_4xx_retries_and_a_5xx_fails_with_the_reason() {
     let mailer = mailer(
         Some(&format!("smtp://127.0.0.1:{}", sink.port)),
         &folder.join("eml"),
-    );
+    )
+    .await;
     let run = deliver(&store, &mailer, "mailer", now).await.unwrap();
     assert_eq!(
         run.failed, 2,
@@ -285,7 +297,10 @@ async fn a_4xx_retries_and_a_5xx_fails_with_the_reason() {
         "the temporarily failing applicant's two messages: {run:?}"
     );
     assert_eq!(run.sent, 4, "the reviewers' messages: {run:?}");
-    let pending = store.pending_outbox("notify").await.unwrap();
+    let pending = store
+        .pending_outbox(onewindow::store::outbox::Kind::Notify)
+        .await
+        .unwrap();
     assert!(
         pending.iter().all(|(_, filing, _)| filing == "T-1"),
         "only the 4xx ones wait: {pending:?}"
@@ -296,7 +311,7 @@ async fn a_4xx_retries_and_a_5xx_fails_with_the_reason() {
 async fn without_smtp_the_messages_are_written_as_eml_files() {
     let (store, now) = approved_and_rendered(&[("F-1", "applicant@example.cn")]).await;
     let folder = scratch("eml");
-    let run = deliver(&store, &mailer(None, &folder), "mailer", now)
+    let run = deliver(&store, &mailer(None, &folder).await, "mailer", now)
         .await
         .unwrap();
     let files: Vec<PathBuf> = std::fs::read_dir(&folder)
@@ -314,12 +329,23 @@ async fn without_smtp_the_messages_are_written_as_eml_files() {
 
 #[test]
 fn every_notified_event_has_a_mail_template() {
-    let templates = onewindow::notify::MailTemplates::load(&root().join("templates/mail")).unwrap();
-    for event in onewindow::dsl::ir::NOTIFY_EVENTS {
-        let values = std::collections::HashMap::new();
+    let shipped = root().join("templates/mail");
+    let templates = onewindow::notify::MailTemplates::load(&shipped).unwrap();
+    for event in onewindow::dsl::ir::NotifyEvent::ALL {
+        let (subject, text) = templates.fill(event, &std::collections::HashMap::new());
         assert!(
-            templates.fill(event, &values).is_some(),
+            !subject.is_empty() && !text.is_empty(),
             "templates/mail/{event}.txt"
         );
     }
+    // A folder that lacks one is refused on load, naming the file.
+    let partial = scratch("partial-mail");
+    for entry in std::fs::read_dir(&shipped).unwrap() {
+        let path = entry.unwrap().path();
+        if path.file_name().unwrap() != "paused.txt" {
+            std::fs::copy(&path, partial.join(path.file_name().unwrap())).unwrap();
+        }
+    }
+    let error = onewindow::notify::MailTemplates::load(&partial).unwrap_err();
+    assert!(error.contains("no mail template for paused.txt"), "{error}");
 }

@@ -468,16 +468,28 @@ async fn agreements_are_registered_with_a_renewal_reminder_before_the_year_ends(
         let at = |day: Date| DateTime::from_parts(day, Time::constant(12, 0, 0, 0));
         let renewal = |rows: Vec<onewindow::store::OutboxRow>| {
             rows.into_iter()
-                .filter(|r| r.payload.contains("\"renewal\""))
+                .filter(|r| matches!(&r.job, onewindow::store::outbox::Job::Notify(n) if n.event == onewindow::dsl::ir::NotifyEvent::Renewal))
                 .count()
         };
         let early = store
-            .claim_outbox("notify", "mailer", at(date(2027, 10, 30)), 60, 1000)
+            .claim_outbox(
+                onewindow::store::outbox::Kind::Notify,
+                "mailer",
+                at(date(2027, 10, 30)),
+                60,
+                1000,
+            )
             .await
             .unwrap();
         assert_eq!(renewal(early), 0, "{url}");
         let due = store
-            .claim_outbox("notify", "mailer", at(date(2027, 10, 31)), 60, 1000)
+            .claim_outbox(
+                onewindow::store::outbox::Kind::Notify,
+                "mailer",
+                at(date(2027, 10, 31)),
+                60,
+                1000,
+            )
             .await
             .unwrap();
         assert_eq!(renewal(due), 1, "{url}");
@@ -630,5 +642,138 @@ async fn issued_documents_are_rendered_stored_and_verifiable() {
             again == pdf,
             "{url}: the same document renders to the same bytes"
         );
+    }
+}
+
+#[tokio::test]
+async fn queues_follow_every_transition_in_the_same_commit() {
+    use onewindow::engine::clock::{self, Level};
+    use onewindow::store::read::{QueueFilter, QueuePage};
+    let page = |department: &str, today: Date, filter: QueueFilter| QueuePage {
+        department: department.into(),
+        filter,
+        today,
+        limit: 50,
+        offset: 0,
+    };
+    for url in fresh_databases().await {
+        let store = open(&url).await;
+        let workflow = store.workflow("new_combined").unwrap();
+        submit(&store, "Q-1", "new_combined", date(2026, 9, 14)).await;
+        // At the window: intake, due by the intake limit.
+        let (filing, _) = store.filing("Q-1").await.unwrap();
+        let intake = store
+            .queue(&page("window", date(2026, 9, 14), QueueFilter::All))
+            .await
+            .unwrap();
+        assert_eq!(intake.len(), 1, "{url}");
+        assert_eq!(intake[0].step, None, "{url}");
+        assert_eq!(
+            intake[0].due_on,
+            clock::intake_due(&workflow, &filing, store.calendar()).unwrap(),
+            "{url}"
+        );
+        assert_eq!(intake[0].applicant, "茂名康颐医养有限公司");
+        act(&store, "Q-1", window(), Command::Accept, date(2026, 9, 15))
+            .await
+            .unwrap();
+        let (filing, _) = store.filing("Q-1").await.unwrap();
+        assert!(store
+            .queue(&page("window", date(2026, 9, 15), QueueFilter::All))
+            .await
+            .unwrap()
+            .is_empty());
+        // Both departments at once, each with the clock's due date and level.
+        for (department, step) in [("health", 0), ("civil", 1)] {
+            let due = clock::step_due(&workflow, &filing, store.calendar(), step).unwrap();
+            let queue = store
+                .queue(&page(department, date(2026, 9, 15), QueueFilter::All))
+                .await
+                .unwrap();
+            assert_eq!(queue.len(), 1, "{url} {department}");
+            assert_eq!((queue[0].step, queue[0].due_on), (Some(step), due));
+            assert_eq!(queue[0].level, Level::Green);
+            let late = due.unwrap().tomorrow().unwrap();
+            let overdue = store
+                .queue(&page(department, late, QueueFilter::Overdue))
+                .await
+                .unwrap();
+            assert_eq!(overdue.len(), 1, "{url} {department}");
+            assert_eq!(overdue[0].level, Level::Red);
+            for day in [due.unwrap(), date(2026, 9, 16)] {
+                let expected = clock::level(&workflow, due, day, store.calendar()).unwrap();
+                let listed = store
+                    .queue(&page(department, day, QueueFilter::All))
+                    .await
+                    .unwrap();
+                assert_eq!(listed[0].level, expected, "{url} {department} {day}");
+            }
+        }
+        // Claims: one holder at a time, and the filters see them.
+        let now = at(date(2026, 9, 15));
+        assert!(store.claim_step("Q-1", Some(0), "张三", now).await.unwrap());
+        assert!(!store.claim_step("Q-1", Some(0), "李四", now).await.unwrap());
+        let mine = store
+            .queue(&page(
+                "health",
+                date(2026, 9, 15),
+                QueueFilter::ClaimedBy("张三".into()),
+            ))
+            .await
+            .unwrap();
+        assert_eq!(mine[0].claimed_by.as_deref(), Some("张三"));
+        assert!(store
+            .queue(&page("health", date(2026, 9, 15), QueueFilter::Unclaimed))
+            .await
+            .unwrap()
+            .is_empty());
+        store.release_step("Q-1", Some(0)).await.unwrap();
+        assert!(store.claim_step("Q-1", Some(0), "李四", now).await.unwrap());
+        // Decided steps leave the queues; the applicant's list shows the decision.
+        act(
+            &store,
+            "Q-1",
+            reviewer("civil"),
+            Command::Approve { step: 1 },
+            date(2026, 9, 16),
+        )
+        .await
+        .unwrap();
+        assert!(store
+            .queue(&page("civil", date(2026, 9, 16), QueueFilter::All))
+            .await
+            .unwrap()
+            .is_empty());
+        assert_eq!(
+            store
+                .queue(&page("health", date(2026, 9, 16), QueueFilter::All))
+                .await
+                .unwrap()
+                .len(),
+            1,
+            "parallel steps never wait on each other"
+        );
+        act(
+            &store,
+            "Q-1",
+            reviewer("health"),
+            Command::Approve { step: 0 },
+            date(2026, 9, 17),
+        )
+        .await
+        .unwrap();
+        assert!(store
+            .queue(&page("health", date(2026, 9, 17), QueueFilter::All))
+            .await
+            .unwrap()
+            .is_empty());
+        let email = filing
+            .applicant_email
+            .clone()
+            .expect("the sample has an e-mail");
+        let mine = store.filings_of(&email).await.unwrap();
+        assert_eq!(mine.len(), 1, "{url}");
+        assert_eq!(mine[0].status, "decided");
+        assert_eq!(mine[0].decided_on, Some(date(2026, 9, 17)));
     }
 }

@@ -231,7 +231,11 @@ async fn two_stores_split_the_outbox_without_overlap() {
         first.apply(request).await.expect("accept");
     }
     let second = open(&postgres).await;
-    let pending = first.pending_outbox("notify").await.unwrap().len();
+    let pending = first
+        .pending_outbox(onewindow::store::outbox::Kind::Notify)
+        .await
+        .unwrap()
+        .len();
     assert!(pending >= 600, "acceptance queued notifications: {pending}");
     // Rows become available when queued (11:00); the workers come at noon.
     let now = DateTime::from_parts(date(2026, 3, 2), Time::constant(12, 0, 0, 0));
@@ -239,7 +243,7 @@ async fn two_stores_split_the_outbox_without_overlap() {
         let mut taken = Vec::new();
         loop {
             let rows = store
-                .claim_outbox("notify", name, now, 60, 7)
+                .claim_outbox(onewindow::store::outbox::Kind::Notify, name, now, 60, 7)
                 .await
                 .expect("claim");
             if rows.is_empty() {
@@ -262,5 +266,9 @@ async fn two_stores_split_the_outbox_without_overlap() {
         set_a.len(),
         set_b.len()
     );
-    assert!(first.pending_outbox("notify").await.unwrap().is_empty());
+    assert!(first
+        .pending_outbox(onewindow::store::outbox::Kind::Notify)
+        .await
+        .unwrap()
+        .is_empty());
 }

@@ -9,6 +9,8 @@
 //! reachable. Output is PDF/A-2b, with a fixed identifier and date, so the
 //! same inputs give the same bytes.
 
+pub mod numbering;
+
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -457,7 +459,6 @@ pub fn document_data(
     facts: &DocumentFacts<'_>,
 ) -> serde_json::Map<String, serde_json::Value> {
     use crate::dsl::ir::{InputSource, Value};
-    use crate::engine::state::StepStatus;
     use serde_json::Value as Json;
     let date = |d: jiff::civil::Date| Json::String(d.to_string());
     let list = |items: Vec<String>| Json::Array(items.into_iter().map(Json::String).collect());
@@ -472,66 +473,72 @@ pub fn document_data(
                 Value::Date(day) => date(*day),
                 Value::List(items) => list(items.clone()),
             }),
-            InputSource::System(name) => match name.as_str() {
-                "number" => Some(Json::String(facts.number.unwrap_or_default().to_string())),
-                "issued_on" => Some(date(facts.issued_on)),
-                "department" => Some(Json::String(workflow.department_name(&outcome.issued_by))),
-                "applicant" => Some(Json::String(filing.applicant.clone())),
-                "filing_id" => Some(Json::String(filing.id.clone())),
-                "workflow_title" => Some(Json::String(workflow.title.clone())),
-                "verify_code" => Some(Json::String(facts.verify_code.to_string())),
-                "verify_url" => Some(Json::String(facts.verify_url.clone())),
-                "reasons" => Some(list(filing.refusal_reasons().to_vec())),
-                "corrections" => Some(list(
-                    filing
-                        .latest_correction()
-                        .map(|c| c.items.clone())
-                        .unwrap_or_default(),
-                )),
-                "materials" => Some(list(
-                    workflow
-                        .materials
-                        .iter()
-                        .filter(|m| filing.materials.contains_key(&m.id))
-                        .map(|m| m.label.clone())
-                        .collect(),
-                )),
-                "received_on" => Some(date(filing.received_on.unwrap_or(facts.issued_on))),
-                "accepted_on" => Some(date(filing.accepted_on.unwrap_or(facts.issued_on))),
-                "decided_on" => Some(date(filing.decided_on.unwrap_or(facts.issued_on))),
-                "due_on" => facts.due_on.map(date),
-                "valid_until" => {
-                    // An agreement runs a year from its start; a licence five years.
-                    let (start, years) = match filing.values.get("term_start") {
-                        Some(Value::Date(start)) => (*start, 1),
-                        _ => (facts.issued_on, 5),
-                    };
-                    start
-                        .checked_add(jiff::Span::new().years(years))
-                        .and_then(|d| d.yesterday())
-                        .ok()
-                        .map(date)
-                }
-                "basis" => Some(list(workflow.basis.clone())),
-                "parties" => Some(list(
-                    workflow.parties.iter().map(|p| p.name.clone()).collect(),
-                )),
-                "steps" => Some(list(
-                    workflow
-                        .steps
-                        .iter()
-                        .zip(&filing.steps)
-                        .filter(|(_, state)| matches!(state.status, StepStatus::Done { .. }))
-                        .map(|(step, _)| step.label.clone())
-                        .collect(),
-                )),
-                "appeal" => Some(Json::String(APPEAL.to_string())),
-                _ => None,
-            },
+            InputSource::System(system) => system_value(workflow, filing, outcome, facts, *system),
         };
         if let Some(value) = value {
             data.insert(input.clone(), value);
         }
     }
     data
+}
+
+/// The value the system supplies for one of its inputs.
+fn system_value(
+    workflow: &crate::dsl::Workflow,
+    filing: &crate::engine::Filing,
+    outcome: &crate::dsl::ir::Outcome,
+    facts: &DocumentFacts<'_>,
+    input: crate::dsl::ir::SystemInput,
+) -> Option<serde_json::Value> {
+    use crate::dsl::ir::SystemInput;
+    use crate::engine::state::StepStatus;
+    use serde_json::Value as Json;
+    let date = |d: jiff::civil::Date| Json::String(d.to_string());
+    let list = |items: Vec<String>| Json::Array(items.into_iter().map(Json::String).collect());
+    match input {
+        SystemInput::Number => Some(Json::String(facts.number.unwrap_or_default().to_string())),
+        SystemInput::IssuedOn => Some(date(facts.issued_on)),
+        SystemInput::Department => Some(Json::String(workflow.department_name(&outcome.issued_by))),
+        SystemInput::Applicant => Some(Json::String(filing.applicant.clone())),
+        SystemInput::FilingId => Some(Json::String(filing.id.clone())),
+        SystemInput::WorkflowTitle => Some(Json::String(workflow.title.clone())),
+        SystemInput::VerifyCode => Some(Json::String(facts.verify_code.to_string())),
+        SystemInput::VerifyUrl => Some(Json::String(facts.verify_url.clone())),
+        SystemInput::Reasons => Some(list(filing.refusal_reasons().to_vec())),
+        SystemInput::Corrections => Some(list(
+            filing
+                .latest_correction()
+                .map(|c| c.items.clone())
+                .unwrap_or_default(),
+        )),
+        SystemInput::Materials => Some(list(
+            workflow
+                .materials
+                .iter()
+                .filter(|m| filing.materials.contains_key(&m.id))
+                .map(|m| m.label.clone())
+                .collect(),
+        )),
+        SystemInput::ReceivedOn => Some(date(filing.received_on.unwrap_or(facts.issued_on))),
+        SystemInput::AcceptedOn => Some(date(filing.accepted_on.unwrap_or(facts.issued_on))),
+        SystemInput::DecidedOn => Some(date(filing.decided_on.unwrap_or(facts.issued_on))),
+        SystemInput::DueOn => facts.due_on.map(date),
+        SystemInput::ValidUntil => {
+            crate::registry::valid_until(workflow, filing, facts.issued_on).map(date)
+        }
+        SystemInput::Basis => Some(list(workflow.basis.clone())),
+        SystemInput::Parties => Some(list(
+            workflow.parties.iter().map(|p| p.name.clone()).collect(),
+        )),
+        SystemInput::Steps => Some(list(
+            workflow
+                .steps
+                .iter()
+                .zip(&filing.steps)
+                .filter(|(_, state)| matches!(state.status, StepStatus::Done { .. }))
+                .map(|(step, _)| step.label.clone())
+                .collect(),
+        )),
+        SystemInput::Appeal => Some(Json::String(APPEAL.to_string())),
+    }
 }

@@ -13,30 +13,6 @@ use super::ir::*;
 use super::sat::satisfiable;
 use super::source::Span;
 
-/// Inputs every template may use without a form field: the engine supplies them.
-pub const SYSTEM_INPUTS: &[(&str, &str)] = &[
-    ("number", "text"),
-    ("issued_on", "date"),
-    ("department", "text"),
-    ("applicant", "text"),
-    ("filing_id", "text"),
-    ("workflow_title", "text"),
-    ("verify_code", "text"),
-    ("verify_url", "text"),
-    ("reasons", "list"),
-    ("corrections", "list"),
-    ("materials", "list"),
-    ("received_on", "date"),
-    ("accepted_on", "date"),
-    ("decided_on", "date"),
-    ("due_on", "date"),
-    ("valid_until", "date"),
-    ("basis", "list"),
-    ("parties", "list"),
-    ("steps", "list"),
-    ("appeal", "text"),
-];
-
 /// File kinds an applicant may upload.
 pub const FILE_KINDS: &[&str] = &[
     "pdf", "ofd", "jpg", "jpeg", "png", "doc", "docx", "xls", "xlsx",
@@ -1608,8 +1584,8 @@ impl<'a> WorkflowChecker<'a> {
                     field.ty.input_type(),
                     !field.required && field.default.is_none(),
                 )
-            } else if let Some((_, ty)) = SYSTEM_INPUTS.iter().find(|(system, _)| *system == name) {
-                (InputSource::System(name.to_string()), *ty, false)
+            } else if let Some(system) = SystemInput::from_name(name) {
+                (InputSource::System(system), system.ty(), false)
             } else {
                 if !input.optional {
                     let diagnostic = Diagnostic::error(
@@ -1807,16 +1783,19 @@ impl<'a> WorkflowChecker<'a> {
             }
             let mut events = Vec::new();
             for event in event_idents.iter() {
-                if NOTIFY_EVENTS.contains(&event.name.as_str()) {
-                    events.push(event.name.clone());
+                if let Some(known) = NotifyEvent::from_name(&event.name) {
+                    events.push(known);
                 } else {
                     let diagnostic = Diagnostic::error(
                         "unknown-event",
                         event.span,
                         format!("unknown event `{}`", event.name),
                     )
-                    .suggest(&event.name, NOTIFY_EVENTS)
-                    .with_hint(format!("the events are {}", NOTIFY_EVENTS.join(", ")));
+                    .suggest(&event.name, NotifyEvent::names())
+                    .with_hint(format!(
+                        "the events are {}",
+                        NotifyEvent::names().join(", ")
+                    ));
                     self.error(diagnostic);
                 }
             }
@@ -1883,15 +1862,15 @@ impl<'a> WorkflowChecker<'a> {
         notifications: &[Notification],
         extension: u32,
     ) {
-        let told = |event: &str| {
-            notifications.iter().any(|n| {
-                n.recipients.contains(&Recipient::Applicant) && n.events.iter().any(|e| e == event)
-            })
+        let told = |event: NotifyEvent| {
+            notifications
+                .iter()
+                .any(|n| n.recipients.contains(&Recipient::Applicant) && n.events.contains(&event))
         };
-        let mut required = vec![("paused", "行政许可法 art. 45: the applicant is told in writing how long a hearing, inspection or expert review takes")];
+        let mut required = vec![(NotifyEvent::Paused, "行政许可法 art. 45: the applicant is told in writing how long a hearing, inspection or expert review takes")];
         if extension > 0 {
             required.push((
-                "extended",
+                NotifyEvent::Extended,
                 "行政许可法 art. 42: the applicant is told the reason for an extension",
             ));
         }

@@ -367,7 +367,7 @@ pub struct Outcome {
 #[serde(rename_all = "lowercase")]
 pub enum InputSource {
     /// Supplied by the engine when the document is issued (number, date, reasons…).
-    System(String),
+    System(SystemInput),
     /// A form or fact field of the filing.
     Field(String),
 }
@@ -430,28 +430,213 @@ impl Recipient {
 }
 
 /// Events that notifications listen to: the document events and the clock's.
-pub const NOTIFY_EVENTS: [&str; 15] = [
-    "submitted",
-    "assigned",
-    "accepted",
-    "not_accepted",
-    "correction",
-    "approved",
-    "rejected",
-    "filed",
-    "signed",
-    "due_soon",
-    "overdue",
-    "extended",
-    "paused",
-    "renewal",
-    "withdrawn",
-];
+/// Definitions name them (`notify applicant on paused`), the engine raises
+/// them, the outbox carries them and `templates/mail/NAME.txt` words them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NotifyEvent {
+    Submitted,
+    Assigned,
+    Accepted,
+    NotAccepted,
+    Correction,
+    Approved,
+    Rejected,
+    Filed,
+    Signed,
+    DueSoon,
+    Overdue,
+    Extended,
+    Paused,
+    Renewal,
+    Withdrawn,
+}
+
+impl NotifyEvent {
+    pub const ALL: [NotifyEvent; 15] = [
+        NotifyEvent::Submitted,
+        NotifyEvent::Assigned,
+        NotifyEvent::Accepted,
+        NotifyEvent::NotAccepted,
+        NotifyEvent::Correction,
+        NotifyEvent::Approved,
+        NotifyEvent::Rejected,
+        NotifyEvent::Filed,
+        NotifyEvent::Signed,
+        NotifyEvent::DueSoon,
+        NotifyEvent::Overdue,
+        NotifyEvent::Extended,
+        NotifyEvent::Paused,
+        NotifyEvent::Renewal,
+        NotifyEvent::Withdrawn,
+    ];
+
+    /// The name definitions and mail templates use.
+    pub fn name(self) -> &'static str {
+        match self {
+            NotifyEvent::Submitted => "submitted",
+            NotifyEvent::Assigned => "assigned",
+            NotifyEvent::Accepted => "accepted",
+            NotifyEvent::NotAccepted => "not_accepted",
+            NotifyEvent::Correction => "correction",
+            NotifyEvent::Approved => "approved",
+            NotifyEvent::Rejected => "rejected",
+            NotifyEvent::Filed => "filed",
+            NotifyEvent::Signed => "signed",
+            NotifyEvent::DueSoon => "due_soon",
+            NotifyEvent::Overdue => "overdue",
+            NotifyEvent::Extended => "extended",
+            NotifyEvent::Paused => "paused",
+            NotifyEvent::Renewal => "renewal",
+            NotifyEvent::Withdrawn => "withdrawn",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<NotifyEvent> {
+        NotifyEvent::ALL
+            .into_iter()
+            .find(|event| event.name() == name)
+    }
+
+    /// Every name, for "the events are …" hints.
+    pub fn names() -> Vec<&'static str> {
+        NotifyEvent::ALL.iter().map(|event| event.name()).collect()
+    }
+
+    /// The notification a document event raises.
+    pub fn of(event: Event) -> NotifyEvent {
+        match event {
+            Event::Accepted => NotifyEvent::Accepted,
+            Event::NotAccepted => NotifyEvent::NotAccepted,
+            Event::Correction => NotifyEvent::Correction,
+            Event::Approved => NotifyEvent::Approved,
+            Event::Rejected => NotifyEvent::Rejected,
+            Event::Filed => NotifyEvent::Filed,
+            Event::Signed => NotifyEvent::Signed,
+        }
+    }
+
+    /// The document event whose documents a message of this event carries.
+    pub fn document_event(self) -> Option<Event> {
+        Event::ALL
+            .into_iter()
+            .find(|event| NotifyEvent::of(*event) == self)
+    }
+}
+
+impl std::fmt::Display for NotifyEvent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The template inputs the system supplies when a document is issued, so a
+/// template may use them without a form field of that name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SystemInput {
+    Number,
+    IssuedOn,
+    Department,
+    Applicant,
+    FilingId,
+    WorkflowTitle,
+    VerifyCode,
+    VerifyUrl,
+    Reasons,
+    Corrections,
+    Materials,
+    ReceivedOn,
+    AcceptedOn,
+    DecidedOn,
+    DueOn,
+    ValidUntil,
+    Basis,
+    Parties,
+    Steps,
+    Appeal,
+}
+
+impl SystemInput {
+    pub const ALL: [SystemInput; 20] = [
+        SystemInput::Number,
+        SystemInput::IssuedOn,
+        SystemInput::Department,
+        SystemInput::Applicant,
+        SystemInput::FilingId,
+        SystemInput::WorkflowTitle,
+        SystemInput::VerifyCode,
+        SystemInput::VerifyUrl,
+        SystemInput::Reasons,
+        SystemInput::Corrections,
+        SystemInput::Materials,
+        SystemInput::ReceivedOn,
+        SystemInput::AcceptedOn,
+        SystemInput::DecidedOn,
+        SystemInput::DueOn,
+        SystemInput::ValidUntil,
+        SystemInput::Basis,
+        SystemInput::Parties,
+        SystemInput::Steps,
+        SystemInput::Appeal,
+    ];
+
+    /// The name a template's `//! input` line uses.
+    pub fn name(self) -> &'static str {
+        match self {
+            SystemInput::Number => "number",
+            SystemInput::IssuedOn => "issued_on",
+            SystemInput::Department => "department",
+            SystemInput::Applicant => "applicant",
+            SystemInput::FilingId => "filing_id",
+            SystemInput::WorkflowTitle => "workflow_title",
+            SystemInput::VerifyCode => "verify_code",
+            SystemInput::VerifyUrl => "verify_url",
+            SystemInput::Reasons => "reasons",
+            SystemInput::Corrections => "corrections",
+            SystemInput::Materials => "materials",
+            SystemInput::ReceivedOn => "received_on",
+            SystemInput::AcceptedOn => "accepted_on",
+            SystemInput::DecidedOn => "decided_on",
+            SystemInput::DueOn => "due_on",
+            SystemInput::ValidUntil => "valid_until",
+            SystemInput::Basis => "basis",
+            SystemInput::Parties => "parties",
+            SystemInput::Steps => "steps",
+            SystemInput::Appeal => "appeal",
+        }
+    }
+
+    /// The input type a template must declare for it.
+    pub fn ty(self) -> &'static str {
+        match self {
+            SystemInput::IssuedOn
+            | SystemInput::ReceivedOn
+            | SystemInput::AcceptedOn
+            | SystemInput::DecidedOn
+            | SystemInput::DueOn
+            | SystemInput::ValidUntil => "date",
+            SystemInput::Reasons
+            | SystemInput::Corrections
+            | SystemInput::Materials
+            | SystemInput::Basis
+            | SystemInput::Parties
+            | SystemInput::Steps => "list",
+            _ => "text",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<SystemInput> {
+        SystemInput::ALL
+            .into_iter()
+            .find(|input| input.name() == name)
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Notification {
     pub recipients: Vec<Recipient>,
-    pub events: Vec<String>,
+    pub events: Vec<NotifyEvent>,
 }
 
 /// Remind recipients this many working days before a due date (the yellow warning).

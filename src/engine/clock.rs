@@ -142,3 +142,95 @@ pub fn level(
         Level::Green
     })
 }
+
+/// The first day a due date shows yellow: from it on, at most
+/// [`yellow_days`] working days remain (what [`level`] says, as a date the
+/// read side can store and compare).
+///
+/// # Errors
+/// A date outside the loaded calendar years.
+pub fn yellow_from(
+    workflow: &Workflow,
+    due: Date,
+    calendar: &Calendar,
+) -> Result<Date, CalendarError> {
+    let yellow = yellow_days(workflow);
+    let mut day = due;
+    let mut remaining = 0;
+    loop {
+        // Stepping back a day adds `day` to the working days still ahead.
+        let more = remaining + u32::from(calendar.is_workday(day)?);
+        if more > yellow {
+            return Ok(day);
+        }
+        remaining = more;
+        day = day.yesterday().map_err(|_| CalendarError::YearNotLoaded {
+            year: day.year(),
+            date: day,
+        })?;
+    }
+}
+
+/// Work waiting on a department: the window's intake, or an active step.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenWork {
+    /// The step's index; `None` for intake at the window.
+    pub step: Option<usize>,
+    pub department: String,
+    pub since: Date,
+    /// `None` while a pause stops its clock.
+    pub due: Option<Date>,
+    /// The first yellow day, when there is a due date.
+    pub yellow_from: Option<Date>,
+}
+
+/// What departments must do on a filing now, with due dates: the read side
+/// of queues. Signing steps are the parties' and belong to no queue.
+///
+/// # Errors
+/// A date outside the loaded calendar years.
+pub fn open_work(
+    workflow: &Workflow,
+    filing: &Filing,
+    calendar: &Calendar,
+) -> Result<Vec<OpenWork>, CalendarError> {
+    let mut work = Vec::new();
+    let with_dates = |step, department: &str, since, due: Option<Date>| {
+        let yellow = due
+            .map(|due| yellow_from(workflow, due, calendar))
+            .transpose()?;
+        Ok::<_, CalendarError>(OpenWork {
+            step,
+            department: department.to_string(),
+            since,
+            due,
+            yellow_from: yellow,
+        })
+    };
+    match filing.status {
+        super::Status::Submitted => {
+            if let Some(received) = filing.received_on {
+                let due = intake_due(workflow, filing, calendar)?;
+                work.push(with_dates(
+                    None,
+                    &workflow.intake.department,
+                    received,
+                    due,
+                )?);
+            }
+        }
+        super::Status::InReview => {
+            for (index, (step, state)) in workflow.steps.iter().zip(&filing.steps).enumerate() {
+                let (StepStatus::Active { since }, Some(department)) =
+                    (&state.status, &step.department)
+                else {
+                    continue;
+                };
+                let due = step_due(workflow, filing, calendar, index)?;
+                work.push(with_dates(Some(index), department, *since, due)?);
+            }
+        }
+        _ => {}
+    }
+    Ok(work)
+}

@@ -14,7 +14,7 @@ use super::clock;
 use super::state::*;
 use super::submission::{missing_materials, Problem, Submission, Upload};
 use crate::calendar::{Calendar, CalendarError};
-use crate::dsl::ir::{Event, Recipient, Route, StepKind, Workflow};
+use crate::dsl::ir::{Event, NotifyEvent, Recipient, Route, StepKind, Workflow};
 
 /// What the engine needs besides the filing.
 #[derive(Debug, Clone, Copy)]
@@ -171,7 +171,7 @@ pub enum Timer {
 pub enum Effect {
     Notify {
         recipients: Vec<Recipient>,
-        event: String,
+        event: NotifyEvent,
         /// The step concerned; reviewers and heads are that step's department's.
         step: Option<usize>,
         department: Option<String>,
@@ -409,7 +409,7 @@ impl Machine<'_> {
                 });
                 self.filing.status = Status::AwaitingCorrection;
                 self.issue(Event::Correction);
-                self.notify("correction", None);
+                self.notify(NotifyEvent::Correction, None);
             }
             Command::AnswerCorrection { submission } => {
                 self.expect_actor(actor, name, &Actor::Applicant)?;
@@ -432,7 +432,7 @@ impl Machine<'_> {
                 });
                 self.filing.decided_on = Some(self.today);
                 self.issue(Event::NotAccepted);
-                self.notify("not_accepted", None);
+                self.notify(NotifyEvent::NotAccepted, None);
             }
             Command::Approve { step } | Command::File { step } => {
                 let kind = if matches!(command, Command::Approve { .. }) {
@@ -475,7 +475,7 @@ impl Machine<'_> {
                     reasons: reasons.clone(),
                 });
                 self.issue(Event::Rejected);
-                self.notify("rejected", Some(*step));
+                self.notify(NotifyEvent::Rejected, Some(*step));
             }
             Command::Sign { step } => {
                 self.expect_status(&[Status::InReview], name)?;
@@ -524,7 +524,7 @@ impl Machine<'_> {
                     reason: items.join("；"),
                 });
                 self.issue(Event::Correction);
-                self.notify("correction", Some(*step));
+                self.notify(NotifyEvent::Correction, Some(*step));
             }
             Command::AnswerStepCorrection { step, submission } => {
                 self.expect_actor(actor, name, &Actor::Applicant)?;
@@ -539,7 +539,7 @@ impl Machine<'_> {
                 if let Some(correction) = &mut self.filing.steps[*step].correction {
                     correction.answered_on = Some(self.today);
                 }
-                self.notify("assigned", Some(*step));
+                self.notify(NotifyEvent::Assigned, Some(*step));
                 self.schedule_step_timers(*step)?;
             }
             Command::Pause {
@@ -566,7 +566,7 @@ impl Machine<'_> {
                     stated_days: Some(*days),
                     reason: reason.clone(),
                 });
-                self.notify("paused", Some(*step));
+                self.notify(NotifyEvent::Paused, Some(*step));
             }
             Command::Resume { step } => {
                 self.expect_status(&[Status::InReview], name)?;
@@ -615,7 +615,7 @@ impl Machine<'_> {
                     approved_by: department.clone(),
                     on: self.today,
                 });
-                self.notify("extended", None);
+                self.notify(NotifyEvent::Extended, None);
             }
             Command::SupplyDeferred { materials } => {
                 self.expect_actor(actor, name, &Actor::Applicant)?;
@@ -647,7 +647,7 @@ impl Machine<'_> {
                 self.cancel_open_steps(&format!("申请人撤回申请：{reason}"));
                 self.close_pauses();
                 self.filing.status = Status::Withdrawn;
-                self.notify("withdrawn", None);
+                self.notify(NotifyEvent::Withdrawn, None);
             }
             Command::Timer { timer } => {
                 if *actor != Actor::System {
@@ -674,7 +674,7 @@ impl Machine<'_> {
         })?;
         self.filing.received_on = Some(self.today);
         self.filing.status = Status::Submitted;
-        self.notify("submitted", None);
+        self.notify(NotifyEvent::Submitted, None);
         self.effects.push(Effect::ScheduleTimer {
             at: after,
             timer: Timer::DeemedAcceptance,
@@ -721,7 +721,7 @@ impl Machine<'_> {
         self.filing.deferred.extend(outstanding);
         self.filing.status = Status::InReview;
         self.issue(Event::Accepted);
-        self.notify("accepted", None);
+        self.notify(NotifyEvent::Accepted, None);
         self.advance()
     }
 
@@ -747,7 +747,7 @@ impl Machine<'_> {
             if approved {
                 self.decide(Decision::Granted);
                 self.issue(Event::Approved);
-                self.notify("approved", None);
+                self.notify(NotifyEvent::Approved, None);
             } else {
                 self.decide(Decision::Filed);
             }
@@ -769,7 +769,7 @@ impl Machine<'_> {
                         .is_none_or(|c| c.eval(&|name| values.get(name)));
                     if holds {
                         self.filing.steps[*index].status = StepStatus::Active { since: self.today };
-                        self.notify("assigned", Some(*index));
+                        self.notify(NotifyEvent::Assigned, Some(*index));
                         self.schedule_step_timers(*index)?;
                         Ok(false)
                     } else {
@@ -840,7 +840,7 @@ impl Machine<'_> {
         let already = self.filing.issued.contains(&event);
         if over && any_done && !already {
             self.issue(event);
-            self.notify(event.name(), None);
+            self.notify(NotifyEvent::of(event), None);
         }
     }
 
@@ -942,9 +942,9 @@ impl Machine<'_> {
                 }
                 self.notify(
                     if wanted == clock::Level::Red {
-                        "overdue"
+                        NotifyEvent::Overdue
                     } else {
-                        "due_soon"
+                        NotifyEvent::DueSoon
                     },
                     Some(step),
                 );
@@ -970,10 +970,10 @@ impl Machine<'_> {
         }
     }
 
-    fn notify(&mut self, event: &str, step: Option<usize>) {
+    fn notify(&mut self, event: NotifyEvent, step: Option<usize>) {
         let mut recipients = Vec::new();
         for notification in &self.workflow.notifications {
-            if notification.events.iter().any(|e| e == event) {
+            if notification.events.contains(&event) {
                 for recipient in &notification.recipients {
                     if !recipients.contains(recipient) {
                         recipients.push(*recipient);
@@ -987,7 +987,7 @@ impl Machine<'_> {
         let department = step.and_then(|s| self.workflow.steps[s].department.clone());
         self.effects.push(Effect::Notify {
             recipients,
-            event: event.to_string(),
+            event,
             step,
             department,
         });

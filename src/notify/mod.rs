@@ -22,8 +22,10 @@ use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::PoolConfig;
 use lettre::{AsyncSmtpTransport, AsyncTransport as _, Message, Tokio1Executor};
 
-use crate::dsl::ir::Recipient;
-use crate::engine::{Effect, Filing};
+use crate::dsl::ir::{NotifyEvent, Recipient};
+use crate::engine::Filing;
+use crate::links::Links;
+use crate::store::outbox::{Job, Kind, Notice};
 use crate::store::{OutboxRow, Store};
 
 /// The placeholders a mail template may use.
@@ -44,15 +46,16 @@ pub const PLACEHOLDERS: [&str; 11] = [
 /// Subject and body per event.
 #[derive(Debug, Clone)]
 pub struct MailTemplates {
-    by_event: HashMap<String, (String, String)>,
+    by_event: HashMap<NotifyEvent, (String, String)>,
 }
 
 impl MailTemplates {
-    /// Loads `DIR/*.txt`, one per event.
+    /// Loads `DIR/EVENT.txt`, one for every [`NotifyEvent`].
     ///
     /// # Errors
-    /// An unreadable file, a missing `主题：` line, or an unknown placeholder
-    /// (named with its file).
+    /// An unreadable file, a missing `主题：` line, an unknown placeholder
+    /// (named with its file), a file named after no event, or an event
+    /// without its file.
     pub fn load(dir: &Path) -> Result<MailTemplates, String> {
         let mut by_event = HashMap::new();
         let entries = std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
@@ -76,18 +79,41 @@ impl MailTemplates {
                     ));
                 }
             }
-            let event = path
+            let stem = path
                 .file_stem()
                 .map_or_else(String::new, |s| s.to_string_lossy().to_string());
+            let event = NotifyEvent::from_name(&stem).ok_or_else(|| {
+                format!(
+                    "{}: `{stem}` is no event; the events are {}",
+                    path.display(),
+                    NotifyEvent::names().join(", ")
+                )
+            })?;
             by_event.insert(event, (subject.trim().to_string(), body.trim().to_string()));
+        }
+        let missing: Vec<&str> = NotifyEvent::ALL
+            .iter()
+            .filter(|event| !by_event.contains_key(event))
+            .map(|event| event.name())
+            .collect();
+        if !missing.is_empty() {
+            return Err(format!(
+                "{}: no mail template for {}",
+                dir.display(),
+                missing
+                    .iter()
+                    .map(|name| format!("{name}.txt"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
         }
         Ok(MailTemplates { by_event })
     }
 
     /// The subject and text of an event's message with the values filled in.
-    pub fn fill(&self, event: &str, values: &HashMap<&str, String>) -> Option<(String, String)> {
-        let (subject, body) = self.by_event.get(event)?;
-        Some((substitute(subject, values), substitute(body, values)))
+    pub fn fill(&self, event: NotifyEvent, values: &HashMap<&str, String>) -> (String, String) {
+        let (subject, body) = &self.by_event[&event];
+        (substitute(subject, values), substitute(body, values))
     }
 }
 
@@ -124,19 +150,23 @@ pub struct Mailer {
     pub transport: Transport,
     pub from: Mailbox,
     pub templates: MailTemplates,
-    /// The web application's address, for links in messages.
-    pub link_base: String,
+    /// The web application's addresses, for links in messages.
+    pub links: Links,
 }
 
 impl Mailer {
+    /// Async because lettre's connection pool starts a task on the Tokio
+    /// runtime: built outside one, it panicked ("there is no reactor
+    /// running"), which is how `worker --smtp` once failed at start.
+    ///
     /// # Errors
     /// A bad SMTP URL or sender address, or mail templates that do not load.
-    pub fn new(
+    pub async fn new(
         smtp: Option<&str>,
         eml_dir: PathBuf,
         from: &str,
         templates: &Path,
-        link_base: &str,
+        links: Links,
     ) -> Result<Mailer, String> {
         let transport = match smtp {
             Some(url) => Transport::Smtp(
@@ -152,7 +182,7 @@ impl Mailer {
             transport,
             from: from.parse().map_err(|e| format!("sender `{from}`: {e}"))?,
             templates: MailTemplates::load(templates)?,
-            link_base: link_base.trim_end_matches('/').to_string(),
+            links,
         })
     }
 }
@@ -212,7 +242,7 @@ pub async fn deliver(
     let mut run = DeliveryRun::default();
     loop {
         let rows = store
-            .claim_outbox("notify", worker, now, 120, 100)
+            .claim_outbox(Kind::Notify, worker, now, 120, 100)
             .await
             .map_err(|e| e.to_string())?;
         if rows.is_empty() {
@@ -316,13 +346,12 @@ async fn compose(
     mailer: &Mailer,
     row: &OutboxRow,
 ) -> Result<Option<Message>, String> {
-    let effect: Effect = serde_json::from_str(&row.payload).map_err(|e| e.to_string())?;
-    let Effect::Notify {
+    let Job::Notify(Notice {
         recipients,
         event,
         step,
         department,
-    } = effect
+    }) = row.job.clone()
     else {
         return Ok(None);
     };
@@ -367,10 +396,7 @@ async fn compose(
         ("due", due),
         ("items", items),
         ("reasons", reasons),
-        (
-            "link",
-            format!("{}/filings/{}", mailer.link_base, filing.id),
-        ),
+        ("link", mailer.links.filing(&filing.id)),
         (
             "received_on",
             filing
@@ -384,15 +410,12 @@ async fn compose(
                 .map_or_else(String::new, |d| d.to_string()),
         ),
     ]);
-    let (subject, text) = mailer
-        .templates
-        .fill(&event, &values)
-        .ok_or_else(|| format!("no mail template for `{event}` (templates/mail/{event}.txt)"))?;
+    let (subject, text) = mailer.templates.fill(event, &values);
     // Decisions go out with their PDFs; wait until they are rendered.
     let mut attachments = Vec::new();
-    if matches!(event.as_str(), "approved" | "rejected") {
+    if matches!(event, NotifyEvent::Approved | NotifyEvent::Rejected) {
         for document in store
-            .documents_of(&filing.id, &event)
+            .documents_of(&filing.id, event.name())
             .await
             .map_err(|e| e.to_string())?
         {

@@ -15,6 +15,8 @@
 
 pub mod audit;
 pub mod blobs;
+pub mod outbox;
+pub mod read;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -27,8 +29,11 @@ use sqlx::{Any, AnyPool, Executor as _, Row as _};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::calendar::Calendar;
+use crate::documents::numbering::{verification_code, Series};
 use crate::dsl::ir::Workflow;
 use crate::engine::{self, Actor, Command, Context, Effect, EngineError, Filing};
+use crate::registry;
+use outbox::{Job, Kind, Notice};
 
 /// Which database a URL names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -212,14 +217,19 @@ pub struct Store {
     pool: AnyPool,
     shared: Arc<Shared>,
     stats: Arc<CommitStats>,
-    committer: mpsc::Sender<Job>,
+    committer: mpsc::Sender<Submitted>,
     pub blobs: blobs::Blobs,
 }
 
-struct Job {
+struct Submitted {
     request: Request,
     reply: oneshot::Sender<Result<Applied, StoreError>>,
 }
+
+/// The version of the `state` column's serialized [`Filing`]. A change to
+/// the engine's types that alters it raises this number, and a migration
+/// rewrites old rows; a row of another format is refused, never misread.
+pub const STATE_FORMAT: i64 = 1;
 
 /// Most transitions one transaction commits.
 const MAX_BATCH: usize = 256;
@@ -362,7 +372,7 @@ impl Store {
     pub async fn apply(&self, request: Request) -> Result<Applied, StoreError> {
         let (reply, answer) = oneshot::channel();
         self.committer
-            .send(Job { request, reply })
+            .send(Submitted { request, reply })
             .await
             .map_err(|_| StoreError::Closed)?;
         answer.await.map_err(|_| StoreError::Closed)?
@@ -380,6 +390,12 @@ impl Store {
             .ok_or_else(|| StoreError::NotFound(id.to_string()))?;
         let state: String = row.try_get(0)?;
         let revision: i64 = row.try_get(1)?;
+        let format: i64 = row.try_get(2)?;
+        if format != STATE_FORMAT {
+            return Err(StoreError::Database(format!(
+                "filing {id} is stored in state format {format}; this version reads format {STATE_FORMAT}"
+            )));
+        }
         let filing =
             serde_json::from_str(&state).map_err(|e| StoreError::Database(e.to_string()))?;
         Ok((filing, revision))
@@ -476,10 +492,10 @@ impl Store {
     /// that died come back when the lease runs out.
     ///
     /// # Errors
-    /// A database failure.
+    /// A database failure, or a payload that is no [`Job`].
     pub async fn claim_outbox(
         &self,
-        kind: &str,
+        kind: Kind,
         worker: &str,
         now: DateTime,
         lease_seconds: i64,
@@ -491,7 +507,7 @@ impl Store {
         let rows = sqlx::query(&self.shared.sql.claim_outbox)
             .bind(lease.to_string())
             .bind(worker.to_string())
-            .bind(kind.to_string())
+            .bind(kind.name())
             .bind(now.to_string())
             .bind(now.to_string())
             .bind(limit)
@@ -502,12 +518,12 @@ impl Store {
                 Ok(OutboxRow {
                     id: row.try_get(0)?,
                     filing: row.try_get(1)?,
-                    payload: row.try_get(2)?,
+                    job: Job::from_payload(&row.try_get::<String, _>(2)?)
+                        .map_err(StoreError::Database)?,
                     attempts: row.try_get(3)?,
                 })
             })
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(StoreError::from)
+            .collect()
     }
 
     /// Marks claimed rows done; only the worker holding the lease can.
@@ -599,14 +615,7 @@ impl Store {
         let opened: Option<String> = row.try_get(0)?;
         let months = opened
             .and_then(|text| text.parse::<jiff::civil::Date>().ok())
-            .filter(|opened| *opened <= today)
-            .and_then(|opened| {
-                today
-                    .since((jiff::Unit::Month, opened))
-                    .ok()
-                    .map(|span| i64::from(span.get_months()))
-            })
-            .unwrap_or(0);
+            .map_or(0, |opened| registry::months_operating(opened, today));
         let mut facts = serde_json::Map::new();
         facts.insert("months_operating".into(), months.into());
         Ok(facts)
@@ -808,18 +817,18 @@ impl Store {
     ///
     /// # Errors
     /// A database failure.
-    pub async fn pending_outbox(
-        &self,
-        kind: &str,
-    ) -> Result<Vec<(i64, String, String)>, StoreError> {
+    pub async fn pending_outbox(&self, kind: Kind) -> Result<Vec<(i64, String, Job)>, StoreError> {
         let rows = sqlx::query(&self.shared.sql.pending_outbox)
-            .bind(kind.to_string())
+            .bind(kind.name())
             .fetch_all(&self.pool)
             .await?;
         rows.iter()
-            .map(|row| Ok((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?)))
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(StoreError::from)
+            .map(|row| {
+                let job = Job::from_payload(&row.try_get::<String, _>(2)?)
+                    .map_err(StoreError::Database)?;
+                Ok((row.try_get(0)?, row.try_get(1)?, job))
+            })
+            .collect()
     }
 
     /// Counts rows of a table (for tests and the bench). `table` must be one of ours.
@@ -881,7 +890,7 @@ pub struct Verified {
 pub struct OutboxRow {
     pub id: i64,
     pub filing: String,
-    pub payload: String,
+    pub job: Job,
     pub attempts: i64,
 }
 
@@ -899,7 +908,7 @@ async fn committer(
     mut connection: PoolConnection<Any>,
     shared: Arc<Shared>,
     stats: Arc<CommitStats>,
-    mut receiver: mpsc::Receiver<Job>,
+    mut receiver: mpsc::Receiver<Submitted>,
 ) {
     // Filings this committer wrote, by id: reused when the stored revision
     // still matches (another process may have moved a filing on).
@@ -968,8 +977,7 @@ struct Batch {
 struct OutboxInsert {
     filing: String,
     audit_seq: i64,
-    kind: &'static str,
-    payload: String,
+    job: Job,
     created_at: String,
     /// When a worker may take it: now, or later for a reminder.
     available_at: String,
@@ -1249,11 +1257,13 @@ async fn write_batch(
     let written = insert_rows(
         connection,
         shared,
-        "INSERT INTO filings (id, workflow, version, status, revision, state, created_at, updated_at)",
-        8,
+        "INSERT INTO filings (id, workflow, version, status, revision, state, created_at, updated_at, \
+         applicant, applicant_email, received_on, accepted_on, decided_on, state_format)",
+        14,
         rows.len(),
         |index, query| {
             let (id, filing, revision, _) = rows[index];
+            let day = |d: Option<jiff::civil::Date>| d.map(|d| d.to_string());
             query
                 .bind(id.clone())
                 .bind(filing.workflow.clone())
@@ -1263,17 +1273,30 @@ async fn write_batch(
                 .bind(states[index].to_string())
                 .bind(batch.now.clone())
                 .bind(batch.now.clone())
+                .bind(filing.applicant.clone())
+                .bind(filing.applicant_email.clone())
+                .bind(day(filing.received_on))
+                .bind(day(filing.accepted_on))
+                .bind(day(filing.decided_on))
+                .bind(STATE_FORMAT)
         },
         "ON CONFLICT (id) DO UPDATE SET status = excluded.status, revision = excluded.revision, \
-         state = excluded.state, updated_at = excluded.updated_at \
+         state = excluded.state, updated_at = excluded.updated_at, applicant = excluded.applicant, \
+         applicant_email = excluded.applicant_email, received_on = excluded.received_on, \
+         accepted_on = excluded.accepted_on, decided_on = excluded.decided_on, \
+         state_format = excluded.state_format \
          WHERE filings.revision < excluded.revision",
     )
     .await?;
     if written != rows.len() as u64 {
+        // Another process moved a filing on since the batch read it: the
+        // whole batch fails and its callers are told to try again.
         return Err(sqlx::Error::Protocol(
-            "a filing changed under the committer; the batch is retried".into(),
+            "a filing changed under the committer; try again".into(),
         ));
     }
+    let changed: Vec<&Filing> = rows.iter().map(|(_, filing, _, _)| *filing).collect();
+    read::write_open_work(connection, shared, &changed).await?;
     insert_rows(
         connection,
         shared,
@@ -1308,8 +1331,8 @@ async fn write_batch(
             query
                 .bind(row.filing.clone())
                 .bind(row.audit_seq)
-                .bind(row.kind.to_string())
-                .bind(row.payload.clone())
+                .bind(row.job.kind().name())
+                .bind(row.job.to_payload())
                 .bind(row.created_at.clone())
                 .bind(row.available_at.clone())
         },
@@ -1581,21 +1604,15 @@ async fn apply_one(
             } => {
                 let number = match &workflow.outcomes[*outcome].number {
                     Some(pattern) => {
-                        let abbr = workflow
-                            .department(issued_by)
-                            .and_then(|d| d.abbr.clone())
-                            .unwrap_or_default();
-                        let year = request.now.date().year();
-                        let scope = (format!("{}|{abbr}", pattern.source), i64::from(year));
+                        let series =
+                            Series::of(workflow, pattern, issued_by, request.now.date().year());
+                        let scope = (series.scope.clone(), i64::from(series.year));
                         let seq = next_number(connection, &shared.sql, batch, scope).await?;
-                        Some(pattern.format(year, &abbr, seq as u64))
+                        Some(series.number(pattern, seq as u64))
                     }
                     None => None,
                 };
-                let verify_code = audit::sha256_hex(
-                    format!("{}|{outcome}|{}", entry.hash, documents.len()).as_bytes(),
-                )[..16]
-                    .to_uppercase();
+                let verify_code = verification_code(&entry.hash, *outcome, documents.len());
                 batch.documents.push(DocumentRow {
                     filing: request.filing.clone(),
                     audit_seq: entry.seq,
@@ -1608,12 +1625,12 @@ async fn apply_one(
                     number: number.clone(),
                     verify_code: verify_code.clone(),
                 });
-                let payload = serde_json::json!({ "effect": effect, "number": number, "verify_code": verify_code });
                 batch.outbox.push(OutboxInsert {
                     filing: request.filing.clone(),
                     audit_seq: entry.seq,
-                    kind: "render",
-                    payload: payload.to_string(),
+                    job: Job::Render {
+                        verify_code: verify_code.clone(),
+                    },
                     created_at: now.clone(),
                     available_at: now.clone(),
                 });
@@ -1625,13 +1642,10 @@ async fn apply_one(
                 });
             }
             Effect::Notify { .. } => {
-                let payload =
-                    serde_json::to_string(effect).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
                 batch.outbox.push(OutboxInsert {
                     filing: request.filing.clone(),
                     audit_seq: entry.seq,
-                    kind: "notify",
-                    payload,
+                    job: Job::Notify(Notice::of(effect).expect("a notify effect")),
                     created_at: now.clone(),
                     available_at: now.clone(),
                 });
@@ -1672,9 +1686,10 @@ async fn apply_one(
 }
 
 /// A granted or filed decision adds what its workflow registers; an
-/// agreement also queues its renewal reminder for the day it is due.
+/// agreement also queues its renewal reminder for the day it is due. The
+/// terms come from [`registry`], as the documents' do.
 fn register(workflow: &Workflow, filing: &Filing, entry: &audit::Entry, batch: &mut Batch) {
-    use crate::dsl::ir::{Obligation, Registration, Value};
+    use crate::dsl::ir::{NotifyEvent, Registration, Value};
     let granted = matches!(
         filing.decision,
         Some(engine::state::Decision::Granted | engine::state::Decision::Filed)
@@ -1696,18 +1711,7 @@ fn register(workflow: &Workflow, filing: &Filing, entry: &audit::Entry, batch: &
                 approved_on: decided.to_string(),
             }),
             Registration::Agreement => {
-                let Some(Value::Date(start)) = filing.values.get("term_start") else {
-                    continue;
-                };
-                let renewal = workflow
-                    .recurring
-                    .iter()
-                    .find(|r| r.kind == Obligation::Renew);
-                let months = renewal.map_or(12, |r| r.every_months);
-                let Ok(end) = start
-                    .checked_add(jiff::Span::new().months(i64::from(months)))
-                    .and_then(|d| d.yesterday())
-                else {
+                let Some(term) = registry::agreement_term(workflow, filing) else {
                     continue;
                 };
                 batch.agreements.push(AgreementRow {
@@ -1715,39 +1719,37 @@ fn register(workflow: &Workflow, filing: &Filing, entry: &audit::Entry, batch: &
                     party_a: text("party_a"),
                     party_b: text("party_b"),
                     filing: filing.id.clone(),
-                    term_start: start.to_string(),
-                    term_end: end.to_string(),
+                    term_start: term.start.to_string(),
+                    term_end: term.end.to_string(),
                 });
-                let remind = renewal.and_then(|r| r.remind_days).unwrap_or(30);
                 let recipients: Vec<_> = workflow
                     .notifications
                     .iter()
-                    .filter(|n| n.events.iter().any(|e| e == "renewal"))
+                    .filter(|n| n.events.contains(&NotifyEvent::Renewal))
                     .flat_map(|n| n.recipients.iter().copied())
                     .collect();
-                if let (false, Ok(due)) = (
-                    recipients.is_empty(),
-                    end.checked_sub(jiff::Span::new().days(i64::from(remind))),
-                ) {
-                    let effect = Effect::Notify {
+                let Some(due) = registry::renewal_reminder_on(workflow, term) else {
+                    continue;
+                };
+                if recipients.is_empty() {
+                    continue;
+                }
+                batch.outbox.push(OutboxInsert {
+                    filing: filing.id.clone(),
+                    audit_seq: entry.seq,
+                    job: Job::Notify(Notice {
                         recipients,
-                        event: "renewal".into(),
+                        event: NotifyEvent::Renewal,
                         step: None,
                         department: None,
-                    };
-                    batch.outbox.push(OutboxInsert {
-                        filing: filing.id.clone(),
-                        audit_seq: entry.seq,
-                        kind: "notify",
-                        payload: serde_json::to_string(&effect).unwrap_or_default(),
-                        created_at: entry.at.clone(),
-                        available_at: DateTime::from_parts(
-                            due,
-                            jiff::civil::Time::constant(9, 0, 0, 0),
-                        )
-                        .to_string(),
-                    });
-                }
+                    }),
+                    created_at: entry.at.clone(),
+                    available_at: DateTime::from_parts(
+                        due,
+                        jiff::civil::Time::constant(9, 0, 0, 0),
+                    )
+                    .to_string(),
+                });
             }
         }
     }
@@ -1855,7 +1857,7 @@ impl Sql {
             }),
             update_head: q("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1"),
             select_head: q("SELECT seq, hash FROM audit_head WHERE id = 1"),
-            select_filing: q("SELECT state, revision FROM filings WHERE id = $1"),
+            select_filing: q("SELECT state, revision, state_format FROM filings WHERE id = $1"),
             select_audit: q(
                 "SELECT seq, filing_id, revision, actor, at, event, comment, state_hash, prev_hash, hash FROM audit ORDER BY seq",
             ),

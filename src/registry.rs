@@ -1,0 +1,120 @@
+//! The registry's rules: what a decision registers and for how long.
+//!
+//! One home for the terms that the documents print and the store records,
+//! so the agreement PDF's "valid until" and the registry's term end cannot
+//! disagree. Pure: dates in, dates out; the store writes what these decide.
+//!
+//! Months are added as the Civil Code counts them (art. 202): a term of N
+//! months from the 31st ends on the last day of the month when the target
+//! month is shorter, and a term ends the day before its anniversary.
+
+use jiff::civil::Date;
+
+use crate::dsl::ir::{Obligation, Recurring, Value, Workflow};
+use crate::engine::Filing;
+
+/// How long a licence issued without a stated term runs.
+pub const LICENCE_YEARS: i64 = 5;
+
+/// An agreement's term when its definition states no renewal period.
+pub const DEFAULT_AGREEMENT_MONTHS: u32 = 12;
+
+/// How many days before a term ends the renewal is reminded, by default.
+pub const DEFAULT_REMINDER_DAYS: u32 = 30;
+
+/// The form field that holds an agreement's first day.
+pub const TERM_START_FIELD: &str = "term_start";
+
+/// A period from its first day to its last, both included.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Term {
+    pub start: Date,
+    pub end: Date,
+}
+
+/// The workflow's renewal obligation (`every N months renew …`), if any.
+pub fn renewal(workflow: &Workflow) -> Option<&Recurring> {
+    workflow
+        .recurring
+        .iter()
+        .find(|recurring| recurring.kind == Obligation::Renew)
+}
+
+/// The last day of a period of `months` months whose first day is `start`:
+/// the day before the corresponding day N months on, or the last day of
+/// that month when it has no corresponding day (Civil Code art. 202).
+pub fn months_end(start: Date, months: u32) -> Option<Date> {
+    let target = start
+        .checked_add(jiff::Span::new().months(i64::from(months)))
+        .ok()?;
+    if target.day() != start.day() {
+        // No corresponding day: jiff stopped at the month's last day.
+        return Some(target);
+    }
+    target.yesterday().ok()
+}
+
+/// An agreement's term: from the filing's `term_start` for the definition's
+/// renewal period (a year when it states none). `None` when the filing has
+/// no start date.
+pub fn agreement_term(workflow: &Workflow, filing: &Filing) -> Option<Term> {
+    let Some(Value::Date(start)) = filing.values.get(TERM_START_FIELD) else {
+        return None;
+    };
+    let months = renewal(workflow).map_or(DEFAULT_AGREEMENT_MONTHS, |r| r.every_months);
+    Some(Term {
+        start: *start,
+        end: months_end(*start, months)?,
+    })
+}
+
+/// The last day a document stays valid: an agreement's term end, else a
+/// licence's five years from its issue.
+pub fn valid_until(workflow: &Workflow, filing: &Filing, issued_on: Date) -> Option<Date> {
+    match agreement_term(workflow, filing) {
+        Some(term) => Some(term.end),
+        None => months_end(issued_on, LICENCE_YEARS as u32 * 12),
+    }
+}
+
+/// The day the renewal of a term is reminded.
+pub fn renewal_reminder_on(workflow: &Workflow, term: Term) -> Option<Date> {
+    let days = renewal(workflow)
+        .and_then(|r| r.remind_days)
+        .unwrap_or(DEFAULT_REMINDER_DAYS);
+    term.end
+        .checked_sub(jiff::Span::new().days(i64::from(days)))
+        .ok()
+}
+
+/// Whole months an institution has operated on `today` since it opened (0
+/// before it opened).
+pub fn months_operating(opened: Date, today: Date) -> i64 {
+    if opened > today {
+        return 0;
+    }
+    today
+        .since((jiff::Unit::Month, opened))
+        .map_or(0, |span| i64::from(span.get_months()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jiff::civil::date;
+
+    #[test]
+    fn a_term_ends_the_day_before_its_anniversary() {
+        assert_eq!(months_end(date(2026, 3, 1), 12), Some(date(2027, 2, 28)));
+        assert_eq!(months_end(date(2026, 3, 1), 24), Some(date(2028, 2, 29)));
+    }
+
+    #[test]
+    fn month_ends_follow_the_civil_code() {
+        // From 31 January, one month runs to the end of February.
+        assert_eq!(months_end(date(2026, 1, 31), 1), Some(date(2026, 2, 28)));
+        assert_eq!(months_end(date(2026, 1, 15), 1), Some(date(2026, 2, 14)));
+        assert_eq!(months_operating(date(2026, 1, 31), date(2026, 4, 30)), 2);
+        assert_eq!(months_operating(date(2026, 5, 1), date(2026, 4, 30)), 0);
+    }
+}

@@ -1,0 +1,319 @@
+//! The read side: queues by department and due date, filings by applicant.
+//!
+//! Written by the committer in the transaction of each batch (see
+//! [`write_open_work`]) from the filings' new states, read here with
+//! indexed queries; nothing here decodes a filing's state.
+
+use jiff::civil::Date;
+use sqlx::pool::PoolConnection;
+use sqlx::{Any, Row as _};
+
+use super::{insert_rows, placeholders, Shared, Store, StoreError};
+use crate::engine::clock::{self, Level};
+use crate::engine::Filing;
+
+/// The step number of the window's intake in `active_steps`.
+pub const INTAKE_STEP: i64 = -1;
+
+/// How a department's queue is narrowed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum QueueFilter {
+    #[default]
+    All,
+    /// Claimed by this account.
+    ClaimedBy(String),
+    Unclaimed,
+    Overdue,
+}
+
+/// One page of a queue: which, how much, as of which day.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueuePage {
+    pub department: String,
+    pub filter: QueueFilter,
+    /// The day warning levels are computed for.
+    pub today: Date,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+/// A piece of open work as the queue lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueRow {
+    pub filing: String,
+    /// `None` for intake at the window.
+    pub step: Option<usize>,
+    pub workflow: String,
+    pub applicant: String,
+    pub since: Date,
+    pub due_on: Option<Date>,
+    pub level: Level,
+    pub claimed_by: Option<String>,
+}
+
+/// A filing as lists show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FilingRow {
+    pub id: String,
+    pub workflow: String,
+    pub version: u32,
+    pub status: String,
+    pub applicant: String,
+    pub received_on: Option<Date>,
+    pub accepted_on: Option<Date>,
+    pub decided_on: Option<Date>,
+    pub updated_at: String,
+}
+
+/// The level of a stored due date on `today`: what [`clock::level`] says of it.
+pub fn level_on(due_on: Option<Date>, yellow_from: Option<Date>, today: Date) -> Level {
+    match (due_on, yellow_from) {
+        (None, _) => Level::Paused,
+        (Some(due), _) if today > due => Level::Red,
+        (Some(_), Some(yellow)) if today >= yellow => Level::Yellow,
+        _ => Level::Green,
+    }
+}
+
+fn date(text: Option<String>) -> Option<Date> {
+    text.and_then(|text| text.parse().ok())
+}
+
+impl Store {
+    /// A department's open work by due date (paused last), one page.
+    ///
+    /// # Errors
+    /// A database failure.
+    pub async fn queue(&self, page: &QueuePage) -> Result<Vec<QueueRow>, StoreError> {
+        let today = page.today.to_string();
+        let (condition, extra) = match &page.filter {
+            QueueFilter::All => ("", None),
+            QueueFilter::ClaimedBy(account) => (" AND c.account = $2", Some(account.clone())),
+            QueueFilter::Unclaimed => (" AND c.account IS NULL", None),
+            QueueFilter::Overdue => (" AND a.due_on < $2", Some(today.clone())),
+        };
+        let next = if extra.is_some() { 3 } else { 2 };
+        let text = self.shared.sql.rewrite(&format!(
+            "SELECT a.filing_id, a.step, a.workflow, f.applicant, a.since, a.due_on, a.yellow_from, c.account
+             FROM active_steps a JOIN filings f ON f.id = a.filing_id
+             LEFT JOIN step_claims c ON c.filing_id = a.filing_id AND c.step = a.step
+             WHERE a.department = $1{condition}
+             ORDER BY a.due_key, a.filing_id, a.step LIMIT ${next} OFFSET ${}",
+            next + 1
+        ));
+        let mut query = sqlx::query(&text).bind(page.department.clone());
+        if let Some(extra) = extra {
+            query = query.bind(extra);
+        }
+        let rows = query
+            .bind(page.limit)
+            .bind(page.offset)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|row| {
+                let step: i64 = row.try_get(1)?;
+                let due_on = date(row.try_get(5)?);
+                let yellow_from = date(row.try_get(6)?);
+                Ok(QueueRow {
+                    filing: row.try_get(0)?,
+                    step: usize::try_from(step).ok(),
+                    workflow: row.try_get(2)?,
+                    applicant: row.try_get(3)?,
+                    since: date(row.try_get(4)?).unwrap_or(page.today),
+                    due_on,
+                    level: level_on(due_on, yellow_from, page.today),
+                    claimed_by: row.try_get(7)?,
+                })
+            })
+            .collect()
+    }
+
+    /// The filings an applicant filed with this contact address, latest first.
+    ///
+    /// # Errors
+    /// A database failure.
+    pub async fn filings_of(&self, applicant_email: &str) -> Result<Vec<FilingRow>, StoreError> {
+        let text = self.shared.sql.rewrite(
+            "SELECT id, workflow, version, status, applicant, received_on, accepted_on, decided_on, updated_at
+             FROM filings WHERE applicant_email = $1 ORDER BY updated_at DESC, id",
+        );
+        let rows = sqlx::query(&text)
+            .bind(applicant_email.to_string())
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(FilingRow {
+                    id: row.try_get(0)?,
+                    workflow: row.try_get(1)?,
+                    version: u32::try_from(row.try_get::<i64, _>(2)?).unwrap_or_default(),
+                    status: row.try_get(3)?,
+                    applicant: row.try_get(4)?,
+                    received_on: date(row.try_get(5)?),
+                    accepted_on: date(row.try_get(6)?),
+                    decided_on: date(row.try_get(7)?),
+                    updated_at: row.try_get(8)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Records that `account` took a piece of open work; `false` when
+    /// someone else holds it. Release with [`Store::release_step`].
+    ///
+    /// # Errors
+    /// A database failure.
+    pub async fn claim_step(
+        &self,
+        filing: &str,
+        step: Option<usize>,
+        account: &str,
+        now: jiff::civil::DateTime,
+    ) -> Result<bool, StoreError> {
+        let text = self.shared.sql.rewrite(
+            "INSERT INTO step_claims (filing_id, step, account, claimed_at) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (filing_id, step) DO NOTHING",
+        );
+        sqlx::query(&text)
+            .bind(filing.to_string())
+            .bind(step_number(step))
+            .bind(account.to_string())
+            .bind(now.to_string())
+            .execute(&self.pool)
+            .await?;
+        let holder = sqlx::query(
+            &self
+                .shared
+                .sql
+                .rewrite("SELECT account FROM step_claims WHERE filing_id = $1 AND step = $2"),
+        )
+        .bind(filing.to_string())
+        .bind(step_number(step))
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(holder.is_some_and(|row| row.try_get::<String, _>(0).is_ok_and(|a| a == account)))
+    }
+
+    /// Gives a piece of open work back, whoever held it.
+    ///
+    /// # Errors
+    /// A database failure.
+    pub async fn release_step(&self, filing: &str, step: Option<usize>) -> Result<(), StoreError> {
+        sqlx::query(
+            &self
+                .shared
+                .sql
+                .rewrite("DELETE FROM step_claims WHERE filing_id = $1 AND step = $2"),
+        )
+        .bind(filing.to_string())
+        .bind(step_number(step))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+}
+
+fn step_number(step: Option<usize>) -> i64 {
+    step.map_or(INTAKE_STEP, |step| step as i64)
+}
+
+/// A row of `active_steps`.
+struct WorkRow {
+    filing: String,
+    step: i64,
+    department: String,
+    workflow: String,
+    since: String,
+    due_on: Option<String>,
+    yellow_from: Option<String>,
+    due_key: String,
+}
+
+/// Sorts after every date: paused work goes last.
+const NO_DUE_DATE: &str = "9999-12-31";
+
+/// Replaces the open work of the filings a batch changed with what their
+/// new states say.
+pub(super) async fn write_open_work(
+    connection: &mut PoolConnection<Any>,
+    shared: &Shared,
+    filings: &[&Filing],
+) -> Result<(), sqlx::Error> {
+    let mut rows = Vec::new();
+    for filing in filings {
+        let Some(workflow) = shared
+            .workflows
+            .get(&(filing.workflow.clone(), filing.version))
+        else {
+            continue;
+        };
+        // The engine refuses what would fall due beyond the calendar, so an
+        // error here cannot arise from a committed transition; were it to,
+        // the work is still listed, without a due date.
+        let work = clock::open_work(workflow, filing, &shared.calendar).unwrap_or_default();
+        rows.extend(work.into_iter().map(|work| {
+            WorkRow {
+                filing: filing.id.clone(),
+                step: step_number(work.step),
+                department: work.department,
+                workflow: filing.workflow.clone(),
+                since: work.since.to_string(),
+                due_on: work.due.map(|d| d.to_string()),
+                yellow_from: work.yellow_from.map(|d| d.to_string()),
+                due_key: work
+                    .due
+                    .map_or_else(|| NO_DUE_DATE.to_string(), |d| d.to_string()),
+            }
+        }));
+    }
+    for chunk in filings.chunks(500) {
+        let text = shared.sql.rewrite(&format!(
+            "DELETE FROM active_steps WHERE filing_id IN ({})",
+            placeholders(1, chunk.len())
+        ));
+        let mut query = sqlx::query(&text);
+        for filing in chunk {
+            query = query.bind(filing.id.clone());
+        }
+        query.execute(&mut **connection).await?;
+    }
+    insert_rows(
+        connection,
+        shared,
+        "INSERT INTO active_steps (filing_id, step, department, workflow, since, due_on, yellow_from, due_key)",
+        8,
+        rows.len(),
+        |index, query| {
+            let row = &rows[index];
+            query
+                .bind(row.filing.clone())
+                .bind(row.step)
+                .bind(row.department.clone())
+                .bind(row.workflow.clone())
+                .bind(row.since.clone())
+                .bind(row.due_on.clone())
+                .bind(row.yellow_from.clone())
+                .bind(row.due_key.clone())
+        },
+        "",
+    )
+    .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jiff::civil::date;
+
+    #[test]
+    fn stored_dates_give_the_levels_the_clock_gives() {
+        let (due, yellow) = (Some(date(2026, 3, 10)), Some(date(2026, 3, 5)));
+        assert_eq!(level_on(due, yellow, date(2026, 3, 4)), Level::Green);
+        assert_eq!(level_on(due, yellow, date(2026, 3, 5)), Level::Yellow);
+        assert_eq!(level_on(due, yellow, date(2026, 3, 10)), Level::Yellow);
+        assert_eq!(level_on(due, yellow, date(2026, 3, 11)), Level::Red);
+        assert_eq!(level_on(None, None, date(2026, 3, 11)), Level::Paused);
+    }
+}
