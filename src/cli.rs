@@ -5,8 +5,13 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+use crate::app::worker::{local_now, MailConfig, Worker, WorkerPlan};
+use crate::app::{Access, App, AppError, Config};
 use crate::dsl;
 use crate::project::{self, Paths};
+
+/// What a command returns: an exit code, or an error printed as `error: …`.
+type Outcome = Result<ExitCode, Box<dyn std::error::Error>>;
 
 #[derive(Parser)]
 #[command(
@@ -123,13 +128,6 @@ enum Command {
         /// Timers claimed at a time.
         #[arg(long, default_value_t = 100)]
         batch: i64,
-        /// Where the public verification page is; documents' QR codes point there.
-        #[arg(
-            long,
-            env = "ONEWINDOW_BASE_URL",
-            default_value = "http://localhost:8080"
-        )]
-        base_url: String,
         /// SMTP server: smtp://host:port, ?tls=required for STARTTLS, smtps:// for
         /// implicit TLS, user:pass@ for credentials. Without it, mail is
         /// written as .eml files under DATA/mail.
@@ -191,23 +189,34 @@ struct StoreArgs {
     calendars: PathBuf,
     #[arg(long, default_value = "cn")]
     region: String,
+    /// The public address of the web application: links in mail and QR codes.
+    #[arg(
+        long,
+        env = "ONEWINDOW_BASE_URL",
+        default_value = "http://localhost:8080"
+    )]
+    base_url: String,
     #[command(flatten)]
     definitions: DefinitionArgs,
 }
 
 impl StoreArgs {
-    fn setup(&self) -> crate::operate::Setup {
-        crate::operate::Setup {
-            database: self
-                .database
-                .clone()
-                .unwrap_or_else(|| crate::operate::Setup::default_database(&self.data)),
+    fn config(&self, access: Access) -> Config {
+        Config {
+            database: self.database.clone(),
+            data: self.data.clone(),
             paths: self.definitions.paths(),
             calendars: self.calendars.clone(),
             region: self.region.clone(),
-            blob_dir: self.data.join("blobs"),
-            max_upload: 20 * 1024 * 1024,
+            base_url: self.base_url.clone(),
+            max_upload: crate::app::DEFAULT_MAX_UPLOAD,
+            access,
         }
+    }
+
+    /// Opens the product: only the commands meant to create a database may.
+    async fn open(&self, access: Access) -> Result<App, AppError> {
+        App::open(self.config(access)).await
     }
 }
 
@@ -258,6 +267,18 @@ enum BenchCommand {
         #[command(flatten)]
         definitions: DefinitionArgs,
     },
+    /// A department's first page of open work by due date, on a store of
+    /// many filings: p50 and p99 of the query.
+    Queue {
+        #[arg(long, default_value_t = 100_000)]
+        filings: usize,
+        #[arg(long, default_value_t = 500)]
+        queries: usize,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        definitions: DefinitionArgs,
+    },
     /// Time to check workflows/ and throughput on a generated 1 MB definition.
     Dsl {
         /// End with one JSON object of the figures on the last line.
@@ -284,6 +305,7 @@ enum GraphFormat {
 /// Runs the command line and returns the process exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    init_logging(&cli.command);
     match run(cli.command) {
         Ok(code) => code,
         Err(message) => {
@@ -293,81 +315,37 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn run(command: Command) -> Result<ExitCode, String> {
+/// Logs go to standard error: warnings by default, the worker's progress
+/// too; `ONEWINDOW_LOG` (e.g. `onewindow=debug`) chooses.
+fn init_logging(command: &Command) {
+    let default = match command {
+        Command::Worker { .. } => "onewindow=info",
+        _ => "onewindow=warn",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("ONEWINDOW_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}
+
+fn run(command: Command) -> Outcome {
     match command {
-        Command::Check { paths, templates } => {
-            let flows = if paths.is_empty() {
-                Paths::default().flows
-            } else {
-                paths
-            };
-            let loaded = project::load(&Paths { flows, templates }).map_err(|e| e.to_string())?;
-            eprint!("{}", loaded.render_diagnostics());
-            let errors = loaded
-                .checked
-                .diagnostics
-                .iter()
-                .filter(|d| d.severity == dsl::Severity::Error)
-                .count();
-            if errors > 0 {
-                eprintln!("{errors} error(s)");
-                return Ok(ExitCode::FAILURE);
-            }
-            println!("ok: {} workflow(s) checked", loaded.checked.workflows.len());
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::Check { paths, templates } => check(paths, templates),
         Command::Notice {
             workflow,
             pdf,
             date,
             definitions,
-        } => {
-            let loaded = load_clean(&definitions)?;
-            let workflow = find(&loaded, &workflow)?;
-            let Some(path) = pdf else {
-                print!("{}", dsl::notice::one_time_notice(workflow));
-                return Ok(ExitCode::SUCCESS);
-            };
-            let date = date.unwrap_or_else(|| crate::operate::local_now().date());
-            let renderer = crate::documents::Renderer::new(&definitions.templates)
-                .map_err(|e| e.to_string())?;
-            let data = dsl::notice::notice_data(workflow, date);
-            let meta = crate::documents::Meta {
-                ident: format!("{}-v{}", workflow.id, workflow.version),
-                date,
-            };
-            let bytes = renderer
-                .render("one_time_notice", &data, &meta)
-                .map_err(|e| e.to_string())?;
-            std::fs::write(&path, bytes).map_err(|e| format!("{}: {e}", path.display()))?;
-            Ok(ExitCode::SUCCESS)
-        }
+        } => notice(&workflow, pdf, date, &definitions),
         Command::Graph {
             workflow,
             format,
             output,
             definitions,
-        } => {
-            let loaded = load_clean(&definitions)?;
-            let workflow = find(&loaded, &workflow)?;
-            let bytes = match format {
-                GraphFormat::Dot => dsl::graph::dot(workflow).into_bytes(),
-                GraphFormat::Mermaid => dsl::graph::mermaid(workflow).into_bytes(),
-                GraphFormat::Svg => dsl::graph::svg(workflow).map_err(|e| e.to_string())?,
-            };
-            match output {
-                Some(path) => {
-                    std::fs::write(&path, bytes).map_err(|e| format!("{}: {e}", path.display()))?
-                }
-                None => {
-                    use std::io::Write as _;
-                    std::io::stdout()
-                        .write_all(&bytes)
-                        .map_err(|e| e.to_string())?;
-                }
-            }
-            Ok(ExitCode::SUCCESS)
-        }
+        } => graph(&workflow, format, output, &definitions),
         Command::Simulate {
             workflow,
             start,
@@ -375,25 +353,7 @@ fn run(command: Command) -> Result<ExitCode, String> {
             calendars,
             region,
             definitions,
-        } => {
-            let loaded = load_clean(&definitions)?;
-            let workflow = find(&loaded, &workflow)?;
-            let calendar =
-                crate::calendar::Calendar::load(&calendars, &region).map_err(|e| e.to_string())?;
-            let path = answers.unwrap_or_else(|| {
-                definitions
-                    .workflows
-                    .first()
-                    .map_or_else(|| PathBuf::from("workflows"), PathBuf::clone)
-                    .join("samples")
-                    .join(format!("{}.json", workflow.id))
-            });
-            let answers = crate::engine::simulate::Answers::load(&path)?;
-            let report = crate::engine::simulate::simulate(workflow, &calendar, start, &answers)
-                .map_err(|e| e.to_string())?;
-            print!("{report}");
-            Ok(ExitCode::SUCCESS)
-        }
+        } => simulate(&workflow, start, answers, &calendars, &region, &definitions),
         Command::Render {
             template,
             data,
@@ -403,13 +363,246 @@ fn run(command: Command) -> Result<ExitCode, String> {
             render(&template, &data, &out, &templates)?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Bench {
-            what:
-                BenchCommand::Mail {
-                    messages,
-                    json,
-                    definitions,
-                },
+        Command::Audit {
+            what: AuditCommand::Verify { store },
+        } => audit_verify(&store),
+        Command::Worker {
+            store,
+            once,
+            now,
+            name,
+            batch,
+            smtp,
+            from,
+        } => {
+            let mail = MailConfig {
+                smtp,
+                eml_dir: store.data.join("mail"),
+                from,
+                templates: store.definitions.templates.join("mail"),
+            };
+            let plan = WorkerPlan {
+                name,
+                now,
+                once,
+                batch,
+            };
+            worker(&store, &mail, &plan)
+        }
+        Command::Verify {
+            number,
+            code,
+            store,
+        } => verify(&number, &code, &store),
+        Command::Load {
+            store,
+            workflow,
+            filings,
+            concurrency,
+            start,
+            prefix,
+            acks,
+        } => {
+            let answers = project::read_answers(&project::sample_path(
+                &store.definitions.paths(),
+                &workflow,
+            ))?;
+            let plan = crate::bench::load::LoadPlan {
+                workflow,
+                answers,
+                prefix,
+                filings,
+                concurrency,
+                start,
+                print_acks: acks,
+            };
+            load(&store, &plan)
+        }
+        Command::Bench { what } => bench(what),
+    }
+}
+
+fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+}
+
+fn check(paths: Vec<PathBuf>, templates: PathBuf) -> Outcome {
+    let flows = if paths.is_empty() {
+        Paths::default().flows
+    } else {
+        paths
+    };
+    let loaded = project::load(&Paths { flows, templates }).map_err(|error| {
+        format!("{error}; name the files to check, and --templates when not run from the project folder")
+    })?;
+    eprint!("{}", loaded.render_diagnostics());
+    let errors = loaded
+        .checked
+        .diagnostics
+        .iter()
+        .filter(|d| d.severity == dsl::Severity::Error)
+        .count();
+    if errors > 0 {
+        eprintln!("{errors} error(s)");
+        return Ok(ExitCode::FAILURE);
+    }
+    println!("ok: {} workflow(s) checked", loaded.checked.workflows.len());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn notice(
+    id: &str,
+    pdf: Option<PathBuf>,
+    date: Option<jiff::civil::Date>,
+    definitions: &DefinitionArgs,
+) -> Outcome {
+    let loaded = load_clean(definitions)?;
+    let workflow = find(&loaded, id)?;
+    let Some(path) = pdf else {
+        print!("{}", dsl::notice::one_time_notice(workflow));
+        return Ok(ExitCode::SUCCESS);
+    };
+    let date = date.unwrap_or_else(|| local_now().date());
+    let renderer = crate::documents::Renderer::new(&definitions.templates)?;
+    let data = dsl::notice::notice_data(workflow, date);
+    let meta = crate::documents::Meta {
+        ident: format!("{}-v{}", workflow.id, workflow.version),
+        date,
+    };
+    let bytes = renderer.render("one_time_notice", &data, &meta)?;
+    std::fs::write(&path, bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn graph(
+    id: &str,
+    format: GraphFormat,
+    output: Option<PathBuf>,
+    definitions: &DefinitionArgs,
+) -> Outcome {
+    let loaded = load_clean(definitions)?;
+    let workflow = find(&loaded, id)?;
+    let bytes = match format {
+        GraphFormat::Dot => dsl::graph::dot(workflow).into_bytes(),
+        GraphFormat::Mermaid => dsl::graph::mermaid(workflow).into_bytes(),
+        GraphFormat::Svg => project::graphviz_svg(&dsl::graph::dot(workflow))?,
+    };
+    match output {
+        Some(path) => {
+            std::fs::write(&path, bytes).map_err(|e| format!("{}: {e}", path.display()))?
+        }
+        None => {
+            use std::io::Write as _;
+            std::io::stdout().write_all(&bytes)?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn simulate(
+    id: &str,
+    start: jiff::civil::Date,
+    answers: Option<PathBuf>,
+    calendars: &std::path::Path,
+    region: &str,
+    definitions: &DefinitionArgs,
+) -> Outcome {
+    let loaded = load_clean(definitions)?;
+    let workflow = find(&loaded, id)?;
+    let calendar = crate::calendar::Calendar::load(calendars, region)?;
+    let path = answers.unwrap_or_else(|| project::sample_path(&definitions.paths(), &workflow.id));
+    let answers = project::read_answers(&path)?;
+    let report = crate::engine::simulate::simulate(workflow, &calendar, start, &answers)?;
+    print!("{report}");
+    Ok(ExitCode::SUCCESS)
+}
+
+fn audit_verify(store: &StoreArgs) -> Outcome {
+    let verification = runtime()?
+        .block_on(async { store.open(Access::ExistingOnly).await?.verify_audit().await })?;
+    if verification.is_intact() {
+        println!("audit chain intact: {} entries", verification.entries);
+        return Ok(ExitCode::SUCCESS);
+    }
+    for problem in &verification.problems {
+        println!("audit chain broken: {problem}");
+    }
+    Ok(ExitCode::FAILURE)
+}
+
+fn worker(store: &StoreArgs, mail: &MailConfig, plan: &WorkerPlan) -> Outcome {
+    let totals = runtime()?.block_on(async {
+        let app = store.open(Access::ExistingOnly).await?;
+        let worker = Worker::new(&app, mail).await?;
+        worker.run(&app, plan).await
+    })?;
+    let (timers, rendered, mail) = (totals.timers, totals.rendered, totals.mail);
+    println!(
+        "{}: claimed {} timers, fired {}, no longer due {}, already fired {}; rendered {} documents, {} failed; \
+         mailed {}, {} to retry, {} failed",
+        plan.name,
+        timers.claimed,
+        timers.fired,
+        timers.no_longer_due,
+        timers.already_fired,
+        rendered.rendered,
+        rendered.failed,
+        mail.sent,
+        mail.retried,
+        mail.failed
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn verify(number: &str, code: &str, store: &StoreArgs) -> Outcome {
+    let verified = runtime()?.block_on(async {
+        store
+            .open(Access::ExistingOnly)
+            .await?
+            .verify(number, code)
+            .await
+    })?;
+    let Some(document) = verified else {
+        println!("not found: no document has this number and code");
+        return Ok(ExitCode::FAILURE);
+    };
+    println!(
+        "genuine: {} {}",
+        document.title,
+        document.number.unwrap_or_default()
+    );
+    println!(
+        "  issued by {} on {}",
+        document.department, document.issued_on
+    );
+    println!("  holder {}", document.holder);
+    println!("  SHA-256 of the PDF {}", document.sha256);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn load(store: &StoreArgs, plan: &crate::bench::load::LoadPlan) -> Outcome {
+    let runs = runtime()?.block_on(async {
+        let app = store.open(Access::CreateIfMissing).await?;
+        crate::bench::load::load(app.store(), plan)
+            .await
+            .map_err(Box::<dyn std::error::Error>::from)
+    })?;
+    let transitions: usize = runs.iter().map(|run| run.transitions).sum();
+    eprintln!(
+        "{} filings driven to decision, {transitions} transitions",
+        runs.len()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn bench(what: BenchCommand) -> Outcome {
+    match what {
+        BenchCommand::Mail {
+            messages,
+            json,
+            definitions,
         } => {
             let loaded = load_clean(&definitions)?;
             let figures = runtime()?.block_on(crate::bench::mail(
@@ -421,21 +614,12 @@ fn run(command: Command) -> Result<ExitCode, String> {
                 "mail: {} messages drained in {:.2} s, {:.0} messages/s (the server received {}); peak memory {:.0} MiB",
                 figures.messages, figures.drain_seconds, figures.messages_per_second, figures.received, figures.peak_rss_mb
             );
-            if json {
-                println!(
-                    "{}",
-                    serde_json::to_string(&figures).map_err(|e| e.to_string())?
-                );
-            }
-            Ok(ExitCode::SUCCESS)
+            print_json(json, &figures)?;
         }
-        Command::Bench {
-            what:
-                BenchCommand::Render {
-                    documents,
-                    json,
-                    templates,
-                },
+        BenchCommand::Render {
+            documents,
+            json,
+            templates,
         } => {
             let figures = crate::bench::render(&templates, documents)?;
             println!(
@@ -446,163 +630,43 @@ fn run(command: Command) -> Result<ExitCode, String> {
                 "  {:.0} documents/s on one thread, {:.0} on two; {} bytes each; peak memory {:.0} MiB",
                 figures.documents_per_second_1_thread, figures.documents_per_second_2_threads, figures.pdf_bytes, figures.peak_rss_mb
             );
-            if json {
-                println!(
-                    "{}",
-                    serde_json::to_string(&figures).map_err(|e| e.to_string())?
-                );
-            }
-            Ok(ExitCode::SUCCESS)
+            print_json(json, &figures)?;
         }
-        Command::Audit {
-            what: AuditCommand::Verify { store },
-        } => {
-            let setup = store.setup();
-            let intact = runtime()?.block_on(async {
-                let store = setup.open().await?;
-                crate::operate::verify_audit(&store).await
-            })?;
-            Ok(if intact {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::FAILURE
-            })
-        }
-        Command::Worker {
-            store,
-            once,
-            now,
-            name,
-            batch,
-            base_url,
-            smtp,
-            from,
-        } => {
-            let setup = store.setup();
-            let renderer = crate::documents::Renderer::new(&store.definitions.templates)
-                .map_err(|e| e.to_string())?;
-            runtime()?.block_on(async {
-                let mailer = crate::notify::Mailer::new(
-                    smtp.as_deref(),
-                    store.data.join("mail"),
-                    &from,
-                    &store.definitions.templates.join("mail"),
-                    crate::links::Links::new(&base_url),
-                )
-                .await?;
-                let store = setup.open().await?;
-                let plan = crate::operate::WorkerPlan {
-                    name,
-                    now,
-                    once,
-                    batch,
-                    base_url,
-                };
-                crate::operate::worker(&store, &renderer, &mailer, &plan).await
-            })?;
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Verify {
-            number,
-            code,
-            store,
-        } => {
-            let setup = store.setup();
-            let verified = runtime()?.block_on(async {
-                let store = setup.open().await?;
-                store
-                    .verify_document(&number, &code)
-                    .await
-                    .map_err(|e| e.to_string())
-            })?;
-            match verified {
-                Some(document) => {
-                    println!(
-                        "genuine: {} {}",
-                        document.title,
-                        document.number.unwrap_or_default()
-                    );
-                    println!(
-                        "  issued by {} on {}",
-                        document.department, document.issued_on
-                    );
-                    println!("  holder {}", document.holder);
-                    println!("  SHA-256 of the PDF {}", document.sha256);
-                    Ok(ExitCode::SUCCESS)
-                }
-                None => {
-                    println!("not found: no document has this number and code");
-                    Ok(ExitCode::FAILURE)
-                }
-            }
-        }
-        Command::Load {
-            store,
-            workflow,
+        BenchCommand::Engine {
+            backend,
+            database,
             filings,
             concurrency,
-            start,
-            prefix,
-            acks,
+            json,
+            definitions,
+        } => bench_engine(backend, database, filings, concurrency, json, &definitions)?,
+        BenchCommand::Queue {
+            filings,
+            queries,
+            json,
+            definitions,
         } => {
-            let setup = store.setup();
-            let sample = store
-                .definitions
-                .workflows
-                .first()
-                .map_or_else(|| PathBuf::from("workflows"), PathBuf::clone)
-                .join("samples")
-                .join(format!("{workflow}.json"));
-            let answers = crate::engine::simulate::Answers::load(&sample)?;
-            let plan = crate::operate::LoadPlan {
-                workflow,
-                answers,
-                prefix,
-                filings,
-                concurrency,
-                start,
-                print_acks: acks,
-            };
-            let runs = runtime()?.block_on(async {
-                let store = setup.open().await?;
-                crate::operate::load(&store, &plan).await
-            })?;
-            let transitions: usize = runs.iter().map(|run| run.transitions).sum();
-            eprintln!(
-                "{} filings driven to decision, {transitions} transitions",
-                runs.len()
+            let input = project::read(&definitions.paths())?;
+            let figures = runtime()?.block_on(crate::bench::queue(&input, filings, queries))?;
+            println!(
+                "queue: {} filings ({} open steps) loaded in {:.1} s; first page of {} by due date: p50 {:.2} ms, p99 {:.2} ms over {} queries",
+                figures.filings, figures.open_steps, figures.load_seconds, figures.page, figures.p50_ms, figures.p99_ms, figures.queries
             );
-            Ok(ExitCode::SUCCESS)
+            print_json(json, &figures)?;
         }
-        Command::Bench {
-            what:
-                BenchCommand::Engine {
-                    backend,
-                    database,
-                    filings,
-                    concurrency,
-                    json,
-                    definitions,
-                },
-        } => {
-            bench_engine(backend, database, filings, concurrency, json, &definitions)?;
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Bench {
-            what: BenchCommand::Dsl { json, definitions },
-        } => {
-            let input = project::read(&definitions.paths()).map_err(|e| e.to_string())?;
-            crate::bench::dsl(&input, json).map_err(|e| e.to_string())?;
-            Ok(ExitCode::SUCCESS)
+        BenchCommand::Dsl { json, definitions } => {
+            let input = project::read(&definitions.paths())?;
+            crate::bench::dsl(&input, json)?;
         }
     }
+    Ok(ExitCode::SUCCESS)
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime, String> {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| e.to_string())
+fn print_json(json: bool, figures: &impl serde::Serialize) -> Result<(), serde_json::Error> {
+    if json {
+        println!("{}", serde_json::to_string(figures)?);
+    }
+    Ok(())
 }
 
 /// Runs `bench engine`; starts a throwaway PostgreSQL when asked for one without a URL.
@@ -613,9 +677,9 @@ fn bench_engine(
     concurrency: usize,
     json: bool,
     definitions: &DefinitionArgs,
-) -> Result<(), String> {
+) -> Result<(), Box<dyn std::error::Error>> {
     let scratch = std::env::temp_dir().join(format!("onewindow-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&scratch).map_err(|e| e.to_string())?;
+    std::fs::create_dir_all(&scratch)?;
     let mut throwaway = None;
     let url = match (backend, database) {
         (_, Some(url)) => url,
@@ -630,19 +694,19 @@ fn bench_engine(
                 .output()
                 .map_err(|e| format!("scripts/postgres.sh: {e}"))?;
             if !output.status.success() {
-                return Err(String::from_utf8_lossy(&output.stderr).to_string());
+                return Err(String::from_utf8_lossy(&output.stderr).into());
             }
             throwaway = Some(dir);
             String::from_utf8_lossy(&output.stdout).trim().to_string()
         }
     };
-    let mut input = project::read(&definitions.paths()).map_err(|e| e.to_string())?;
+    let mut input = project::read(&definitions.paths())?;
     input
         .flows
         .push(("bench_permit.flow".into(), crate::bench::ENGINE_FLOW.into()));
     let loaded = dsl::load(&input);
     if loaded.checked.has_errors() {
-        return Err(loaded.render_diagnostics());
+        return Err(loaded.render_diagnostics().into());
     }
     let result = runtime()?.block_on(async {
         let store =
@@ -677,12 +741,7 @@ fn bench_engine(
         "  {} durable commits, {:.1} transitions each; peak memory {:.0} MiB",
         figures.commits, figures.transitions_per_commit, figures.peak_rss_mb
     );
-    if json {
-        println!(
-            "{}",
-            serde_json::to_string(&figures).map_err(|e| e.to_string())?
-        );
-    }
+    print_json(json, &figures)?;
     Ok(())
 }
 
@@ -714,7 +773,7 @@ fn render(
             .get("issued_on")
             .and_then(|d| d.as_str())
             .and_then(|d| d.parse().ok())
-            .unwrap_or_else(|| crate::operate::local_now().date());
+            .unwrap_or_else(|| local_now().date());
         let pdf = renderer
             .render(template, &fields, &crate::documents::Meta { ident, date })
             .map_err(|e| format!("{}: {e}", input.display()))?;

@@ -4,6 +4,8 @@
 //! See docs/architecture.md for the bird's-eye view and the codemap.
 #![forbid(unsafe_code)]
 
+#[cfg(feature = "full")]
+pub mod app;
 pub mod bench;
 pub mod calendar;
 #[cfg(feature = "full")]
@@ -15,8 +17,6 @@ pub mod engine;
 pub mod links;
 #[cfg(feature = "full")]
 pub mod notify;
-#[cfg(feature = "full")]
-pub mod operate;
 pub mod project;
 pub mod registry;
 #[cfg(feature = "full")]

@@ -77,3 +77,57 @@ fn with_path(error: io::Error, path: &Path) -> io::Error {
 fn display(path: &Path) -> String {
     path.to_string_lossy().replace('\\', "/")
 }
+
+/// Reads an applicant's answers from a JSON file (`workflows/samples/*.json`).
+///
+/// # Errors
+/// An unreadable file or JSON that is not answers, with the path named.
+pub fn read_answers(path: &Path) -> Result<crate::engine::Answers, String> {
+    let text = read_text(path).map_err(|error| error.to_string())?;
+    serde_json::from_str(&text).map_err(|error| format!("{}: {error}", path.display()))
+}
+
+/// The sample answers shipped for a workflow: `FLOWS/samples/ID.json`
+/// beside the first folder of definitions.
+pub fn sample_path(paths: &Paths, workflow: &str) -> PathBuf {
+    paths
+        .flows
+        .first()
+        .map_or_else(|| PathBuf::from("workflows"), PathBuf::clone)
+        .join("samples")
+        .join(format!("{workflow}.json"))
+}
+
+/// SVG of a DOT graph (`dsl::graph::dot`), drawn by Graphviz's `dot`.
+///
+/// # Errors
+/// When `dot` is not installed (the error names the Debian package) or fails.
+pub fn graphviz_svg(dot: &str) -> io::Result<Vec<u8>> {
+    use std::io::Write as _;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new("dot")
+        .arg("-Tsvg")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|error| {
+            io::Error::new(
+                error.kind(),
+                format!("cannot run Graphviz's `dot` ({error}); install it with `apt-get install graphviz`"),
+            )
+        })?;
+    child
+        .stdin
+        .take()
+        .ok_or_else(|| io::Error::other("no stdin for dot"))?
+        .write_all(dot.as_bytes())?;
+    let output = child.wait_with_output()?;
+    if !output.status.success() {
+        return Err(io::Error::other(format!(
+            "dot failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        )));
+    }
+    Ok(output.stdout)
+}

@@ -48,3 +48,75 @@ fn the_language_does_no_io() {
         }
     }
 }
+
+/// Files under `src/` outside the given folders (relative to `src/`).
+fn sources_outside(excluded: &[&str]) -> Vec<(String, String)> {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    sources(&src)
+        .into_iter()
+        .filter(|(path, _)| {
+            let relative = Path::new(path).strip_prefix(&src).expect("under src");
+            !excluded.iter().any(|folder| relative.starts_with(folder))
+        })
+        .collect()
+}
+
+#[test]
+fn only_the_store_names_sqlx() {
+    let files = sources_outside(&["store"]);
+    assert!(files.len() >= 20, "the other modules were found");
+    for (path, text) in files {
+        assert!(!text.contains("sqlx"), "{path} mentions sqlx");
+    }
+}
+
+#[test]
+fn only_the_web_names_axum() {
+    for (path, text) in sources_outside(&["web"]) {
+        assert!(!text.contains("axum"), "{path} mentions axum");
+    }
+}
+
+#[test]
+fn the_engine_and_the_language_start_no_process_and_touch_no_disk() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for folder in ["src/engine", "src/dsl"] {
+        for (path, text) in sources(&root.join(folder)) {
+            for forbidden in [
+                "std::fs",
+                "std::process",
+                "std::net",
+                "Command::new",
+                "std::env",
+            ] {
+                assert!(!text.contains(forbidden), "{path} mentions `{forbidden}`");
+            }
+        }
+    }
+}
+
+#[test]
+fn front_ends_go_through_the_application_layer() {
+    // The command line reaches the store and the engine only through `app`
+    // (the benches and the load generator drive the store on purpose).
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let cli = std::fs::read_to_string(root.join("src/cli.rs")).expect("cli");
+    for forbidden in ["store::", "Store::", "engine::transition", ".apply("] {
+        assert!(
+            !cli.contains(forbidden),
+            "src/cli.rs mentions `{forbidden}`"
+        );
+    }
+    let main = std::fs::read_to_string(root.join("src/main.rs")).expect("main");
+    assert!(main.lines().count() <= 5, "main.rs stays a shim");
+}
+
+#[test]
+fn library_code_logs_instead_of_printing() {
+    // Only the command line and the benches print; the rest logs with tracing.
+    for (path, text) in sources_outside(&["cli.rs", "bench"]) {
+        for forbidden in ["println!", "eprintln!", "print!("] {
+            assert!(!text.contains(forbidden), "{path} uses `{forbidden}`");
+        }
+    }
+}

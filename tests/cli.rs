@@ -151,3 +151,54 @@ fn graph_as_svg_through_graphviz() {
     assert!(svg.contains("<svg"), "{svg}");
     assert!(svg.contains("甲乙双方签订协议"), "labels reach the drawing");
 }
+
+#[test]
+fn commands_that_only_read_never_create_a_database() {
+    let data = std::env::temp_dir().join(format!("onewindow-no-such-data-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&data);
+    for args in [
+        vec!["verify", "医养2026卫00001", "7F3A9C21D04B8E65"],
+        vec!["audit", "verify"],
+        vec!["worker", "--once"],
+    ] {
+        let mut args = args.clone();
+        args.extend(["--data", data.to_str().unwrap()]);
+        let output = onewindow(&args);
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        let text = stderr(&output);
+        assert!(text.contains("no database at"), "{args:?}: {text}");
+        assert!(text.contains("--data"), "names the option: {text}");
+        assert!(!data.exists(), "{args:?} created {}", data.display());
+    }
+}
+
+#[test]
+fn check_outside_the_project_names_the_option_to_pass() {
+    let output = Command::new(env!("CARGO_BIN_EXE_onewindow"))
+        .arg("check")
+        .current_dir(std::env::temp_dir())
+        .output()
+        .expect("the binary runs");
+    assert_eq!(output.status.code(), Some(2));
+    let text = stderr(&output);
+    assert!(text.contains("workflows"), "{text}");
+    assert!(text.contains("--templates"), "{text}");
+}
+
+#[test]
+fn check_without_departments_says_where_they_are_defined_and_does_not_cascade() {
+    let folder =
+        std::env::temp_dir().join(format!("onewindow-no-departments-{}", std::process::id()));
+    std::fs::create_dir_all(&folder).unwrap();
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("workflows/new_combined.flow"),
+        folder.join("new_combined.flow"),
+    )
+    .unwrap();
+    let output = onewindow(&["check", folder.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1));
+    let text = stderr(&output);
+    assert!(text.contains("no department is defined"), "{text}");
+    assert!(text.contains("departments.flow"), "{text}");
+    assert!(!text.contains("department ``"), "no cascade: {text}");
+}

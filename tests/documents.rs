@@ -396,3 +396,25 @@ fn render_command_writes_one_pdf_and_a_batch() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("needs the field `kind`"));
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn a_refusal_without_reasons_or_appeal_rights_is_not_typeset() {
+    for (template, field, empty) in [
+        ("denial_decision", "reasons", serde_json::json!([])),
+        ("denial_decision", "appeal", serde_json::json!("  ")),
+        ("refusal_notice", "reasons", serde_json::json!([])),
+        ("correction_notice", "corrections", serde_json::json!([])),
+    ] {
+        let mut data = sample(template);
+        data.insert(field.into(), empty);
+        let error = renderer().render(template, &data, &meta()).unwrap_err();
+        assert!(
+            matches!(&error, DocumentError::EmptyField { field: f, .. } if f == field),
+            "{template}.{field}: {error}"
+        );
+        assert_eq!(
+            error.to_string(),
+            format!("template `{template}` needs `{field}` not empty")
+        );
+    }
+}

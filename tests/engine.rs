@@ -9,8 +9,8 @@ use onewindow::calendar::Calendar;
 use onewindow::dsl::ir::{Event, Recipient};
 use onewindow::dsl::{self, Workflow};
 use onewindow::engine::clock::{self, Level, Limit};
-use onewindow::engine::simulate::Answers;
 use onewindow::engine::state::{Decision, PauseKind, StepOutcome, StepStatus};
+use onewindow::engine::Answers;
 use onewindow::engine::{
     transition, validate, Actor, Command, Context, Effect, EngineError, Filing, Status, Submission,
     Timer, Upload,

@@ -11,8 +11,8 @@ use onewindow::calendar::Calendar;
 use onewindow::dsl::ir::{Event, Route};
 use onewindow::dsl::{self, Workflow};
 use onewindow::engine::clock;
-use onewindow::engine::simulate::Answers;
 use onewindow::engine::state::{PauseKind, StepStatus};
+use onewindow::engine::Answers;
 use onewindow::engine::{transition, Actor, Command, Context, Effect, Filing, Status, Timer};
 use onewindow::project::{self, Paths};
 use proptest::prelude::*;
@@ -105,7 +105,7 @@ fn sample(workflow: &Workflow) -> Answers {
 
 /// The shipped sample, with every material it lists uploaded.
 fn sample_submission(workflow: &Workflow) -> onewindow::engine::Submission {
-    onewindow::operate::sample_submission(workflow, &sample(workflow)).expect("sample")
+    sample(workflow).submission(workflow).expect("sample")
 }
 
 fn command_for(workflow: &Workflow, _filing: &Filing, m: &Move) -> (Actor, Command) {

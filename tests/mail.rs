@@ -6,7 +6,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 use jiff::civil::{date, Date, DateTime, Time};
-use onewindow::engine::simulate::Answers;
 use onewindow::engine::{Actor, Command as Engine};
 use onewindow::notify::{deliver, Mailer};
 use onewindow::store::{Request, Store};
@@ -92,9 +91,11 @@ async fn mailer(url: Option<&str>, eml: &Path) -> Mailer {
 
 async fn approved_filing(store: &Store, id: &str, email: &str) {
     let workflow = store.workflow("new_combined").unwrap();
-    let mut answers = Answers::load(&root().join("workflows/samples/new_combined.json")).unwrap();
+    let mut answers =
+        onewindow::project::read_answers(&root().join("workflows/samples/new_combined.json"))
+            .unwrap();
     answers.email = Some(email.to_string());
-    let submission = onewindow::operate::sample_submission(&workflow, &answers).unwrap();
+    let submission = answers.submission(&workflow).unwrap();
     let mut request = Request::new(
         id,
         Actor::Applicant,
@@ -140,12 +141,12 @@ async fn approved_and_rendered(filings: &[(&str, &str)]) -> (Store, DateTime) {
     }
     let renderer = onewindow::documents::Renderer::new(&root().join("templates")).unwrap();
     let now = at(date(2026, 9, 16), 12);
-    onewindow::operate::render_documents(
+    onewindow::app::worker::render_documents(
         &store,
         &renderer,
         "renderer",
         now,
-        "http://localhost:8080",
+        &onewindow::links::Links::new("http://localhost:8080"),
     )
     .await
     .unwrap();
@@ -348,4 +349,150 @@ fn every_notified_event_has_a_mail_template() {
     }
     let error = onewindow::notify::MailTemplates::load(&partial).unwrap_err();
     assert!(error.contains("no mail template for paused.txt"), "{error}");
+}
+
+/// Runs the binary as the README shows, in the repository's folder.
+fn onewindow(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_onewindow"))
+        .args(args)
+        .current_dir(root())
+        .output()
+        .expect("the binary runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).to_string()
+}
+
+/// The `mailed N, M to retry` figures the worker prints.
+fn mailed(stdout: &str) -> (usize, usize) {
+    let after = stdout.split("mailed ").nth(1).expect("the worker's totals");
+    let numbers: Vec<usize> = after
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|part| !part.is_empty())
+        .take(2)
+        .map(|part| part.parse().unwrap())
+        .collect();
+    (numbers[0], numbers[1])
+}
+
+/// Sample filings decided through the binary, into a fresh data folder.
+fn loaded_data(name: &str) -> PathBuf {
+    let data = scratch(name);
+    let output = onewindow(&[
+        "load",
+        "--workflow",
+        "new_combined",
+        "--filings",
+        "2",
+        "--prefix",
+        "CLI-",
+        "--data",
+        data.to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    data
+}
+
+#[test]
+fn the_worker_command_sends_mail_over_smtp_as_the_readme_shows() {
+    let data = loaded_data("cli-smtp");
+    let folder = scratch("cli-smtp-sink");
+    let sink = Sink::start(free_port(), &folder);
+    let smtp = format!("smtp://127.0.0.1:{}", sink.port);
+    let output = onewindow(&[
+        "worker",
+        "--once",
+        "--data",
+        data.to_str().unwrap(),
+        "--smtp",
+        &smtp,
+        "--now",
+        "2026-06-01T12:00",
+    ]);
+    assert!(
+        output.status.success(),
+        "worker --smtp: {}",
+        text(&output.stderr)
+    );
+    let (sent, retried) = mailed(&text(&output.stdout));
+    assert_eq!(retried, 0, "{}", text(&output.stdout));
+    let messages = sink.messages();
+    assert!(
+        sent >= 8,
+        "acceptance, assignments and decisions of two filings: {sent}"
+    );
+    assert_eq!(
+        messages.len(),
+        sent,
+        "every message the worker counted arrived"
+    );
+    let parsed: Vec<mail_parser::Message> = messages
+        .iter()
+        .map(|m| {
+            mail_parser::MessageParser::default()
+                .parse(m)
+                .expect("parses")
+        })
+        .collect();
+    let decisions: Vec<&mail_parser::Message> = parsed
+        .iter()
+        .filter(|m| m.subject().is_some_and(|s| s.contains("准予许可决定")))
+        .collect();
+    assert_eq!(decisions.len(), 2, "one decision per filing");
+    for decision in decisions {
+        let pdfs: Vec<&[u8]> = decision
+            .attachments()
+            .map(|a| a.contents())
+            .filter(|bytes| bytes.starts_with(b"%PDF-"))
+            .collect();
+        assert!(!pdfs.is_empty(), "the decision carries its PDFs");
+    }
+}
+
+#[test]
+fn the_worker_command_keeps_mail_while_the_server_is_down_and_sends_it_once_up() {
+    let data = loaded_data("cli-smtp-down");
+    let port = free_port();
+    let smtp = format!("smtp://127.0.0.1:{port}");
+    let worker = |now: &str| {
+        onewindow(&[
+            "worker",
+            "--once",
+            "--data",
+            data.to_str().unwrap(),
+            "--smtp",
+            &smtp,
+            "--now",
+            now,
+        ])
+    };
+    let down = worker("2026-06-01T12:00");
+    assert!(down.status.success(), "{}", text(&down.stderr));
+    let (sent, waiting) = mailed(&text(&down.stdout));
+    assert_eq!(sent, 0, "nobody listens");
+    assert!(
+        waiting >= 8,
+        "every message is kept: {}",
+        text(&down.stdout)
+    );
+    let folder = scratch("cli-smtp-up");
+    let sink = Sink::start(port, &folder);
+    // After the backoff the same messages go out, each once.
+    let up = worker("2026-06-01T15:00");
+    assert!(up.status.success(), "{}", text(&up.stderr));
+    assert_eq!(mailed(&text(&up.stdout)), (waiting, 0));
+    let again = worker("2026-06-02T15:00");
+    assert_eq!(mailed(&text(&again.stdout)), (0, 0), "nothing twice");
+    let ids: std::collections::HashSet<String> = sink
+        .messages()
+        .iter()
+        .map(|m| {
+            mail_parser::MessageParser::default()
+                .parse(m)
+                .and_then(|m| m.message_id().map(str::to_string))
+                .expect("a Message-ID")
+        })
+        .collect();
+    assert_eq!(ids.len(), waiting, "each kept message arrived exactly once");
 }

@@ -9,7 +9,6 @@ mod common;
 use common::{calendar, fresh_databases, open, root, workflows};
 
 use jiff::civil::{date, Date, DateTime, Time};
-use onewindow::engine::simulate::Answers;
 use onewindow::engine::{validate, Actor, Command, EngineError, Status, Submission};
 use onewindow::store::{Options, Request, Store, StoreError};
 use sqlx::Executor as _;
@@ -20,9 +19,11 @@ fn at(day: Date) -> DateTime {
 
 fn sample_submission(store: &Store, workflow: &str) -> Submission {
     let workflow = store.workflow(workflow).expect("workflow");
-    let answers = Answers::load(&root().join(format!("workflows/samples/{}.json", workflow.id)))
-        .expect("sample");
-    onewindow::operate::sample_submission(&workflow, &answers).expect("sample valid")
+    let answers = onewindow::project::read_answers(
+        &root().join(format!("workflows/samples/{}.json", workflow.id)),
+    )
+    .expect("sample");
+    answers.submission(&workflow).expect("sample valid")
 }
 
 async fn submit(store: &Store, filing: &str, workflow: &str, day: Date) {
@@ -547,12 +548,12 @@ async fn issued_documents_are_rendered_stored_and_verifiable() {
         let store = open(&url).await;
         let applied = granted(&store, "F-1", date(2026, 9, 14)).await;
         let now = DateTime::from_parts(date(2026, 9, 17), Time::constant(12, 0, 0, 0));
-        let run = onewindow::operate::render_documents(
+        let run = onewindow::app::worker::render_documents(
             &store,
             &renderer,
             "renderer",
             now,
-            "https://onewindow.example.gov.cn",
+            &onewindow::links::Links::new("https://onewindow.example.gov.cn"),
         )
         .await
         .unwrap();
@@ -773,7 +774,7 @@ async fn queues_follow_every_transition_in_the_same_commit() {
             .expect("the sample has an e-mail");
         let mine = store.filings_of(&email).await.unwrap();
         assert_eq!(mine.len(), 1, "{url}");
-        assert_eq!(mine[0].status, "decided");
+        assert_eq!(mine[0].status, Status::Decided);
         assert_eq!(mine[0].decided_on, Some(date(2026, 9, 17)));
     }
 }

@@ -135,11 +135,10 @@ fn fired(output: &str) -> usize {
 
 async fn submit_many(store: &Store, count: usize, day: jiff::civil::Date) {
     let workflow = store.workflow("new_combined").unwrap();
-    let answers = onewindow::engine::simulate::Answers::load(
-        &root().join("workflows/samples/new_combined.json"),
-    )
-    .unwrap();
-    let submission = onewindow::operate::sample_submission(&workflow, &answers).unwrap();
+    let answers =
+        onewindow::project::read_answers(&root().join("workflows/samples/new_combined.json"))
+            .unwrap();
+    let submission = answers.submission(&workflow).unwrap();
     let mut tasks = tokio::task::JoinSet::new();
     for index in 0..count {
         let (store, submission) = (store.clone(), submission.clone());

@@ -63,6 +63,11 @@ pub enum DocumentError {
         template: String,
         field: String,
     },
+    /// A field declared `nonempty` is empty (a refusal without reasons).
+    EmptyField {
+        template: String,
+        field: String,
+    },
     TooManyPages {
         template: String,
         pages: usize,
@@ -105,6 +110,9 @@ impl std::fmt::Display for DocumentError {
             }
             DocumentError::UnknownField { template, field } => {
                 write!(f, "template `{template}` has no field `{field}`")
+            }
+            DocumentError::EmptyField { template, field } => {
+                write!(f, "template `{template}` needs `{field}` not empty")
             }
             DocumentError::TooManyPages { template, pages } => {
                 write!(
@@ -352,6 +360,14 @@ fn check_data(
             // text and money (as written, e.g. "12.50元")
             _ => value.is_string(),
         };
+        let empty = value.as_str().is_some_and(|text| text.trim().is_empty())
+            || value.as_array().is_some_and(Vec::is_empty);
+        if fits && empty && input.nonempty {
+            return Err(DocumentError::EmptyField {
+                template,
+                field: name.clone(),
+            });
+        }
         if !fits {
             let expected = match input.ty.name.as_str() {
                 "int" => "a whole number",

@@ -278,4 +278,6 @@ pub struct TemplateInput {
     pub id: Ident,
     pub ty: Ident,
     pub optional: bool,
+    /// Text or a list that must not be empty (a refusal's reasons).
+    pub nonempty: bool,
 }

@@ -1147,6 +1147,14 @@ impl<'a> WorkflowChecker<'a> {
             format!("unknown department `{}`", ident.name),
         )
         .suggest(&ident.name, self.departments.keys().map(String::as_str));
+        let diagnostic = if self.departments.is_empty() {
+            diagnostic.with_hint(
+                "no department is defined: departments are declared with `department ID \"名称\" { … }`, \
+                 usually in workflows/departments.flow; check its folder too",
+            )
+        } else {
+            diagnostic
+        };
         self.error(diagnostic);
         None
     }
@@ -1433,24 +1441,22 @@ impl<'a> WorkflowChecker<'a> {
             self.law_inputs(event, def, template);
             let number = def.number.as_ref().and_then(|pattern| {
                 let parsed = self.number_pattern(pattern)?;
-                if parsed.parts.contains(&NumberPart::Dept) {
-                    let abbr = issued_by
-                        .as_ref()
-                        .and_then(|id| self.departments.get(id))
-                        .and_then(|(_, d)| d.abbr.clone());
-                    if abbr.is_none() {
-                        self.error(
-                            Diagnostic::error(
-                                "bad-number-pattern",
-                                pattern.span,
-                                format!(
-                                    "`{{dept}}` needs an abbreviation, and department `{}` has none",
-                                    issued_by.as_deref().unwrap_or_default()
-                                ),
-                            )
-                            .with_hint("add `abbr \"简称\"` to the department"),
-                        );
-                    }
+                // An issuing department that did not resolve was reported already.
+                let department = issued_by.as_ref().and_then(|id| self.departments.get(id));
+                if let Some((_, department)) = department
+                    .filter(|(_, d)| d.abbr.is_none() && parsed.parts.contains(&NumberPart::Dept))
+                {
+                    self.error(
+                        Diagnostic::error(
+                            "bad-number-pattern",
+                            pattern.span,
+                            format!(
+                                "`{{dept}}` needs an abbreviation, and department `{}` has none",
+                                department.id
+                            ),
+                        )
+                        .with_hint("add `abbr \"简称\"` to the department"),
+                    );
                 }
                 Some(parsed)
             });

@@ -3,8 +3,6 @@
 //! carries its condition on its box.
 
 use std::fmt::Write as _;
-use std::io::{self, Write as _};
-use std::process::{Command, Stdio};
 
 use super::ir::{Route, Workflow};
 
@@ -141,38 +139,6 @@ pub fn mermaid(workflow: &Workflow) -> String {
         let _ = writeln!(out, "  {from} --> {to}");
     }
     out
-}
-
-/// SVG, drawn by Graphviz's `dot`.
-///
-/// # Errors
-/// When `dot` is not installed (the error names the Debian package) or fails.
-pub fn svg(workflow: &Workflow) -> io::Result<Vec<u8>> {
-    let mut child = Command::new("dot")
-        .arg("-Tsvg")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|error| {
-            io::Error::new(
-                error.kind(),
-                format!("cannot run Graphviz's `dot` ({error}); install it with `apt-get install graphviz`"),
-            )
-        })?;
-    child
-        .stdin
-        .take()
-        .ok_or_else(|| io::Error::other("no stdin for dot"))?
-        .write_all(dot(workflow).as_bytes())?;
-    let output = child.wait_with_output()?;
-    if !output.status.success() {
-        return Err(io::Error::other(format!(
-            "dot failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        )));
-    }
-    Ok(output.stdout)
 }
 
 /// Characters per line of a box; conditions can be long.

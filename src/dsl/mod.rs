@@ -48,6 +48,13 @@ impl Loaded {
     }
 }
 
+/// Text without the byte-order mark that editors such as Windows Notepad
+/// put first: it is no part of the definition, and columns count from
+/// after it, as editors count them.
+fn without_bom(text: &str) -> &str {
+    text.strip_prefix('\u{feff}').unwrap_or(text)
+}
+
 /// Parses and checks. Syntax errors in any file stop the semantic check, so
 /// that a half-parsed file does not produce a flood of follow-on errors.
 pub fn load(input: &Input) -> Loaded {
@@ -55,14 +62,16 @@ pub fn load(input: &Input) -> Loaded {
     let mut diagnostics = Vec::new();
     let mut templates = Vec::new();
     for (path, text) in &input.templates {
-        let file = sources.add(path.clone(), text.clone());
+        let text = without_bom(text);
+        let file = sources.add(path.clone(), text);
         let (decl, problems) = parse::parse_template_header(file, text);
         diagnostics.extend(problems);
         templates.extend(decl);
     }
     let mut files = Vec::new();
     for (path, text) in &input.flows {
-        let file = sources.add(path.clone(), text.clone());
+        let text = without_bom(text);
+        let file = sources.add(path.clone(), text);
         let (tree, problems) = parse::parse_file(file, text);
         diagnostics.extend(problems);
         files.push(tree);

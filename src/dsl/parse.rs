@@ -164,8 +164,13 @@ pub fn parse_template_header(file: FileId, text: &str) -> (Option<TemplateDecl>,
                     name: ty_pair.as_str().to_string(),
                     span: builder.span(&ty_pair),
                 };
-                let optional = parts.next().is_some();
-                inputs.push(TemplateInput { id, ty, optional });
+                let modifier = parts.next().map(|pair| pair.as_rule());
+                inputs.push(TemplateInput {
+                    id,
+                    ty,
+                    optional: modifier == Some(Rule::optional_kw),
+                    nonempty: modifier == Some(Rule::nonempty_kw),
+                });
             }
             _ => {}
         }

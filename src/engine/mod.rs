@@ -27,5 +27,5 @@ pub mod submission;
 pub mod transition;
 
 pub use state::{Filing, Status};
-pub use submission::{validate, Problem, Submission, Upload};
+pub use submission::{validate, Answers, Applicant, Problem, Submission, Upload};
 pub use transition::{transition, Actor, Command, Context, Effect, EngineError, Timer, Transition};

@@ -6,42 +6,13 @@ use std::collections::BTreeMap;
 use std::fmt::{self, Write as _};
 
 use jiff::civil::{Date, DateTime, Time};
-use serde::Deserialize;
 
 use super::clock;
 use super::state::{Filing, Status, StepStatus};
-use super::submission::{validate, Problem, Upload};
+use super::submission::{Answers, Problem, Upload};
 use super::transition::{transition, Actor, Command, Context, EngineError};
 use crate::calendar::Calendar;
 use crate::dsl::ir::{StepKind, Workflow};
-
-/// A sample filing: what the applicant types, what the registry knows, and
-/// which materials are uploaded.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Answers {
-    pub applicant: String,
-    /// The applicant's e-mail address, when given.
-    #[serde(default)]
-    pub email: Option<String>,
-    #[serde(default)]
-    pub form: serde_json::Map<String, serde_json::Value>,
-    #[serde(default)]
-    pub facts: serde_json::Map<String, serde_json::Value>,
-    #[serde(default)]
-    pub materials: Vec<String>,
-}
-
-impl Answers {
-    /// Reads sample answers from a JSON file.
-    ///
-    /// # Errors
-    /// An unreadable file or JSON that is not answers, with the path named.
-    pub fn load(path: &std::path::Path) -> Result<Answers, String> {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
-    }
-}
 
 /// The simulated course of a filing.
 #[derive(Debug, Clone)]
@@ -125,27 +96,9 @@ pub fn simulate(
     answers: &Answers,
 ) -> Result<Report, SimulateError> {
     let context = Context { workflow, calendar };
-    let uploads: BTreeMap<String, Upload> = answers
-        .materials
-        .iter()
-        .map(|id| {
-            let kind = workflow
-                .materials
-                .iter()
-                .find(|m| &m.id == id)
-                .and_then(|m| m.kinds.first())
-                .map_or("pdf", String::as_str);
-            (id.clone(), sample_upload(id, kind))
-        })
-        .collect();
-    let submission = validate(
-        workflow,
-        &answers.applicant,
-        &answers.form,
-        &answers.facts,
-        uploads,
-    )
-    .map_err(SimulateError::Answers)?;
+    let submission = answers
+        .submission(workflow)
+        .map_err(SimulateError::Answers)?;
     let at = |date: Date| DateTime::from_parts(date, Time::constant(9, 0, 0, 0));
     let mut filing = Filing::draft(format!("SIM-{}", workflow.id), workflow);
     let step = |filing: &Filing, actor: Actor, command: Command, date: Date| {
@@ -169,7 +122,7 @@ pub fn simulate(
         let materials = filing
             .deferred
             .iter()
-            .map(|id| (id.clone(), sample_upload(id, "pdf")))
+            .map(|id| (id.clone(), Upload::placeholder(id, "pdf")))
             .collect();
         filing = step(
             &filing,
@@ -266,16 +219,6 @@ pub fn simulate(
         completed_on: filing.decided_on.unwrap_or(accepted_on),
         filing,
     })
-}
-
-/// A stand-in for an uploaded file: the simulation stores nothing.
-fn sample_upload(id: &str, kind: &str) -> Upload {
-    Upload {
-        name: format!("{id}.{kind}"),
-        kind: kind.to_string(),
-        sha256: String::new(),
-        size: 0,
-    }
 }
 
 impl fmt::Display for Report {

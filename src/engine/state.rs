@@ -123,6 +123,33 @@ pub enum Status {
 }
 
 impl Status {
+    pub const ALL: [Status; 7] = [
+        Status::Draft,
+        Status::Submitted,
+        Status::AwaitingCorrection,
+        Status::InReview,
+        Status::Decided,
+        Status::NotAccepted,
+        Status::Withdrawn,
+    ];
+
+    /// The stable name stored in the `status` column and sent to programs.
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::Draft => "draft",
+            Status::Submitted => "submitted",
+            Status::AwaitingCorrection => "awaiting_correction",
+            Status::InReview => "in_review",
+            Status::Decided => "decided",
+            Status::NotAccepted => "not_accepted",
+            Status::Withdrawn => "withdrawn",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Status> {
+        Status::ALL.into_iter().find(|status| status.name() == name)
+    }
+
     pub fn chinese(self) -> &'static str {
         match self {
             Status::Draft => "草稿",
@@ -268,4 +295,17 @@ pub struct Entry {
     pub at: DateTime,
     pub actor: String,
     pub command: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_names_are_serde_names() {
+        for status in Status::ALL {
+            assert_eq!(serde_json::to_value(status).unwrap(), status.name());
+            assert_eq!(Status::from_name(status.name()), Some(status));
+        }
+    }
 }

@@ -21,6 +21,86 @@ pub struct Upload {
     pub size: u64,
 }
 
+/// Who files: the applicant's name and the address they are told at.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Applicant {
+    pub name: String,
+    pub email: Option<String>,
+}
+
+impl From<&str> for Applicant {
+    fn from(name: &str) -> Applicant {
+        Applicant {
+            name: name.to_string(),
+            email: None,
+        }
+    }
+}
+
+impl From<&String> for Applicant {
+    fn from(name: &String) -> Applicant {
+        Applicant::from(name.as_str())
+    }
+}
+
+/// An applicant's raw answers: what they type, what the registry knows of
+/// them, and which materials they upload. The sample files in
+/// `workflows/samples/` are these, and so is what the load generator files.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Answers {
+    pub applicant: String,
+    /// The applicant's e-mail address, when given.
+    #[serde(default)]
+    pub email: Option<String>,
+    #[serde(default)]
+    pub form: serde_json::Map<String, Json>,
+    #[serde(default)]
+    pub facts: serde_json::Map<String, Json>,
+    #[serde(default)]
+    pub materials: Vec<String>,
+}
+
+impl Answers {
+    /// The submission of these answers, each listed material uploaded as a
+    /// placeholder of the first kind its definition accepts.
+    ///
+    /// # Errors
+    /// Every problem [`validate`] finds.
+    pub fn submission(&self, workflow: &Workflow) -> Result<Submission, Vec<Problem>> {
+        let uploads = self
+            .materials
+            .iter()
+            .map(|id| {
+                let kind = workflow
+                    .materials
+                    .iter()
+                    .find(|m| &m.id == id)
+                    .and_then(|m| m.kinds.first())
+                    .map_or("pdf", String::as_str);
+                (id.clone(), Upload::placeholder(id, kind))
+            })
+            .collect();
+        let applicant = Applicant {
+            name: self.applicant.clone(),
+            email: self.email.clone(),
+        };
+        validate(workflow, applicant, &self.form, &self.facts, uploads)
+    }
+}
+
+impl Upload {
+    /// A stand-in for a material of this kind, for samples and simulations.
+    pub fn placeholder(material: &str, kind: &str) -> Upload {
+        Upload {
+            name: format!("{material}.{kind}"),
+            kind: kind.to_string(),
+            sha256: String::new(),
+            size: 0,
+        }
+    }
+}
+
 /// What the applicant filed, typed and checked against the definition.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Submission {
@@ -63,17 +143,29 @@ pub const DEFAULT_KINDS: &[&str] = &["pdf", "ofd", "jpg", "jpeg", "png"];
 /// Missing materials are not an error here: the window decides at intake.
 pub fn validate(
     workflow: &Workflow,
-    applicant: &str,
+    applicant: impl Into<Applicant>,
     form: &serde_json::Map<String, Json>,
     facts: &serde_json::Map<String, Json>,
     materials: BTreeMap<String, Upload>,
 ) -> Result<Submission, Vec<Problem>> {
+    let applicant = applicant.into();
     let mut problems = Vec::new();
-    if applicant.trim().is_empty() {
+    if applicant.name.trim().is_empty() {
         problems.push(Problem {
             subject: None,
             message: "请填写申请人名称".to_string(),
         });
+    }
+    let email = applicant
+        .email
+        .as_deref()
+        .map(str::trim)
+        .filter(|email| !email.is_empty());
+    if let Some(email) = email.filter(|email| !plausible_email(email)) {
+        problems.push(Problem::about(
+            EMAIL_SUBJECT,
+            format!("电子邮箱“{email}”格式不正确"),
+        ));
     }
     let mut values = BTreeMap::new();
     for (fields, raw, origin) in [
@@ -149,8 +241,8 @@ pub fn validate(
     }
     if problems.is_empty() {
         Ok(Submission {
-            applicant: applicant.trim().to_string(),
-            email: None,
+            applicant: applicant.name.trim().to_string(),
+            email: email.map(str::to_string),
             values,
             materials,
         })
@@ -297,6 +389,26 @@ fn parse_money(text: &str) -> Option<i64> {
     Some(if negative { -fen } else { fen })
 }
 
+/// The subject of a problem with the applicant's e-mail address.
+pub const EMAIL_SUBJECT: &str = "email";
+
+/// One `@` with text on both sides, a dot in the domain, no spaces or
+/// angle brackets: enough to catch typing mistakes without refusing real
+/// addresses (the mail server has the last word).
+fn plausible_email(email: &str) -> bool {
+    let Some((local, domain)) = email.split_once('@') else {
+        return false;
+    };
+    !local.is_empty()
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !domain.contains('@')
+        && !email
+            .chars()
+            .any(|c| c.is_whitespace() || matches!(c, '<' | '>' | ',' | ';'))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -309,5 +421,29 @@ mod tests {
         assert_eq!(parse_money("1.005"), None);
         assert_eq!(parse_money("1e3"), None);
         assert_eq!(parse_money(""), None);
+    }
+
+    #[test]
+    fn email_addresses_are_checked_for_typing_mistakes() {
+        for good in [
+            "a@example.cn",
+            "张三@例子.中国",
+            "first.last+tag@sub.example.gov.cn",
+        ] {
+            assert!(plausible_email(good), "{good}");
+        }
+        for bad in [
+            "",
+            "a",
+            "a@",
+            "@example.cn",
+            "a@example",
+            "a b@example.cn",
+            "a@@example.cn",
+            "<a@example.cn>",
+            "a@example.cn.",
+        ] {
+            assert!(!plausible_email(bad), "{bad}");
+        }
     }
 }

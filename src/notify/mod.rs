@@ -26,7 +26,7 @@ use crate::dsl::ir::{NotifyEvent, Recipient};
 use crate::engine::Filing;
 use crate::links::Links;
 use crate::store::outbox::{Job, Kind, Notice};
-use crate::store::{OutboxRow, Store};
+use crate::store::{Claim, OutboxRow, Store};
 
 /// The placeholders a mail template may use.
 pub const PLACEHOLDERS: [&str; 11] = [
@@ -240,14 +240,14 @@ pub async fn deliver(
     now: DateTime,
 ) -> Result<DeliveryRun, String> {
     let mut run = DeliveryRun::default();
-    loop {
-        let rows = store
-            .claim_outbox(Kind::Notify, worker, now, 120, 100)
-            .await
-            .map_err(|e| e.to_string())?;
-        if rows.is_empty() {
-            return Ok(run);
-        }
+    let mut claims = store.outbox_claims(Claim {
+        kind: Kind::Notify,
+        worker: worker.to_string(),
+        now,
+        lease_seconds: 120,
+        limit: 100,
+    });
+    while let Some(rows) = claims.next().await.map_err(|e| e.to_string())? {
         // Compose in order, send concurrently over the pool, record the
         // sent ones with one statement.
         let mut sends = Vec::with_capacity(rows.len());
@@ -303,6 +303,7 @@ pub async fn deliver(
             .await
             .map_err(|e| e.to_string())?;
     }
+    Ok(run)
 }
 
 enum Pending {
@@ -330,7 +331,7 @@ async fn send(mailer: &Mailer, row: &OutboxRow, message: Message) -> Outcome {
                 .and_then(|()| std::fs::write(&path, message.formatted()));
             match written {
                 Ok(()) => {
-                    println!("mail written to {}", path.display());
+                    tracing::info!(path = %path.display(), "mail written as a file");
                     Outcome::Sent
                 }
                 Err(error) => Outcome::Transient(format!("{}: {error}", path.display())),

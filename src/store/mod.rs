@@ -364,6 +364,13 @@ impl Store {
             .cloned()
     }
 
+    /// The ids of the current workflows, sorted.
+    pub fn workflow_ids(&self) -> Vec<String> {
+        let mut ids: Vec<String> = self.shared.current.keys().cloned().collect();
+        ids.sort();
+        ids
+    }
+
     /// Applies one command durably: the answer comes after commit.
     ///
     /// # Errors
@@ -524,6 +531,47 @@ impl Store {
                 })
             })
             .collect()
+    }
+
+    /// Claims the rows of one kind batch after batch until none is due:
+    /// the claim loop every outbox worker runs, written once.
+    pub fn outbox_claims(&self, claim: Claim) -> Claims<'_> {
+        Claims { store: self, claim }
+    }
+
+    /// Queues jobs for a filing outside any transition (a backlog for a
+    /// bench, a resend staff ask for), available from `now`.
+    ///
+    /// # Errors
+    /// A database failure.
+    pub async fn enqueue(
+        &self,
+        filing: &str,
+        jobs: &[Job],
+        now: DateTime,
+    ) -> Result<(), StoreError> {
+        let mut connection = self.pool.acquire().await?;
+        let now = now.to_string();
+        insert_rows(
+            &mut connection,
+            &self.shared,
+            "INSERT INTO outbox (filing_id, audit_seq, kind, payload, created_at, available_at)",
+            6,
+            jobs.len(),
+            |index, query| {
+                let job = &jobs[index];
+                query
+                    .bind(filing.to_string())
+                    .bind(0i64)
+                    .bind(job.kind().name())
+                    .bind(job.to_payload())
+                    .bind(now.clone())
+                    .bind(now.clone())
+            },
+            "",
+        )
+        .await?;
+        Ok(())
     }
 
     /// Marks claimed rows done; only the worker holding the lease can.
@@ -836,7 +884,9 @@ impl Store {
     /// # Errors
     /// A database failure, or a table name that is not ours.
     pub async fn count(&self, table: &str) -> Result<i64, StoreError> {
-        const TABLES: [&str; 9] = [
+        const TABLES: [&str; 11] = [
+            "active_steps",
+            "step_claims",
             "filings",
             "audit",
             "outbox",
@@ -883,6 +933,46 @@ pub struct Verified {
     pub issued_on: String,
     pub holder: String,
     pub sha256: String,
+}
+
+/// What a worker claims from the outbox at a time.
+#[derive(Debug, Clone)]
+pub struct Claim {
+    pub kind: Kind,
+    /// Recorded on the rows; only this worker can complete them.
+    pub worker: String,
+    pub now: DateTime,
+    /// How long the rows stay leased before another worker may take them.
+    pub lease_seconds: i64,
+    /// Rows per batch.
+    pub limit: i64,
+}
+
+/// Batches of claimed rows; see [`Store::outbox_claims`].
+pub struct Claims<'s> {
+    store: &'s Store,
+    claim: Claim,
+}
+
+impl Claims<'_> {
+    /// The next batch, or `None` when no row of the kind is due.
+    ///
+    /// # Errors
+    /// A database failure.
+    pub async fn next(&mut self) -> Result<Option<Vec<OutboxRow>>, StoreError> {
+        let Claim {
+            kind,
+            worker,
+            now,
+            lease_seconds,
+            limit,
+        } = &self.claim;
+        let rows = self
+            .store
+            .claim_outbox(*kind, worker, *now, *lease_seconds, *limit)
+            .await?;
+        Ok((!rows.is_empty()).then_some(rows))
+    }
 }
 
 /// A claimed outbox row.
@@ -1268,7 +1358,7 @@ async fn write_batch(
                 .bind(id.clone())
                 .bind(filing.workflow.clone())
                 .bind(i64::from(filing.version))
-                .bind(status_text(filing))
+                .bind(filing.status.name())
                 .bind(revision)
                 .bind(states[index].to_string())
                 .bind(batch.now.clone())
@@ -1465,13 +1555,6 @@ fn batch_existed(batch: &Batch, id: &str) -> bool {
         .filings
         .get(id)
         .is_some_and(|(_, _, existed)| *existed)
-}
-
-fn status_text(filing: &Filing) -> String {
-    serde_json::to_value(filing.status)
-        .ok()
-        .and_then(|value| value.as_str().map(str::to_string))
-        .unwrap_or_default()
 }
 
 /// One request inside the batch. `Err` only for database failures (which

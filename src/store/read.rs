@@ -10,7 +10,7 @@ use sqlx::{Any, Row as _};
 
 use super::{insert_rows, placeholders, Shared, Store, StoreError};
 use crate::engine::clock::{self, Level};
-use crate::engine::Filing;
+use crate::engine::{Filing, Status};
 
 /// The step number of the window's intake in `active_steps`.
 pub const INTAKE_STEP: i64 = -1;
@@ -57,7 +57,7 @@ pub struct FilingRow {
     pub id: String,
     pub workflow: String,
     pub version: u32,
-    pub status: String,
+    pub status: Status,
     pub applicant: String,
     pub received_on: Option<Date>,
     pub accepted_on: Option<Date>,
@@ -148,7 +148,12 @@ impl Store {
                     id: row.try_get(0)?,
                     workflow: row.try_get(1)?,
                     version: u32::try_from(row.try_get::<i64, _>(2)?).unwrap_or_default(),
-                    status: row.try_get(3)?,
+                    status: {
+                        let name: String = row.try_get(3)?;
+                        Status::from_name(&name).ok_or_else(|| {
+                            StoreError::Database(format!("unknown filing status `{name}`"))
+                        })?
+                    },
                     applicant: row.try_get(4)?,
                     received_on: date(row.try_get(5)?),
                     accepted_on: date(row.try_get(6)?),

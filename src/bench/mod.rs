@@ -7,6 +7,9 @@ use std::time::{Duration, Instant};
 
 use crate::dsl;
 
+#[cfg(feature = "full")]
+pub mod load;
+
 /// How many times each measurement is repeated; the median is reported.
 const RUNS: usize = 7;
 /// The size of the generated definition.
@@ -187,7 +190,7 @@ pub async fn engine(
     filings: usize,
     concurrency: usize,
 ) -> Result<EngineFigures, String> {
-    let answers = crate::engine::simulate::Answers {
+    let answers = crate::engine::Answers {
         applicant: "性能测试申请人".into(),
         email: None,
         form: serde_json::json!({ "name": "性能测试机构", "public": true })
@@ -199,7 +202,7 @@ pub async fn engine(
     };
     let (commits_before, _) = store.commit_stats();
     let started = Instant::now();
-    let plan = crate::operate::LoadPlan {
+    let plan = load::LoadPlan {
         workflow: "bench_permit".into(),
         answers,
         prefix: "B".into(),
@@ -208,7 +211,7 @@ pub async fn engine(
         start: jiff::civil::date(2026, 3, 2),
         print_acks: false,
     };
-    let runs = crate::operate::load(store, &plan).await?;
+    let runs = load::load(store, &plan).await?;
     let seconds = started.elapsed().as_secs_f64();
     let (commits_after, _) = store.commit_stats();
     let mut latencies: Vec<u64> = runs
@@ -458,7 +461,8 @@ pub async fn mail(
     workflows: Vec<crate::dsl::Workflow>,
     messages: usize,
 ) -> Result<MailFigures, String> {
-    use crate::engine::{Actor, Command, Effect};
+    use crate::engine::{Actor, Command};
+    use crate::store::outbox::{Job, Notice};
     use crate::store::Request;
     let scratch = std::env::temp_dir().join(format!("onewindow-bench-mail-{}", std::process::id()));
     std::fs::create_dir_all(&scratch).map_err(|e| e.to_string())?;
@@ -467,39 +471,27 @@ pub async fn mail(
     let workflow = store
         .workflow("new_combined")
         .ok_or("no workflow new_combined")?;
-    let mut answers = crate::engine::simulate::Answers::load(std::path::Path::new(
-        "workflows/samples/new_combined.json",
-    ))?;
+    let mut answers =
+        crate::project::read_answers(std::path::Path::new("workflows/samples/new_combined.json"))?;
     answers.email = Some("applicant@example.cn".into());
-    let submission = crate::operate::sample_submission(&workflow, &answers)?;
+    let submission = answers
+        .submission(&workflow)
+        .map_err(|problems| format!("{problems:?}"))?;
     let now = jiff::civil::date(2026, 9, 14).at(9, 0, 0, 0);
     let mut request = Request::new("M-1", Actor::Applicant, Command::Submit { submission }, now);
     request.workflow = Some("new_combined".into());
     store.apply(request).await.map_err(|e| e.to_string())?;
     // The backlog: notifications of the health step to its two reviewers.
-    let payload = serde_json::to_string(&Effect::Notify {
+    let job = Job::Notify(Notice {
         recipients: vec![crate::dsl::ir::Recipient::Reviewers],
         event: crate::dsl::ir::NotifyEvent::Assigned,
         step: Some(0),
         department: Some("health".into()),
-    })
-    .map_err(|e| e.to_string())?;
-    for chunk in (0..messages).collect::<Vec<_>>().chunks(500) {
-        let values = vec!["(?, 1, 'notify', ?, ?, ?)"; chunk.len()].join(", ");
-        let text = format!("INSERT INTO outbox (filing_id, audit_seq, kind, payload, created_at, available_at) VALUES {values}");
-        let mut query = sqlx::query(&text);
-        for _ in chunk {
-            query = query
-                .bind("M-1")
-                .bind(payload.clone())
-                .bind(now.to_string())
-                .bind(now.to_string());
-        }
-        query
-            .execute(store.pool())
-            .await
-            .map_err(|e| e.to_string())?;
-    }
+    });
+    store
+        .enqueue("M-1", &vec![job; messages], now)
+        .await
+        .map_err(|e| e.to_string())?;
     let (port, received) = smtp_counter().await.map_err(|e| e.to_string())?;
     let mailer = crate::notify::Mailer::new(
         Some(&format!("smtp://127.0.0.1:{port}")),
@@ -520,4 +512,137 @@ pub async fn mail(
         messages_per_second: run.sent as f64 / drain_seconds,
         peak_rss_mb: peak_rss_mb(),
     })
+}
+
+/// Figures of `bench queue`.
+#[cfg(feature = "full")]
+#[derive(Debug, serde::Serialize)]
+pub struct QueueFigures {
+    pub filings: usize,
+    pub open_steps: i64,
+    pub load_seconds: f64,
+    pub page: i64,
+    pub queries: usize,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+}
+
+/// Fills a scratch SQLite store with `filings` new-combined filings in
+/// review (each submitted and accepted on a day of 2026, so due dates
+/// spread), then times a department's first page of 50 by due date.
+///
+/// # Errors
+/// Definitions with errors, or a store failure.
+#[cfg(feature = "full")]
+pub async fn queue(
+    input: &dsl::Input,
+    filings: usize,
+    queries: usize,
+) -> Result<QueueFigures, String> {
+    use crate::engine::{Actor, Command};
+    use crate::store::read::{QueueFilter, QueuePage};
+    use crate::store::Request;
+    let loaded = dsl::load(input);
+    if loaded.checked.has_errors() {
+        return Err(loaded.render_diagnostics());
+    }
+    let scratch =
+        std::env::temp_dir().join(format!("onewindow-bench-queue-{}", std::process::id()));
+    std::fs::create_dir_all(&scratch).map_err(|e| e.to_string())?;
+    let url = format!("sqlite://{}?mode=rwc", scratch.join("bench.db").display());
+    let store = scratch_store(&url, loaded.checked.workflows.clone(), &scratch).await?;
+    let workflow = store
+        .workflow("new_combined")
+        .ok_or("no workflow new_combined")?;
+    let answers = crate::project::read_answers(&crate::project::sample_path(
+        &crate::project::Paths::default(),
+        "new_combined",
+    ))?;
+    let submission = answers
+        .submission(&workflow)
+        .map_err(|problems| format!("{problems:?}"))?;
+    // Working days of 2026 up to October, so every due date stays in 2026.
+    let first = jiff::civil::date(2026, 1, 5);
+    let days: Vec<jiff::civil::Date> = (0..280)
+        .filter_map(|n| first.checked_add(jiff::Span::new().days(n)).ok())
+        .filter(|day| store.calendar().is_workday(*day).unwrap_or(false))
+        .collect();
+    let started = Instant::now();
+    let next = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..256 {
+        let (store, submission, next, days) = (
+            store.clone(),
+            submission.clone(),
+            next.clone(),
+            days.clone(),
+        );
+        tasks.spawn(async move {
+            loop {
+                let index = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if index >= filings {
+                    return Ok::<_, String>(());
+                }
+                let day = days[index % days.len()];
+                let now = day.at(9, 0, 0, 0);
+                let id = format!("Q{index:07}");
+                let mut submit = Request::new(
+                    id.clone(),
+                    Actor::Applicant,
+                    Command::Submit {
+                        submission: submission.clone(),
+                    },
+                    now,
+                );
+                submit.workflow = Some("new_combined".into());
+                store.apply(submit).await.map_err(|e| e.to_string())?;
+                let window = Actor::Window {
+                    department: "window".into(),
+                };
+                store
+                    .apply(Request::new(id, window, Command::Accept, now))
+                    .await
+                    .map_err(|e| e.to_string())?;
+            }
+        });
+    }
+    while let Some(result) = tasks.join_next().await {
+        result.map_err(|e| e.to_string())??;
+    }
+    let load_seconds = started.elapsed().as_secs_f64();
+    let open_steps = store
+        .count("active_steps")
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut latencies = Vec::with_capacity(queries);
+    for query in 0..queries {
+        let page = QueuePage {
+            department: if query % 2 == 0 { "health" } else { "civil" }.into(),
+            filter: QueueFilter::All,
+            today: days[query % days.len()],
+            limit: 50,
+            offset: 0,
+        };
+        let started = Instant::now();
+        let rows = store.queue(&page).await.map_err(|e| e.to_string())?;
+        latencies.push(started.elapsed());
+        if rows.len() != 50 {
+            return Err(format!("a page of {} rows, not 50", rows.len()));
+        }
+    }
+    latencies.sort_unstable();
+    let percentile = |p: f64| {
+        latencies[((latencies.len() as f64 - 1.0) * p).round() as usize].as_secs_f64() * 1000.0
+    };
+    let figures = QueueFigures {
+        filings,
+        open_steps,
+        load_seconds,
+        page: 50,
+        queries,
+        p50_ms: percentile(0.5),
+        p99_ms: percentile(0.99),
+    };
+    let _ = std::fs::remove_dir_all(&scratch);
+    Ok(figures)
 }

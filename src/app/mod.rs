@@ -1,0 +1,435 @@
+//! The application layer: the use cases every front end calls.
+//!
+//! An [`App`] is opened once per process from a [`Config`]: it loads the
+//! definitions and the calendar, opens the store, and knows the links it
+//! prints. The command line and the web application are peers over it;
+//! neither talks to the store or the engine directly. Each use case
+//! validates first and acts second, and fails with one [`AppError`].
+//!
+//! - filing: [`App::submit`], [`App::act`], [`App::upload`]
+//! - reading: [`App::filing`], [`App::queue`], [`App::filings_of`]
+//! - the public: [`App::verify`]
+//! - operating: [`App::verify_audit`] and the [`worker`]'s drain loops
+
+pub mod error;
+pub mod views;
+pub mod worker;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use jiff::civil::{Date, DateTime};
+
+pub use error::AppError;
+use views::{FilingSummary, FilingView, QueueItem, VerifiedDocument};
+
+use crate::calendar::Calendar;
+use crate::documents::numbering::normalize_code;
+use crate::dsl::Workflow;
+use crate::engine::{self, Actor, Applicant, Command, Upload};
+use crate::links::Links;
+use crate::project::{self, Paths};
+use crate::store::read::QueuePage;
+use crate::store::{audit::Verification, Options, Request, Store};
+
+/// The largest upload accepted by default: 20 MiB.
+pub const DEFAULT_MAX_UPLOAD: u64 = 20 * 1024 * 1024;
+
+/// Whether opening may create the database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Commands that put data in: a missing SQLite file is created.
+    CreateIfMissing,
+    /// Commands that only read or work on what is there: a missing
+    /// database is an error, never a fresh empty one that answers "not
+    /// found" to a genuine permit.
+    ExistingOnly,
+}
+
+/// Where everything is.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `sqlite:PATH` or `postgres://…`; default: `DATA/onewindow.db`.
+    pub database: Option<String>,
+    /// The data directory: the default database, uploads, mail files.
+    pub data: PathBuf,
+    pub paths: Paths,
+    pub calendars: PathBuf,
+    pub region: String,
+    /// The public address the product's links start with.
+    pub base_url: String,
+    pub max_upload: u64,
+    pub access: Access,
+}
+
+impl Config {
+    /// The database URL this configuration opens.
+    pub fn database_url(&self) -> String {
+        self.database.clone().unwrap_or_else(|| {
+            format!(
+                "sqlite://{}?mode=rwc",
+                self.data.join("onewindow.db").display()
+            )
+        })
+    }
+
+    /// The SQLite file a `sqlite:` URL names, if it names one.
+    fn sqlite_file(url: &str) -> Option<PathBuf> {
+        let rest = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))?;
+        let path = rest.split('?').next().unwrap_or(rest);
+        (!path.is_empty() && path != ":memory:").then(|| PathBuf::from(path))
+    }
+}
+
+/// A new filing as its applicant submits it.
+#[derive(Debug, Clone)]
+pub struct NewFiling {
+    /// The filing's number; one is made from the workflow and time when `None`.
+    pub id: Option<String>,
+    pub workflow: String,
+    pub applicant: Applicant,
+    pub form: serde_json::Map<String, serde_json::Value>,
+    pub facts: serde_json::Map<String, serde_json::Value>,
+    /// Uploaded materials by material id, as [`App::upload`] returned them.
+    pub materials: BTreeMap<String, Upload>,
+    /// The same key files once, however often it is sent (a double click).
+    pub key: Option<String>,
+    pub now: DateTime,
+}
+
+/// A command on an existing filing.
+#[derive(Debug, Clone)]
+pub struct Action {
+    pub filing: String,
+    pub actor: Actor,
+    pub command: Command,
+    /// The revision the actor saw; a filing that moved on is a conflict.
+    pub expected_revision: Option<i64>,
+    pub key: Option<String>,
+    pub now: DateTime,
+}
+
+/// The product, opened.
+#[derive(Clone)]
+pub struct App {
+    store: Store,
+    links: Links,
+    config: Arc<Config>,
+}
+
+impl App {
+    /// Loads the definitions and the calendar and opens the store.
+    ///
+    /// # Errors
+    /// [`AppError::Definitions`] when a definition has errors;
+    /// [`AppError::Config`] for an unreadable folder or calendar, or a
+    /// database that does not exist under [`Access::ExistingOnly`];
+    /// [`AppError::Store`] when the database cannot be opened.
+    pub async fn open(config: Config) -> Result<App, AppError> {
+        let loaded = project::load(&config.paths).map_err(|error| {
+            AppError::Config(format!(
+                "{error}; pass --workflows and --templates, or run from the project folder"
+            ))
+        })?;
+        if loaded.checked.has_errors() {
+            return Err(AppError::Definitions(loaded.render_diagnostics()));
+        }
+        let calendar = Calendar::load(&config.calendars, &config.region).map_err(|error| {
+            AppError::Config(format!("{error}; pass --calendars to name the folder"))
+        })?;
+        let url = config.database_url();
+        if let Some(file) = Config::sqlite_file(&url) {
+            match config.access {
+                Access::ExistingOnly if !file.exists() => {
+                    return Err(AppError::Config(format!(
+                        "no database at {}: check --data or --database (ONEWINDOW_DATABASE), \
+                         or create one with `./run start`",
+                        file.display()
+                    )));
+                }
+                Access::ExistingOnly => {}
+                Access::CreateIfMissing => {
+                    if let Some(parent) = file.parent().filter(|p| !p.as_os_str().is_empty()) {
+                        std::fs::create_dir_all(parent).map_err(|error| {
+                            AppError::Config(format!("{}: {error}", parent.display()))
+                        })?;
+                    }
+                }
+            }
+        }
+        let store = Store::open(Options {
+            url,
+            workflows: loaded.checked.workflows,
+            calendar,
+            blob_dir: config.data.join("blobs"),
+            max_upload: config.max_upload,
+        })
+        .await?;
+        tracing::info!(database = %config.database_url(), "store opened");
+        Ok(App {
+            store,
+            links: Links::new(&config.base_url),
+            config: Arc::new(config),
+        })
+    }
+
+    /// The store, for the worker, the benches and tests. Front ends use the
+    /// use cases instead.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn links(&self) -> &Links {
+        &self.links
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub fn calendar(&self) -> &Calendar {
+        self.store.calendar()
+    }
+
+    /// The current version of a workflow.
+    ///
+    /// # Errors
+    /// [`AppError::NotFound`] naming the workflows there are.
+    pub fn workflow(&self, id: &str) -> Result<Arc<Workflow>, AppError> {
+        self.store.workflow(id).ok_or_else(|| {
+            AppError::NotFound(format!(
+                "workflow `{id}`; the workflows are {}",
+                self.store.workflow_ids().join(", ")
+            ))
+        })
+    }
+
+    /// Files a new application: validates it, then submits it durably.
+    ///
+    /// # Errors
+    /// [`AppError::Invalid`] with every problem of the form, facts and
+    /// uploads; [`AppError::NotFound`] for an unknown workflow; the engine's
+    /// refusal or a store failure.
+    pub async fn submit(&self, filing: NewFiling) -> Result<FilingView, AppError> {
+        let workflow = self.workflow(&filing.workflow)?;
+        let submission = engine::validate(
+            &workflow,
+            filing.applicant,
+            &filing.form,
+            &filing.facts,
+            filing.materials,
+        )
+        .map_err(AppError::Invalid)?;
+        let id = filing
+            .id
+            .unwrap_or_else(|| new_filing_id(&workflow, filing.now));
+        let mut request = Request::new(
+            id,
+            Actor::Applicant,
+            Command::Submit { submission },
+            filing.now,
+        );
+        request.workflow = Some(workflow.id.clone());
+        request.key = filing.key;
+        let applied = self.store.apply(request).await?;
+        self.view(&applied.filing, applied.revision, filing.now.date())
+    }
+
+    /// Applies a command of an actor to a filing.
+    ///
+    /// # Errors
+    /// The engine's refusal (wrong actor, wrong state, a step already
+    /// decided), a conflict with `expected_revision`, an unknown filing or a
+    /// store failure.
+    pub async fn act(&self, action: Action) -> Result<FilingView, AppError> {
+        let mut request = Request::new(action.filing, action.actor, action.command, action.now);
+        request.key = action.key;
+        request.expected_revision = action.expected_revision;
+        let applied = self.store.apply(request).await?;
+        self.view(&applied.filing, applied.revision, action.now.date())
+    }
+
+    /// Stores an uploaded material (size limit, kind checked by content).
+    ///
+    /// # Errors
+    /// The store's refusal of the file, in words for the applicant.
+    pub async fn upload(
+        &self,
+        name: &str,
+        kind: &str,
+        bytes: &[u8],
+        now: DateTime,
+    ) -> Result<Upload, AppError> {
+        Ok(self.store.store_upload(name, kind, bytes, now).await?)
+    }
+
+    /// A filing with its steps, due dates and warning levels on `today`.
+    ///
+    /// # Errors
+    /// [`AppError::NotFound`], or a store failure.
+    pub async fn filing(&self, id: &str, today: Date) -> Result<FilingView, AppError> {
+        let (filing, revision) = self.store.filing(id).await?;
+        self.view(&filing, revision, today)
+    }
+
+    fn view(
+        &self,
+        filing: &engine::Filing,
+        revision: i64,
+        today: Date,
+    ) -> Result<FilingView, AppError> {
+        // Every version a filing was pinned to is loaded when the store opens.
+        let workflow = self
+            .store
+            .workflow_version(&filing.workflow, filing.version)
+            .ok_or_else(|| {
+                AppError::NotFound(format!(
+                    "workflow `{}` version {}",
+                    filing.workflow, filing.version
+                ))
+            })?;
+        Ok(FilingView::of(
+            &workflow,
+            filing,
+            revision,
+            self.calendar(),
+            today,
+            &self.links,
+        ))
+    }
+
+    /// One page of a department's open work by due date.
+    ///
+    /// # Errors
+    /// A store failure.
+    pub async fn queue(&self, page: &QueuePage) -> Result<Vec<QueueItem>, AppError> {
+        let rows = self.store.queue(page).await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| {
+                let workflow = self.store.workflow(&row.workflow);
+                let title = workflow
+                    .as_ref()
+                    .map_or_else(String::new, |w| w.title.clone());
+                let label = match (row.step, &workflow) {
+                    (Some(step), Some(workflow)) => workflow
+                        .steps
+                        .get(step)
+                        .map_or_else(String::new, |s| s.label.clone()),
+                    (None, Some(workflow)) => workflow.intake.label.clone(),
+                    _ => String::new(),
+                };
+                QueueItem {
+                    link: self.links.filing(&row.filing),
+                    filing: row.filing,
+                    step: row.step,
+                    label,
+                    workflow_title: title,
+                    applicant: row.applicant,
+                    since: row.since,
+                    due_on: row.due_on,
+                    level: row.level,
+                    claimed_by: row.claimed_by,
+                }
+            })
+            .collect())
+    }
+
+    /// Takes a piece of a department's open work (`step` `None`: intake);
+    /// `false` when a colleague holds it.
+    ///
+    /// # Errors
+    /// A store failure.
+    pub async fn claim(
+        &self,
+        filing: &str,
+        step: Option<usize>,
+        account: &str,
+        now: DateTime,
+    ) -> Result<bool, AppError> {
+        Ok(self.store.claim_step(filing, step, account, now).await?)
+    }
+
+    /// Gives a piece of open work back.
+    ///
+    /// # Errors
+    /// A store failure.
+    pub async fn release(&self, filing: &str, step: Option<usize>) -> Result<(), AppError> {
+        Ok(self.store.release_step(filing, step).await?)
+    }
+
+    /// The filings an applicant filed with this contact address.
+    ///
+    /// # Errors
+    /// A store failure.
+    pub async fn filings_of(&self, email: &str) -> Result<Vec<FilingSummary>, AppError> {
+        let rows = self.store.filings_of(email).await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| FilingSummary {
+                link: self.links.filing(&row.id),
+                workflow_title: self
+                    .store
+                    .workflow_version(&row.workflow, row.version)
+                    .map_or_else(String::new, |w| w.title.clone()),
+                status: row.status.name().to_string(),
+                status_label: row.status.chinese().to_string(),
+                received_on: row.received_on,
+                decided_on: row.decided_on,
+                id: row.id,
+            })
+            .collect())
+    }
+
+    /// Whether a document with this number and code was issued here; the
+    /// code is accepted in any letter case.
+    ///
+    /// # Errors
+    /// A store failure.
+    pub async fn verify(
+        &self,
+        number: &str,
+        code: &str,
+    ) -> Result<Option<VerifiedDocument>, AppError> {
+        let found = self
+            .store
+            .verify_document(number.trim(), &normalize_code(code))
+            .await?;
+        Ok(found.map(|document| VerifiedDocument {
+            title: document.title,
+            number: document.number,
+            department: document.department,
+            issued_on: document.issued_on,
+            holder: document.holder,
+            sha256: document.sha256,
+        }))
+    }
+
+    /// Recomputes the audit chain.
+    ///
+    /// # Errors
+    /// A store failure.
+    pub async fn verify_audit(&self) -> Result<Verification, AppError> {
+        Ok(self.store.verify_audit().await?)
+    }
+}
+
+/// A filing number: the workflow, the time to the second, and a suffix
+/// from a process counter mixed with the clock's nanoseconds, so two
+/// filings in one second (or from two processes) differ.
+fn new_filing_id(workflow: &Workflow, now: DateTime) -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::from(d.subsec_nanos()));
+    let suffix = (nanos ^ COUNTER.fetch_add(1, Ordering::Relaxed).wrapping_mul(7919)) % 1_000_000;
+    format!(
+        "{}-{}-{suffix:06}",
+        workflow.id.to_uppercase(),
+        now.strftime("%Y%m%d%H%M%S"),
+    )
+}

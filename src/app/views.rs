@@ -1,0 +1,207 @@
+//! What leaves the process: the wire types of filings, queues and
+//! documents, for pages, the JSON API and mail links.
+//!
+//! They are built from the engine's state and the read side but are not
+//! those types: the engine may rename a field without changing what an
+//! integrator receives, and nothing here is stored.
+
+use jiff::civil::Date;
+use serde::Serialize;
+
+use crate::dsl::ir::StepKind;
+use crate::dsl::Workflow;
+use crate::engine::clock::{self, Level};
+use crate::engine::state::{StepOutcome, StepStatus};
+use crate::engine::Filing;
+use crate::links::Links;
+
+/// A filing as its applicant and its reviewers see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FilingView {
+    pub id: String,
+    pub revision: i64,
+    pub workflow: String,
+    pub workflow_title: String,
+    pub version: u32,
+    /// Stable, for programs: `submitted`, `in_review`, `decided`, …
+    pub status: String,
+    /// For people: 待受理, 审查中, 已办结, …
+    pub status_label: String,
+    pub applicant: String,
+    pub received_on: Option<Date>,
+    pub accepted_on: Option<Date>,
+    pub deemed_accepted: bool,
+    pub decided_on: Option<Date>,
+    /// The city's promised completion date; `None` before acceptance or while paused.
+    pub promised_due: Option<Date>,
+    /// The law's completion date.
+    pub legal_due: Option<Date>,
+    pub steps: Vec<StepView>,
+    pub link: String,
+}
+
+/// One step of a filing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StepView {
+    pub index: usize,
+    /// Stable within the workflow version (its place in the route, e.g. `2.1`).
+    pub id: String,
+    pub label: String,
+    /// `review`, `filing` or `signing`.
+    pub kind: String,
+    /// The department's name, or the signing parties'.
+    pub taken_by: String,
+    /// `waiting`, `active`, `done`, `skipped` or `cancelled`.
+    pub state: String,
+    pub since: Option<Date>,
+    pub due_on: Option<Date>,
+    /// `green`, `yellow`, `red` or `paused` while active.
+    pub level: Option<Level>,
+    /// `approved`, `refused`, `filed` or `signed` once done.
+    pub outcome: Option<String>,
+    pub reasons: Vec<String>,
+}
+
+/// A piece of a department's open work.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct QueueItem {
+    pub filing: String,
+    /// `None` for intake at the window.
+    pub step: Option<usize>,
+    pub label: String,
+    pub workflow_title: String,
+    pub applicant: String,
+    pub since: Date,
+    pub due_on: Option<Date>,
+    pub level: Level,
+    pub claimed_by: Option<String>,
+    pub link: String,
+}
+
+/// A filing in an applicant's list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FilingSummary {
+    pub id: String,
+    pub workflow_title: String,
+    pub status: String,
+    pub status_label: String,
+    pub received_on: Option<Date>,
+    pub decided_on: Option<Date>,
+    pub link: String,
+}
+
+/// What the public may see of a genuine document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VerifiedDocument {
+    pub title: String,
+    pub number: Option<String>,
+    pub department: String,
+    pub issued_on: String,
+    pub holder: String,
+    pub sha256: String,
+}
+
+impl FilingView {
+    /// The view of a filing on `today` (for warning levels).
+    pub fn of(
+        workflow: &Workflow,
+        filing: &Filing,
+        revision: i64,
+        calendar: &crate::calendar::Calendar,
+        today: Date,
+        links: &Links,
+    ) -> FilingView {
+        // A due date beyond the loaded calendar shows as unknown.
+        let overall = |limit| {
+            clock::overall_due(workflow, filing, calendar, limit)
+                .ok()
+                .flatten()
+        };
+        let steps = workflow
+            .steps
+            .iter()
+            .zip(&filing.steps)
+            .enumerate()
+            .map(|(index, (step, state))| {
+                let due_on = clock::step_due(workflow, filing, calendar, index)
+                    .ok()
+                    .flatten();
+                let active = matches!(state.status, StepStatus::Active { .. });
+                let (since, outcome, reasons) = match &state.status {
+                    StepStatus::Active { since } => (Some(*since), None, Vec::new()),
+                    StepStatus::Done { on, outcome, .. } => {
+                        let reasons = match outcome {
+                            StepOutcome::Refused { reasons } => reasons.clone(),
+                            _ => Vec::new(),
+                        };
+                        (Some(*on), Some(outcome_name(outcome)), reasons)
+                    }
+                    StepStatus::Skipped { reason } | StepStatus::Cancelled { reason } => {
+                        (None, None, vec![reason.clone()])
+                    }
+                    StepStatus::Waiting => (None, None, Vec::new()),
+                };
+                StepView {
+                    index,
+                    id: step.id.clone(),
+                    label: step.label.clone(),
+                    kind: kind_name(step.kind).to_string(),
+                    taken_by: workflow.step_actors(step),
+                    state: state_name(&state.status).to_string(),
+                    since,
+                    due_on,
+                    level: active.then(|| {
+                        clock::level(workflow, due_on, today, calendar).unwrap_or(Level::Paused)
+                    }),
+                    outcome: outcome.map(str::to_string),
+                    reasons,
+                }
+            })
+            .collect();
+        FilingView {
+            id: filing.id.clone(),
+            revision,
+            workflow: workflow.id.clone(),
+            workflow_title: workflow.title.clone(),
+            version: filing.version,
+            status: filing.status.name().to_string(),
+            status_label: filing.status.chinese().to_string(),
+            applicant: filing.applicant.clone(),
+            received_on: filing.received_on,
+            accepted_on: filing.accepted_on,
+            deemed_accepted: filing.deemed_accepted,
+            decided_on: filing.decided_on,
+            promised_due: overall(clock::Limit::Promised),
+            legal_due: overall(clock::Limit::Legal),
+            steps,
+            link: links.filing(&filing.id),
+        }
+    }
+}
+
+fn kind_name(kind: StepKind) -> &'static str {
+    match kind {
+        StepKind::Review => "review",
+        StepKind::Filing => "filing",
+        StepKind::Signing => "signing",
+    }
+}
+
+fn state_name(status: &StepStatus) -> &'static str {
+    match status {
+        StepStatus::Waiting => "waiting",
+        StepStatus::Active { .. } => "active",
+        StepStatus::Done { .. } => "done",
+        StepStatus::Skipped { .. } => "skipped",
+        StepStatus::Cancelled { .. } => "cancelled",
+    }
+}
+
+fn outcome_name(outcome: &StepOutcome) -> &'static str {
+    match outcome {
+        StepOutcome::Approved => "approved",
+        StepOutcome::Refused { .. } => "refused",
+        StepOutcome::Filed => "filed",
+        StepOutcome::Signed => "signed",
+    }
+}
