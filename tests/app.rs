@@ -1,0 +1,329 @@
+//! The application layer's use cases, as the command line and the web call
+//! them: on the embedded SQLite, with the real renderer and `.eml` mail.
+
+use std::path::{Path, PathBuf};
+
+use jiff::civil::{date, Date, DateTime};
+use onewindow::app::worker::{MailConfig, Worker};
+use onewindow::app::{Access, Action, App, AppError, Config, NewFiling};
+use onewindow::engine::clock::Level;
+use onewindow::engine::{Actor, Applicant, Command};
+use onewindow::project::Paths;
+use onewindow::store::read::{QueueFilter, QueuePage};
+
+mod common;
+use common::{root, scratch};
+
+fn config(data: &Path, flows: PathBuf) -> Config {
+    Config {
+        database: None,
+        data: data.to_path_buf(),
+        paths: Paths {
+            flows: vec![flows],
+            templates: root().join("templates"),
+        },
+        calendars: root().join("calendars"),
+        region: "cn".into(),
+        base_url: "https://yiyang.example.gov.cn/".into(),
+        max_upload: onewindow::app::DEFAULT_MAX_UPLOAD,
+        access: Access::CreateIfMissing,
+    }
+}
+
+async fn open(flows: PathBuf) -> (App, PathBuf) {
+    let data = scratch("app");
+    let app = App::open(config(&data, flows))
+        .await
+        .expect("the app opens");
+    (app, data)
+}
+
+fn at(day: Date) -> DateTime {
+    day.at(10, 0, 0, 0)
+}
+
+fn sample(workflow: &str) -> onewindow::engine::Answers {
+    onewindow::project::read_answers(&root().join(format!("workflows/samples/{workflow}.json")))
+        .expect("sample")
+}
+
+/// A new filing of the shipped sample answers, every material uploaded.
+async fn new_filing(app: &App, id: &str, workflow: &str, day: Date) -> NewFiling {
+    let answers = sample(workflow);
+    let mut materials = std::collections::BTreeMap::new();
+    for material in &answers.materials {
+        let upload = app
+            .upload(
+                &format!("{material}.pdf"),
+                "pdf",
+                b"%PDF-1.7\n%sample\n",
+                at(day),
+            )
+            .await
+            .expect("upload");
+        materials.insert(material.clone(), upload);
+    }
+    NewFiling {
+        id: Some(id.into()),
+        workflow: workflow.into(),
+        applicant: Applicant {
+            name: answers.applicant,
+            email: answers.email,
+        },
+        form: answers.form,
+        facts: answers.facts,
+        materials,
+        key: Some(format!("{id}:submit")),
+        now: at(day),
+    }
+}
+
+async fn act(app: &App, filing: &str, actor: Actor, command: Command, day: Date) {
+    app.act(Action {
+        filing: filing.into(),
+        actor,
+        command,
+        expected_revision: None,
+        key: None,
+        now: at(day),
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{filing}: {e}"));
+}
+
+fn reviewer(department: &str) -> Actor {
+    Actor::Reviewer {
+        department: department.into(),
+    }
+}
+
+async fn worker(app: &App, data: &Path) -> Worker {
+    let mail = MailConfig {
+        smtp: None,
+        eml_dir: data.join("mail"),
+        from: "一窗受理平台 <noreply@onewindow.example.cn>".into(),
+        templates: root().join("templates/mail"),
+    };
+    Worker::new(app, &mail).await.expect("worker")
+}
+
+#[tokio::test]
+async fn wrong_answers_are_all_listed_and_nothing_is_filed() {
+    let (app, _) = open(root().join("workflows")).await;
+    let mut filing = new_filing(&app, "BAD-1", "new_combined", date(2026, 9, 14)).await;
+    filing.form.insert("beds".into(), "很多".into());
+    filing.applicant.email = Some("not an address".into());
+    let error = app.submit(filing).await.unwrap_err();
+    let AppError::Invalid(problems) = &error else {
+        panic!("{error}");
+    };
+    let subjects: Vec<Option<&str>> = problems.iter().map(|p| p.subject.as_deref()).collect();
+    assert!(subjects.contains(&Some("beds")), "{problems:?}");
+    assert!(subjects.contains(&Some("email")), "{problems:?}");
+    assert!(matches!(
+        app.filing("BAD-1", date(2026, 9, 14)).await,
+        Err(AppError::NotFound(_))
+    ));
+    let unknown = app.workflow("new_combimed").unwrap_err().to_string();
+    assert!(
+        unknown.contains("new_combined"),
+        "lists the workflows: {unknown}"
+    );
+}
+
+#[tokio::test]
+async fn a_filing_through_the_use_cases_from_window_to_verified_permit() {
+    let (app, data) = open(root().join("workflows")).await;
+    let day = date(2026, 9, 14);
+    let filing = new_filing(&app, "APP-1", "new_combined", day).await;
+    let email = filing.applicant.email.clone().expect("sample e-mail");
+    let view = app.submit(filing.clone()).await.unwrap();
+    assert_eq!(
+        (view.status.as_str(), view.status_label.as_str()),
+        ("submitted", "待受理")
+    );
+    assert_eq!(view.link, "https://yiyang.example.gov.cn/filings/APP-1");
+    // A double click files once.
+    assert_eq!(app.submit(filing).await.unwrap().revision, view.revision);
+    let window = |today| QueuePage {
+        department: "window".into(),
+        filter: QueueFilter::All,
+        today,
+        limit: 50,
+        offset: 0,
+    };
+    let intake = app.queue(&window(day)).await.unwrap();
+    assert_eq!(intake.len(), 1);
+    assert_eq!(intake[0].label, "一窗受理");
+    act(
+        &app,
+        "APP-1",
+        Actor::Window {
+            department: "window".into(),
+        },
+        Command::Accept,
+        date(2026, 9, 15),
+    )
+    .await;
+    let view = app.filing("APP-1", date(2026, 9, 15)).await.unwrap();
+    assert_eq!(view.status, "in_review");
+    assert!(view.promised_due.is_some() && view.legal_due >= view.promised_due);
+    let active: Vec<_> = view.steps.iter().filter(|s| s.state == "active").collect();
+    assert_eq!(active.len(), 2, "health and civil affairs at once");
+    assert!(active.iter().all(|s| s.level == Some(Level::Green)));
+    // A stale revision is a conflict, not a silent overwrite.
+    let stale = app
+        .act(Action {
+            filing: "APP-1".into(),
+            actor: reviewer("civil"),
+            command: Command::Approve { step: 1 },
+            expected_revision: Some(1),
+            key: None,
+            now: at(date(2026, 9, 16)),
+        })
+        .await
+        .unwrap_err();
+    assert!(stale.to_string().contains("reload"), "{stale}");
+    act(
+        &app,
+        "APP-1",
+        reviewer("civil"),
+        Command::Approve { step: 1 },
+        date(2026, 9, 16),
+    )
+    .await;
+    act(
+        &app,
+        "APP-1",
+        reviewer("health"),
+        Command::Approve { step: 0 },
+        date(2026, 9, 17),
+    )
+    .await;
+    let mine = app.filings_of(&email).await.unwrap();
+    assert_eq!(mine.len(), 1);
+    assert_eq!(
+        (mine[0].status.as_str(), mine[0].decided_on),
+        ("decided", Some(date(2026, 9, 17)))
+    );
+    // After the worker renders it, the permit verifies, its code in any case.
+    let worker = worker(&app, &data).await;
+    let pass = worker
+        .pass(&app, "worker", at(date(2026, 9, 17)), 100)
+        .await
+        .unwrap();
+    assert!(
+        pass.rendered.rendered >= 3 && pass.rendered.failed == 0,
+        "{pass:?}"
+    );
+    let permit = app
+        .store()
+        .documents_of("APP-1", "approved")
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|d| d.template == "medical_license")
+        .expect("the licence");
+    let number = permit.number.clone().unwrap();
+    let lower = permit.verify_code.to_lowercase();
+    let verified = app
+        .verify(&number, &format!(" {lower} "))
+        .await
+        .unwrap()
+        .expect("genuine");
+    assert_eq!(verified.holder, "茂名康颐医养有限公司");
+    assert!(app
+        .verify(&number, "0000000000000000")
+        .await
+        .unwrap()
+        .is_none());
+}
+
+/// The agreement PDF's "valid until" and the registry's term end come from
+/// one rule: with a 24-month renewal both say two years, not one.
+#[tokio::test]
+async fn a_24_month_agreement_prints_and_registers_the_same_term() {
+    let flows = scratch("flows-24");
+    for entry in std::fs::read_dir(root().join("workflows")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "flow") {
+            let text = std::fs::read_to_string(&path).unwrap();
+            let text = text.replace("every 1 year renew", "every 24 months renew");
+            std::fs::write(flows.join(path.file_name().unwrap()), text).unwrap();
+        }
+    }
+    let (app, data) = open(flows).await;
+    let day = date(2026, 11, 2);
+    app.submit(new_filing(&app, "A-24", "cooperation_agreement", day).await)
+        .await
+        .unwrap();
+    act(
+        &app,
+        "A-24",
+        Actor::Window {
+            department: "window".into(),
+        },
+        Command::Accept,
+        day,
+    )
+    .await;
+    for party in ["medical", "eldercare"] {
+        act(
+            &app,
+            "A-24",
+            Actor::Party {
+                party: party.into(),
+            },
+            Command::Sign { step: 0 },
+            date(2026, 11, 4),
+        )
+        .await;
+    }
+    for (step, department) in [(1, "health"), (2, "civil"), (3, "township")] {
+        act(
+            &app,
+            "A-24",
+            reviewer(department),
+            Command::File { step },
+            date(2026, 11, 6),
+        )
+        .await;
+    }
+    let agreements = app.store().agreements().await.unwrap();
+    assert_eq!(agreements.len(), 1);
+    let (start, end) = (&agreements[0].3, &agreements[0].4);
+    assert_eq!((start.as_str(), end.as_str()), ("2026-12-01", "2028-11-30"));
+    let worker = worker(&app, &data).await;
+    worker
+        .pass(&app, "worker", at(date(2026, 11, 6)), 100)
+        .await
+        .unwrap();
+    let agreement = app
+        .store()
+        .documents_of("A-24", "signed")
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|d| d.template == "cooperation_agreement")
+        .expect("the agreement");
+    let pdf = app
+        .store()
+        .blobs
+        .get(agreement.sha256.as_ref().expect("rendered"))
+        .unwrap();
+    let path = data.join("agreement.pdf");
+    std::fs::write(&path, pdf).unwrap();
+    let output = std::process::Command::new("pdftotext")
+        .arg(&path)
+        .arg("-")
+        .output()
+        .expect("pdftotext (poppler-utils) runs");
+    let text = String::from_utf8_lossy(&output.stdout)
+        .split_whitespace()
+        .collect::<String>();
+    assert!(
+        text.contains("2028-11-30"),
+        "the PDF prints the registered end: {text}"
+    );
+    assert!(!text.contains("2027-11-30"), "and not a year: {text}");
+}
