@@ -212,6 +212,21 @@ struct Singles<'w> {
     materials: Option<&'w [ast::MaterialDef]>,
 }
 
+/// A workflow's clauses sorted by kind.
+#[derive(Default)]
+struct Clauses<'w> {
+    singles: Singles<'w>,
+    basis: Vec<String>,
+    rules: Vec<&'w ast::RuleDef>,
+    steps: Vec<&'w StepItem>,
+    independents: Vec<(Span, &'w Vec<Ident>)>,
+    outcomes: Vec<&'w ast::OutcomeDef>,
+    notify: Vec<(&'w Vec<Ident>, &'w Vec<Ident>)>,
+    remind: Vec<(&'w Vec<Ident>, ast::Count)>,
+    recur: Vec<&'w ast::RecurDef>,
+    register: Vec<&'w Ident>,
+}
+
 /// A step of the route with the spans the checker reports on.
 struct StepInfo<'w> {
     def: &'w ast::StepDef,
@@ -227,150 +242,35 @@ impl<'a> WorkflowChecker<'a> {
     }
 
     fn run(mut self, definition: &ast::WorkflowDef) -> Option<Workflow> {
-        let mut singles = Singles::default();
-        let mut seen: HashMap<&str, Span> = HashMap::new();
-        let mut basis = Vec::new();
-        let mut rules_ast = Vec::new();
-        let mut step_items = Vec::new();
-        let mut independents = Vec::new();
-        let mut outcomes_ast = Vec::new();
-        let mut notify_ast = Vec::new();
-        let mut remind_ast = Vec::new();
-        let mut recur_ast = Vec::new();
-        let mut register_ast = Vec::new();
-        for clause in &definition.clauses {
-            let keyword = clause.kind.keyword();
-            let single = matches!(
-                clause.kind,
-                ClauseKind::LegalLimit(_)
-                    | ClauseKind::PromisedLimit(_)
-                    | ClauseKind::Extension(_)
-                    | ClauseKind::Version(_)
-                    | ClauseKind::Parties(_)
-                    | ClauseKind::Form(_)
-                    | ClauseKind::Facts(_)
-                    | ClauseKind::Materials(_)
-            );
-            if single {
-                if let Some(first) = seen.get(keyword) {
-                    let diagnostic = Diagnostic::error(
-                        "duplicate-clause",
-                        clause.span,
-                        format!("`{keyword}` is given twice"),
-                    )
-                    .with_note(*first, "first given here");
-                    self.error(diagnostic);
-                    continue;
-                }
-                seen.insert(keyword, clause.span);
-            }
-            match &clause.kind {
-                ClauseKind::Basis(citations) => {
-                    basis.extend(citations.iter().map(|c| c.value.clone()))
-                }
-                ClauseKind::LegalLimit(count) => singles.legal_limit = Some((clause.span, *count)),
-                ClauseKind::PromisedLimit(count) => {
-                    singles.promised_limit = Some((clause.span, *count))
-                }
-                ClauseKind::Extension(count) => singles.extension = Some((clause.span, *count)),
-                ClauseKind::Version(count) => singles.version = Some((clause.span, *count)),
-                ClauseKind::Parties(parties) => singles.parties = Some(parties),
-                ClauseKind::Form(fields) => singles.form = Some(fields),
-                ClauseKind::Facts(fields) => singles.facts = Some(fields),
-                ClauseKind::Materials(materials) => singles.materials = Some(materials),
-                ClauseKind::Rule(rule) => rules_ast.push(rule),
-                ClauseKind::Step(item) => step_items.push(item),
-                ClauseKind::Independent(names) => independents.push((clause.span, names)),
-                ClauseKind::Outcome(outcome) => outcomes_ast.push(outcome),
-                ClauseKind::Notify { recipients, events } => notify_ast.push((recipients, events)),
-                ClauseKind::Remind { recipients, days } => remind_ast.push((recipients, *days)),
-                ClauseKind::Recur(recur) => recur_ast.push(recur),
-                ClauseKind::Register(kind) => register_ast.push(kind),
-            }
-        }
-        let id_span = definition.id.span;
-        for (present, keyword, example) in [
-            (!basis.is_empty(), "basis", "basis \"行政许可法\""),
-            (
-                singles.legal_limit.is_some(),
-                "legal_limit",
-                "legal_limit 20 workdays",
-            ),
-            (
-                singles.promised_limit.is_some(),
-                "promised_limit",
-                "promised_limit 15 workdays",
-            ),
-            (singles.version.is_some(), "version", "version 1"),
-        ] {
-            if !present {
-                self.error(
-                    Diagnostic::error(
-                        "missing-clause",
-                        id_span,
-                        format!("workflow `{}` has no `{keyword}`", definition.id.name),
-                    )
-                    .with_hint(format!("add `{example}`")),
-                );
-            }
-        }
-
-        // Parties, then fields: conditions need both.
-        for (id, name) in singles.parties.unwrap_or_default() {
-            if let Some((first, _)) = self.parties.iter().find(|(p, _)| p.name == id.name) {
-                let first = first.span;
-                self.error(duplicate("party", id, first));
-                continue;
-            }
-            self.parties.push((id.clone(), name.value.clone()));
-        }
-        let form_count = singles.form.map_or(0, <[_]>::len);
-        for field in singles
-            .form
-            .unwrap_or_default()
-            .iter()
-            .chain(singles.facts.unwrap_or_default())
-        {
-            self.field(field);
-        }
-        let form_ids: BTreeSet<String> = self
-            .fields
-            .iter()
-            .take(form_count)
-            .map(|f| f.id.clone())
-            .collect();
-
-        let rules: Vec<Rule> = rules_ast
+        let clauses = self.sort_clauses(definition);
+        self.missing_clauses(definition, &clauses);
+        let form_ids = self.parties_and_fields(&clauses.singles);
+        let rules: Vec<Rule> = clauses
+            .rules
             .iter()
             .filter_map(|rule| self.rule(rule))
             .collect();
-        let materials: Vec<Material> = singles
+        let materials: Vec<Material> = clauses
+            .singles
             .materials
             .unwrap_or_default()
             .iter()
             .filter_map(|material| self.material(material))
             .collect::<Vec<_>>();
-        self.unique_materials(singles.materials.unwrap_or_default());
-
-        let constraints: Vec<Cond> = rules
-            .iter()
-            .map(|rule| match &rule.when {
-                Some(when) => Cond::Or(vec![
-                    Cond::Not(Box::new(when.clone())),
-                    rule.require.clone(),
-                ]),
-                None => rule.require.clone(),
-            })
-            .collect();
-        if !rules.is_empty() && !self.satisfiable(&constraints.iter().collect::<Vec<_>>()) {
-            let diagnostic = Diagnostic::error(
-                "rules-unsatisfiable",
-                rules_ast[0].message.span,
-                "the rules together admit no submission",
-            )
-            .with_hint("some `require` contradicts another rule or a field's range");
-            self.error(diagnostic);
-        }
+        self.unique_materials(clauses.singles.materials.unwrap_or_default());
+        let constraints = self.rules_together(&rules, &clauses.rules);
+        let Clauses {
+            singles,
+            basis,
+            rules: _,
+            steps: step_items,
+            independents,
+            outcomes: outcomes_ast,
+            notify: notify_ast,
+            remind: remind_ast,
+            recur: recur_ast,
+            register: register_ast,
+        } = clauses;
 
         // The route.
         let (intake, infos, route) = self.route(definition, &step_items);
@@ -454,6 +354,149 @@ impl<'a> WorkflowChecker<'a> {
             registers,
             longest_path,
         })
+    }
+
+    /// Sorts a workflow's clauses by kind; a clause that may be given
+    /// once and is given again is reported and left out.
+    fn sort_clauses<'d>(&mut self, definition: &'d ast::WorkflowDef) -> Clauses<'d> {
+        let mut clauses = Clauses::default();
+        let mut seen: HashMap<&str, Span> = HashMap::new();
+        for clause in &definition.clauses {
+            let keyword = clause.kind.keyword();
+            let single = matches!(
+                clause.kind,
+                ClauseKind::LegalLimit(_)
+                    | ClauseKind::PromisedLimit(_)
+                    | ClauseKind::Extension(_)
+                    | ClauseKind::Version(_)
+                    | ClauseKind::Parties(_)
+                    | ClauseKind::Form(_)
+                    | ClauseKind::Facts(_)
+                    | ClauseKind::Materials(_)
+            );
+            if single {
+                if let Some(first) = seen.get(keyword) {
+                    let diagnostic = Diagnostic::error(
+                        "duplicate-clause",
+                        clause.span,
+                        format!("`{keyword}` is given twice"),
+                    )
+                    .with_note(*first, "first given here");
+                    self.error(diagnostic);
+                    continue;
+                }
+                seen.insert(keyword, clause.span);
+            }
+            let singles = &mut clauses.singles;
+            match &clause.kind {
+                ClauseKind::Basis(citations) => clauses
+                    .basis
+                    .extend(citations.iter().map(|c| c.value.clone())),
+                ClauseKind::LegalLimit(count) => singles.legal_limit = Some((clause.span, *count)),
+                ClauseKind::PromisedLimit(count) => {
+                    singles.promised_limit = Some((clause.span, *count))
+                }
+                ClauseKind::Extension(count) => singles.extension = Some((clause.span, *count)),
+                ClauseKind::Version(count) => singles.version = Some((clause.span, *count)),
+                ClauseKind::Parties(parties) => singles.parties = Some(parties),
+                ClauseKind::Form(fields) => singles.form = Some(fields),
+                ClauseKind::Facts(fields) => singles.facts = Some(fields),
+                ClauseKind::Materials(materials) => singles.materials = Some(materials),
+                ClauseKind::Rule(rule) => clauses.rules.push(rule),
+                ClauseKind::Step(item) => clauses.steps.push(item),
+                ClauseKind::Independent(names) => clauses.independents.push((clause.span, names)),
+                ClauseKind::Outcome(outcome) => clauses.outcomes.push(outcome),
+                ClauseKind::Notify { recipients, events } => {
+                    clauses.notify.push((recipients, events))
+                }
+                ClauseKind::Remind { recipients, days } => clauses.remind.push((recipients, *days)),
+                ClauseKind::Recur(recur) => clauses.recur.push(recur),
+                ClauseKind::Register(kind) => clauses.register.push(kind),
+            }
+        }
+        clauses
+    }
+
+    /// The clauses every workflow needs.
+    fn missing_clauses(&mut self, definition: &ast::WorkflowDef, clauses: &Clauses<'_>) {
+        let singles = &clauses.singles;
+        for (present, keyword, example) in [
+            (!clauses.basis.is_empty(), "basis", "basis \"行政许可法\""),
+            (
+                singles.legal_limit.is_some(),
+                "legal_limit",
+                "legal_limit 20 workdays",
+            ),
+            (
+                singles.promised_limit.is_some(),
+                "promised_limit",
+                "promised_limit 15 workdays",
+            ),
+            (singles.version.is_some(), "version", "version 1"),
+        ] {
+            if !present {
+                self.error(
+                    Diagnostic::error(
+                        "missing-clause",
+                        definition.id.span,
+                        format!("workflow `{}` has no `{keyword}`", definition.id.name),
+                    )
+                    .with_hint(format!("add `{example}`")),
+                );
+            }
+        }
+    }
+
+    /// Parties, then fields (conditions need both); the ids of the form's
+    /// fields, as opposed to the facts'.
+    fn parties_and_fields(&mut self, singles: &Singles<'_>) -> BTreeSet<String> {
+        for (id, name) in singles.parties.unwrap_or_default() {
+            if let Some((first, _)) = self.parties.iter().find(|(p, _)| p.name == id.name) {
+                let first = first.span;
+                self.error(duplicate("party", id, first));
+                continue;
+            }
+            self.parties.push((id.clone(), name.value.clone()));
+        }
+        let form_count = singles.form.map_or(0, <[_]>::len);
+        for field in singles
+            .form
+            .unwrap_or_default()
+            .iter()
+            .chain(singles.facts.unwrap_or_default())
+        {
+            self.field(field);
+        }
+        self.fields
+            .iter()
+            .take(form_count)
+            .map(|f| f.id.clone())
+            .collect()
+    }
+
+    /// The rules as constraints every submission meets; reported when no
+    /// submission can meet them all.
+    fn rules_together(&mut self, rules: &[Rule], rules_ast: &[&ast::RuleDef]) -> Vec<Cond> {
+        let constraints: Vec<Cond> = rules
+            .iter()
+            .map(|rule| match &rule.when {
+                Some(when) => Cond::Or(vec![
+                    Cond::Not(Box::new(when.clone())),
+                    rule.require.clone(),
+                ]),
+                None => rule.require.clone(),
+            })
+            .collect();
+        if !rules.is_empty() && !self.satisfiable(&constraints.iter().collect::<Vec<_>>()) {
+            let diagnostic = Diagnostic::error(
+                "rules-unsatisfiable",
+                rules_ast[0].message.span,
+                "the rules together admit no submission",
+            )
+            .with_hint("some `require` contradicts another rule or a field's range");
+            self.error(diagnostic);
+        }
+        constraints
     }
 
     fn satisfiable(&self, conditions: &[&Cond]) -> bool {

@@ -377,286 +377,428 @@ impl Machine<'_> {
             });
         }
         match command {
-            Command::Submit { submission } => {
-                self.expect_actor(actor, name, &Actor::Applicant)?;
-                self.expect_status(&[Status::Draft], name)?;
-                self.check_rules(submission)?;
-                self.filing.apply_submission(submission);
-                self.received()?;
-            }
-            Command::Accept => {
-                self.expect_window(actor, name)?;
-                self.expect_status(&[Status::Submitted], name)?;
-                let deemed = self.intake_passed()?;
-                let (missing, deferrable) = self.missing();
-                if !missing.is_empty() && !deemed {
-                    return Err(EngineError::MissingMaterials { materials: missing });
-                }
-                self.accept(deemed, missing.into_iter().chain(deferrable))?;
-            }
-            Command::RequestCorrection { items } => {
-                self.expect_window(actor, name)?;
-                self.expect_status(&[Status::Submitted], name)?;
-                non_empty(items)?;
-                if self.filing.intake_correction.is_some() {
-                    return Err(EngineError::CorrectionAlreadyRequested);
-                }
-                self.refuse_if_intake_passed()?;
-                self.filing.intake_correction = Some(Correction {
-                    items: items.clone(),
-                    requested_on: self.today,
-                    answered_on: None,
-                });
-                self.filing.status = Status::AwaitingCorrection;
-                self.issue(Event::Correction);
-                self.notify(NotifyEvent::Correction, None);
-            }
+            Command::Submit { submission } => self.submit(actor, name, submission)?,
+            Command::Accept => self.accept_at_window(actor, name)?,
+            Command::RequestCorrection { items } => self.request_correction(actor, name, items)?,
             Command::AnswerCorrection { submission } => {
-                self.expect_actor(actor, name, &Actor::Applicant)?;
-                self.expect_status(&[Status::AwaitingCorrection], name)?;
-                self.check_rules(submission)?;
-                self.filing.apply_submission(submission);
-                if let Some(correction) = &mut self.filing.intake_correction {
-                    correction.answered_on = Some(self.today);
-                }
-                self.received()?;
+                self.answer_correction(actor, name, submission)?
             }
-            Command::RefuseToAccept { reasons } => {
-                self.expect_window(actor, name)?;
-                self.expect_status(&[Status::Submitted], name)?;
-                non_empty(reasons)?;
-                self.refuse_if_intake_passed()?;
-                self.filing.status = Status::NotAccepted;
-                self.filing.decision = Some(Decision::Refused {
-                    reasons: reasons.clone(),
-                });
-                self.filing.decided_on = Some(self.today);
-                self.issue(Event::NotAccepted);
-                self.notify(NotifyEvent::NotAccepted, None);
-            }
+            Command::RefuseToAccept { reasons } => self.refuse_to_accept(actor, name, reasons)?,
             Command::Approve { step } | Command::File { step } => {
-                let kind = if matches!(command, Command::Approve { .. }) {
-                    StepKind::Review
-                } else {
-                    StepKind::Filing
-                };
-                self.expect_status(&[Status::InReview], name)?;
-                self.expect_step(*step, kind, name)?;
-                self.expect_reviewer(actor, *step, name)?;
-                self.expect_running(*step)?;
-                self.expect_nothing_deferred()?;
-                let outcome = if kind == StepKind::Review {
-                    StepOutcome::Approved
-                } else {
-                    StepOutcome::Filed
-                };
-                self.finish_step(*step, outcome, actor)?;
+                self.approve_or_file(actor, name, command, step)?
             }
-            Command::Refuse { step, reasons } => {
-                self.expect_status(&[Status::InReview], name)?;
-                self.expect_step(*step, StepKind::Review, name)?;
-                self.expect_reviewer(actor, *step, name)?;
-                self.expect_running(*step)?;
-                non_empty(reasons)?;
-                self.filing.steps[*step].status = StepStatus::Done {
-                    on: self.today,
-                    outcome: StepOutcome::Refused {
-                        reasons: reasons.clone(),
-                    },
-                    by: actor.to_string(),
-                };
-                let department = self.workflow.steps[*step]
-                    .department
-                    .clone()
-                    .unwrap_or_default();
-                self.cancel_open_steps(&format!("{department}已作出不予许可决定"));
-                self.close_pauses();
-                self.decide(Decision::Refused {
-                    reasons: reasons.clone(),
-                });
-                self.issue(Event::Rejected);
-                self.notify(NotifyEvent::Rejected, Some(*step));
-            }
-            Command::Sign { step } => {
-                self.expect_status(&[Status::InReview], name)?;
-                self.expect_step(*step, StepKind::Signing, name)?;
-                let Actor::Party { party } = actor else {
-                    return Err(self.wrong_actor(actor, name, "a signing party"));
-                };
-                if !self.workflow.steps[*step].parties.contains(party) {
-                    return Err(self.wrong_actor(actor, name, "a signing party"));
-                }
-                self.expect_running(*step)?;
-                if !self.filing.steps[*step].signatures.insert(party.clone()) {
-                    return Err(EngineError::AlreadySigned {
-                        step: *step,
-                        party: party.clone(),
-                    });
-                }
-                let all_signed = self.workflow.steps[*step]
-                    .parties
-                    .iter()
-                    .all(|p| self.filing.steps[*step].signatures.contains(p));
-                if all_signed {
-                    self.finish_step(*step, StepOutcome::Signed, actor)?;
-                }
-            }
+            Command::Refuse { step, reasons } => self.refuse_step(actor, name, step, reasons)?,
+            Command::Sign { step } => self.sign(actor, name, step)?,
             Command::RequestStepCorrection { step, items } => {
-                self.expect_status(&[Status::InReview], name)?;
-                self.expect_known_step(*step)?;
-                self.expect_reviewer(actor, *step, name)?;
-                self.expect_running(*step)?;
-                non_empty(items)?;
-                if self.filing.steps[*step].correction.is_some() {
-                    return Err(EngineError::CorrectionAlreadyRequested);
-                }
-                self.filing.steps[*step].correction = Some(Correction {
-                    items: items.clone(),
-                    requested_on: self.today,
-                    answered_on: None,
-                });
-                self.filing.pauses.push(Pause {
-                    kind: PauseKind::Correction,
-                    step: Some(*step),
-                    from: self.today,
-                    until: None,
-                    stated_days: None,
-                    reason: items.join("；"),
-                });
-                self.issue(Event::Correction);
-                self.notify(NotifyEvent::Correction, Some(*step));
+                self.request_step_correction(actor, name, step, items)?
             }
             Command::AnswerStepCorrection { step, submission } => {
-                self.expect_actor(actor, name, &Actor::Applicant)?;
-                self.expect_status(&[Status::InReview], name)?;
-                self.expect_known_step(*step)?;
-                let open = self
-                    .open_pause(*step, true)
-                    .ok_or(EngineError::NoOpenCorrection { step: *step })?;
-                self.check_rules(submission)?;
-                self.filing.apply_submission(submission);
-                self.filing.pauses[open].until = Some(self.today);
-                if let Some(correction) = &mut self.filing.steps[*step].correction {
-                    correction.answered_on = Some(self.today);
-                }
-                self.notify(NotifyEvent::Assigned, Some(*step));
-                self.schedule_step_timers(*step)?;
+                self.answer_step_correction(actor, name, step, submission)?
             }
             Command::Pause {
                 step,
                 kind,
                 days,
                 reason,
-            } => {
-                self.expect_status(&[Status::InReview], name)?;
-                self.expect_known_step(*step)?;
-                self.expect_reviewer(actor, *step, name)?;
-                self.expect_running(*step)?;
-                if *kind == PauseKind::Correction {
-                    return Err(self.wrong_actor(actor, "pause", "request_step_correction"));
-                }
-                if *days == 0 || reason.trim().is_empty() {
-                    return Err(EngineError::EmptyReasons);
-                }
-                self.filing.pauses.push(Pause {
-                    kind: *kind,
-                    step: Some(*step),
-                    from: self.today,
-                    until: None,
-                    stated_days: Some(*days),
-                    reason: reason.clone(),
-                });
-                self.notify(NotifyEvent::Paused, Some(*step));
-            }
-            Command::Resume { step } => {
-                self.expect_status(&[Status::InReview], name)?;
-                self.expect_known_step(*step)?;
-                self.expect_reviewer(actor, *step, name)?;
-                let open = self
-                    .open_pause(*step, false)
-                    .ok_or(EngineError::NotPaused { step: *step })?;
-                self.filing.pauses[open].until = Some(self.today);
-                self.schedule_step_timers(*step)?;
-            }
-            Command::Extend { reason } => {
-                let Actor::Head { department } = actor else {
-                    return Err(self.wrong_actor(
-                        actor,
-                        name,
-                        "the head of a department taking part",
-                    ));
-                };
-                let takes_part = self.workflow.intake.department == *department
-                    || self
-                        .workflow
-                        .steps
-                        .iter()
-                        .any(|s| s.department.as_ref() == Some(department));
-                if !takes_part {
-                    return Err(self.wrong_actor(
-                        actor,
-                        name,
-                        "the head of a department taking part",
-                    ));
-                }
-                self.expect_status(&[Status::InReview], name)?;
-                if self.workflow.extension == 0 {
-                    return Err(EngineError::NoExtensionAllowed);
-                }
-                if self.filing.extension.is_some() {
-                    return Err(EngineError::AlreadyExtended);
-                }
-                if reason.trim().is_empty() {
-                    return Err(EngineError::EmptyReasons);
-                }
-                self.filing.extension = Some(Extension {
-                    days: self.workflow.extension,
-                    reason: reason.clone(),
-                    approved_by: department.clone(),
-                    on: self.today,
-                });
-                self.notify(NotifyEvent::Extended, None);
-            }
+            } => self.pause(actor, name, step, kind, days, reason)?,
+            Command::Resume { step } => self.resume(actor, name, step)?,
+            Command::Extend { reason } => self.extend(actor, name, reason)?,
             Command::SupplyDeferred { materials } => {
-                self.expect_actor(actor, name, &Actor::Applicant)?;
-                self.expect_status(&[Status::InReview], name)?;
-                let unknown: Vec<Problem> = materials
-                    .keys()
-                    .filter(|id| !self.filing.deferred.contains(*id))
-                    .map(|id| Problem {
-                        subject: Some(id.clone()),
-                        message: format!("“{id}”不是容缺受理后待补交的材料"),
-                    })
-                    .collect();
-                if materials.is_empty() || !unknown.is_empty() {
-                    return Err(EngineError::Invalid { problems: unknown });
-                }
-                for (id, upload) in materials {
-                    self.filing.deferred.remove(id);
-                    self.filing.materials.insert(id.clone(), upload.clone());
-                }
+                self.supply_deferred(actor, name, materials)?
             }
-            Command::Withdraw { reason } => {
-                self.expect_actor(actor, name, &Actor::Applicant)?;
-                if self.filing.status == Status::Draft {
-                    return Err(EngineError::WrongState {
-                        status: self.filing.status,
-                        command: name,
-                    });
-                }
-                self.cancel_open_steps(&format!("申请人撤回申请：{reason}"));
-                self.close_pauses();
-                self.filing.status = Status::Withdrawn;
-                self.notify(NotifyEvent::Withdrawn, None);
-            }
-            Command::Timer { timer } => {
-                if *actor != Actor::System {
-                    return Err(self.wrong_actor(actor, name, "the timer worker"));
-                }
-                return self.fire(*timer);
-            }
+            Command::Withdraw { reason } => self.withdraw(actor, name, reason)?,
+            Command::Timer { timer } => return self.timer(actor, name, timer),
         }
         Ok(true)
+    }
+
+    /// The applicant files: the rules hold and the materials arrive.
+    fn submit(
+        &mut self,
+        actor: &Actor,
+        name: &'static str,
+        submission: &Submission,
+    ) -> Result<(), EngineError> {
+        self.expect_actor(actor, name, &Actor::Applicant)?;
+        self.expect_status(&[Status::Draft], name)?;
+        self.check_rules(submission)?;
+        self.filing.apply_submission(submission);
+        self.received()?;
+        Ok(())
+    }
+
+    /// The window accepts; after the intake limit, as deemed (art. 32).
+    fn accept_at_window(&mut self, actor: &Actor, name: &'static str) -> Result<(), EngineError> {
+        self.expect_window(actor, name)?;
+        self.expect_status(&[Status::Submitted], name)?;
+        let deemed = self.intake_passed()?;
+        let (missing, deferrable) = self.missing();
+        if !missing.is_empty() && !deemed {
+            return Err(EngineError::MissingMaterials { materials: missing });
+        }
+        self.accept(deemed, missing.into_iter().chain(deferrable))?;
+        Ok(())
+    }
+
+    /// The window's one correction notice, listing every item (art. 32).
+    fn request_correction(
+        &mut self,
+        actor: &Actor,
+        name: &'static str,
+        items: &[String],
+    ) -> Result<(), EngineError> {
+        self.expect_window(actor, name)?;
+        self.expect_status(&[Status::Submitted], name)?;
+        non_empty(items)?;
+        if self.filing.intake_correction.is_some() {
+            return Err(EngineError::CorrectionAlreadyRequested);
+        }
+        self.refuse_if_intake_passed()?;
+        self.filing.intake_correction = Some(Correction {
+            items: items.to_vec(),
+            requested_on: self.today,
+            answered_on: None,
+        });
+        self.filing.status = Status::AwaitingCorrection;
+        self.issue(Event::Correction);
+        self.notify(NotifyEvent::Correction, None);
+        Ok(())
+    }
+
+    /// The applicant answers the intake correction; the materials arrive anew.
+    fn answer_correction(
+        &mut self,
+        actor: &Actor,
+        name: &'static str,
+        submission: &Submission,
+    ) -> Result<(), EngineError> {
+        self.expect_actor(actor, name, &Actor::Applicant)?;
+        self.expect_status(&[Status::AwaitingCorrection], name)?;
+        self.check_rules(submission)?;
+        self.filing.apply_submission(submission);
+        if let Some(correction) = &mut self.filing.intake_correction {
+            correction.answered_on = Some(self.today);
+        }
+        self.received()?;
+        Ok(())
+    }
+
+    /// The window refuses to accept, with reasons.
+    fn refuse_to_accept(
+        &mut self,
+        actor: &Actor,
+        name: &'static str,
+        reasons: &[String],
+    ) -> Result<(), EngineError> {
+        self.expect_window(actor, name)?;
+        self.expect_status(&[Status::Submitted], name)?;
+        non_empty(reasons)?;
+        self.refuse_if_intake_passed()?;
+        self.filing.status = Status::NotAccepted;
+        self.filing.decision = Some(Decision::Refused {
+            reasons: reasons.to_vec(),
+        });
+        self.filing.decided_on = Some(self.today);
+        self.issue(Event::NotAccepted);
+        self.notify(NotifyEvent::NotAccepted, None);
+        Ok(())
+    }
+
+    /// A department approves its review step or completes its filing step.
+    fn approve_or_file(
+        &mut self,
+        actor: &Actor,
+        name: &'static str,
+        command: &Command,
+        step: &usize,
+    ) -> Result<(), EngineError> {
+        let kind = if matches!(command, Command::Approve { .. }) {
+            StepKind::Review
+        } else {
+            StepKind::Filing
+        };
+        self.expect_status(&[Status::InReview], name)?;
+        self.expect_step(*step, kind, name)?;
+        self.expect_reviewer(actor, *step, name)?;
+        self.expect_running(*step)?;
+        self.expect_nothing_deferred()?;
+        let outcome = if kind == StepKind::Review {
+            StepOutcome::Approved
+        } else {
+            StepOutcome::Filed
+        };
+        self.finish_step(*step, outcome, actor)?;
+        Ok(())
+    }
+
+    /// A department refuses its review step, with reasons.
+    fn refuse_step(
+        &mut self,
+        actor: &Actor,
+        name: &'static str,
+        step: &usize,
+        reasons: &[String],
+    ) -> Result<(), EngineError> {
+        self.expect_status(&[Status::InReview], name)?;
+        self.expect_step(*step, StepKind::Review, name)?;
+        self.expect_reviewer(actor, *step, name)?;
+        self.expect_running(*step)?;
+        non_empty(reasons)?;
+        self.filing.steps[*step].status = StepStatus::Done {
+            on: self.today,
+            outcome: StepOutcome::Refused {
+                reasons: reasons.to_vec(),
+            },
+            by: actor.to_string(),
+        };
+        let department = self.workflow.steps[*step]
+            .department
+            .clone()
+            .unwrap_or_default();
+        self.cancel_open_steps(&format!("{department}已作出不予许可决定"));
+        self.close_pauses();
+        self.decide(Decision::Refused {
+            reasons: reasons.to_vec(),
+        });
+        self.issue(Event::Rejected);
+        self.notify(NotifyEvent::Rejected, Some(*step));
+        Ok(())
+    }
+
+    /// A party signs; the step is done when every party has.
+    fn sign(&mut self, actor: &Actor, name: &'static str, step: &usize) -> Result<(), EngineError> {
+        self.expect_status(&[Status::InReview], name)?;
+        self.expect_step(*step, StepKind::Signing, name)?;
+        let Actor::Party { party } = actor else {
+            return Err(self.wrong_actor(actor, name, "a signing party"));
+        };
+        if !self.workflow.steps[*step].parties.contains(party) {
+            return Err(self.wrong_actor(actor, name, "a signing party"));
+        }
+        self.expect_running(*step)?;
+        if !self.filing.steps[*step].signatures.insert(party.clone()) {
+            return Err(EngineError::AlreadySigned {
+                step: *step,
+                party: party.clone(),
+            });
+        }
+        let all_signed = self.workflow.steps[*step]
+            .parties
+            .iter()
+            .all(|p| self.filing.steps[*step].signatures.contains(p));
+        if all_signed {
+            self.finish_step(*step, StepOutcome::Signed, actor)?;
+        }
+        Ok(())
+    }
+
+    /// A department asks for corrections during review; its clock stops.
+    fn request_step_correction(
+        &mut self,
+        actor: &Actor,
+        name: &'static str,
+        step: &usize,
+        items: &[String],
+    ) -> Result<(), EngineError> {
+        self.expect_status(&[Status::InReview], name)?;
+        self.expect_known_step(*step)?;
+        self.expect_reviewer(actor, *step, name)?;
+        self.expect_running(*step)?;
+        non_empty(items)?;
+        if self.filing.steps[*step].correction.is_some() {
+            return Err(EngineError::CorrectionAlreadyRequested);
+        }
+        self.filing.steps[*step].correction = Some(Correction {
+            items: items.to_vec(),
+            requested_on: self.today,
+            answered_on: None,
+        });
+        self.filing.pauses.push(Pause {
+            kind: PauseKind::Correction,
+            step: Some(*step),
+            from: self.today,
+            until: None,
+            stated_days: None,
+            reason: items.join("；"),
+        });
+        self.issue(Event::Correction);
+        self.notify(NotifyEvent::Correction, Some(*step));
+        Ok(())
+    }
+
+    /// The applicant answers a department's correction; its clock runs again.
+    fn answer_step_correction(
+        &mut self,
+        actor: &Actor,
+        name: &'static str,
+        step: &usize,
+        submission: &Submission,
+    ) -> Result<(), EngineError> {
+        self.expect_actor(actor, name, &Actor::Applicant)?;
+        self.expect_status(&[Status::InReview], name)?;
+        self.expect_known_step(*step)?;
+        let open = self
+            .open_pause(*step, true)
+            .ok_or(EngineError::NoOpenCorrection { step: *step })?;
+        self.check_rules(submission)?;
+        self.filing.apply_submission(submission);
+        self.filing.pauses[open].until = Some(self.today);
+        if let Some(correction) = &mut self.filing.steps[*step].correction {
+            correction.answered_on = Some(self.today);
+        }
+        self.notify(NotifyEvent::Assigned, Some(*step));
+        self.schedule_step_timers(*step)?;
+        Ok(())
+    }
+
+    /// An art. 45 pause (expert review, inspection, appraisal, hearing) with its stated days.
+    fn pause(
+        &mut self,
+        actor: &Actor,
+        name: &'static str,
+        step: &usize,
+        kind: &PauseKind,
+        days: &u32,
+        reason: &str,
+    ) -> Result<(), EngineError> {
+        self.expect_status(&[Status::InReview], name)?;
+        self.expect_known_step(*step)?;
+        self.expect_reviewer(actor, *step, name)?;
+        self.expect_running(*step)?;
+        if *kind == PauseKind::Correction {
+            return Err(self.wrong_actor(actor, "pause", "request_step_correction"));
+        }
+        if *days == 0 || reason.trim().is_empty() {
+            return Err(EngineError::EmptyReasons);
+        }
+        self.filing.pauses.push(Pause {
+            kind: *kind,
+            step: Some(*step),
+            from: self.today,
+            until: None,
+            stated_days: Some(*days),
+            reason: reason.to_string(),
+        });
+        self.notify(NotifyEvent::Paused, Some(*step));
+        Ok(())
+    }
+
+    /// The pause ends; the step's clock runs again.
+    fn resume(
+        &mut self,
+        actor: &Actor,
+        name: &'static str,
+        step: &usize,
+    ) -> Result<(), EngineError> {
+        self.expect_status(&[Status::InReview], name)?;
+        self.expect_known_step(*step)?;
+        self.expect_reviewer(actor, *step, name)?;
+        let open = self
+            .open_pause(*step, false)
+            .ok_or(EngineError::NotPaused { step: *step })?;
+        self.filing.pauses[open].until = Some(self.today);
+        self.schedule_step_timers(*step)?;
+        Ok(())
+    }
+
+    /// A taking-part department's head extends the limit once, with the reason (art. 42).
+    fn extend(
+        &mut self,
+        actor: &Actor,
+        name: &'static str,
+        reason: &str,
+    ) -> Result<(), EngineError> {
+        let Actor::Head { department } = actor else {
+            return Err(self.wrong_actor(actor, name, "the head of a department taking part"));
+        };
+        let takes_part = self.workflow.intake.department == *department
+            || self
+                .workflow
+                .steps
+                .iter()
+                .any(|s| s.department.as_ref() == Some(department));
+        if !takes_part {
+            return Err(self.wrong_actor(actor, name, "the head of a department taking part"));
+        }
+        self.expect_status(&[Status::InReview], name)?;
+        if self.workflow.extension == 0 {
+            return Err(EngineError::NoExtensionAllowed);
+        }
+        if self.filing.extension.is_some() {
+            return Err(EngineError::AlreadyExtended);
+        }
+        if reason.trim().is_empty() {
+            return Err(EngineError::EmptyReasons);
+        }
+        self.filing.extension = Some(Extension {
+            days: self.workflow.extension,
+            reason: reason.to_string(),
+            approved_by: department.clone(),
+            on: self.today,
+        });
+        self.notify(NotifyEvent::Extended, None);
+        Ok(())
+    }
+
+    /// The applicant supplies materials accepted as deferrable (容缺).
+    fn supply_deferred(
+        &mut self,
+        actor: &Actor,
+        name: &'static str,
+        materials: &BTreeMap<String, Upload>,
+    ) -> Result<(), EngineError> {
+        self.expect_actor(actor, name, &Actor::Applicant)?;
+        self.expect_status(&[Status::InReview], name)?;
+        let unknown: Vec<Problem> = materials
+            .keys()
+            .filter(|id| !self.filing.deferred.contains(*id))
+            .map(|id| Problem {
+                subject: Some(id.clone()),
+                message: format!("“{id}”不是容缺受理后待补交的材料"),
+            })
+            .collect();
+        if materials.is_empty() || !unknown.is_empty() {
+            return Err(EngineError::Invalid { problems: unknown });
+        }
+        for (id, upload) in materials {
+            self.filing.deferred.remove(id);
+            self.filing.materials.insert(id.clone(), upload.clone());
+        }
+        Ok(())
+    }
+
+    /// The applicant withdraws; open steps are cancelled.
+    fn withdraw(
+        &mut self,
+        actor: &Actor,
+        name: &'static str,
+        reason: &str,
+    ) -> Result<(), EngineError> {
+        self.expect_actor(actor, name, &Actor::Applicant)?;
+        if self.filing.status == Status::Draft {
+            return Err(EngineError::WrongState {
+                status: self.filing.status,
+                command: name,
+            });
+        }
+        self.cancel_open_steps(&format!("申请人撤回申请：{reason}"));
+        self.close_pauses();
+        self.filing.status = Status::Withdrawn;
+        self.notify(NotifyEvent::Withdrawn, None);
+        Ok(())
+    }
+
+    /// A timer fires; false when it no longer applies.
+    fn timer(
+        &mut self,
+        actor: &Actor,
+        name: &'static str,
+        timer: &Timer,
+    ) -> Result<bool, EngineError> {
+        if *actor != Actor::System {
+            return Err(self.wrong_actor(actor, name, "the timer worker"));
+        }
+        self.fire(*timer)
     }
 
     // ---- intake ------------------------------------------------------------
@@ -850,7 +992,7 @@ impl Machine<'_> {
         self.filing.status = Status::Decided;
     }
 
-    fn cancel_open_steps(&mut self, reason: &str) {
+    fn cancel_open_steps(&mut self, reason: &String) {
         for state in &mut self.filing.steps {
             if matches!(
                 state.status,
