@@ -365,17 +365,39 @@ async fn compose(
     if addresses.is_empty() {
         return Ok(None);
     }
+    let values = values(
+        store.calendar(),
+        mailer,
+        &workflow,
+        &filing,
+        step,
+        &department_id,
+    );
+    let (subject, text) = mailer.templates.fill(event, &values);
+    let attachments = decision_attachments(store, &filing, event).await?;
+    message(mailer, row, subject, text, &addresses, attachments).map(Some)
+}
+
+/// The placeholders' values for a filing's message.
+fn values<'v>(
+    calendar: &crate::calendar::Calendar,
+    mailer: &Mailer,
+    workflow: &crate::dsl::Workflow,
+    filing: &Filing,
+    step: Option<usize>,
+    department_id: &str,
+) -> HashMap<&'v str, String> {
     let step_label = step
         .and_then(|s| workflow.steps.get(s))
         .map_or_else(String::new, |s| s.label.clone());
     let due = step
         .and_then(|s| {
-            crate::engine::clock::step_due(&workflow, &filing, store.calendar(), s)
+            crate::engine::clock::step_due(workflow, filing, calendar, s)
                 .ok()
                 .flatten()
         })
         .map_or_else(String::new, |d| d.to_string());
-    let department_name = workflow.department_name(&department_id);
+    let department_name = workflow.department_name(department_id);
     let reasons = filing.refusal_reasons().join("\n");
     let items = filing
         .latest_correction()
@@ -388,7 +410,7 @@ async fn compose(
                 .join("\n")
         })
         .unwrap_or_default();
-    let values: HashMap<&str, String> = HashMap::from([
+    HashMap::from([
         ("workflow", workflow.title.clone()),
         ("filing", filing.id.clone()),
         ("applicant", filing.applicant.clone()),
@@ -410,9 +432,15 @@ async fn compose(
                 .accepted_on
                 .map_or_else(String::new, |d| d.to_string()),
         ),
-    ]);
-    let (subject, text) = mailer.templates.fill(event, &values);
-    // Decisions go out with their PDFs; wait until they are rendered.
+    ])
+}
+
+/// A decision's PDFs, attached once rendered; `Err` while one is not yet.
+async fn decision_attachments(
+    store: &Store,
+    filing: &Filing,
+    event: NotifyEvent,
+) -> Result<Vec<SinglePart>, String> {
     let mut attachments = Vec::new();
     if matches!(event, NotifyEvent::Approved | NotifyEvent::Rejected) {
         for document in store
@@ -435,6 +463,19 @@ async fn compose(
             ));
         }
     }
+    Ok(attachments)
+}
+
+/// The message: plain text and HTML alternatives, the attachments, the
+/// row's stable Message-ID.
+fn message(
+    mailer: &Mailer,
+    row: &OutboxRow,
+    subject: String,
+    text: String,
+    addresses: &[String],
+    attachments: Vec<SinglePart>,
+) -> Result<Message, String> {
     let html = format!(
         "<html><body>{}</body></html>",
         text.split("\n\n")
@@ -458,7 +499,7 @@ async fn compose(
         MultiPart::mixed().multipart(alternative),
         |mixed, attachment| mixed.singlepart(attachment),
     );
-    builder.multipart(body).map(Some).map_err(|e| e.to_string())
+    builder.multipart(body).map_err(|e| e.to_string())
 }
 
 fn addresses(

@@ -1331,6 +1331,19 @@ async fn write_batch(
     shared: &Shared,
     batch: &Batch,
 ) -> Result<(), sqlx::Error> {
+    write_filings(connection, shared, batch).await?;
+    write_log(connection, shared, batch).await?;
+    write_documents(connection, shared, batch).await?;
+    write_registry(connection, shared, batch).await
+}
+
+/// The changed filings, inserted or updated where their revision is the one
+/// read, and their open work for the queues.
+async fn write_filings(
+    connection: &mut PoolConnection<Any>,
+    shared: &Shared,
+    batch: &Batch,
+) -> Result<(), sqlx::Error> {
     // Filings: insert new ones, update changed ones whose revision is the one read.
     let rows: Vec<(&String, &Filing, i64, bool)> = batch
         .changed
@@ -1387,6 +1400,16 @@ async fn write_batch(
     }
     let changed: Vec<&Filing> = rows.iter().map(|(_, filing, _, _)| *filing).collect();
     read::write_open_work(connection, shared, &changed).await?;
+    Ok(())
+}
+
+/// The audit entries, outbox rows, timers and idempotency keys of the batch,
+/// and the timers it fired.
+async fn write_log(
+    connection: &mut PoolConnection<Any>,
+    shared: &Shared,
+    batch: &Batch,
+) -> Result<(), sqlx::Error> {
     insert_rows(
         connection,
         shared,
@@ -1432,43 +1455,6 @@ async fn write_batch(
     insert_rows(
         connection,
         shared,
-        "INSERT INTO institutions (id, name, filing_id, workflow, approved_on)",
-        5,
-        batch.institutions.len(),
-        |index, query| {
-            let row = &batch.institutions[index];
-            query
-                .bind(row.id.clone())
-                .bind(row.name.clone())
-                .bind(row.filing.clone())
-                .bind(row.workflow.clone())
-                .bind(row.approved_on.clone())
-        },
-        "",
-    )
-    .await?;
-    insert_rows(
-        connection,
-        shared,
-        "INSERT INTO agreements (id, party_a, party_b, filing_id, term_start, term_end)",
-        6,
-        batch.agreements.len(),
-        |index, query| {
-            let row = &batch.agreements[index];
-            query
-                .bind(row.id.clone())
-                .bind(row.party_a.clone())
-                .bind(row.party_b.clone())
-                .bind(row.filing.clone())
-                .bind(row.term_start.clone())
-                .bind(row.term_end.clone())
-        },
-        "",
-    )
-    .await?;
-    insert_rows(
-        connection,
-        shared,
         "INSERT INTO timers (filing_id, fire_on, timer)",
         3,
         batch.timers.len(),
@@ -1482,6 +1468,43 @@ async fn write_batch(
         "",
     )
     .await?;
+    insert_rows(
+        connection,
+        shared,
+        "INSERT INTO idempotency (key, filing_id, revision, created_at)",
+        4,
+        batch.new_keys.len(),
+        |index, query| {
+            let (key, filing, revision, now) = &batch.new_keys[index];
+            query
+                .bind(key.clone())
+                .bind(filing.clone())
+                .bind(*revision)
+                .bind(now.clone())
+        },
+        "",
+    )
+    .await?;
+    for chunk in batch.fired.chunks(500) {
+        let text = shared.sql.rewrite(&format!(
+            "UPDATE timers SET fired_at = $1 WHERE id IN ({})",
+            placeholders(2, chunk.len())
+        ));
+        let mut query = sqlx::query(&text).bind(batch.now.clone());
+        for id in chunk {
+            query = query.bind(*id);
+        }
+        query.execute(&mut **connection).await?;
+    }
+    Ok(())
+}
+
+/// Issued documents and the number sequences they advanced.
+async fn write_documents(
+    connection: &mut PoolConnection<Any>,
+    shared: &Shared,
+    batch: &Batch,
+) -> Result<(), sqlx::Error> {
     insert_rows(
         connection,
         shared,
@@ -1519,34 +1542,52 @@ async fn write_batch(
         "ON CONFLICT (scope, year) DO UPDATE SET last = excluded.last",
     )
     .await?;
+    Ok(())
+}
+
+/// Institutions and agreements the batch's decisions registered.
+async fn write_registry(
+    connection: &mut PoolConnection<Any>,
+    shared: &Shared,
+    batch: &Batch,
+) -> Result<(), sqlx::Error> {
     insert_rows(
         connection,
         shared,
-        "INSERT INTO idempotency (key, filing_id, revision, created_at)",
-        4,
-        batch.new_keys.len(),
+        "INSERT INTO institutions (id, name, filing_id, workflow, approved_on)",
+        5,
+        batch.institutions.len(),
         |index, query| {
-            let (key, filing, revision, now) = &batch.new_keys[index];
+            let row = &batch.institutions[index];
             query
-                .bind(key.clone())
-                .bind(filing.clone())
-                .bind(*revision)
-                .bind(now.clone())
+                .bind(row.id.clone())
+                .bind(row.name.clone())
+                .bind(row.filing.clone())
+                .bind(row.workflow.clone())
+                .bind(row.approved_on.clone())
         },
         "",
     )
     .await?;
-    for chunk in batch.fired.chunks(500) {
-        let text = shared.sql.rewrite(&format!(
-            "UPDATE timers SET fired_at = $1 WHERE id IN ({})",
-            placeholders(2, chunk.len())
-        ));
-        let mut query = sqlx::query(&text).bind(batch.now.clone());
-        for id in chunk {
-            query = query.bind(*id);
-        }
-        query.execute(&mut **connection).await?;
-    }
+    insert_rows(
+        connection,
+        shared,
+        "INSERT INTO agreements (id, party_a, party_b, filing_id, term_start, term_end)",
+        6,
+        batch.agreements.len(),
+        |index, query| {
+            let row = &batch.agreements[index];
+            query
+                .bind(row.id.clone())
+                .bind(row.party_a.clone())
+                .bind(row.party_b.clone())
+                .bind(row.filing.clone())
+                .bind(row.term_start.clone())
+                .bind(row.term_end.clone())
+        },
+        "",
+    )
+    .await?;
     Ok(())
 }
 
@@ -1557,6 +1598,22 @@ fn batch_existed(batch: &Batch, id: &str) -> bool {
         .is_some_and(|(_, _, existed)| *existed)
 }
 
+/// A retried request (its key applied before): answered as before.
+fn replayed(batch: &Batch, request: &Request) -> Option<Result<Applied, StoreError>> {
+    let key = request.key.as_ref()?;
+    let (filing_id, revision) = batch.keys.get(key)?;
+    let Some((filing, _, _)) = batch.filings.get(filing_id) else {
+        return Some(Err(StoreError::NotFound(filing_id.clone())));
+    };
+    Some(Ok(Applied {
+        filing: filing.clone(),
+        revision: *revision,
+        audit_seq: None,
+        replayed: true,
+        documents: Vec::new(),
+    }))
+}
+
 /// One request inside the batch. `Err` only for database failures (which
 /// abort the batch); refusals are `Ok(Err(..))`. Writes go to `batch`.
 async fn apply_one(
@@ -1565,23 +1622,8 @@ async fn apply_one(
     batch: &mut Batch,
     request: &Request,
 ) -> Result<Result<Applied, StoreError>, sqlx::Error> {
-    // A retried request: answer as before.
-    if let Some((filing_id, revision)) = request
-        .key
-        .as_ref()
-        .and_then(|key| batch.keys.get(key))
-        .cloned()
-    {
-        let Some((filing, _, _)) = batch.filings.get(&filing_id) else {
-            return Ok(Err(StoreError::NotFound(filing_id)));
-        };
-        return Ok(Ok(Applied {
-            filing: filing.clone(),
-            revision,
-            audit_seq: None,
-            replayed: true,
-            documents: Vec::new(),
-        }));
+    if let Some(answer) = replayed(batch, request) {
+        return Ok(answer);
     }
     // Borrowed, not cloned: the engine clones the one it changes.
     let draft: Filing;
@@ -1652,24 +1694,65 @@ async fn apply_one(
     let next_revision = revision + 1;
     let state =
         serde_json::to_string(&transition.filing).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
-    let mut entry = audit::Entry {
-        seq: batch.head_seq + 1,
-        filing_id: request.filing.clone(),
+    let entry = chain_entry(batch, request, next_revision, &state)?;
+    let documents = record_effects(
+        connection,
+        shared,
+        batch,
+        request,
+        workflow,
+        &transition.effects,
+        &entry,
+    )
+    .await?;
+    if transition.filing.status == engine::Status::Decided && !was_decided {
+        register(workflow, &transition.filing, &entry, batch);
+    }
+    if let Some(key) = &request.key {
+        batch.new_keys.push((
+            key.clone(),
+            request.filing.clone(),
+            next_revision,
+            now.clone(),
+        ));
+        batch
+            .keys
+            .insert(key.clone(), (request.filing.clone(), next_revision));
+    }
+    batch.fired.extend(request.timer);
+    batch.audit.push(entry.clone());
+    let existed = batch_existed(batch, &request.filing);
+    if batch.states.insert(request.filing.clone(), state).is_none() {
+        batch.changed.push(request.filing.clone());
+    }
+    batch.filings.insert(
+        request.filing.clone(),
+        (transition.filing.clone(), next_revision, existed),
+    );
+    Ok(Ok(Applied {
+        filing: transition.filing,
         revision: next_revision,
-        actor: request.actor.to_string(),
-        at: now.clone(),
-        event: serde_json::to_string(&request.command)
-            .map_err(|e| sqlx::Error::Encode(Box::new(e)))?,
-        comment: comment(&request.command),
-        state_hash: audit::sha256_hex(state.as_bytes()),
-        prev_hash: batch.head_hash.clone(),
-        hash: String::new(),
-    };
-    entry.hash = audit::entry_hash(&entry.prev_hash, &entry);
-    batch.head_seq = entry.seq;
-    batch.head_hash = entry.hash.clone();
+        audit_seq: Some(entry.seq),
+        replayed: false,
+        documents,
+    }))
+}
+
+/// The rows a transition's effects add to the batch: timers, documents
+/// with their numbers and render jobs, notifications. Returns the
+/// documents issued, for the caller's answer.
+async fn record_effects(
+    connection: &mut PoolConnection<Any>,
+    shared: &Shared,
+    batch: &mut Batch,
+    request: &Request,
+    workflow: &Workflow,
+    effects: &[Effect],
+    entry: &audit::Entry,
+) -> Result<Vec<IssuedDocument>, sqlx::Error> {
+    let now = request.now.to_string();
     let mut documents = Vec::new();
-    for effect in &transition.effects {
+    for effect in effects {
         match effect {
             Effect::ScheduleTimer { at, timer } => {
                 let timer =
@@ -1735,37 +1818,33 @@ async fn apply_one(
             }
         }
     }
-    if transition.filing.status == engine::Status::Decided && !was_decided {
-        register(workflow, &transition.filing, &entry, batch);
-    }
-    if let Some(key) = &request.key {
-        batch.new_keys.push((
-            key.clone(),
-            request.filing.clone(),
-            next_revision,
-            now.clone(),
-        ));
-        batch
-            .keys
-            .insert(key.clone(), (request.filing.clone(), next_revision));
-    }
-    batch.fired.extend(request.timer);
-    batch.audit.push(entry.clone());
-    let existed = batch_existed(batch, &request.filing);
-    if batch.states.insert(request.filing.clone(), state).is_none() {
-        batch.changed.push(request.filing.clone());
-    }
-    batch.filings.insert(
-        request.filing.clone(),
-        (transition.filing.clone(), next_revision, existed),
-    );
-    Ok(Ok(Applied {
-        filing: transition.filing,
-        revision: next_revision,
-        audit_seq: Some(entry.seq),
-        replayed: false,
-        documents,
-    }))
+    Ok(documents)
+}
+
+/// The next audit entry, chained to the batch's head, which it becomes.
+fn chain_entry(
+    batch: &mut Batch,
+    request: &Request,
+    revision: i64,
+    state: &str,
+) -> Result<audit::Entry, sqlx::Error> {
+    let mut entry = audit::Entry {
+        seq: batch.head_seq + 1,
+        filing_id: request.filing.clone(),
+        revision,
+        actor: request.actor.to_string(),
+        at: request.now.to_string(),
+        event: serde_json::to_string(&request.command)
+            .map_err(|e| sqlx::Error::Encode(Box::new(e)))?,
+        comment: comment(&request.command),
+        state_hash: audit::sha256_hex(state.as_bytes()),
+        prev_hash: batch.head_hash.clone(),
+        hash: String::new(),
+    };
+    entry.hash = audit::entry_hash(&entry.prev_hash, &entry);
+    batch.head_seq = entry.seq;
+    batch.head_hash = entry.hash.clone();
+    Ok(entry)
 }
 
 /// A granted or filed decision adds what its workflow registers; an
