@@ -169,6 +169,11 @@ async fn a_filing_through_the_use_cases_from_window_to_verified_permit() {
     assert_eq!(view.status, "in_review");
     assert!(view.promised_due.is_some() && view.legal_due >= view.promised_due);
     let active: Vec<_> = view.steps.iter().filter(|s| s.state == "active").collect();
+    // Steps have ids that do not move when the view is rebuilt.
+    let workflow = app.workflow("new_combined").unwrap();
+    for step in &view.steps {
+        assert_eq!(workflow.step_index(&step.id), Some(step.index));
+    }
     assert_eq!(active.len(), 2, "health and civil affairs at once");
     assert!(active.iter().all(|s| s.level == Some(Level::Green)));
     // A stale revision is a conflict, not a silent overwrite.

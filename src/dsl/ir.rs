@@ -72,6 +72,12 @@ impl Workflow {
         self.departments.get(id)
     }
 
+    /// The index of the step with this stable id (its place in the route,
+    /// e.g. `2.1`), for callers that address steps by id.
+    pub fn step_index(&self, id: &str) -> Option<usize> {
+        self.steps.iter().position(|step| step.id == id)
+    }
+
     /// A department's name, or its id when the workflow does not know it.
     pub fn department_name(&self, id: &str) -> String {
         self.department(id)

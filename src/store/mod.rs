@@ -27,6 +27,7 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::pool::PoolConnection;
 use sqlx::{Any, AnyPool, Executor as _, Row as _};
 use tokio::sync::{mpsc, oneshot};
+use tracing::Instrument as _;
 
 use crate::calendar::Calendar;
 use crate::documents::numbering::{verification_code, Series};
@@ -448,9 +449,9 @@ impl Store {
         Ok(audit::verify(&entries, (seq, &hash)))
     }
 
-    /// Claims due timers for `worker` (leased for `lease_seconds`) and fires
-    /// each through [`Store::apply`]; a timer fires once however many workers
-    /// run, because its idempotency key is its row.
+    /// Claims up to `limit` due timers for `worker` (leased for a minute)
+    /// and fires each through [`Store::apply`]; a timer fires once however
+    /// many workers run, because its idempotency key is its row.
     ///
     /// # Errors
     /// A database failure while claiming.
@@ -1012,7 +1013,11 @@ async fn committer(
             }
         }
         let requests: Vec<&Request> = jobs.iter().map(|job| &job.request).collect();
-        let results = match commit_batch(&mut connection, &shared, &requests, &mut cache).await {
+        let span = tracing::debug_span!("commit", requests = requests.len());
+        let committed = commit_batch(&mut connection, &shared, &requests, &mut cache)
+            .instrument(span)
+            .await;
+        let results = match committed {
             Ok(results) => {
                 use std::sync::atomic::Ordering::Relaxed;
                 stats.commits.fetch_add(1, Relaxed);
@@ -1025,6 +1030,7 @@ async fn committer(
             }
             Err(error) => {
                 let _ = connection.execute("ROLLBACK").await;
+                tracing::error!(%error, requests = requests.len(), "batch rolled back");
                 let message = error.to_string();
                 requests
                     .iter()
@@ -1955,8 +1961,8 @@ fn comment(command: &Command) -> String {
     }
 }
 
-/// The statements, written once with `$N` placeholders and rewritten to
-/// `?N` for SQLite.
+/// The statements, written once with `$1 … $n` placeholders and rewritten
+/// to plain positional `?` for SQLite.
 struct Sql {
     postgres: bool,
     begin: String,
