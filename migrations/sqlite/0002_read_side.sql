@@ -8,8 +8,9 @@ ALTER TABLE filings ADD COLUMN received_on TEXT;
 ALTER TABLE filings ADD COLUMN accepted_on TEXT;
 ALTER TABLE filings ADD COLUMN decided_on TEXT;
 ALTER TABLE filings ADD COLUMN state_format INTEGER NOT NULL DEFAULT 1;
-CREATE INDEX filings_by_applicant ON filings (applicant_email, updated_at);
-CREATE INDEX filings_by_workflow ON filings (workflow, status);
+-- Only columns that do not change with each transition are indexed, so an
+-- update writes no index.
+CREATE INDEX filings_by_applicant ON filings (applicant_email);
 
 -- One row per piece of open work: the window's intake (step -1) or an
 -- active step, with its department and due date. The warning level is
@@ -25,7 +26,7 @@ CREATE TABLE active_steps (
     yellow_from  TEXT,
     due_key      TEXT    NOT NULL,
     PRIMARY KEY (filing_id, step)
-);
+) WITHOUT ROWID;
 CREATE INDEX active_steps_queue ON active_steps (department, due_key, filing_id, step);
 
 -- Who in a department took a piece of work.

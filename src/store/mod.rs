@@ -254,7 +254,8 @@ impl Store {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
                         connection
-                            .execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 10000;")
+                            .execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 10000; \
+                             PRAGMA temp_store = MEMORY; PRAGMA cache_size = -65536;")
                             .await?;
                     }
                     Ok(())
@@ -1067,6 +1068,8 @@ struct Batch {
     documents: Vec<DocumentRow>,
     /// Number sequences touched, with the last number given.
     numbers: HashMap<NumberScope, i64>,
+    /// The open work of each changed filing as it was before the batch.
+    open_before: HashMap<String, Vec<read::WorkRow>>,
     now: String,
 }
 
@@ -1142,6 +1145,7 @@ async fn commit_batch(
         fired: Vec::new(),
         documents: Vec::new(),
         numbers: HashMap::new(),
+        open_before: HashMap::new(),
         now: requests
             .first()
             .map(|r| r.now.to_string())
@@ -1182,63 +1186,62 @@ async fn prefetch(
     cache: &HashMap<String, (Filing, i64)>,
 ) -> Result<(), sqlx::Error> {
     let keys: Vec<String> = unique(requests.iter().filter_map(|r| r.key.clone()));
-    for chunk in keys.chunks(500) {
-        let text = shared.sql.rewrite(&format!(
-            "SELECT key, filing_id, revision FROM idempotency WHERE key IN ({})",
-            placeholders(1, chunk.len())
-        ));
-        let mut query = sqlx::query(&text);
-        for key in chunk {
-            query = query.bind(key.clone());
-        }
-        for row in query.fetch_all(&mut **connection).await? {
-            batch
-                .keys
-                .insert(row.try_get(0)?, (row.try_get(1)?, row.try_get(2)?));
-        }
+    let select_keys = "SELECT key, filing_id, revision FROM idempotency WHERE key IN ({set})";
+    for row in fetch_in(connection, shared, select_keys, &keys).await? {
+        batch
+            .keys
+            .insert(row.try_get(0)?, (row.try_get(1)?, row.try_get(2)?));
     }
     let mut ids: Vec<String> = requests.iter().map(|r| r.filing.clone()).collect();
     ids.extend(batch.keys.values().map(|(filing, _)| filing.clone()));
     let ids = unique(ids.into_iter());
     let mut missing = Vec::new();
-    for chunk in ids.chunks(500) {
-        let text = shared.sql.rewrite(&format!(
-            "SELECT id, revision FROM filings WHERE id IN ({})",
-            placeholders(1, chunk.len())
-        ));
-        let mut query = sqlx::query(&text);
-        for id in chunk {
-            query = query.bind(id.clone());
-        }
-        for row in query.fetch_all(&mut **connection).await? {
-            let id: String = row.try_get(0)?;
-            let revision: i64 = row.try_get(1)?;
-            match cache.get(&id) {
-                Some((filing, cached)) if *cached == revision => {
-                    batch.filings.insert(id, (filing.clone(), revision, true));
-                }
-                _ => missing.push(id),
+    let select_revisions = "SELECT id, revision FROM filings WHERE id IN ({set})";
+    for row in fetch_in(connection, shared, select_revisions, &ids).await? {
+        let id: String = row.try_get(0)?;
+        let revision: i64 = row.try_get(1)?;
+        match cache.get(&id) {
+            Some((filing, cached)) if *cached == revision => {
+                batch.filings.insert(id, (filing.clone(), revision, true));
             }
+            _ => missing.push(id),
         }
     }
-    for chunk in missing.chunks(500) {
-        let text = shared.sql.rewrite(&format!(
-            "SELECT id, state, revision FROM filings WHERE id IN ({})",
-            placeholders(1, chunk.len())
-        ));
-        let mut query = sqlx::query(&text);
-        for id in chunk {
-            query = query.bind(id.clone());
-        }
-        for row in query.fetch_all(&mut **connection).await? {
-            let id: String = row.try_get(0)?;
-            let state: String = row.try_get(1)?;
-            let filing: Filing =
-                serde_json::from_str(&state).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
-            batch.filings.insert(id, (filing, row.try_get(2)?, true));
-        }
+    let select_states = "SELECT id, state, revision FROM filings WHERE id IN ({set})";
+    for row in fetch_in(connection, shared, select_states, &missing).await? {
+        let id: String = row.try_get(0)?;
+        let state: String = row.try_get(1)?;
+        let filing: Filing =
+            serde_json::from_str(&state).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+        batch.filings.insert(id, (filing, row.try_get(2)?, true));
     }
     Ok(())
+}
+
+/// Runs `select`, whose `{set}` stands for the given values, with the
+/// values bound as one JSON array: one statement whatever their number, so
+/// it stays prepared (a list of placeholders made a new statement for every
+/// batch size, and those pushed the inserts out of the statement cache).
+async fn fetch_in(
+    connection: &mut PoolConnection<Any>,
+    shared: &Shared,
+    select: &str,
+    values: &[String],
+) -> Result<Vec<sqlx::any::AnyRow>, sqlx::Error> {
+    if values.is_empty() {
+        return Ok(Vec::new());
+    }
+    let set = if shared.sql.postgres {
+        "SELECT json_array_elements_text($1::json)"
+    } else {
+        "SELECT value FROM json_each($1)"
+    };
+    let text = shared.sql.rewrite(&select.replace("{set}", set));
+    let values = serde_json::to_string(values).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+    sqlx::query(&text)
+        .bind(values)
+        .fetch_all(&mut **connection)
+        .await
 }
 
 fn rewrite_for(postgres: bool, text: &str) -> String {
@@ -1286,6 +1289,9 @@ fn placeholders(first: usize, count: usize) -> String {
     out
 }
 
+/// The most rows one statement carries (larger chunks measured no faster).
+const MAX_CHUNK: usize = 64;
+
 /// One multi-row INSERT per chunk of `rows`, each row `columns` values wide.
 type AnyQuery<'q> = sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>>;
 
@@ -1306,12 +1312,7 @@ async fn insert_rows(
     while start < rows {
         let size = chunk_size(rows - start);
         let end = start + size;
-        let values: Vec<String> = (0..size)
-            .map(|row| format!("({})", placeholders(row * columns + 1, columns)))
-            .collect();
-        let text = shared
-            .sql
-            .rewrite(&format!("{head} VALUES {} {tail}", values.join(", ")));
+        let text = shared.sql.rows_statement(head, tail, columns, size);
         let mut query = sqlx::query(&text);
         for row in start..end {
             query = bind(row, query);
@@ -1322,9 +1323,9 @@ async fn insert_rows(
     Ok(affected)
 }
 
-/// The largest power of two up to 64 that fits `remaining` rows.
+/// The largest power of two up to [`MAX_CHUNK`] that fits `remaining` rows.
 fn chunk_size(remaining: usize) -> usize {
-    let mut size = 64;
+    let mut size = MAX_CHUNK;
     while size > remaining {
         size /= 2;
     }
@@ -1404,8 +1405,14 @@ async fn write_filings(
             "a filing changed under the committer; try again".into(),
         ));
     }
-    let changed: Vec<&Filing> = rows.iter().map(|(_, filing, _, _)| *filing).collect();
-    read::write_open_work(connection, shared, &changed).await?;
+    let changes: Vec<(&str, &[read::WorkRow], Vec<read::WorkRow>)> = rows
+        .iter()
+        .map(|(id, filing, _, _)| {
+            let before = batch.open_before.get(*id).map_or(&[][..], Vec::as_slice);
+            (id.as_str(), before, read::open_rows(shared, filing))
+        })
+        .collect();
+    read::write_open_work(connection, shared, &changes).await?;
     Ok(())
 }
 
@@ -1684,6 +1691,14 @@ async fn apply_one(
     };
     let now = request.now.to_string();
     let was_decided = filing.status == engine::Status::Decided;
+    // The open work before the batch touched this filing, for the read side.
+    let open_before = (!batch.states.contains_key(&request.filing)).then(|| {
+        if revision > 0 {
+            read::open_rows(shared, filing)
+        } else {
+            Vec::new()
+        }
+    });
     // The engine adds one history entry exactly when it changes the filing.
     if transition.filing.history.len() == filing.history.len() {
         // A timer that no longer applies: only the timer row changes.
@@ -1730,6 +1745,9 @@ async fn apply_one(
     let existed = batch_existed(batch, &request.filing);
     if batch.states.insert(request.filing.clone(), state).is_none() {
         batch.changed.push(request.filing.clone());
+    }
+    if let Some(before) = open_before {
+        batch.open_before.insert(request.filing.clone(), before);
     }
     batch.filings.insert(
         request.filing.clone(),
@@ -1961,10 +1979,15 @@ fn comment(command: &Command) -> String {
     }
 }
 
+/// A multi-row statement's shape: head, tail, columns, rows.
+type RowsShape = (String, String, usize, usize);
+
 /// The statements, written once with `$1 … $n` placeholders and rewritten
 /// to plain positional `?` for SQLite.
 struct Sql {
     postgres: bool,
+    /// Multi-row statements by (head, tail, columns, rows), built once.
+    rows: std::sync::Mutex<HashMap<RowsShape, Arc<str>>>,
     begin: String,
     lock_head: String,
     update_head: String,
@@ -1999,6 +2022,26 @@ impl Sql {
         rewrite_for(self.postgres, text)
     }
 
+    /// `HEAD VALUES (…), (…) TAIL` for `rows` rows of `columns` values,
+    /// built the first time and kept: the text is the same every batch.
+    fn rows_statement(&self, head: &str, tail: &str, columns: usize, rows: usize) -> Arc<str> {
+        let key = (head.to_string(), tail.to_string(), columns, rows);
+        let mut cache = self
+            .rows
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        cache
+            .entry(key)
+            .or_insert_with(|| {
+                let values: Vec<String> = (0..rows)
+                    .map(|row| format!("({})", placeholders(row * columns + 1, columns)))
+                    .collect();
+                self.rewrite(&format!("{head} VALUES {} {tail}", values.join(", ")))
+                    .into()
+            })
+            .clone()
+    }
+
     fn for_backend(backend: Backend) -> Sql {
         let postgres = backend == Backend::Postgres;
         let q = |text: &str| rewrite_for(postgres, text);
@@ -2017,6 +2060,7 @@ impl Sql {
         };
         Sql {
             postgres,
+            rows: std::sync::Mutex::new(HashMap::new()),
             begin: if postgres { "BEGIN" } else { "BEGIN IMMEDIATE" }.to_string(),
             lock_head: q(if postgres {
                 "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE"

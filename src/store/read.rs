@@ -8,7 +8,7 @@ use jiff::civil::Date;
 use sqlx::pool::PoolConnection;
 use sqlx::{Any, Row as _};
 
-use super::{insert_rows, placeholders, Shared, Store, StoreError};
+use super::{insert_rows, Shared, Store, StoreError};
 use crate::engine::clock::{self, Level};
 use crate::engine::{Filing, Status};
 
@@ -224,84 +224,118 @@ fn step_number(step: Option<usize>) -> i64 {
 }
 
 /// A row of `active_steps`.
-struct WorkRow {
-    filing: String,
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct WorkRow {
     step: i64,
     department: String,
     workflow: String,
     since: String,
     due_on: Option<String>,
     yellow_from: Option<String>,
-    due_key: String,
 }
 
 /// Sorts after every date: paused work goes last.
 const NO_DUE_DATE: &str = "9999-12-31";
 
-/// Replaces the open work of the filings a batch changed with what their
-/// new states say.
+/// A filing's open work as `active_steps` rows. The engine refuses what
+/// would fall due beyond the calendar, so an error cannot arise from a
+/// committed transition; were it to, the work is still listed, without a
+/// due date.
+pub(super) fn open_rows(shared: &Shared, filing: &Filing) -> Vec<WorkRow> {
+    let Some(workflow) = shared
+        .workflows
+        .get(&(filing.workflow.clone(), filing.version))
+    else {
+        return Vec::new();
+    };
+    let work = clock::open_work(workflow, filing, &shared.calendar).unwrap_or_else(|_| {
+        clock::open_work(workflow, &without_dates(filing), &shared.calendar).unwrap_or_default()
+    });
+    work.into_iter()
+        .map(|work| WorkRow {
+            step: step_number(work.step),
+            department: work.department,
+            workflow: filing.workflow.clone(),
+            since: work.since.to_string(),
+            due_on: work.due.map(|d| d.to_string()),
+            yellow_from: work.yellow_from.map(|d| d.to_string()),
+        })
+        .collect()
+}
+
+/// A filing whose clocks cannot be computed, listed without due dates: an
+/// open pause stops every clock.
+fn without_dates(filing: &Filing) -> Filing {
+    let mut filing = filing.clone();
+    filing.pauses.push(crate::engine::state::Pause {
+        kind: crate::engine::state::PauseKind::Inspection,
+        step: None,
+        from: filing.received_on.unwrap_or(jiff::civil::date(2000, 1, 1)),
+        until: None,
+        stated_days: None,
+        reason: String::new(),
+    });
+    filing
+}
+
+/// Brings `active_steps` from each changed filing's open work at the start
+/// of the batch to its open work now: rows that ended are deleted, rows that
+/// began or moved are written; unchanged rows are not touched.
 pub(super) async fn write_open_work(
     connection: &mut PoolConnection<Any>,
     shared: &Shared,
-    filings: &[&Filing],
+    changes: &[(&str, &[WorkRow], Vec<WorkRow>)],
 ) -> Result<(), sqlx::Error> {
-    let mut rows = Vec::new();
-    for filing in filings {
-        let Some(workflow) = shared
-            .workflows
-            .get(&(filing.workflow.clone(), filing.version))
-        else {
-            continue;
-        };
-        // The engine refuses what would fall due beyond the calendar, so an
-        // error here cannot arise from a committed transition; were it to,
-        // the work is still listed, without a due date.
-        let work = clock::open_work(workflow, filing, &shared.calendar).unwrap_or_default();
-        rows.extend(work.into_iter().map(|work| {
-            WorkRow {
-                filing: filing.id.clone(),
-                step: step_number(work.step),
-                department: work.department,
-                workflow: filing.workflow.clone(),
-                since: work.since.to_string(),
-                due_on: work.due.map(|d| d.to_string()),
-                yellow_from: work.yellow_from.map(|d| d.to_string()),
-                due_key: work
-                    .due
-                    .map_or_else(|| NO_DUE_DATE.to_string(), |d| d.to_string()),
-            }
-        }));
+    let mut ended: Vec<(&str, i64)> = Vec::new();
+    let mut written: Vec<(&str, &WorkRow)> = Vec::new();
+    for (filing, before, after) in changes {
+        ended.extend(
+            before
+                .iter()
+                .filter(|old| !after.iter().any(|new| new.step == old.step))
+                .map(|old| (*filing, old.step)),
+        );
+        written.extend(
+            after
+                .iter()
+                .filter(|new| !before.contains(new))
+                .map(|new| (*filing, new)),
+        );
     }
-    for chunk in filings.chunks(500) {
-        let text = shared.sql.rewrite(&format!(
-            "DELETE FROM active_steps WHERE filing_id IN ({})",
-            placeholders(1, chunk.len())
-        ));
-        let mut query = sqlx::query(&text);
-        for filing in chunk {
-            query = query.bind(filing.id.clone());
-        }
-        query.execute(&mut **connection).await?;
-    }
+    insert_rows(
+        connection,
+        shared,
+        "DELETE FROM active_steps WHERE (filing_id, step) IN (",
+        2,
+        ended.len(),
+        |index, query| {
+            let (filing, step) = ended[index];
+            query.bind(filing.to_string()).bind(step)
+        },
+        ")",
+    )
+    .await?;
     insert_rows(
         connection,
         shared,
         "INSERT INTO active_steps (filing_id, step, department, workflow, since, due_on, yellow_from, due_key)",
         8,
-        rows.len(),
+        written.len(),
         |index, query| {
-            let row = &rows[index];
+            let (filing, row) = written[index];
             query
-                .bind(row.filing.clone())
+                .bind(filing.to_string())
                 .bind(row.step)
                 .bind(row.department.clone())
                 .bind(row.workflow.clone())
                 .bind(row.since.clone())
                 .bind(row.due_on.clone())
                 .bind(row.yellow_from.clone())
-                .bind(row.due_key.clone())
+                .bind(row.due_on.clone().unwrap_or_else(|| NO_DUE_DATE.to_string()))
         },
-        "",
+        "ON CONFLICT (filing_id, step) DO UPDATE SET department = excluded.department, \
+         since = excluded.since, due_on = excluded.due_on, yellow_from = excluded.yellow_from, \
+         due_key = excluded.due_key",
     )
     .await?;
     Ok(())
