@@ -331,7 +331,7 @@ async fn send(mailer: &Mailer, row: &OutboxRow, message: Message) -> Outcome {
                 .and_then(|()| std::fs::write(&path, message.formatted()));
             match written {
                 Ok(()) => {
-                    tracing::info!(path = %path.display(), "mail written as a file");
+                    tracing::debug!(path = %path.display(), "mail written as a file");
                     Outcome::Sent
                 }
                 Err(error) => Outcome::Transient(format!("{}: {error}", path.display())),
