@@ -1,0 +1,198 @@
+//! The checker: form and fact fields and their values.
+
+use super::*;
+
+impl<'a> WorkflowChecker<'a> {
+    pub(super) fn field(&mut self, def: &ast::FieldDef) {
+        if let Some(first) = self.field_spans.get(&def.id.name) {
+            let first = *first;
+            self.error(duplicate("field", &def.id, first));
+            return;
+        }
+        let ty = match &def.ty {
+            ast::TypeDef::Choice(values, _) => {
+                let mut seen: HashMap<&str, Span> = HashMap::new();
+                for value in values {
+                    if let Some(first) = seen.get(value.value.as_str()) {
+                        let diagnostic = Diagnostic::error(
+                            "duplicate-choice",
+                            value.span,
+                            format!("choice `{}` is listed twice", value.value),
+                        )
+                        .with_note(*first, "first listed here");
+                        self.error(diagnostic);
+                    }
+                    seen.insert(&value.value, value.span);
+                }
+                FieldType::Choice(values.iter().map(|v| v.value.clone()).collect())
+            }
+            ast::TypeDef::Scalar(name, _) => match name.as_str() {
+                "text" => FieldType::Text,
+                "int" => FieldType::Int,
+                "money" => FieldType::Money,
+                "bool" => FieldType::Bool,
+                "date" => FieldType::Date,
+                _ => FieldType::List,
+            },
+        };
+        if let (Some(required), Some(_)) = (def.required, def.optional) {
+            self.error(Diagnostic::error(
+                "conflicting-options",
+                required,
+                format!("field `{}` is both `required` and `optional`", def.id.name),
+            ));
+        }
+        let mut field = Field {
+            id: def.id.name.clone(),
+            label: def.label.value.clone(),
+            ty,
+            required: def.required.is_some(),
+            min: None,
+            max: None,
+            default: None,
+            help: def.help.as_ref().map(|h| h.value.clone()),
+        };
+        if let Some(range) = &def.range {
+            if matches!(field.ty, FieldType::Int | FieldType::Money) {
+                field.min = self
+                    .value(&range.low, &field, &def.id)
+                    .and_then(|v| crate::dsl::sat::scalar(&v));
+                field.max = range
+                    .high
+                    .as_ref()
+                    .and_then(|high| self.value(high, &field, &def.id))
+                    .and_then(|v| crate::dsl::sat::scalar(&v));
+                if let (Some(min), Some(max)) = (field.min, field.max) {
+                    if min > max {
+                        self.error(Diagnostic::error(
+                            "empty-range",
+                            range.span,
+                            format!(
+                                "the range of `{}` is empty: its low end is above its high end",
+                                def.id.name
+                            ),
+                        ));
+                    }
+                }
+            } else {
+                self.error(
+                    Diagnostic::error(
+                        "range-not-allowed",
+                        range.span,
+                        format!(
+                            "`range` applies to int and money fields, and `{}` is {}",
+                            def.id.name,
+                            article(field.ty.name())
+                        ),
+                    )
+                    .with_hint("remove the range, or change the field's type"),
+                );
+            }
+        }
+        if let Some(default) = &def.default {
+            if let Some(value) = self.value(default, &field, &def.id) {
+                let point = crate::dsl::sat::scalar(&value);
+                let below = matches!((point, field.min), (Some(p), Some(min)) if p < min);
+                let above = matches!((point, field.max), (Some(p), Some(max)) if p > max);
+                if below || above {
+                    self.error(Diagnostic::error(
+                        "default-out-of-range",
+                        default.span,
+                        format!("the default of `{}` lies outside its range", def.id.name),
+                    ));
+                }
+                field.default = Some(value);
+            }
+        }
+        self.field_spans.insert(def.id.name.clone(), def.id.span);
+        self.fields.push(field);
+    }
+
+    /// Types a literal against a field; reports and returns `None` on a mismatch.
+    pub(super) fn value(
+        &mut self,
+        literal: &ast::Literal,
+        field: &Field,
+        field_name: &Ident,
+    ) -> Option<Value> {
+        let name = &field_name.name;
+        let mismatch = |found: &str| {
+            Diagnostic::error(
+                "type-mismatch",
+                literal.span,
+                format!(
+                    "`{name}` is {}, but this is {found}",
+                    article(field.ty.name())
+                ),
+            )
+        };
+        let found = match &literal.kind {
+            LiteralKind::Number(_) => "a number",
+            LiteralKind::Str(_) => "text",
+            LiteralKind::Bool(_) => "a bool",
+            LiteralKind::Date(_) => "a date",
+        };
+        match (&field.ty, &literal.kind) {
+            (FieldType::Int, LiteralKind::Number(text)) => match parse_decimal(text, 0) {
+                Ok(units) => Some(Value::Int(units)),
+                Err(problem) => {
+                    self.error(number_problem(
+                        literal.span,
+                        text,
+                        problem,
+                        "a whole number",
+                    ));
+                    None
+                }
+            },
+            (FieldType::Money, LiteralKind::Number(text)) => match parse_decimal(text, 2) {
+                Ok(fen) => Some(Value::Money(fen)),
+                Err(problem) => {
+                    self.error(number_problem(
+                        literal.span,
+                        text,
+                        problem,
+                        "an amount with at most two decimals",
+                    ));
+                    None
+                }
+            },
+            (FieldType::Date, LiteralKind::Date(text)) => match text.parse::<jiff::civil::Date>() {
+                Ok(date) => Some(Value::Date(date)),
+                Err(_) => {
+                    self.error(Diagnostic::error(
+                        "invalid-date",
+                        literal.span,
+                        format!("`{text}` is not a date of the calendar"),
+                    ));
+                    None
+                }
+            },
+            (FieldType::Bool, LiteralKind::Bool(value)) => Some(Value::Bool(*value)),
+            (FieldType::Text, LiteralKind::Str(text)) => Some(Value::Text(text.clone())),
+            (FieldType::Choice(values), LiteralKind::Str(text)) => {
+                if values.contains(text) {
+                    Some(Value::Text(text.clone()))
+                } else {
+                    let listed: Vec<String> = values.iter().map(|v| format!("\"{v}\"")).collect();
+                    let mut diagnostic = Diagnostic::error(
+                        "unknown-choice-value",
+                        literal.span,
+                        format!("\"{text}\" is not a value of `{name}`"),
+                    );
+                    if let Some(best) = closest(text, values.iter().map(String::as_str)) {
+                        diagnostic = diagnostic.with_hint(format!("did you mean \"{best}\"?"));
+                    }
+                    self.error(
+                        diagnostic.with_hint(format!("the values are {}", listed.join(", "))),
+                    );
+                    None
+                }
+            }
+            _ => {
+                self.error(mismatch(found));
+                None
+            }
+        }
+    }
+}

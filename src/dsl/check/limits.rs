@@ -1,0 +1,75 @@
+//! The checker: time limits (law arts. 32 and 42).
+
+use super::*;
+
+impl<'a> WorkflowChecker<'a> {
+    pub(super) fn limits(&mut self, singles: &Singles<'_>, joint: bool, longest: u32) {
+        let (max_decision, max_extension, label) = if joint {
+            (
+                law::JOINT_DECISION,
+                law::JOINT_EXTENSION,
+                "joint processing by several departments",
+            )
+        } else {
+            (law::DECISION, law::EXTENSION, "one department")
+        };
+        if let Some((span, legal)) = singles.legal_limit {
+            self.limit_at_least_one(legal);
+            if legal.value > max_decision {
+                self.error(
+                    Diagnostic::error(
+                        "legal-limit",
+                        legal.span,
+                        format!(
+                            "legal_limit {} exceeds the law's {max_decision} workdays for {label}",
+                            legal.value
+                        ),
+                    )
+                    .with_note(span, "given here")
+                    .with_hint("行政许可法 art. 42"),
+                );
+            }
+        }
+        if let Some((_, extension)) = singles.extension {
+            if extension.value > max_extension {
+                self.error(
+                    Diagnostic::error(
+                        "extension-limit",
+                        extension.span,
+                        format!("an extension of {} workdays exceeds the law's {max_extension} for {label}", extension.value),
+                    )
+                    .with_hint("行政许可法 art. 42"),
+                );
+            }
+        }
+        if let (Some((_, legal)), Some((span, promised))) =
+            (singles.legal_limit, singles.promised_limit)
+        {
+            self.limit_at_least_one(promised);
+            if promised.value > legal.value {
+                self.error(
+                    Diagnostic::error(
+                        "promised-exceeds-legal",
+                        promised.span,
+                        format!(
+                            "promised_limit {} exceeds legal_limit {}",
+                            promised.value, legal.value
+                        ),
+                    )
+                    .with_note(legal.span, "legal_limit given here")
+                    .with_hint("a city's promise may only shorten the law's limit"),
+                );
+            } else if promised.value > 0 && longest > promised.value {
+                self.error(
+                    Diagnostic::error(
+                        "route-exceeds-limit",
+                        promised.span,
+                        format!("the longest path of steps, counting conditional steps as taken, takes {longest} workdays, more than promised_limit {}", promised.value),
+                    )
+                    .with_note(span, "promised here")
+                    .with_hint("shorten the steps on the longest path, or run them in `parallel`"),
+                );
+            }
+        }
+    }
+}

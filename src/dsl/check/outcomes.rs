@@ -1,0 +1,349 @@
+//! The checker: outcomes, their templates, inputs and numbers.
+
+use super::*;
+
+impl<'a> WorkflowChecker<'a> {
+    pub(super) fn outcomes(
+        &mut self,
+        definition: &ast::WorkflowDef,
+        defs: &[&ast::OutcomeDef],
+        intake: Option<&IntakeStep>,
+        steps: &[Step],
+    ) -> Vec<Outcome> {
+        let first_department = |kind: StepKind| {
+            steps
+                .iter()
+                .find(|s| s.kind == kind)
+                .and_then(|s| s.department.clone())
+        };
+        let intake_department = intake.map(|i| i.department.clone());
+        let mut outcomes = Vec::new();
+        for def in defs {
+            let Some(event) = Event::from_name(&def.event.name) else {
+                let names = Event::ALL.map(Event::name);
+                let diagnostic = Diagnostic::error(
+                    "unknown-event",
+                    def.event.span,
+                    format!("unknown outcome `{}`", def.event.name),
+                )
+                .suggest(&def.event.name, names)
+                .with_hint(format!("the outcomes are {}", names.join(", ")));
+                self.error(diagnostic);
+                continue;
+            };
+            let issued_by = match &def.issued_by {
+                Some(ident) => self.department(ident).map(|d| d.id),
+                None => match event {
+                    Event::Approved | Event::Rejected => first_department(StepKind::Review),
+                    Event::Filed => first_department(StepKind::Filing),
+                    _ => None,
+                }
+                .or_else(|| intake_department.clone()),
+            };
+            let Some(template) = self.templates.get(def.template.name.as_str()).copied() else {
+                let diagnostic = Diagnostic::error(
+                    "unknown-template",
+                    def.template.span,
+                    format!("unknown template `{}`", def.template.name),
+                )
+                .suggest(&def.template.name, self.templates.keys().copied());
+                self.error(diagnostic);
+                continue;
+            };
+            let inputs = self.template_inputs(def, template);
+            self.law_inputs(event, def, template);
+            let number = def.number.as_ref().and_then(|pattern| {
+                let parsed = self.number_pattern(pattern)?;
+                // An issuing department that did not resolve was reported already.
+                let department = issued_by.as_ref().and_then(|id| self.departments.get(id));
+                if let Some((_, department)) = department
+                    .filter(|(_, d)| d.abbr.is_none() && parsed.parts.contains(&NumberPart::Dept))
+                {
+                    self.error(
+                        Diagnostic::error(
+                            "bad-number-pattern",
+                            pattern.span,
+                            format!(
+                                "`{{dept}}` needs an abbreviation, and department `{}` has none",
+                                department.id
+                            ),
+                        )
+                        .with_hint("add `abbr \"简称\"` to the department"),
+                    );
+                }
+                Some(parsed)
+            });
+            if let (Some(issued_by), Some(inputs)) = (issued_by, inputs) {
+                outcomes.push(Outcome {
+                    event,
+                    title: def.title.value.clone(),
+                    template: def.template.name.clone(),
+                    number,
+                    issued_by,
+                    inputs,
+                });
+            }
+        }
+        let has = |kind: StepKind| steps.iter().any(|s| s.kind == kind);
+        let mut required = vec![
+            (
+                Event::Accepted,
+                "受理通知书",
+                "acceptance_notice",
+                "行政许可法 art. 32: acceptance is a written, dated notice",
+            ),
+            (
+                Event::NotAccepted,
+                "不予受理通知书",
+                "refusal_notice",
+                "行政许可法 art. 32: refusal to accept is a written notice with reasons",
+            ),
+            (
+                Event::Correction,
+                "补正材料通知书",
+                "correction_notice",
+                "行政许可法 art. 32: every item to correct is told at once, in writing",
+            ),
+        ];
+        if has(StepKind::Review) {
+            required.push((
+                Event::Approved,
+                "准予行政许可决定书",
+                "grant_decision",
+                "行政许可法 art. 38: a grant is a written decision",
+            ));
+            required.push((Event::Rejected, "不予行政许可决定书", "denial_decision", "行政许可法 art. 38: a refusal is a written decision with reasons and appeal rights"));
+        } else if has(StepKind::Filing) {
+            required.push((
+                Event::Filed,
+                "备案回执",
+                "filing_receipt",
+                "a filing is confirmed with a receipt",
+            ));
+        }
+        if has(StepKind::Signing) {
+            required.push((
+                Event::Signed,
+                "医养签约合作协议",
+                "cooperation_agreement",
+                "the signed agreement is the document both parties hold",
+            ));
+        }
+        // A misspelt outcome was most likely the missing one: say it once.
+        let misspelt = defs
+            .iter()
+            .any(|d| Event::from_name(&d.event.name).is_none());
+        if misspelt {
+            required.clear();
+        }
+        for (event, title, template, reason) in required {
+            if !defs.iter().any(|d| d.event.name == event.name()) {
+                self.error(
+                    Diagnostic::error(
+                        "missing-notice",
+                        definition.id.span,
+                        format!(
+                            "workflow `{}` issues no document on `{}`",
+                            definition.id.name,
+                            event.name()
+                        ),
+                    )
+                    .with_hint(reason)
+                    .with_hint(format!(
+                        "add `on {} issue \"{title}\" template {template}`",
+                        event.name()
+                    )),
+                );
+            }
+        }
+        outcomes
+    }
+
+    pub(super) fn template_inputs(
+        &mut self,
+        def: &ast::OutcomeDef,
+        template: &ast::TemplateDecl,
+    ) -> Option<Vec<(String, InputSource)>> {
+        let mut ok = true;
+        let mut mapped: HashMap<&str, &Ident> = HashMap::new();
+        for (input, field) in &def.with {
+            if !template.inputs.iter().any(|i| i.id.name == input.name) {
+                let names: Vec<&str> = template.inputs.iter().map(|i| i.id.name.as_str()).collect();
+                let diagnostic = Diagnostic::error(
+                    "unknown-template-input",
+                    input.span,
+                    format!(
+                        "template `{}` has no input `{}`",
+                        template.id.name, input.name
+                    ),
+                )
+                .suggest(&input.name, names)
+                .with_note(template.id.span, "template declared here");
+                self.error(diagnostic);
+                ok = false;
+            } else if self.resolve_field(field).is_none() {
+                ok = false;
+            } else {
+                mapped.insert(&input.name, field);
+            }
+        }
+        let mut sources = Vec::new();
+        for input in &template.inputs {
+            let name = input.id.name.as_str();
+            let (source, ty, optional_field) = if let Some(field) = mapped.get(name) {
+                let field = self.fields.iter().find(|f| f.id == field.name).cloned()?;
+                (
+                    InputSource::Field(field.id.clone()),
+                    field.ty.input_type(),
+                    !field.required && field.default.is_none(),
+                )
+            } else if let Some(field) = self.fields.iter().find(|f| f.id == name) {
+                (
+                    InputSource::Field(field.id.clone()),
+                    field.ty.input_type(),
+                    !field.required && field.default.is_none(),
+                )
+            } else if let Some(system) = SystemInput::from_name(name) {
+                (InputSource::System(system), system.ty(), false)
+            } else {
+                if !input.optional {
+                    let diagnostic = Diagnostic::error(
+                        "template-input-missing",
+                        def.template.span,
+                        format!(
+                            "template `{}` needs input `{name}`, which no field provides",
+                            template.id.name
+                        ),
+                    )
+                    .with_note(input.id.span, "input declared here")
+                    .with_hint(format!(
+                        "add a field `{name}` to the form, or map one: `with ({name} = field)`"
+                    ));
+                    self.error(diagnostic);
+                    ok = false;
+                }
+                continue;
+            };
+            if ty != input.ty.name {
+                let diagnostic = Diagnostic::error(
+                    "template-input-type",
+                    def.template.span,
+                    format!(
+                        "template `{}` takes `{name}` as {}, but it is given {}",
+                        template.id.name,
+                        article(&input.ty.name),
+                        article(ty)
+                    ),
+                )
+                .with_note(input.ty.span, "input type declared here");
+                self.error(diagnostic);
+                ok = false;
+            } else if optional_field && !input.optional {
+                let diagnostic = Diagnostic::error(
+                    "template-input-missing",
+                    def.template.span,
+                    format!("template `{}` needs input `{name}`, but that field is optional", template.id.name),
+                )
+                .with_hint("make the field `required`, give it a default, or mark the input `optional` in the template");
+                self.error(diagnostic);
+                ok = false;
+            }
+            sources.push((name.to_string(), source));
+        }
+        ok.then_some(sources)
+    }
+
+    /// Refusals carry reasons, decisions appeal rights, corrections every item.
+    pub(super) fn law_inputs(
+        &mut self,
+        event: Event,
+        def: &ast::OutcomeDef,
+        template: &ast::TemplateDecl,
+    ) {
+        let needs: &[(&str, &str)] = match event {
+            Event::NotAccepted => &[("reasons", "行政许可法 art. 32: a refusal to accept states its reasons")],
+            Event::Rejected => &[
+                ("reasons", "行政许可法 art. 38: a refusal states its reasons"),
+                ("appeal", "行政许可法 art. 38: a refusal tells of the right to reconsideration or litigation"),
+            ],
+            Event::Correction => &[("corrections", "行政许可法 art. 32: every item to correct is told at once")],
+            _ => &[],
+        };
+        for (input, reason) in needs {
+            if !template.inputs.iter().any(|i| i.id.name == *input) {
+                let diagnostic = Diagnostic::error(
+                    "notice-incomplete",
+                    def.template.span,
+                    format!(
+                        "template `{}` on `{}` does not take `{input}`",
+                        template.id.name,
+                        event.name()
+                    ),
+                )
+                .with_note(template.id.span, "template declared here")
+                .with_hint(*reason);
+                self.error(diagnostic);
+            }
+        }
+    }
+
+    pub(super) fn number_pattern(&mut self, pattern: &ast::Str) -> Option<NumberPattern> {
+        let mut parts = Vec::new();
+        let mut rest = pattern.value.as_str();
+        let problem =
+            |message: String| Diagnostic::error("bad-number-pattern", pattern.span, message);
+        while !rest.is_empty() {
+            match rest.find('{') {
+                None => {
+                    parts.push(NumberPart::Text(rest.to_string()));
+                    rest = "";
+                }
+                Some(open) => {
+                    if open > 0 {
+                        parts.push(NumberPart::Text(rest[..open].to_string()));
+                    }
+                    let Some(close) = rest[open..].find('}') else {
+                        self.error(problem("unclosed `{` in number pattern".to_string()));
+                        return None;
+                    };
+                    let placeholder = &rest[open + 1..open + close];
+                    let part = match placeholder.split_once(':') {
+                        None if placeholder == "year" => NumberPart::Year,
+                        None if placeholder == "dept" => NumberPart::Dept,
+                        None if placeholder == "seq" => NumberPart::Seq { width: 1 },
+                        Some(("seq", width))
+                            if width.len() <= 2 && width.parse::<usize>().is_ok() =>
+                        {
+                            NumberPart::Seq {
+                                width: width.parse().unwrap_or(1),
+                            }
+                        }
+                        _ => {
+                            self.error(
+                                problem(format!("unknown placeholder `{{{placeholder}}}` in number pattern"))
+                                    .with_hint("the placeholders are `{year}`, `{dept}`, `{seq}` and `{seq:05}`"),
+                            );
+                            return None;
+                        }
+                    };
+                    parts.push(part);
+                    rest = &rest[open + close + 1..];
+                }
+            }
+        }
+        if !parts.iter().any(|p| matches!(p, NumberPart::Seq { .. }))
+            || !parts.contains(&NumberPart::Year)
+        {
+            self.error(
+                problem("a number pattern needs `{year}` and `{seq}`".to_string()).with_hint(
+                    "numbers are unique and without gaps per year, e.g. `医养{year}{seq:05}`",
+                ),
+            );
+            return None;
+        }
+        Some(NumberPattern {
+            source: pattern.value.clone(),
+            parts,
+        })
+    }
+}
