@@ -236,12 +236,30 @@ async fn a_filing_through_the_use_cases_from_window_to_verified_permit() {
         .await
         .unwrap()
         .expect("genuine");
-    assert_eq!(verified.holder, "茂名康颐医养有限公司");
+    assert_eq!(
+        verified.holder, "茂名康颐医养中心",
+        "the institution the licence names, not the company that applied"
+    );
     assert!(app
         .verify(&number, "0000000000000000")
         .await
         .unwrap()
         .is_none());
+    // A decision addressed to the applicant names the applicant.
+    let decision = app
+        .store()
+        .documents_of("APP-1", "approved")
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|d| d.template == "grant_decision")
+        .expect("the decision");
+    let verified = app
+        .verify(decision.number.as_deref().unwrap(), &decision.verify_code)
+        .await
+        .unwrap()
+        .expect("genuine");
+    assert_eq!(verified.holder, "茂名康颐医养有限公司");
 }
 
 /// The agreement PDF's "valid until" and the registry's term end come from

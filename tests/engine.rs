@@ -1123,3 +1123,106 @@ fn an_intake_deadline_beyond_the_calendar_refuses_the_submission() {
     );
     assert_eq!(case.filing.status, Status::Draft, "nothing changed");
 }
+
+/// Issue: deemed acceptance dated the filing from receipt but started the
+/// reviews' clocks on the day the timer fired, so a step could fall due
+/// after the filing's own promised date.
+#[test]
+fn after_a_deemed_acceptance_every_clock_runs_from_the_acceptance_date() {
+    let world = world();
+    let mut case = world.case("new_combined");
+    case.submit(date(2026, 2, 12));
+    let deemed = Command::Timer {
+        timer: Timer::DeemedAcceptance,
+    };
+    case.act(Actor::System, deemed, date(2026, 3, 2));
+    assert_eq!(case.filing.accepted_on, Some(date(2026, 2, 12)));
+    let promised = clock::overall_due(case.workflow, &case.filing, case.calendar, Limit::Promised)
+        .unwrap()
+        .unwrap();
+    let active: Vec<usize> = (0..case.filing.steps.len())
+        .filter(|&step| matches!(case.filing.steps[step].status, StepStatus::Active { .. }))
+        .collect();
+    assert!(!active.is_empty());
+    for step in active {
+        assert_eq!(
+            case.filing.steps[step].status,
+            StepStatus::Active {
+                since: date(2026, 2, 12)
+            }
+        );
+        let due = case.step_due(step).unwrap();
+        assert!(
+            due <= promised,
+            "step {step} due {due} after the promise {promised}"
+        );
+    }
+}
+
+/// Issue: a correction notice that left out a missing material was
+/// accepted, and the material later treated as deferred (容缺) though it
+/// is not deferrable.
+#[test]
+fn a_correction_notice_must_name_every_missing_material() {
+    let world = world();
+    let mut case = world.case("eldercare_clinic");
+    let answers = case.sample();
+    let incomplete = case.submission(&answers, &["site_plan", "rules"]);
+    case.act(
+        Actor::Applicant,
+        Command::Submit {
+            submission: incomplete,
+        },
+        date(2026, 11, 23),
+    );
+    let before = case.filing.clone();
+    let error = case
+        .try_do(
+            case.window(),
+            Command::RequestCorrection {
+                items: vec!["请补交选址报告和建筑设计平面图".into()],
+            },
+            date(2026, 11, 24),
+        )
+        .unwrap_err();
+    assert_eq!(
+        error,
+        EngineError::CorrectionIncomplete {
+            omitted: vec!["医疗机构规章制度".into()]
+        }
+    );
+    assert!(error.to_string().contains("一次性告知"), "{error}");
+    assert_eq!(case.filing, before, "nothing changed");
+    // A material may be named by its id as well as its label.
+    case.act(
+        case.window(),
+        Command::RequestCorrection {
+            items: vec!["选址报告和建筑设计平面图".into(), "rules：规章制度".into()],
+        },
+        date(2026, 11, 24),
+    );
+    assert_eq!(case.filing.status, Status::AwaitingCorrection);
+}
+
+#[test]
+fn a_deemed_acceptance_never_defers_a_material_that_is_not_deferrable() {
+    let world = world();
+    let mut case = world.case("eldercare_clinic");
+    let answers = case.sample();
+    let submission = case.submission(&answers, &["site_plan", "staff"]);
+    case.act(
+        Actor::Applicant,
+        Command::Submit { submission },
+        date(2026, 11, 2),
+    );
+    let deemed = Command::Timer {
+        timer: Timer::DeemedAcceptance,
+    };
+    case.act(Actor::System, deemed, date(2026, 11, 16));
+    assert!(case.filing.deemed_accepted);
+    assert!(case.filing.deferred.contains("staff"), "deferrable: 容缺");
+    assert!(
+        !case.filing.deferred.contains("site_plan"),
+        "required and not deferrable: still missing, never deferred"
+    );
+}

@@ -598,7 +598,10 @@ async fn issued_documents_are_rendered_stored_and_verifiable() {
             .unwrap()
             .expect("genuine");
         assert_eq!(verified.department, "市卫生健康局");
-        assert_eq!(verified.holder, "茂名康颐医养有限公司");
+        assert_eq!(
+            verified.holder, "茂名康颐医养中心",
+            "the institution the licence names, not the company that applied"
+        );
         assert_eq!(verified.issued_on, "2026-09-17");
         assert_eq!(verified.sha256, sha256);
         // A tampered number or code is not found.

@@ -235,6 +235,10 @@ pub enum EngineError {
     MissingMaterials {
         materials: Vec<String>,
     },
+    /// A correction notice that leaves out a material the submission lacks.
+    CorrectionIncomplete {
+        omitted: Vec<String>,
+    },
     DeferredOutstanding {
         materials: Vec<String>,
     },
@@ -282,6 +286,11 @@ impl fmt::Display for EngineError {
             EngineError::MissingMaterials { materials } => {
                 write!(f, "required materials are missing: {}; issue a correction notice instead", materials.join(", "))
             }
+            EngineError::CorrectionIncomplete { omitted } => write!(
+                f,
+                "the correction notice must list everything missing at once (一次性告知); it omits {}",
+                omitted.join("、")
+            ),
             EngineError::DeferredOutstanding { materials } => {
                 write!(f, "deferred materials are still outstanding: {}", materials.join(", "))
             }
@@ -339,6 +348,7 @@ pub fn transition(
         filing: filing.clone(),
         effects: Vec::new(),
         today: now.date(),
+        clocks_start: now.date(),
     };
     let changed = machine.apply(actor, command)?;
     if !changed {
@@ -364,6 +374,9 @@ struct Machine<'a> {
     filing: Filing,
     effects: Vec<Effect>,
     today: Date,
+    /// The day steps activated now start their clocks: today, except at a
+    /// deemed acceptance, when every clock runs from the acceptance date.
+    clocks_start: Date,
 }
 
 impl Machine<'_> {
@@ -436,7 +449,10 @@ impl Machine<'_> {
         if !missing.is_empty() && !deemed {
             return Err(EngineError::MissingMaterials { materials: missing });
         }
-        self.accept(deemed, missing.into_iter().chain(deferrable))?;
+        // Only what the definition allows to follow is deferred (容缺); a
+        // required material still missing at a deemed acceptance stays
+        // missing, for the reviewing departments to ask for.
+        self.accept(deemed, deferrable.into_iter())?;
         Ok(())
     }
 
@@ -454,6 +470,10 @@ impl Machine<'_> {
             return Err(EngineError::CorrectionAlreadyRequested);
         }
         self.refuse_if_intake_passed()?;
+        let omitted = self.omitted_from(items);
+        if !omitted.is_empty() {
+            return Err(EngineError::CorrectionIncomplete { omitted });
+        }
         self.filing.intake_correction = Some(Correction {
             items: items.to_vec(),
             requested_on: self.today,
@@ -848,6 +868,24 @@ impl Machine<'_> {
         missing_materials(self.workflow, &submission)
     }
 
+    /// The labels of the materials the submission lacks that no item of a
+    /// correction notice names (by label or id): the notice must list
+    /// everything at once (一次性告知, art. 32).
+    fn omitted_from(&self, items: &[String]) -> Vec<String> {
+        let (missing, deferrable) = self.missing();
+        missing
+            .iter()
+            .chain(&deferrable)
+            .filter_map(|id| self.workflow.materials.iter().find(|m| &m.id == id))
+            .filter(|material| {
+                !items
+                    .iter()
+                    .any(|item| item.contains(&material.label) || item.contains(&material.id))
+            })
+            .map(|material| material.label.clone())
+            .collect()
+    }
+
     /// Acceptance, on the day materials arrived when deemed (art. 32).
     fn accept(
         &mut self,
@@ -860,6 +898,7 @@ impl Machine<'_> {
             self.today
         });
         self.filing.deemed_accepted = deemed;
+        self.clocks_start = self.filing.accepted_on.unwrap_or(self.today);
         self.filing.deferred.extend(outstanding);
         self.filing.status = Status::InReview;
         self.issue(Event::Accepted);
@@ -910,7 +949,9 @@ impl Machine<'_> {
                         .as_ref()
                         .is_none_or(|c| c.eval(&|name| values.get(name)));
                     if holds {
-                        self.filing.steps[*index].status = StepStatus::Active { since: self.today };
+                        self.filing.steps[*index].status = StepStatus::Active {
+                            since: self.clocks_start,
+                        };
                         self.notify(NotifyEvent::Assigned, Some(*index));
                         self.schedule_step_timers(*index)?;
                         Ok(false)
@@ -1065,8 +1106,8 @@ impl Machine<'_> {
                 if self.filing.status != Status::Submitted || !self.intake_passed()? {
                     return Ok(false);
                 }
-                let (missing, deferrable) = self.missing();
-                self.accept(true, missing.into_iter().chain(deferrable))?;
+                let (_, deferrable) = self.missing();
+                self.accept(true, deferrable.into_iter())?;
                 Ok(true)
             }
             Timer::StepDueSoon { step } | Timer::StepOverdue { step } => {

@@ -760,18 +760,36 @@ impl Store {
             return Ok(None);
         }
         let (filing, _) = self.filing(&record.filing).await?;
-        let department = self
-            .workflow_version(&filing.workflow, filing.version)
-            .map_or_else(
-                || record.issued_by.clone(),
-                |workflow| workflow.department_name(&record.issued_by),
-            );
+        let workflow = self.workflow_version(&filing.workflow, filing.version);
+        let department = workflow.as_ref().map_or_else(
+            || record.issued_by.clone(),
+            |workflow| workflow.department_name(&record.issued_by),
+        );
+        // The institution the document names (a licence's `name`), else
+        // the applicant it is addressed to.
+        let named = workflow
+            .as_ref()
+            .and_then(|workflow| workflow.outcomes.get(usize::try_from(record.outcome).ok()?))
+            .and_then(|outcome| {
+                outcome
+                    .inputs
+                    .iter()
+                    .find_map(|(input, source)| match source {
+                        crate::dsl::ir::InputSource::Field(field) if input == "name" => {
+                            match filing.values.get(field) {
+                                Some(crate::dsl::ir::Value::Text(text)) => Some(text.clone()),
+                                _ => None,
+                            }
+                        }
+                        _ => None,
+                    })
+            });
         Ok(Some(Verified {
             title: record.title,
             number: record.number,
             department,
             issued_on: record.issued_on,
-            holder: filing.applicant,
+            holder: named.unwrap_or(filing.applicant),
             sha256: record.sha256.unwrap_or_default(),
         }))
     }
@@ -933,6 +951,7 @@ pub struct Verified {
     /// The issuing department's name.
     pub department: String,
     pub issued_on: String,
+    /// The institution the document names, else the applicant.
     pub holder: String,
     pub sha256: String,
 }
