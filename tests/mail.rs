@@ -496,3 +496,128 @@ fn the_worker_command_keeps_mail_while_the_server_is_down_and_sends_it_once_up()
         .collect();
     assert_eq!(ids.len(), waiting, "each kept message arrived exactly once");
 }
+
+/// Issue: the pause and extension mails said "see the platform"; they now
+/// state the kind, the days, the end date and the reason.
+#[tokio::test(flavor = "multi_thread")]
+async fn pause_and_extension_mails_state_their_facts() {
+    let store = common::open(&sqlite()).await;
+    let workflow = store.workflow("new_combined").unwrap();
+    let answers =
+        onewindow::project::read_answers(&root().join("workflows/samples/new_combined.json"))
+            .unwrap();
+    let submission = answers.submission(&workflow).unwrap();
+    let mut request = Request::new(
+        "P-1",
+        Actor::Applicant,
+        Engine::Submit { submission },
+        at(date(2026, 9, 14), 9),
+    );
+    request.workflow = Some("new_combined".into());
+    store.apply(request).await.unwrap();
+    let pause = Engine::Pause {
+        step: 0,
+        kind: onewindow::engine::state::PauseKind::ExpertReview,
+        days: 10,
+        reason: "组织专家评审护理院设置方案".into(),
+    };
+    let extend = Engine::Extend {
+        reason: "涉及多个部门联合审查".into(),
+    };
+    for (actor, command, day) in [
+        (
+            Actor::Window {
+                department: "window".into(),
+            },
+            Engine::Accept,
+            14,
+        ),
+        (
+            Actor::Reviewer {
+                department: "health".into(),
+            },
+            pause,
+            15,
+        ),
+        (
+            Actor::Head {
+                department: "civil".into(),
+            },
+            extend,
+            16,
+        ),
+    ] {
+        store
+            .apply(Request::new(
+                "P-1",
+                actor,
+                command,
+                at(date(2026, 9, day), 10),
+            ))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    let folder = scratch("told");
+    deliver(
+        &store,
+        &mailer(None, &folder).await,
+        "mailer",
+        at(date(2026, 9, 16), 12),
+    )
+    .await
+    .unwrap();
+    let texts: Vec<String> = std::fs::read_dir(&folder)
+        .unwrap()
+        .map(|entry| {
+            let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+            let message = mail_parser::MessageParser::default().parse(&bytes).unwrap();
+            format!(
+                "{}\n{}",
+                message.subject().unwrap_or_default(),
+                message.body_text(0).unwrap_or_default()
+            )
+        })
+        .collect();
+    let paused = texts
+        .iter()
+        .find(|t| t.contains("中止计算"))
+        .expect("the pause mail");
+    // Ten working days from Tuesday 15 September 2026, on the real calendar.
+    for fact in [
+        "专家评审",
+        "10个工作日",
+        "组织专家评审护理院设置方案",
+        "第四十五条",
+    ] {
+        assert!(paused.contains(fact), "{fact} in {paused}");
+    }
+    let until = onewindow::calendar::Calendar::load(&root().join("calendars"), "cn")
+        .unwrap()
+        .add_workdays(date(2026, 9, 15), 10)
+        .unwrap();
+    assert!(paused.contains(&until.to_string()), "{until} in {paused}");
+    let extended = texts
+        .iter()
+        .find(|t| t.contains("期限延长"))
+        .expect("the extension mail");
+    for fact in ["15个工作日", "涉及多个部门联合审查", "第四十二条"] {
+        assert!(extended.contains(fact), "{fact} in {extended}");
+    }
+    // The new completion date counts the pause as ending when stated.
+    let (filing, _) = store.filing("P-1").await.unwrap();
+    let mut expected = filing.clone();
+    expected.pauses[0].until = Some(until);
+    let completion = onewindow::engine::clock::overall_due(
+        &workflow,
+        &expected,
+        store.calendar(),
+        onewindow::engine::clock::Limit::Promised,
+    )
+    .unwrap()
+    .unwrap();
+    assert!(
+        extended.contains(&format!("新的办结期限为{completion}")),
+        "{completion} in {extended}"
+    );
+    assert!(!extended.contains("见办理平台"), "{extended}");
+}

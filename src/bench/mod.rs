@@ -487,6 +487,7 @@ pub async fn mail(
         event: crate::dsl::ir::NotifyEvent::Assigned,
         step: Some(0),
         department: Some("health".into()),
+        told: crate::engine::Told::default(),
     });
     store
         .enqueue("M-1", &vec![job; messages], now)

@@ -28,4 +28,6 @@ pub mod transition;
 
 pub use state::{Filing, Status};
 pub use submission::{validate, Answers, Applicant, Problem, Submission, Upload};
-pub use transition::{transition, Actor, Command, Context, Effect, EngineError, Timer, Transition};
+pub use transition::{
+    transition, Actor, Command, Context, Effect, EngineError, Timer, Told, Transition,
+};

@@ -165,6 +165,25 @@ pub enum Timer {
     },
 }
 
+/// The facts of an event a message must tell, beyond the filing itself: a
+/// pause's kind, stated days and expected end; an extension's reason, days
+/// and new completion date.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Told {
+    /// Why: an extension's or a pause's stated reason.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// A pause's kind (art. 45), as the applicant reads it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pause_kind: Option<String>,
+    /// Working days: a pause's stated duration, or an extension's length.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub days: Option<u32>,
+    /// A pause's expected end, or the completion date after an extension.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<Date>,
+}
+
 /// What the caller must do after persisting the new state.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "effect", rename_all = "snake_case")]
@@ -175,6 +194,9 @@ pub enum Effect {
         /// The step concerned; reviewers and heads are that step's department's.
         step: Option<usize>,
         department: Option<String>,
+        /// The event's facts the message states.
+        #[serde(default)]
+        told: Told,
     },
     IssueDocument {
         event: Event,
@@ -699,7 +721,13 @@ impl Machine<'_> {
             stated_days: Some(*days),
             reason: reason.to_string(),
         });
-        self.notify(NotifyEvent::Paused, Some(*step));
+        let told = Told {
+            reason: Some(reason.to_string()),
+            pause_kind: Some(kind.chinese().to_string()),
+            days: Some(*days),
+            until: Some(self.calendar.add_workdays(self.today, *days)?),
+        };
+        self.notify_telling(NotifyEvent::Paused, Some(*step), told);
         Ok(())
     }
 
@@ -756,7 +784,13 @@ impl Machine<'_> {
             approved_by: department.clone(),
             on: self.today,
         });
-        self.notify(NotifyEvent::Extended, None);
+        let told = Told {
+            reason: Some(reason.to_string()),
+            pause_kind: None,
+            days: Some(self.workflow.extension),
+            until: self.expected_completion()?,
+        };
+        self.notify_telling(NotifyEvent::Extended, None, told);
         Ok(())
     }
 
@@ -866,6 +900,24 @@ impl Machine<'_> {
             materials: self.filing.materials.clone(),
         };
         missing_materials(self.workflow, &submission)
+    }
+
+    /// The promised completion date, open pauses counted as ending when
+    /// their stated duration says; `None` while a pause without one (a
+    /// correction) is open.
+    fn expected_completion(&self) -> Result<Option<Date>, EngineError> {
+        let mut expected = self.filing.clone();
+        for pause in expected.pauses.iter_mut().filter(|p| p.until.is_none()) {
+            if let Some(days) = pause.stated_days {
+                pause.until = Some(self.calendar.add_workdays(pause.from, days)?);
+            }
+        }
+        Ok(clock::overall_due(
+            self.workflow,
+            &expected,
+            self.calendar,
+            clock::Limit::Promised,
+        )?)
     }
 
     /// The labels of the materials the submission lacks that no item of a
@@ -1154,6 +1206,11 @@ impl Machine<'_> {
     }
 
     fn notify(&mut self, event: NotifyEvent, step: Option<usize>) {
+        self.notify_telling(event, step, Told::default());
+    }
+
+    /// A notification that states the event's facts.
+    fn notify_telling(&mut self, event: NotifyEvent, step: Option<usize>, told: Told) {
         let mut recipients = Vec::new();
         for notification in &self.workflow.notifications {
             if notification.events.contains(&event) {
@@ -1173,6 +1230,7 @@ impl Machine<'_> {
             event,
             step,
             department,
+            told,
         });
     }
 

@@ -29,7 +29,7 @@ use crate::store::outbox::{Job, Kind, Notice};
 use crate::store::{Claim, OutboxRow, Store};
 
 /// The placeholders a mail template may use.
-pub const PLACEHOLDERS: [&str; 11] = [
+pub const PLACEHOLDERS: [&str; 15] = [
     "workflow",
     "filing",
     "applicant",
@@ -41,6 +41,10 @@ pub const PLACEHOLDERS: [&str; 11] = [
     "link",
     "received_on",
     "accepted_on",
+    "reason",
+    "pause_kind",
+    "days",
+    "until",
 ];
 
 /// Subject and body per event.
@@ -352,6 +356,7 @@ async fn compose(
         event,
         step,
         department,
+        told,
     }) = row.job.clone()
     else {
         return Ok(None);
@@ -365,7 +370,7 @@ async fn compose(
     if addresses.is_empty() {
         return Ok(None);
     }
-    let values = values(
+    let mut values = values(
         store.calendar(),
         mailer,
         &workflow,
@@ -373,6 +378,16 @@ async fn compose(
         step,
         &department_id,
     );
+    let day = |d: Option<jiff::civil::Date>| d.map_or_else(String::new, |d| d.to_string());
+    values.extend([
+        ("reason", told.reason.unwrap_or_default()),
+        ("pause_kind", told.pause_kind.unwrap_or_default()),
+        (
+            "days",
+            told.days.map_or_else(String::new, |d| d.to_string()),
+        ),
+        ("until", day(told.until)),
+    ]);
     let (subject, text) = mailer.templates.fill(event, &values);
     let attachments = decision_attachments(store, &filing, event).await?;
     message(mailer, row, subject, text, &addresses, attachments).map(Some)

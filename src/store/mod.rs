@@ -1947,6 +1947,10 @@ fn register(workflow: &Workflow, filing: &Filing, entry: &audit::Entry, batch: &
                         event: NotifyEvent::Renewal,
                         step: None,
                         department: None,
+                        told: engine::Told {
+                            until: Some(term.end),
+                            ..engine::Told::default()
+                        },
                     }),
                     created_at: entry.at.clone(),
                     available_at: DateTime::from_parts(

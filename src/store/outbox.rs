@@ -8,7 +8,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::dsl::ir::{NotifyEvent, Recipient};
-use crate::engine::Effect;
+use crate::engine::{Effect, Told};
 
 /// Which worker takes a row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -39,6 +39,9 @@ pub struct Notice {
     /// The step concerned; reviewers and heads are that step's department's.
     pub step: Option<usize>,
     pub department: Option<String>,
+    /// The event's facts the message states.
+    #[serde(default)]
+    pub told: Told,
 }
 
 impl Notice {
@@ -50,11 +53,13 @@ impl Notice {
                 event,
                 step,
                 department,
+                told,
             } => Some(Notice {
                 recipients: recipients.clone(),
                 event: *event,
                 step: *step,
                 department: department.clone(),
+                told: told.clone(),
             }),
             _ => None,
         }
@@ -107,6 +112,7 @@ mod tests {
                 event: NotifyEvent::Renewal,
                 step: None,
                 department: None,
+                told: Told::default(),
             }),
         ];
         for job in jobs {
