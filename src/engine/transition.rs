@@ -1119,25 +1119,8 @@ impl Machine<'_> {
         let Some(due) = clock::step_due(self.workflow, &self.filing, self.calendar, step)? else {
             return Ok(());
         };
-        let yellow = clock::yellow_days(self.workflow);
-        let remaining = self.calendar.workdays_between(self.today, due)?;
-        let soon = if remaining > yellow {
-            // The working day from which only `yellow` working days remain.
-            let mut day = due;
-            let mut counted = 0;
-            while counted < yellow {
-                day = day.yesterday().map_err(|_| CalendarError::YearNotLoaded {
-                    year: day.year(),
-                    date: day,
-                })?;
-                if self.calendar.is_workday(day)? {
-                    counted += 1;
-                }
-            }
-            day
-        } else {
-            self.today
-        };
+        // The first yellow day, or today when that has passed.
+        let soon = clock::yellow_from(self.workflow, due, self.calendar)?.max(self.today);
         self.effects.push(Effect::ScheduleTimer {
             at: soon,
             timer: Timer::StepDueSoon { step },
