@@ -781,3 +781,62 @@ async fn queues_follow_every_transition_in_the_same_commit() {
         assert_eq!(mine[0].decided_on, Some(date(2026, 9, 17)));
     }
 }
+
+/// A database from before the read side: its filings are listed and queued
+/// after the first open, from their states.
+#[tokio::test]
+async fn filings_stored_before_the_read_side_are_listed_after_the_first_open() {
+    use onewindow::store::read::{QueueFilter, QueuePage};
+    for url in fresh_databases().await {
+        {
+            let store = open(&url).await;
+            granted(&store, "OLD-1", date(2026, 9, 14)).await;
+            submit(&store, "OLD-2", "new_combined", date(2026, 9, 14)).await;
+            act(
+                &store,
+                "OLD-2",
+                window(),
+                Command::Accept,
+                date(2026, 9, 15),
+            )
+            .await
+            .unwrap();
+            // As the store left it before the read side existed.
+            for statement in [
+                "DELETE FROM active_steps",
+                "DELETE FROM read_side_built",
+                "UPDATE filings SET applicant = '', applicant_email = NULL, received_on = NULL, accepted_on = NULL, decided_on = NULL",
+            ] {
+                store.pool().execute(statement).await.unwrap();
+            }
+            assert!(store
+                .filings_of("applicant@onewindow.example.cn")
+                .await
+                .unwrap()
+                .is_empty());
+        }
+        let store = open(&url).await;
+        let listed = store
+            .filings_of("applicant@onewindow.example.cn")
+            .await
+            .unwrap();
+        assert_eq!(listed.len(), 2, "{url}");
+        let queue = store
+            .queue(&QueuePage {
+                department: "health".into(),
+                filter: QueueFilter::All,
+                today: date(2026, 9, 15),
+                limit: 50,
+                offset: 0,
+            })
+            .await
+            .unwrap();
+        assert_eq!(queue.len(), 1, "{url}: only the filing still in review");
+        assert_eq!(queue[0].filing, "OLD-2");
+        assert_eq!(queue[0].applicant, "茂名康颐医养有限公司");
+        // Built once: a second open changes nothing.
+        drop(store);
+        let store = open(&url).await;
+        assert_eq!(store.count("active_steps").await.unwrap(), 2, "{url}");
+    }
+}

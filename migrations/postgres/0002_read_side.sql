@@ -37,3 +37,10 @@ CREATE TABLE step_claims (
     claimed_at  TEXT    NOT NULL,
     PRIMARY KEY (filing_id, step)
 );
+
+-- Set once the read side holds every filing stored before it existed: the
+-- store rebuilds it from the filings' states on first open (in Rust, which
+-- knows the calendar).
+CREATE TABLE read_side_built (
+    id          INTEGER PRIMARY KEY CHECK (id = 1)
+);

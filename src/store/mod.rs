@@ -318,6 +318,13 @@ impl Store {
             current,
             sql,
         });
+        let rebuilt = read::build_once(&pool, &shared).await?;
+        if rebuilt > 0 {
+            tracing::info!(
+                filings = rebuilt,
+                "read side built for filings stored before it"
+            );
+        }
         let connection = pool.acquire().await?;
         let (sender, receiver) = mpsc::channel(4096);
         let stats = Arc::new(CommitStats::default());

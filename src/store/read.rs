@@ -223,6 +223,58 @@ fn step_number(step: Option<usize>) -> i64 {
     step.map_or(INTAKE_STEP, |step| step as i64)
 }
 
+/// Fills the read side for filings stored before it existed, once: the
+/// list columns and the open work of every filing, from its state.
+pub(super) async fn build_once(pool: &sqlx::AnyPool, shared: &Shared) -> Result<u64, sqlx::Error> {
+    let built: i64 = sqlx::query("SELECT COUNT(*) FROM read_side_built")
+        .fetch_one(pool)
+        .await?
+        .try_get(0)?;
+    if built > 0 {
+        return Ok(0);
+    }
+    let mut connection = pool.acquire().await?;
+    sqlx::query(shared.sql.begin.as_str())
+        .execute(&mut *connection)
+        .await?;
+    let rows = sqlx::query("SELECT state FROM filings")
+        .fetch_all(&mut *connection)
+        .await?;
+    let filings: Vec<Filing> = rows
+        .iter()
+        .map(|row| {
+            let state: String = row.try_get(0)?;
+            serde_json::from_str(&state).map_err(|e| sqlx::Error::Decode(Box::new(e)))
+        })
+        .collect::<Result<_, _>>()?;
+    let update = shared.sql.rewrite(
+        "UPDATE filings SET applicant = $1, applicant_email = $2, received_on = $3, \
+         accepted_on = $4, decided_on = $5 WHERE id = $6",
+    );
+    let day = |d: Option<Date>| d.map(|d| d.to_string());
+    for filing in &filings {
+        sqlx::query(&update)
+            .bind(filing.applicant.clone())
+            .bind(filing.applicant_email.clone())
+            .bind(day(filing.received_on))
+            .bind(day(filing.accepted_on))
+            .bind(day(filing.decided_on))
+            .bind(filing.id.clone())
+            .execute(&mut *connection)
+            .await?;
+    }
+    let changes: Vec<(&str, &[WorkRow], Vec<WorkRow>)> = filings
+        .iter()
+        .map(|filing| (filing.id.as_str(), &[][..], open_rows(shared, filing)))
+        .collect();
+    write_open_work(&mut connection, shared, &changes).await?;
+    sqlx::query("INSERT INTO read_side_built (id) VALUES (1) ON CONFLICT (id) DO NOTHING")
+        .execute(&mut *connection)
+        .await?;
+    sqlx::query("COMMIT").execute(&mut *connection).await?;
+    Ok(filings.len() as u64)
+}
+
 /// A row of `active_steps`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct WorkRow {
