@@ -74,8 +74,32 @@ fn notice_of_the_new_combined_institution() {
         "可以延长15个工作日",
         "5个工作日内一次性告知需要补正的全部内容",
         "医疗机构执业许可证（市卫生健康局出具）",
+        // What the policies promise the applicant (issue: the notices left it out).
+        "九、申请人须知",
+        "区域总量不作规划限制",
+        "非禁即入",
+        "首接责任制",
+        "建设补贴、运营补贴",
     ] {
         assert!(text.contains(expected), "missing {expected:?} in\n{text}");
+    }
+}
+
+#[test]
+fn notices_tell_what_each_procedure_promises() {
+    for (workflow, promise) in [
+        ("insurance_designation", "不支付生活照护等养老服务费用"),
+        (
+            "eldercare_clinic",
+            "100张床位以上的护理型、助养型养老机构应单独设置护理站（医务室）",
+        ),
+        ("medical_eldercare", "享受养老机构相关建设补贴、运营补贴"),
+    ] {
+        let output = onewindow(&["notice", workflow]);
+        assert!(output.status.success(), "{}", stderr(&output));
+        let text = stdout(&output);
+        assert!(text.contains("申请人须知"), "{workflow}: {text}");
+        assert!(text.contains(promise), "{workflow}: {promise:?} in {text}");
     }
 }
 

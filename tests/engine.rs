@@ -1043,8 +1043,9 @@ fn filings_are_pinned_to_their_workflow_version() {
     let world = world();
     let mut case = world.case("new_combined");
     case.submit(date(2026, 9, 14));
+    let pinned = case.workflow.version;
     let mut next_version = case.workflow.clone();
-    next_version.version = 2;
+    next_version.version = pinned + 1;
     let context = Context {
         workflow: &next_version,
         calendar: case.calendar,
@@ -1060,8 +1061,8 @@ fn filings_are_pinned_to_their_workflow_version() {
     assert_eq!(
         error,
         EngineError::WrongWorkflow {
-            filing: ("new_combined".into(), 1),
-            given: ("new_combined".into(), 2)
+            filing: ("new_combined".into(), pinned),
+            given: ("new_combined".into(), pinned + 1)
         }
     );
 }

@@ -56,6 +56,8 @@ pub struct Clause {
 #[derive(Debug, Clone, PartialEq)]
 pub enum ClauseKind {
     Basis(Vec<Str>),
+    /// `promise "…"`: what the policy promises the applicant, told in the notice.
+    Promise(Str),
     LegalLimit(Count),
     PromisedLimit(Count),
     Extension(Count),
@@ -86,6 +88,7 @@ impl ClauseKind {
     pub fn keyword(&self) -> &'static str {
         match self {
             ClauseKind::Basis(_) => "basis",
+            ClauseKind::Promise(_) => "promise",
             ClauseKind::LegalLimit(_) => "legal_limit",
             ClauseKind::PromisedLimit(_) => "promised_limit",
             ClauseKind::Extension(_) => "extension",

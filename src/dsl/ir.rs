@@ -27,6 +27,10 @@ pub struct Workflow {
     pub title: String,
     pub version: u32,
     pub basis: Vec<String>,
+    /// What the policies promise the applicant (非禁即入, 首接责任制, subsidies…),
+    /// told in the one-time notice.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub promises: Vec<String>,
     pub legal_limit: u32,
     pub promised_limit: u32,
     /// How many working days the limit may be extended, with the head's approval.

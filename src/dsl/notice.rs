@@ -144,9 +144,11 @@ pub fn one_time_notice(workflow: &Workflow) -> String {
     for department in workflow.departments.values() {
         let _ = writeln!(out, "  {}", department.name);
     }
+    let mut next_section = ["九", "十"].into_iter();
     if !workflow.recurring.is_empty() {
         let _ = writeln!(out);
-        let _ = writeln!(out, "九、后续义务");
+        let numeral = next_section.next().unwrap_or_default();
+        let _ = writeln!(out, "{numeral}、后续义务");
         for recurring in &workflow.recurring {
             let period = if recurring.every_months % 12 == 0 {
                 format!("每{}年", recurring.every_months / 12)
@@ -158,6 +160,14 @@ pub fn one_time_notice(workflow: &Workflow) -> String {
                 let _ = write!(out, "（到期前{days}日提醒）");
             }
             let _ = writeln!(out);
+        }
+    }
+    if !workflow.promises.is_empty() {
+        let _ = writeln!(out);
+        let numeral = next_section.next().unwrap_or_default();
+        let _ = writeln!(out, "{numeral}、申请人须知");
+        for (index, promise) in workflow.promises.iter().enumerate() {
+            let _ = writeln!(out, "  {}. {promise}", index + 1);
         }
     }
     out

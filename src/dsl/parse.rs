@@ -439,6 +439,7 @@ impl Builder {
         };
         let kind = match pair.as_rule() {
             Rule::basis => ClauseKind::Basis(pair.into_inner().map(|s| self.string(s)).collect()),
+            Rule::promise => ClauseKind::Promise(self.string(first(pair))),
             Rule::legal_limit => ClauseKind::LegalLimit(self.days(first(pair))),
             Rule::promised_limit => ClauseKind::PromisedLimit(self.days(first(pair))),
             Rule::extension => ClauseKind::Extension(self.days(first(pair))),
@@ -831,6 +832,7 @@ fn describe_rule(expected: Rule) -> &'static str {
         Rule::dept_head => "`head`",
         Rule::dept_abbr => "`abbr`",
         Rule::basis => "`basis`",
+        Rule::promise => "`promise`",
         Rule::legal_limit => "`legal_limit`",
         Rule::promised_limit => "`promised_limit`",
         Rule::extension => "`extension`",

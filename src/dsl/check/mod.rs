@@ -225,6 +225,7 @@ struct Singles<'w> {
 struct Clauses<'w> {
     singles: Singles<'w>,
     basis: Vec<String>,
+    promises: Vec<String>,
     rules: Vec<&'w ast::RuleDef>,
     steps: Vec<&'w StepItem>,
     independents: Vec<(Span, &'w Vec<Ident>)>,
@@ -270,6 +271,7 @@ impl<'a> WorkflowChecker<'a> {
         let Clauses {
             singles,
             basis,
+            promises,
             rules: _,
             steps: step_items,
             independents,
@@ -331,6 +333,7 @@ impl<'a> WorkflowChecker<'a> {
             title: definition.title.value.clone(),
             version: singles.version?.1.value,
             basis,
+            promises,
             legal_limit: singles.legal_limit?.1.value,
             promised_limit: singles.promised_limit?.1.value,
             extension: singles.extension.map_or(0, |(_, c)| c.value),
@@ -397,6 +400,7 @@ impl<'a> WorkflowChecker<'a> {
             }
             let singles = &mut clauses.singles;
             match &clause.kind {
+                ClauseKind::Promise(text) => clauses.promises.push(text.value.clone()),
                 ClauseKind::Basis(citations) => clauses
                     .basis
                     .extend(citations.iter().map(|c| c.value.clone())),
