@@ -60,7 +60,11 @@ pub enum ClauseKind {
     Promise(Str),
     LegalLimit(Count),
     PromisedLimit(Count),
-    Extension(Count),
+    /// `extension N workdays [by head|government]`.
+    Extension {
+        days: Count,
+        approver: Option<Ident>,
+    },
     Version(Count),
     Parties(Vec<(Ident, Str)>),
     Form(Vec<FieldDef>),
@@ -91,7 +95,7 @@ impl ClauseKind {
             ClauseKind::Promise(_) => "promise",
             ClauseKind::LegalLimit(_) => "legal_limit",
             ClauseKind::PromisedLimit(_) => "promised_limit",
-            ClauseKind::Extension(_) => "extension",
+            ClauseKind::Extension { .. } => "extension",
             ClauseKind::Version(_) => "version",
             ClauseKind::Parties(_) => "parties",
             ClauseKind::Form(_) => "form",

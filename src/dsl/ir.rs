@@ -35,6 +35,9 @@ pub struct Workflow {
     pub promised_limit: u32,
     /// How many working days the limit may be extended, with the head's approval.
     pub extension: u32,
+    /// Who approves an extension (art. 42).
+    #[serde(default, skip_serializing_if = "Approver::is_department_head")]
+    pub extension_approver: Approver,
     /// Several departments take part (art. 42: joint processing).
     pub joint: bool,
     pub departments: BTreeMap<String, Department>,
@@ -305,6 +308,45 @@ impl Route {
                 .max()
                 .unwrap_or(0),
         }
+    }
+}
+
+/// Who approves extending a procedure's limit (行政许可法 art. 42).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Approver {
+    /// The head of the deciding agency: one department decides.
+    #[default]
+    DepartmentHead,
+    /// The head of the people's government at that level: joint processing.
+    Government,
+}
+
+impl Approver {
+    pub const ALL: [Approver; 2] = [Approver::DepartmentHead, Approver::Government];
+
+    /// The word a definition uses: `extension 15 workdays by government`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Approver::DepartmentHead => "head",
+            Approver::Government => "government",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Approver> {
+        Approver::ALL.into_iter().find(|a| a.name() == name)
+    }
+
+    /// As the notice says it.
+    pub fn chinese(self) -> &'static str {
+        match self {
+            Approver::DepartmentHead => "本行政机关负责人",
+            Approver::Government => "本级人民政府负责人",
+        }
+    }
+
+    fn is_department_head(&self) -> bool {
+        *self == Approver::DepartmentHead
     }
 }
 

@@ -113,7 +113,8 @@ pub fn one_time_notice(workflow: &Workflow) -> String {
     if workflow.extension > 0 {
         let _ = writeln!(
             out,
-            "  情况复杂的，经本行政机关负责人批准，可以延长{}个工作日，并将延长理由告知申请人。",
+            "  情况复杂的，经{}批准，可以延长{}个工作日，并将延长理由告知申请人。",
+            workflow.extension_approver.chinese(),
             workflow.extension
         );
     }

@@ -442,7 +442,12 @@ impl Builder {
             Rule::promise => ClauseKind::Promise(self.string(first(pair))),
             Rule::legal_limit => ClauseKind::LegalLimit(self.days(first(pair))),
             Rule::promised_limit => ClauseKind::PromisedLimit(self.days(first(pair))),
-            Rule::extension => ClauseKind::Extension(self.days(first(pair))),
+            Rule::extension => {
+                let mut parts = pair.into_inner();
+                let days = self.days(parts.next().expect("days"));
+                let approver = parts.next().map(|ident| self.ident(ident));
+                ClauseKind::Extension { days, approver }
+            }
             Rule::version => ClauseKind::Version(self.count(first(pair))),
             Rule::parties => ClauseKind::Parties(
                 pair.into_inner()

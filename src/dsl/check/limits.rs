@@ -72,4 +72,55 @@ impl<'a> WorkflowChecker<'a> {
             }
         }
     }
+
+    /// Who approves an extension: when several departments each grant a
+    /// licence (joint licensing), the people's government's head; else the
+    /// deciding department's own head (art. 42).
+    pub(super) fn extension_approver(&mut self, singles: &Singles<'_>, joint: bool) -> Approver {
+        let required = if joint {
+            Approver::Government
+        } else {
+            Approver::DepartmentHead
+        };
+        let Some(ident) = singles.extension_approver else {
+            if let Some((span, _)) = singles.extension.filter(|_| joint) {
+                self.error(
+                    Diagnostic::error(
+                        "extension-approver",
+                        span,
+                        "a joint procedure's extension is approved by the head of the people's government",
+                    )
+                    .with_hint("行政许可法 art. 42: write `extension N workdays by government`"),
+                );
+            }
+            return Approver::DepartmentHead;
+        };
+        let Some(approver) = Approver::from_name(&ident.name) else {
+            let names = Approver::ALL.map(Approver::name);
+            self.error(
+                Diagnostic::error(
+                    "unknown-approver",
+                    ident.span,
+                    format!("unknown approver `{}`", ident.name),
+                )
+                .suggest(&ident.name, names)
+                .with_hint(format!("the approvers are {}", names.join(", "))),
+            );
+            return Approver::DepartmentHead;
+        };
+        if approver != required {
+            let message = if joint {
+                "a joint procedure's extension is approved by the head of the people's government"
+            } else {
+                "an extension is approved by the deciding department's head when one department grants the licence"
+            };
+            self.error(
+                Diagnostic::error("extension-approver", ident.span, message).with_hint(format!(
+                    "行政许可法 art. 42: write `by {}`",
+                    required.name()
+                )),
+            );
+        }
+        approver
+    }
 }

@@ -213,6 +213,7 @@ struct Singles<'w> {
     legal_limit: Option<(Span, ast::Count)>,
     promised_limit: Option<(Span, ast::Count)>,
     extension: Option<(Span, ast::Count)>,
+    extension_approver: Option<&'w Ident>,
     version: Option<(Span, ast::Count)>,
     parties: Option<&'w [(Ident, ast::Str)]>,
     form: Option<&'w [ast::FieldDef]>,
@@ -303,6 +304,14 @@ impl<'a> WorkflowChecker<'a> {
         let joint = route_departments.len() >= 2;
         let longest_path = route.longest(&steps);
         self.limits(&singles, joint, longest_path);
+        // Several departments each granting a licence is joint licensing,
+        // whose extension the people's government's head approves.
+        let licensing_departments: BTreeSet<&str> = infos
+            .iter()
+            .filter(|info| info.def.kind.name == "review")
+            .filter_map(|info| info.def.actors.first().map(|a| a.name.as_str()))
+            .collect();
+        let approver = self.extension_approver(&singles, licensing_departments.len() >= 2);
 
         let outcomes = self.outcomes(definition, &outcomes_ast, intake.as_ref(), &steps);
         let notifications = self.notifications(&notify_ast, &steps, intake.as_ref());
@@ -337,6 +346,7 @@ impl<'a> WorkflowChecker<'a> {
             legal_limit: singles.legal_limit?.1.value,
             promised_limit: singles.promised_limit?.1.value,
             extension: singles.extension.map_or(0, |(_, c)| c.value),
+            extension_approver: approver,
             joint,
             departments,
             parties: self
@@ -378,7 +388,7 @@ impl<'a> WorkflowChecker<'a> {
                 clause.kind,
                 ClauseKind::LegalLimit(_)
                     | ClauseKind::PromisedLimit(_)
-                    | ClauseKind::Extension(_)
+                    | ClauseKind::Extension { .. }
                     | ClauseKind::Version(_)
                     | ClauseKind::Parties(_)
                     | ClauseKind::Form(_)
@@ -408,7 +418,10 @@ impl<'a> WorkflowChecker<'a> {
                 ClauseKind::PromisedLimit(count) => {
                     singles.promised_limit = Some((clause.span, *count))
                 }
-                ClauseKind::Extension(count) => singles.extension = Some((clause.span, *count)),
+                ClauseKind::Extension { days, approver } => {
+                    singles.extension = Some((clause.span, *days));
+                    singles.extension_approver = approver.as_ref();
+                }
                 ClauseKind::Version(count) => singles.version = Some((clause.span, *count)),
                 ClauseKind::Parties(parties) => singles.parties = Some(parties),
                 ClauseKind::Form(fields) => singles.form = Some(fields),
