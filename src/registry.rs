@@ -87,6 +87,21 @@ pub fn renewal_reminder_on(workflow: &Workflow, term: Term) -> Option<Date> {
         .ok()
 }
 
+/// The next periodic evaluation after a decision on `decided`: its due day
+/// (a period of the obligation's months later) and the day it is reminded.
+pub fn next_evaluation(workflow: &Workflow, decided: Date) -> Option<(Date, Date)> {
+    let evaluation = workflow
+        .recurring
+        .iter()
+        .find(|recurring| recurring.kind == Obligation::Evaluate)?;
+    let due = months_end(decided.tomorrow().ok()?, evaluation.every_months)?;
+    let days = evaluation.remind_days.unwrap_or(DEFAULT_REMINDER_DAYS);
+    let remind = due
+        .checked_sub(jiff::Span::new().days(i64::from(days)))
+        .ok()?;
+    Some((due, remind))
+}
+
 /// Whole months an institution has operated on `today` since it opened (0
 /// before it opened).
 pub fn months_operating(opened: Date, today: Date) -> i64 {

@@ -840,3 +840,60 @@ async fn filings_stored_before_the_read_side_are_listed_after_the_first_open() {
         assert_eq!(store.count("active_steps").await.unwrap(), 2, "{url}");
     }
 }
+
+/// Issue: the yearly evaluation the notice promises to remind was never
+/// queued. A granted family-doctor participation now queues it for 30 days
+/// before the year is up.
+#[tokio::test]
+async fn a_granted_participation_queues_the_reminder_of_next_years_evaluation() {
+    use onewindow::dsl::ir::NotifyEvent;
+    use onewindow::store::outbox::{Job, Kind};
+    for url in fresh_databases().await {
+        let store = open(&url).await;
+        submit(&store, "FD-1", "family_doctor", date(2026, 9, 14)).await;
+        act(&store, "FD-1", window(), Command::Accept, date(2026, 9, 15))
+            .await
+            .unwrap();
+        act(
+            &store,
+            "FD-1",
+            reviewer("health"),
+            Command::Approve { step: 0 },
+            date(2026, 9, 17),
+        )
+        .await
+        .unwrap();
+        let reminders = |rows: Vec<onewindow::store::OutboxRow>| -> Vec<_> {
+            rows.into_iter()
+                .filter_map(|row| match row.job {
+                    Job::Notify(notice) if notice.event == NotifyEvent::EvaluationDue => {
+                        Some(notice)
+                    }
+                    _ => None,
+                })
+                .collect()
+        };
+        let at_noon = |day: Date| DateTime::from_parts(day, Time::constant(12, 0, 0, 0));
+        let early = store
+            .claim_outbox(Kind::Notify, "mailer", at_noon(date(2027, 8, 17)), 60, 1000)
+            .await
+            .unwrap();
+        assert!(reminders(early).is_empty(), "{url}: not before its day");
+        let due = store
+            .claim_outbox(Kind::Notify, "mailer", at_noon(date(2027, 8, 18)), 60, 1000)
+            .await
+            .unwrap();
+        let due = reminders(due);
+        assert_eq!(due.len(), 1, "{url}");
+        assert_eq!(
+            due[0].told.until,
+            Some(date(2027, 9, 17)),
+            "a year after the decision"
+        );
+        assert!(due[0]
+            .told
+            .reason
+            .as_deref()
+            .is_some_and(|r| r.contains("年度考评")));
+    }
+}

@@ -501,11 +501,13 @@ pub enum NotifyEvent {
     Extended,
     Paused,
     Renewal,
+    /// The next periodic evaluation (年度评估) is due.
+    EvaluationDue,
     Withdrawn,
 }
 
 impl NotifyEvent {
-    pub const ALL: [NotifyEvent; 15] = [
+    pub const ALL: [NotifyEvent; 16] = [
         NotifyEvent::Submitted,
         NotifyEvent::Assigned,
         NotifyEvent::Accepted,
@@ -520,6 +522,7 @@ impl NotifyEvent {
         NotifyEvent::Extended,
         NotifyEvent::Paused,
         NotifyEvent::Renewal,
+        NotifyEvent::EvaluationDue,
         NotifyEvent::Withdrawn,
     ];
 
@@ -540,6 +543,7 @@ impl NotifyEvent {
             NotifyEvent::Extended => "extended",
             NotifyEvent::Paused => "paused",
             NotifyEvent::Renewal => "renewal",
+            NotifyEvent::EvaluationDue => "evaluation_due",
             NotifyEvent::Withdrawn => "withdrawn",
         }
     }

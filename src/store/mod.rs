@@ -1913,6 +1913,7 @@ fn register(workflow: &Workflow, filing: &Filing, entry: &audit::Entry, batch: &
         Some(Value::Text(text)) => text.clone(),
         _ => String::new(),
     };
+    queue_evaluation_reminder(workflow, filing, decided, entry, batch);
     for registration in &workflow.registers {
         match registration {
             Registration::Institution => batch.institutions.push(InstitutionRow {
@@ -1969,6 +1970,54 @@ fn register(workflow: &Workflow, filing: &Filing, entry: &audit::Entry, batch: &
             }
         }
     }
+}
+
+/// A granted or filed decision of a procedure evaluated periodically queues
+/// the reminder of its next evaluation, for whoever listens to
+/// `evaluation_due`.
+fn queue_evaluation_reminder(
+    workflow: &Workflow,
+    filing: &Filing,
+    decided: jiff::civil::Date,
+    entry: &audit::Entry,
+    batch: &mut Batch,
+) {
+    use crate::dsl::ir::{NotifyEvent, Obligation};
+    let Some((due, remind)) = registry::next_evaluation(workflow, decided) else {
+        return;
+    };
+    let recipients: Vec<_> = workflow
+        .notifications
+        .iter()
+        .filter(|n| n.events.contains(&NotifyEvent::EvaluationDue))
+        .flat_map(|n| n.recipients.iter().copied())
+        .collect();
+    if recipients.is_empty() {
+        return;
+    }
+    let label = workflow
+        .recurring
+        .iter()
+        .find(|r| r.kind == Obligation::Evaluate)
+        .map(|r| r.label.clone());
+    batch.outbox.push(OutboxInsert {
+        filing: filing.id.clone(),
+        audit_seq: entry.seq,
+        job: Job::Notify(Notice {
+            recipients,
+            event: NotifyEvent::EvaluationDue,
+            step: None,
+            department: None,
+            told: engine::Told {
+                reason: label,
+                until: Some(due),
+                ..engine::Told::default()
+            },
+        }),
+        created_at: entry.at.clone(),
+        available_at: DateTime::from_parts(remind, jiff::civil::Time::constant(9, 0, 0, 0))
+            .to_string(),
+    });
 }
 
 /// The next number of a sequence, gapless: read once per batch, counted in memory.
