@@ -350,3 +350,63 @@ async fn a_24_month_agreement_prints_and_registers_the_same_term() {
     );
     assert!(!text.contains("2027-11-30"), "and not a year: {text}");
 }
+
+/// Issue: a pause with a stated duration must show when it ends.
+#[tokio::test]
+async fn a_pause_shows_when_it_is_expected_to_end() {
+    let (app, _) = open(root().join("workflows")).await;
+    let day = date(2026, 9, 14);
+    app.submit(new_filing(&app, "PAUSE-1", "new_combined", day).await)
+        .await
+        .unwrap();
+    act(
+        &app,
+        "PAUSE-1",
+        Actor::Window {
+            department: "window".into(),
+        },
+        Command::Accept,
+        day,
+    )
+    .await;
+    let pause = Command::Pause {
+        step: 0,
+        kind: onewindow::engine::state::PauseKind::ExpertReview,
+        days: 10,
+        reason: "组织专家评审".into(),
+    };
+    act(
+        &app,
+        "PAUSE-1",
+        reviewer("health"),
+        pause,
+        date(2026, 9, 15),
+    )
+    .await;
+    let view = app.filing("PAUSE-1", date(2026, 9, 16)).await.unwrap();
+    assert_eq!(view.pauses.len(), 1);
+    let shown = &view.pauses[0];
+    assert_eq!(
+        (shown.kind.as_str(), shown.stated_days),
+        ("专家评审", Some(10))
+    );
+    assert_eq!(
+        shown.expected_until,
+        Some(app.calendar().add_workdays(date(2026, 9, 15), 10).unwrap()),
+        "ten working days on the real calendar"
+    );
+    assert_eq!(view.steps[0].level, Some(Level::Paused));
+    assert_eq!(view.promised_due, None, "no due date while the clock stops");
+    act(
+        &app,
+        "PAUSE-1",
+        reviewer("health"),
+        Command::Resume { step: 0 },
+        date(2026, 9, 22),
+    )
+    .await;
+    let view = app.filing("PAUSE-1", date(2026, 9, 22)).await.unwrap();
+    assert_eq!(view.pauses[0].until, Some(date(2026, 9, 22)));
+    assert_eq!(view.pauses[0].expected_until, None, "ended");
+    assert!(view.promised_due.is_some());
+}

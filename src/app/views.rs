@@ -37,7 +37,27 @@ pub struct FilingView {
     /// The law's completion date.
     pub legal_due: Option<Date>,
     pub steps: Vec<StepView>,
+    /// Times the clock stopped (art. 45 and corrections), open ones with
+    /// when they are expected to end.
+    pub pauses: Vec<PauseView>,
     pub link: String,
+}
+
+/// A stop of the clock.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PauseView {
+    /// 专家评审, 检验、检测、检疫, 鉴定、评估, 听证 or 申请人补正.
+    pub kind: String,
+    /// The step whose clock stopped, by its index.
+    pub step: Option<usize>,
+    pub from: Date,
+    /// When it ended; `None` while open.
+    pub until: Option<Date>,
+    /// The working days the applicant was told it takes.
+    pub stated_days: Option<u32>,
+    /// While open: the day it ends if it takes the stated days.
+    pub expected_until: Option<Date>,
+    pub reason: String,
 }
 
 /// One step of a filing.
@@ -174,6 +194,22 @@ impl FilingView {
             promised_due: overall(clock::Limit::Promised),
             legal_due: overall(clock::Limit::Legal),
             steps,
+            pauses: filing
+                .pauses
+                .iter()
+                .map(|pause| PauseView {
+                    kind: pause.kind.chinese().to_string(),
+                    step: pause.step,
+                    from: pause.from,
+                    until: pause.until,
+                    stated_days: pause.stated_days,
+                    expected_until: pause
+                        .stated_days
+                        .filter(|_| pause.until.is_none())
+                        .and_then(|days| calendar.add_workdays(pause.from, days).ok()),
+                    reason: pause.reason.clone(),
+                })
+                .collect(),
             link: links.filing(&filing.id),
         }
     }
