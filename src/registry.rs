@@ -32,12 +32,27 @@ pub struct Term {
     pub end: Date,
 }
 
-/// The workflow's renewal obligation (`every N months renew …`), if any.
-pub fn renewal(workflow: &Workflow) -> Option<&Recurring> {
+/// The workflow's recurring obligation of a kind (`every N months renew …`).
+pub fn obligation(workflow: &Workflow, kind: Obligation) -> Option<&Recurring> {
     workflow
         .recurring
         .iter()
-        .find(|recurring| recurring.kind == Obligation::Renew)
+        .find(|recurring| recurring.kind == kind)
+}
+
+/// The workflow's renewal obligation, if any.
+pub fn renewal(workflow: &Workflow) -> Option<&Recurring> {
+    obligation(workflow, Obligation::Renew)
+}
+
+/// The day an obligation falling due on `due` is reminded: its
+/// `remind N days before`, else [`DEFAULT_REMINDER_DAYS`].
+fn reminder_before(recurring: Option<&Recurring>, due: Date) -> Option<Date> {
+    let days = recurring
+        .and_then(|r| r.remind_days)
+        .unwrap_or(DEFAULT_REMINDER_DAYS);
+    due.checked_sub(jiff::Span::new().days(i64::from(days)))
+        .ok()
 }
 
 /// The last day of a period of `months` months whose first day is `start`:
@@ -79,27 +94,15 @@ pub fn valid_until(workflow: &Workflow, filing: &Filing, issued_on: Date) -> Opt
 
 /// The day the renewal of a term is reminded.
 pub fn renewal_reminder_on(workflow: &Workflow, term: Term) -> Option<Date> {
-    let days = renewal(workflow)
-        .and_then(|r| r.remind_days)
-        .unwrap_or(DEFAULT_REMINDER_DAYS);
-    term.end
-        .checked_sub(jiff::Span::new().days(i64::from(days)))
-        .ok()
+    reminder_before(renewal(workflow), term.end)
 }
 
 /// The next periodic evaluation after a decision on `decided`: its due day
 /// (a period of the obligation's months later) and the day it is reminded.
 pub fn next_evaluation(workflow: &Workflow, decided: Date) -> Option<(Date, Date)> {
-    let evaluation = workflow
-        .recurring
-        .iter()
-        .find(|recurring| recurring.kind == Obligation::Evaluate)?;
+    let evaluation = obligation(workflow, Obligation::Evaluate)?;
     let due = months_end(decided.tomorrow().ok()?, evaluation.every_months)?;
-    let days = evaluation.remind_days.unwrap_or(DEFAULT_REMINDER_DAYS);
-    let remind = due
-        .checked_sub(jiff::Span::new().days(i64::from(days)))
-        .ok()?;
-    Some((due, remind))
+    Some((due, reminder_before(Some(evaluation), due)?))
 }
 
 /// Whole months an institution has operated on `today` since it opened (0

@@ -79,6 +79,24 @@ impl Workflow {
         self.departments.get(id)
     }
 
+    /// Who is told of `event`: every recipient of the notifications that
+    /// listen to it, once each, in the order the definition names them.
+    pub fn recipients_of(&self, event: NotifyEvent) -> Vec<Recipient> {
+        let mut recipients = Vec::new();
+        for notification in self
+            .notifications
+            .iter()
+            .filter(|n| n.events.contains(&event))
+        {
+            for recipient in &notification.recipients {
+                if !recipients.contains(recipient) {
+                    recipients.push(*recipient);
+                }
+            }
+        }
+        recipients
+    }
+
     /// The index of the step with this stable id (its place in the route,
     /// e.g. `2.1`), for callers that address steps by id.
     pub fn step_index(&self, id: &str) -> Option<usize> {

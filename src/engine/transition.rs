@@ -1194,16 +1194,7 @@ impl Machine<'_> {
 
     /// A notification that states the event's facts.
     fn notify_telling(&mut self, event: NotifyEvent, step: Option<usize>, told: Told) {
-        let mut recipients = Vec::new();
-        for notification in &self.workflow.notifications {
-            if notification.events.contains(&event) {
-                for recipient in &notification.recipients {
-                    if !recipients.contains(recipient) {
-                        recipients.push(*recipient);
-                    }
-                }
-            }
-        }
+        let recipients = self.workflow.recipients_of(event);
         if recipients.is_empty() {
             return;
         }

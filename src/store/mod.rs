@@ -1935,46 +1935,28 @@ fn register(workflow: &Workflow, filing: &Filing, entry: &audit::Entry, batch: &
                     term_start: term.start.to_string(),
                     term_end: term.end.to_string(),
                 });
-                let recipients: Vec<_> = workflow
-                    .notifications
-                    .iter()
-                    .filter(|n| n.events.contains(&NotifyEvent::Renewal))
-                    .flat_map(|n| n.recipients.iter().copied())
-                    .collect();
-                let Some(due) = registry::renewal_reminder_on(workflow, term) else {
-                    continue;
-                };
-                if recipients.is_empty() {
-                    continue;
+                if let Some(on) = registry::renewal_reminder_on(workflow, term) {
+                    let told = engine::Told {
+                        until: Some(term.end),
+                        ..engine::Told::default()
+                    };
+                    queue_reminder(
+                        batch,
+                        workflow,
+                        filing,
+                        entry,
+                        NotifyEvent::Renewal,
+                        on,
+                        told,
+                    );
                 }
-                batch.outbox.push(OutboxInsert {
-                    filing: filing.id.clone(),
-                    audit_seq: entry.seq,
-                    job: Job::Notify(Notice {
-                        recipients,
-                        event: NotifyEvent::Renewal,
-                        step: None,
-                        department: None,
-                        told: engine::Told {
-                            until: Some(term.end),
-                            ..engine::Told::default()
-                        },
-                    }),
-                    created_at: entry.at.clone(),
-                    available_at: DateTime::from_parts(
-                        due,
-                        jiff::civil::Time::constant(9, 0, 0, 0),
-                    )
-                    .to_string(),
-                });
             }
         }
     }
 }
 
 /// A granted or filed decision of a procedure evaluated periodically queues
-/// the reminder of its next evaluation, for whoever listens to
-/// `evaluation_due`.
+/// the reminder of its next evaluation.
 fn queue_evaluation_reminder(
     workflow: &Workflow,
     filing: &Filing,
@@ -1983,40 +1965,52 @@ fn queue_evaluation_reminder(
     batch: &mut Batch,
 ) {
     use crate::dsl::ir::{NotifyEvent, Obligation};
-    let Some((due, remind)) = registry::next_evaluation(workflow, decided) else {
+    let Some((due, on)) = registry::next_evaluation(workflow, decided) else {
         return;
     };
-    let recipients: Vec<_> = workflow
-        .notifications
-        .iter()
-        .filter(|n| n.events.contains(&NotifyEvent::EvaluationDue))
-        .flat_map(|n| n.recipients.iter().copied())
-        .collect();
+    let told = engine::Told {
+        reason: registry::obligation(workflow, Obligation::Evaluate).map(|r| r.label.clone()),
+        until: Some(due),
+        ..engine::Told::default()
+    };
+    queue_reminder(
+        batch,
+        workflow,
+        filing,
+        entry,
+        NotifyEvent::EvaluationDue,
+        on,
+        told,
+    );
+}
+
+/// Queues a reminder of `event` for 09:00 on `on`, for whoever the
+/// definition tells of it (nobody listening: nothing queued).
+fn queue_reminder(
+    batch: &mut Batch,
+    workflow: &Workflow,
+    filing: &Filing,
+    entry: &audit::Entry,
+    event: crate::dsl::ir::NotifyEvent,
+    on: jiff::civil::Date,
+    told: engine::Told,
+) {
+    let recipients = workflow.recipients_of(event);
     if recipients.is_empty() {
         return;
     }
-    let label = workflow
-        .recurring
-        .iter()
-        .find(|r| r.kind == Obligation::Evaluate)
-        .map(|r| r.label.clone());
     batch.outbox.push(OutboxInsert {
         filing: filing.id.clone(),
         audit_seq: entry.seq,
         job: Job::Notify(Notice {
             recipients,
-            event: NotifyEvent::EvaluationDue,
+            event,
             step: None,
             department: None,
-            told: engine::Told {
-                reason: label,
-                until: Some(due),
-                ..engine::Told::default()
-            },
+            told,
         }),
         created_at: entry.at.clone(),
-        available_at: DateTime::from_parts(remind, jiff::civil::Time::constant(9, 0, 0, 0))
-            .to_string(),
+        available_at: DateTime::from_parts(on, jiff::civil::Time::constant(9, 0, 0, 0)).to_string(),
     });
 }
 
