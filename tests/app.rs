@@ -410,3 +410,59 @@ async fn a_pause_shows_when_it_is_expected_to_end() {
     assert_eq!(view.pauses[0].expected_until, None, "ended");
     assert!(view.promised_due.is_some());
 }
+
+/// A queue names a step as the version its filing is pinned to names it,
+/// even after a new version renames it.
+#[tokio::test]
+async fn queues_label_steps_by_the_filings_own_version() {
+    let flows = scratch("flows-versions");
+    for entry in std::fs::read_dir(root().join("workflows")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "flow") {
+            std::fs::copy(&path, flows.join(path.file_name().unwrap())).unwrap();
+        }
+    }
+    let data = scratch("app-versions");
+    let day = date(2026, 9, 14);
+    {
+        let app = App::open(config(&data, flows.clone())).await.unwrap();
+        app.submit(new_filing(&app, "V-OLD", "new_combined", day).await)
+            .await
+            .unwrap();
+        act(
+            &app,
+            "V-OLD",
+            Actor::Window {
+                department: "window".into(),
+            },
+            Command::Accept,
+            day,
+        )
+        .await;
+    }
+    let path = flows.join("new_combined.flow");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let version = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("version "))
+        .unwrap();
+    let renamed = text.replace(version, "  version 99").replace(
+        "\"医疗机构设置审批与执业登记\"",
+        "\"医疗机构设置审批（新版）\"",
+    );
+    std::fs::write(&path, renamed).unwrap();
+    let app = App::open(config(&data, flows)).await.unwrap();
+    assert_eq!(app.workflow("new_combined").unwrap().version, 99);
+    let queue = app
+        .queue(&QueuePage {
+            department: "health".into(),
+            filter: QueueFilter::All,
+            today: day,
+            limit: 50,
+            offset: 0,
+        })
+        .await
+        .unwrap();
+    assert_eq!(queue.len(), 1);
+    assert_eq!(queue[0].label, "医疗机构设置审批与执业登记");
+}

@@ -310,7 +310,8 @@ impl App {
         Ok(rows
             .into_iter()
             .map(|row| {
-                let workflow = self.store.workflow(&row.workflow);
+                // Step numbers are the pinned version's, not the current one's.
+                let workflow = self.store.workflow_version(&row.workflow, row.version);
                 let title = workflow
                     .as_ref()
                     .map_or_else(String::new, |w| w.title.clone());

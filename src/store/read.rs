@@ -44,6 +44,8 @@ pub struct QueueRow {
     /// `None` for intake at the window.
     pub step: Option<usize>,
     pub workflow: String,
+    /// The workflow version the filing is pinned to: its step numbers.
+    pub version: u32,
     pub applicant: String,
     pub since: Date,
     pub due_on: Option<Date>,
@@ -94,7 +96,7 @@ impl Store {
         };
         let next = if extra.is_some() { 3 } else { 2 };
         let text = self.shared.sql.rewrite(&format!(
-            "SELECT a.filing_id, a.step, a.workflow, f.applicant, a.since, a.due_on, a.yellow_from, c.account
+            "SELECT a.filing_id, a.step, a.workflow, f.applicant, a.since, a.due_on, a.yellow_from, c.account, f.version
              FROM active_steps a JOIN filings f ON f.id = a.filing_id
              LEFT JOIN step_claims c ON c.filing_id = a.filing_id AND c.step = a.step
              WHERE a.department = $1{condition}
@@ -119,6 +121,7 @@ impl Store {
                     filing: row.try_get(0)?,
                     step: usize::try_from(step).ok(),
                     workflow: row.try_get(2)?,
+                    version: u32::try_from(row.try_get::<i64, _>(8)?).unwrap_or_default(),
                     applicant: row.try_get(3)?,
                     since: date(row.try_get(4)?).unwrap_or(page.today),
                     due_on,
