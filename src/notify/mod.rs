@@ -370,49 +370,44 @@ async fn compose(
     if addresses.is_empty() {
         return Ok(None);
     }
-    let mut values = values(
-        store.calendar(),
-        mailer,
-        &workflow,
-        &filing,
+    let about = About {
         step,
-        &department_id,
-    );
-    let day = |d: Option<jiff::civil::Date>| d.map_or_else(String::new, |d| d.to_string());
-    values.extend([
-        ("reason", told.reason.unwrap_or_default()),
-        ("pause_kind", told.pause_kind.unwrap_or_default()),
-        (
-            "days",
-            told.days.map_or_else(String::new, |d| d.to_string()),
-        ),
-        ("until", day(told.until)),
-    ]);
+        department: &department_id,
+        told: &told,
+    };
+    let values = values(store.calendar(), mailer, &workflow, &filing, &about);
     let (subject, text) = mailer.templates.fill(event, &values);
     let attachments = decision_attachments(store, &filing, event).await?;
     message(mailer, row, subject, text, &addresses, attachments).map(Some)
 }
 
 /// The placeholders' values for a filing's message.
+/// What a message is about besides its filing: the step, the department
+/// and the event's facts.
+struct About<'a> {
+    step: Option<usize>,
+    department: &'a str,
+    told: &'a crate::engine::Told,
+}
+
 fn values<'v>(
     calendar: &crate::calendar::Calendar,
     mailer: &Mailer,
     workflow: &crate::dsl::Workflow,
     filing: &Filing,
-    step: Option<usize>,
-    department_id: &str,
+    about: &About<'_>,
 ) -> HashMap<&'v str, String> {
+    let (step, told) = (about.step, about.told);
+    let day = |d: Option<jiff::civil::Date>| d.map_or_else(String::new, |d| d.to_string());
     let step_label = step
         .and_then(|s| workflow.steps.get(s))
         .map_or_else(String::new, |s| s.label.clone());
-    let due = step
-        .and_then(|s| {
-            crate::engine::clock::step_due(workflow, filing, calendar, s)
-                .ok()
-                .flatten()
-        })
-        .map_or_else(String::new, |d| d.to_string());
-    let department_name = workflow.department_name(department_id);
+    let due = day(step.and_then(|s| {
+        crate::engine::clock::step_due(workflow, filing, calendar, s)
+            .ok()
+            .flatten()
+    }));
+    let department_name = workflow.department_name(about.department);
     let reasons = filing.refusal_reasons().join("\n");
     let items = filing
         .latest_correction()
@@ -435,18 +430,15 @@ fn values<'v>(
         ("items", items),
         ("reasons", reasons),
         ("link", mailer.links.filing(&filing.id)),
+        ("received_on", day(filing.received_on)),
+        ("accepted_on", day(filing.accepted_on)),
+        ("reason", told.reason.clone().unwrap_or_default()),
+        ("pause_kind", told.pause_kind.clone().unwrap_or_default()),
         (
-            "received_on",
-            filing
-                .received_on
-                .map_or_else(String::new, |d| d.to_string()),
+            "days",
+            told.days.map_or_else(String::new, |d| d.to_string()),
         ),
-        (
-            "accepted_on",
-            filing
-                .accepted_on
-                .map_or_else(String::new, |d| d.to_string()),
-        ),
+        ("until", day(told.until)),
     ])
 }
 
