@@ -37,10 +37,7 @@ impl AppError {
 impl fmt::Display for AppError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            AppError::Invalid(problems) => {
-                let messages: Vec<&str> = problems.iter().map(|p| p.message.as_str()).collect();
-                write!(f, "{}", messages.join("；"))
-            }
+            AppError::Invalid(problems) => f.write_str(&Problem::list(problems)),
             AppError::NotFound(what) => write!(f, "not found: {what}"),
             AppError::Definitions(diagnostics) => write!(
                 f,

@@ -147,10 +147,9 @@ pub async fn load(store: &Store, plan: &LoadPlan) -> Result<Vec<Run>, String> {
     let workflow = store
         .workflow(&workflow)
         .ok_or_else(|| format!("unknown workflow `{workflow}`"))?;
-    let submission = answers.submission(&workflow).map_err(|problems| {
-        let messages: Vec<String> = problems.into_iter().map(|p| p.message).collect();
-        messages.join("；")
-    })?;
+    let submission = answers
+        .submission(&workflow)
+        .map_err(|problems| crate::engine::Problem::list(&problems))?;
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..concurrency.max(1) {

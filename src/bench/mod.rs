@@ -476,7 +476,7 @@ pub async fn mail(
     answers.email = Some("applicant@example.cn".into());
     let submission = answers
         .submission(&workflow)
-        .map_err(|problems| format!("{problems:?}"))?;
+        .map_err(|problems| crate::engine::Problem::list(&problems))?;
     let now = jiff::civil::date(2026, 9, 14).at(9, 0, 0, 0);
     let mut request = Request::new("M-1", Actor::Applicant, Command::Submit { submission }, now);
     request.workflow = Some("new_combined".into());
@@ -561,7 +561,7 @@ pub async fn queue(
     ))?;
     let submission = answers
         .submission(&workflow)
-        .map_err(|problems| format!("{problems:?}"))?;
+        .map_err(|problems| crate::engine::Problem::list(&problems))?;
     // Working days of 2026 up to October, so every due date stays in 2026.
     let first = jiff::civil::date(2026, 1, 5);
     let days: Vec<jiff::civil::Date> = (0..280)

@@ -122,6 +122,12 @@ pub struct Problem {
 }
 
 impl Problem {
+    /// Every problem's message on one line, as a person reads a list.
+    pub fn list(problems: &[Problem]) -> String {
+        let messages: Vec<&str> = problems.iter().map(|p| p.message.as_str()).collect();
+        messages.join("；")
+    }
+
     fn about(subject: &str, message: impl Into<String>) -> Problem {
         Problem {
             subject: Some(subject.to_string()),

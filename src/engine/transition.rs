@@ -321,8 +321,7 @@ impl fmt::Display for EngineError {
             EngineError::AlreadyExtended => write!(f, "the limit was already extended once"),
             EngineError::NotPaused { step } => write!(f, "step {step} is not paused"),
             EngineError::Invalid { problems } => {
-                let messages: Vec<&str> = problems.iter().map(|p| p.message.as_str()).collect();
-                write!(f, "the submission is invalid: {}", messages.join("；"))
+                write!(f, "the submission is invalid: {}", Problem::list(problems))
             }
             EngineError::Calendar(error) => write!(f, "{error}"),
         }
