@@ -181,7 +181,7 @@ async fn a_filing_through_the_use_cases_from_window_to_verified_permit() {
         .act(Action {
             filing: "APP-1".into(),
             actor: reviewer("civil"),
-            command: Command::Approve { step: 1 },
+            command: Command::File { step: 1 },
             expected_revision: Some(1),
             key: None,
             now: at(date(2026, 9, 16)),
@@ -193,7 +193,7 @@ async fn a_filing_through_the_use_cases_from_window_to_verified_permit() {
         &app,
         "APP-1",
         reviewer("civil"),
-        Command::Approve { step: 1 },
+        Command::File { step: 1 },
         date(2026, 9, 16),
     )
     .await;

@@ -124,3 +124,56 @@ fn library_code_logs_instead_of_printing() {
         }
     }
 }
+
+/// 谁审批谁监管 in the shipped procedures: every two deciding departments
+/// are declared independent or joined, each part has one legal form, and
+/// every decision document is issued by a department whose part ends in it.
+#[test]
+fn each_department_decides_and_issues_its_own_part() {
+    use onewindow::dsl::ir::Event;
+    use onewindow::project::{self, Paths};
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let loaded = project::load(&Paths {
+        flows: vec![root.join("workflows")],
+        templates: root.join("templates"),
+    })
+    .expect("definitions");
+    assert!(!loaded.checked.has_errors());
+    assert_eq!(loaded.checked.workflows.len(), 7);
+    for workflow in &loaded.checked.workflows {
+        let deciding = workflow.deciding_departments();
+        for (position, first) in deciding.iter().enumerate() {
+            for second in &deciding[position + 1..] {
+                let declared = workflow.independent.iter().any(|group| {
+                    group.iter().any(|d| d == first) && group.iter().any(|d| d == second)
+                }) || workflow
+                    .joined(first)
+                    .is_some_and(|group| group.departments.iter().any(|d| d == second));
+                assert!(declared, "{}: {first} and {second}", workflow.id);
+            }
+            let forms: std::collections::BTreeSet<_> = workflow
+                .part_steps(first)
+                .map(|step| workflow.steps[step].legal_form())
+                .collect();
+            assert_eq!(forms.len(), 1, "{}: {first} {forms:?}", workflow.id);
+        }
+        for outcome in &workflow.outcomes {
+            if !matches!(
+                outcome.event,
+                Event::Approved | Event::Rejected | Event::Filed
+            ) {
+                continue;
+            }
+            let form = workflow.part_form(&outcome.issued_by).unwrap_or_else(|| {
+                panic!("{}: {} decides no part", workflow.id, outcome.issued_by)
+            });
+            assert!(
+                form.events().contains(&outcome.event),
+                "{}: {} issued by {} whose part is a {form:?}",
+                workflow.id,
+                outcome.title,
+                outcome.issued_by
+            );
+        }
+    }
+}

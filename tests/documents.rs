@@ -68,7 +68,7 @@ fn text_of(path: &Path) -> String {
 
 #[test]
 fn every_template_renders_readable_chinese_with_embedded_fonts() {
-    let expected: [(&str, &[&str]); 9] = [
+    let expected: [(&str, &[&str]); 10] = [
         (
             "acceptance_notice",
             &["受理通知书", "决定予以受理", "茂名康颐医养有限公司"],
@@ -106,7 +106,18 @@ fn every_template_renders_readable_chinese_with_embedded_fonts() {
             "cooperation_agreement",
             &["医养签约合作协议", "芒市人民医院", "一年一签"],
         ),
-        ("evaluation_result", &["服务质量评估结果通知书", "2026年度"]),
+        (
+            "evaluation_result",
+            &["服务质量评估结果通知书", "2026年度", "结果为：评估合格"],
+        ),
+        (
+            "designation_result",
+            &[
+                "医疗保障定点评估结果通知书",
+                "纳入医保定点协议管理",
+                "签订医疗保障服务协议",
+            ],
+        ),
     ];
     for (template, phrases) in expected {
         let pdf = renderer()
@@ -416,5 +427,46 @@ fn a_refusal_without_reasons_or_appeal_rights_is_not_typeset() {
             error.to_string(),
             format!("template `{template}` needs `{field}` not empty")
         );
+    }
+}
+
+/// Each legal form speaks its own words: a failed evaluation or a refused
+/// designation is not a licence refusal, and tells its own remedy.
+#[test]
+fn each_legal_form_prints_its_own_result_and_remedy() {
+    use onewindow::dsl::ir::LegalForm;
+    for (template, form) in [
+        ("evaluation_result", LegalForm::Evaluation),
+        ("designation_result", LegalForm::Designation),
+    ] {
+        let mut data = sample(template);
+        data.insert("result".into(), form.wording(false).into());
+        data.insert(
+            "reasons".into(),
+            serde_json::json!(["现场评估发现护理记录不完整"]),
+        );
+        data.insert("appeal".into(), form.remedy().into());
+        let pdf = renderer()
+            .render(template, &data, &meta())
+            .unwrap_or_else(|e| panic!("{template}: {e}"));
+        let text = text_of(&write(&format!("{template}-refused"), &pdf));
+        let remedy: String = form.remedy().split_whitespace().collect();
+        for phrase in [form.wording(false), "现场评估发现护理记录不完整", &remedy] {
+            assert!(
+                text.contains(phrase),
+                "{template}: {phrase:?} not in {text:?}"
+            );
+        }
+        for licence_words in [
+            "不予行政许可",
+            "准予行政许可",
+            "第三十八条",
+            "签订医疗保障服务协议",
+        ] {
+            assert!(
+                !text.contains(licence_words),
+                "{template}: {licence_words:?} in {text:?}"
+            );
+        }
     }
 }

@@ -355,7 +355,7 @@ fn parallel_reviews_never_wait_on_each_other() {
     let world = world();
     let mut case = world.accepted("new_combined", date(2026, 9, 14), date(2026, 9, 15));
     let health = case.step("医疗机构设置审批");
-    let civil = case.step("养老机构设立");
+    let civil = case.step("养老机构备案");
     for step in [health, civil] {
         assert_eq!(
             case.filing.steps[step].status,
@@ -369,11 +369,16 @@ fn parallel_reviews_never_wait_on_each_other() {
         2,
         "each department is told at once"
     );
-    // Civil affairs decides first; health is untouched and still running.
+    // Civil affairs files first; health is untouched and still running.
     case.act(
         case.reviewer(civil),
-        Command::Approve { step: civil },
+        Command::File { step: civil },
         date(2026, 9, 16),
+    );
+    assert_eq!(
+        issued_by(&case, Event::Filed),
+        vec![("civil".to_string(), "filing_receipt".to_string())],
+        "civil affairs' receipt does not wait for health"
     );
     assert_eq!(
         case.filing.steps[health].status,
@@ -391,10 +396,15 @@ fn parallel_reviews_never_wait_on_each_other() {
     assert_eq!(case.filing.decision, Some(Decision::Granted));
     assert_eq!(case.filing.decided_on, Some(date(2026, 10, 9)));
     assert_eq!(
-        case.issued(Event::Approved),
-        3,
-        "decision, licence and civil affairs' receipt"
+        issued_by(&case, Event::Approved),
+        vec![
+            ("health".to_string(), "grant_decision".to_string()),
+            ("health".to_string(), "medical_license".to_string())
+        ],
+        "health's decision and licence, in health's name"
     );
+    assert_eq!(case.filing.parts["health"].decision, Decision::Granted);
+    assert_eq!(case.filing.parts["civil"].decision, Decision::Filed);
 }
 
 #[test]
@@ -502,24 +512,196 @@ fn conditional_steps_are_skipped_with_the_reason_recorded() {
     ));
 }
 
+/// The documents issued for an event, with the department each is issued by.
+fn issued_by(case: &Case<'_>, event: Event) -> Vec<(String, String)> {
+    case.effects
+        .iter()
+        .filter_map(|effect| match effect {
+            Effect::IssueDocument {
+                event: issued,
+                template,
+                issued_by,
+                ..
+            } if *issued == event => Some((issued_by.clone(), template.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
 #[test]
-fn one_refusal_decides_with_reasons_and_closes_the_rest() {
+fn a_health_refusal_ends_only_the_health_part_and_civil_affairs_still_files() {
     let world = world();
     let mut case = world.accepted("new_combined", date(2026, 9, 14), date(2026, 9, 15));
     let health = case.step("医疗机构设置审批");
-    let civil = case.step("养老机构设立");
+    let civil = case.step("养老机构备案");
     assert_eq!(
         case.try_do(
-            case.reviewer(civil),
+            case.reviewer(health),
             Command::Refuse {
-                step: civil,
+                step: health,
                 reasons: vec![]
             },
             date(2026, 9, 16)
         ),
         Err(EngineError::EmptyReasons)
     );
-    let reasons = vec!["养老护理人员配备不足".to_string()];
+    let reasons = vec!["拟设护理院床位数少于设置标准".to_string()];
+    case.act(
+        case.reviewer(health),
+        Command::Refuse {
+            step: health,
+            reasons: reasons.clone(),
+        },
+        date(2026, 9, 16),
+    );
+    // 谁审批谁监管: health's refusal is health's alone.
+    assert_eq!(case.filing.status, Status::InReview);
+    assert_eq!(case.filing.decision, None);
+    assert_eq!(
+        case.filing.parts["health"].decision,
+        Decision::Refused {
+            reasons: reasons.clone()
+        }
+    );
+    assert!(matches!(
+        case.filing.steps[civil].status,
+        StepStatus::Active { .. }
+    ));
+    assert_eq!(
+        issued_by(&case, Event::Rejected),
+        vec![("health".to_string(), "denial_decision".to_string())]
+    );
+    let told = case.notified("rejected");
+    assert!(matches!(
+        told[..],
+        [Effect::Notify { department: Some(d), .. }] if d == "health"
+    ));
+    case.act(
+        case.reviewer(civil),
+        Command::File { step: civil },
+        date(2026, 9, 18),
+    );
+    assert_eq!(case.filing.parts["civil"].decision, Decision::Filed);
+    assert_eq!(
+        issued_by(&case, Event::Filed),
+        vec![("civil".to_string(), "filing_receipt".to_string())]
+    );
+    assert_eq!(case.issued(Event::Approved), 0, "no licence was granted");
+    assert_eq!(case.filing.status, Status::Decided);
+    assert_eq!(case.filing.decision, Some(Decision::Partly));
+    assert_eq!(case.filing.reasons_of("health"), &reasons[..]);
+    assert!(case.filing.reasons_of("civil").is_empty());
+}
+
+#[test]
+fn an_establishment_office_refusal_does_not_sink_the_eldercare_filing() {
+    let world = world();
+    let mut case = world.accepted("medical_eldercare", date(2026, 9, 14), date(2026, 9, 15));
+    let civil = case.step("养老机构登记备案");
+    let staffing = case.step("主要职责调整");
+    case.act(
+        case.reviewer(civil),
+        Command::File { step: civil },
+        date(2026, 9, 16),
+    );
+    assert_eq!(
+        issued_by(&case, Event::Filed),
+        vec![("civil".to_string(), "filing_receipt".to_string())],
+        "the receipt is issued when civil affairs' own part is over"
+    );
+    case.act(
+        case.reviewer(staffing),
+        Command::Refuse {
+            step: staffing,
+            reasons: vec!["主要职责调整不符合事业单位分类改革要求".into()],
+        },
+        date(2026, 9, 17),
+    );
+    assert_eq!(case.filing.parts["civil"].decision, Decision::Filed);
+    assert!(matches!(
+        case.filing.steps[civil].status,
+        StepStatus::Done {
+            outcome: StepOutcome::Filed,
+            ..
+        }
+    ));
+    assert_eq!(
+        issued_by(&case, Event::Rejected),
+        vec![("staffing".to_string(), "denial_decision".to_string())]
+    );
+    assert_eq!(case.filing.decision, Some(Decision::Partly));
+}
+
+#[test]
+fn a_failed_evaluation_is_an_evaluation_result_of_its_own_department() {
+    let world = world();
+    let mut case = world.accepted("annual_evaluation", date(2026, 9, 14), date(2026, 9, 15));
+    let health = case.step("医疗卫生服务质量评估");
+    let civil = case.step("养老服务质量评估");
+    case.act(
+        case.reviewer(civil),
+        Command::Refuse {
+            step: civil,
+            reasons: vec!["养老护理员持证上岗率不足".into()],
+        },
+        date(2026, 9, 16),
+    );
+    assert_eq!(
+        issued_by(&case, Event::Rejected),
+        vec![("civil".to_string(), "evaluation_result".to_string())],
+        "an evaluation result, never a licence refusal"
+    );
+    assert!(matches!(
+        case.filing.steps[health].status,
+        StepStatus::Active { .. }
+    ));
+    case.act(
+        case.reviewer(health),
+        Command::Approve { step: health },
+        date(2026, 9, 17),
+    );
+    assert_eq!(
+        issued_by(&case, Event::Approved),
+        vec![("health".to_string(), "evaluation_result".to_string())]
+    );
+    assert_eq!(case.filing.decision, Some(Decision::Partly));
+}
+
+#[test]
+fn joined_parts_end_together_when_one_is_refused() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = std::env::temp_dir().join(format!("onewindow-jointly-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(
+        root.join("workflows/departments.flow"),
+        dir.join("departments.flow"),
+    )
+    .unwrap();
+    let flow = std::fs::read_to_string(root.join("workflows/annual_evaluation.flow"))
+        .unwrap()
+        .replace(
+            "independent health, civil",
+            "jointly health, civil basis \"测试：两项评估合为一个事项\"",
+        );
+    std::fs::write(dir.join("joint.flow"), flow).unwrap();
+    let loaded = project::load(&Paths {
+        flows: vec![dir.clone()],
+        templates: root.join("templates"),
+    })
+    .expect("definitions");
+    assert!(
+        !loaded.checked.has_errors(),
+        "{}",
+        loaded.render_diagnostics()
+    );
+    let world = World {
+        loaded,
+        calendar: Calendar::load(&root.join("calendars"), "cn").expect("calendars"),
+    };
+    let mut case = world.accepted("annual_evaluation", date(2026, 9, 14), date(2026, 9, 15));
+    let health = case.step("医疗卫生服务质量评估");
+    let civil = case.step("养老服务质量评估");
+    let reasons = vec!["养老护理员持证上岗率不足".to_string()];
     case.act(
         case.reviewer(civil),
         Command::Refuse {
@@ -528,27 +710,18 @@ fn one_refusal_decides_with_reasons_and_closes_the_rest() {
         },
         date(2026, 9, 16),
     );
-    assert_eq!(case.filing.decision, Some(Decision::Refused { reasons }));
-    assert!(matches!(
-        case.filing.steps[health].status,
-        StepStatus::Cancelled { .. }
-    ));
-    assert_eq!(case.issued(Event::Rejected), 1);
-    assert_eq!(case.issued(Event::Approved), 0);
-    let error = case
-        .try_do(
-            case.reviewer(health),
-            Command::Approve { step: health },
-            date(2026, 9, 17),
-        )
-        .unwrap_err();
-    assert!(matches!(
-        error,
-        EngineError::WrongState {
-            status: Status::Decided,
-            ..
+    match &case.filing.steps[health].status {
+        StepStatus::Cancelled { reason } => {
+            assert!(reason.contains("测试：两项评估合为一个事项"), "{reason}")
         }
-    ));
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(case.filing.decision, Some(Decision::Refused { reasons }));
+    assert_eq!(
+        issued_by(&case, Event::Rejected),
+        vec![("civil".to_string(), "evaluation_result".to_string())]
+    );
+    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]
@@ -556,7 +729,7 @@ fn a_correction_during_review_stops_the_clock_until_answered() {
     let world = world();
     let mut case = world.accepted("new_combined", date(2026, 11, 2), date(2026, 11, 2));
     let health = case.step("医疗机构设置审批");
-    let civil = case.step("养老机构设立");
+    let civil = case.step("养老机构备案");
     // Twenty working days from Monday 2026-11-02.
     assert_eq!(case.step_due(health), Some(date(2026, 11, 30)));
     let items = vec!["补充护理院平面布局图".to_string()];
@@ -613,9 +786,10 @@ fn a_correction_during_review_stops_the_clock_until_answered() {
     let promised = clock::overall_due(case.workflow, &case.filing, case.calendar, Limit::Promised);
     assert_eq!(promised, Ok(Some(date(2026, 12, 9))));
     let legal = clock::overall_due(case.workflow, &case.filing, case.calendar, Limit::Legal);
-    assert!(
-        legal.is_err(),
-        "45 working days run into 2027, which has no calendar yet"
+    assert_eq!(
+        legal,
+        Ok(Some(date(2026, 12, 9))),
+        "one licence: the law's twenty working days, as promised"
     );
 }
 
@@ -956,8 +1130,8 @@ fn agreement_is_signed_by_both_parties_then_filed_with_three_departments() {
     for (offset, step) in filings.iter().enumerate() {
         assert_eq!(
             case.issued(Event::Filed),
-            0,
-            "the receipt waits for all three filings"
+            offset,
+            "each department that receives the agreement issues its own receipt when it files"
         );
         case.act(
             case.reviewer(*step),
@@ -965,7 +1139,11 @@ fn agreement_is_signed_by_both_parties_then_filed_with_three_departments() {
             date(2026, 9, 17 + offset as i8),
         );
     }
-    assert_eq!(case.issued(Event::Filed), 1);
+    let receipts: Vec<String> = issued_by(&case, Event::Filed)
+        .into_iter()
+        .map(|(department, _)| department)
+        .collect();
+    assert_eq!(receipts, ["health", "civil", "township"]);
     assert_eq!(case.issued(Event::Signed), 1, "issued once");
     assert_eq!(case.filing.decision, Some(Decision::Filed));
     assert!(matches!(

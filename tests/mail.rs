@@ -115,7 +115,7 @@ async fn approved_filing(store: &Store, id: &str, email: &str) {
             Actor::Reviewer {
                 department: "civil".into(),
             },
-            Engine::Approve { step: 1 },
+            Engine::File { step: 1 },
         ),
         (
             Actor::Reviewer {
@@ -184,11 +184,25 @@ async fn messages_arrive_in_chinese_with_the_decision_attached() {
         .collect();
     let decision = parsed
         .iter()
-        .find(|m| m.subject().is_some_and(|s| s.contains("准予许可决定")))
+        .find(|m| m.subject().is_some_and(|s| s.contains("准予行政许可")))
         .expect("the decision message");
     assert_eq!(
         decision.subject(),
-        Some("新建医养结合机构：准予许可决定（F-1）")
+        Some("新建医养结合机构：市卫生健康局准予行政许可（F-1）"),
+        "the department that decided, in its act's words"
+    );
+    let receipt = parsed
+        .iter()
+        .find(|m| m.subject().is_some_and(|s| s.contains("予以备案")))
+        .expect("civil affairs' own message");
+    assert_eq!(
+        receipt.subject(),
+        Some("新建医养结合机构：市民政局予以备案（F-1）")
+    );
+    assert_eq!(
+        receipt.attachments().count(),
+        1,
+        "civil affairs' receipt, not health's licence"
     );
     assert!(decision
         .message_id()
@@ -289,13 +303,14 @@ async fn a_4xx_retries_and_a_5xx_fails_with_the_reason() {
     )
     .await;
     let run = deliver(&store, &mailer, "mailer", now).await.unwrap();
+    // Acceptance, civil affairs' filing and health's decision: three each.
     assert_eq!(
-        run.failed, 2,
-        "the permanently failing applicant's two messages: {run:?}"
+        run.failed, 3,
+        "the permanently failing applicant's three messages: {run:?}"
     );
     assert_eq!(
-        run.retried, 2,
-        "the temporarily failing applicant's two messages: {run:?}"
+        run.retried, 3,
+        "the temporarily failing applicant's three messages: {run:?}"
     );
     assert_eq!(run.sent, 4, "the reviewers' messages: {run:?}");
     let pending = store
@@ -437,7 +452,7 @@ fn the_worker_command_sends_mail_over_smtp_as_the_readme_shows() {
         .collect();
     let decisions: Vec<&mail_parser::Message> = parsed
         .iter()
-        .filter(|m| m.subject().is_some_and(|s| s.contains("准予许可决定")))
+        .filter(|m| m.subject().is_some_and(|s| s.contains("准予行政许可")))
         .collect();
     assert_eq!(decisions.len(), 2, "one decision per filing");
     for decision in decisions {
@@ -600,7 +615,7 @@ async fn pause_and_extension_mails_state_their_facts() {
         .iter()
         .find(|t| t.contains("期限延长"))
         .expect("the extension mail");
-    for fact in ["15个工作日", "涉及多个部门联合审查", "第四十二条"] {
+    for fact in ["10个工作日", "涉及多个部门联合审查", "第四十二条"] {
         assert!(extended.contains(fact), "{fact} in {extended}");
     }
     // The new completion date counts the pause as ending when stated.

@@ -78,7 +78,7 @@ async fn granted(store: &Store, filing: &str, submitted: Date) -> onewindow::sto
         store,
         filing,
         reviewer("civil"),
-        Command::Approve { step: 1 },
+        Command::File { step: 1 },
         day(2),
     )
     .await
@@ -199,7 +199,7 @@ async fn two_reviewers_on_one_step_one_wins() {
         let mut stale = Request::new(
             "F-1",
             reviewer("civil"),
-            Command::Approve { step: 1 },
+            Command::File { step: 1 },
             at(date(2026, 9, 17)),
         );
         stale.expected_revision = Some(seen - 1);
@@ -224,7 +224,7 @@ async fn the_audit_chain_detects_edits_and_deletions() {
             &store,
             "F-1",
             reviewer("civil"),
-            Command::Approve { step: 1 },
+            Command::File { step: 1 },
             date(2026, 9, 16),
         )
         .await
@@ -327,7 +327,7 @@ async fn a_changed_definition_needs_a_new_version() {
         .err()
         .expect("refused");
         assert!(
-            matches!(error, StoreError::WorkflowChanged { ref id, version: 2 } if id == "new_combined"),
+            matches!(error, StoreError::WorkflowChanged { ref id, version: 3 } if id == "new_combined"),
             "{url}: {error}"
         );
         // With a new version number, old filings keep their version.
@@ -335,7 +335,7 @@ async fn a_changed_definition_needs_a_new_version() {
             .iter_mut()
             .find(|w| w.id == "new_combined")
             .unwrap()
-            .version = 3;
+            .version = 4;
         let store = Store::open(Options {
             url: url.clone(),
             workflows: changed,
@@ -345,7 +345,7 @@ async fn a_changed_definition_needs_a_new_version() {
         })
         .await
         .unwrap();
-        assert_eq!(store.workflow("new_combined").unwrap().version, 3);
+        assert_eq!(store.workflow("new_combined").unwrap().version, 4);
     }
 }
 
@@ -738,7 +738,7 @@ async fn queues_follow_every_transition_in_the_same_commit() {
             &store,
             "Q-1",
             reviewer("civil"),
-            Command::Approve { step: 1 },
+            Command::File { step: 1 },
             date(2026, 9, 16),
         )
         .await

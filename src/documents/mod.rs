@@ -453,7 +453,9 @@ fn not_found(id: FileId) -> FileError {
     FileError::NotFound(id.get().vpath().get_with_slash().into())
 }
 
-/// The appeal rights a refusal states (行政复议法 art. 20, 行政诉讼法 art. 46).
+/// The appeal rights a refusal to accept states (行政复议法 art. 20,
+/// 行政诉讼法 art. 46); a decision's remedy follows its legal form
+/// ([`crate::dsl::ir::LegalForm::remedy`]).
 pub const APPEAL: &str = "如不服本决定，可以自收到本文书之日起六十日内依法申请行政复议，或者六个月内依法向人民法院提起行政诉讼。";
 
 /// What the engine knows that a document prints, beyond the filing itself.
@@ -498,6 +500,16 @@ pub fn document_data(
     data
 }
 
+/// Whether an outcome ends a department's part (rather than intake or the
+/// parties' signing): it then speaks only of that part.
+fn of_part(outcome: &crate::dsl::ir::Outcome) -> bool {
+    use crate::dsl::ir::Event;
+    matches!(
+        outcome.event,
+        Event::Approved | Event::Rejected | Event::Filed
+    )
+}
+
 /// The value the system supplies for one of its inputs.
 fn system_value(
     workflow: &crate::dsl::Workflow,
@@ -520,7 +532,7 @@ fn system_value(
         SystemInput::WorkflowTitle => Some(Json::String(workflow.title.clone())),
         SystemInput::VerifyCode => Some(Json::String(facts.verify_code.to_string())),
         SystemInput::VerifyUrl => Some(Json::String(facts.verify_url.clone())),
-        SystemInput::Reasons => Some(list(filing.refusal_reasons().to_vec())),
+        SystemInput::Reasons => Some(list(filing.reasons_of(&outcome.issued_by).to_vec())),
         SystemInput::Corrections => Some(list(
             filing
                 .latest_correction()
@@ -537,7 +549,14 @@ fn system_value(
         )),
         SystemInput::ReceivedOn => Some(date(filing.received_on.unwrap_or(facts.issued_on))),
         SystemInput::AcceptedOn => Some(date(filing.accepted_on.unwrap_or(facts.issued_on))),
-        SystemInput::DecidedOn => Some(date(filing.decided_on.unwrap_or(facts.issued_on))),
+        SystemInput::DecidedOn => Some(date(
+            filing
+                .parts
+                .get(&outcome.issued_by)
+                .map(|part| part.on)
+                .or(filing.decided_on)
+                .unwrap_or(facts.issued_on),
+        )),
         SystemInput::DueOn => facts.due_on.map(date),
         SystemInput::ValidUntil => {
             crate::registry::valid_until(workflow, filing, facts.issued_on).map(date)
@@ -551,10 +570,29 @@ fn system_value(
                 .steps
                 .iter()
                 .zip(&filing.steps)
+                .filter(|(step, _)| {
+                    !of_part(outcome) || step.department.as_ref() == Some(&outcome.issued_by)
+                })
                 .filter(|(_, state)| matches!(state.status, StepStatus::Done { .. }))
                 .map(|(step, _)| step.label.clone())
                 .collect(),
         )),
-        SystemInput::Appeal => Some(Json::String(APPEAL.to_string())),
+        SystemInput::Result => {
+            let form = match outcome.event {
+                crate::dsl::ir::Event::Signed => crate::dsl::ir::LegalForm::Contract,
+                _ => workflow.part_form(&outcome.issued_by).unwrap_or_default(),
+            };
+            let granted = outcome.event != crate::dsl::ir::Event::Rejected;
+            Some(Json::String(form.wording(granted).to_string()))
+        }
+        SystemInput::Appeal => Some(Json::String(if of_part(outcome) {
+            workflow
+                .part_form(&outcome.issued_by)
+                .unwrap_or_default()
+                .remedy()
+                .to_string()
+        } else {
+            APPEAL.to_string()
+        })),
     }
 }

@@ -73,6 +73,11 @@ pub enum ClauseKind {
     Materials(Vec<MaterialDef>),
     Step(StepItem),
     Independent(Vec<Ident>),
+    /// `jointly a, b basis "…"`: parts that are one matter.
+    Jointly {
+        departments: Vec<Ident>,
+        basis: Str,
+    },
     Outcome(OutcomeDef),
     Notify {
         recipients: Vec<Ident>,
@@ -104,6 +109,7 @@ impl ClauseKind {
             ClauseKind::Materials(_) => "materials",
             ClauseKind::Step(_) => "step",
             ClauseKind::Independent(_) => "independent",
+            ClauseKind::Jointly { .. } => "jointly",
             ClauseKind::Outcome(_) => "on",
             ClauseKind::Notify { .. } => "notify",
             ClauseKind::Remind { .. } => "remind",
@@ -194,6 +200,8 @@ pub struct StepDef {
     pub actors: Vec<Ident>,
     pub label: Option<Str>,
     pub within: Count,
+    /// `as licence|designation|evaluation`: what a review decides.
+    pub decides: Option<Ident>,
     pub condition: Option<Expr>,
     pub span: Span,
 }
@@ -278,6 +286,8 @@ pub struct TemplateDecl {
     pub id: Ident,
     pub title: Str,
     pub inputs: Vec<TemplateInput>,
+    /// `//! fits licence, …`: the legal forms of decision it is written for.
+    pub fits: Vec<Ident>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

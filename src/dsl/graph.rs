@@ -42,7 +42,7 @@ fn diagram(workflow: &Workflow) -> Diagram {
             "{}\n{}·{}·{}个工作日",
             step.label,
             who,
-            step.kind.chinese(),
+            step.legal_form().chinese(),
             step.limit
         );
         if let Some(when) = &step.when {

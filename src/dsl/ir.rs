@@ -50,7 +50,13 @@ pub struct Workflow {
     /// Every step after intake, in definition order; `route` refers to them by index.
     pub steps: Vec<Step>,
     pub route: Route,
+    /// Groups of departments that each decide an independent matter
+    /// (谁审批谁监管): one's refusal ends its own part only.
     pub independent: Vec<Vec<String>>,
+    /// Groups of departments whose parts are one matter that must all
+    /// succeed, with the text that makes them so: one's refusal ends the filing.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub jointly: Vec<Jointly>,
     pub outcomes: Vec<Outcome>,
     pub notifications: Vec<Notification>,
     pub reminders: Vec<Reminder>,
@@ -101,6 +107,48 @@ impl Workflow {
     /// e.g. `2.1`), for callers that address steps by id.
     pub fn step_index(&self, id: &str) -> Option<usize> {
         self.steps.iter().position(|step| step.id == id)
+    }
+
+    /// The departments that decide a part of the filing (review or filing
+    /// steps), in route order, once each.
+    pub fn deciding_departments(&self) -> Vec<&str> {
+        let mut departments: Vec<&str> = Vec::new();
+        for index in self.route.step_indices() {
+            let step = &self.steps[index];
+            if let Some(department) = step.department.as_deref() {
+                if step.kind != StepKind::Signing && !departments.contains(&department) {
+                    departments.push(department);
+                }
+            }
+        }
+        departments
+    }
+
+    /// The steps that make up a department's part.
+    pub fn part_steps<'w>(&'w self, department: &'w str) -> impl Iterator<Item = usize> + 'w {
+        self.steps
+            .iter()
+            .enumerate()
+            .filter_map(move |(index, step)| {
+                (step.kind != StepKind::Signing && step.department.as_deref() == Some(department))
+                    .then_some(index)
+            })
+    }
+
+    /// The legal form of a department's decision: that of its steps (the
+    /// checker proves they agree).
+    pub fn part_form(&self, department: &str) -> Option<LegalForm> {
+        self.part_steps(department)
+            .next()
+            .map(|index| self.steps[index].legal_form())
+    }
+
+    /// The `jointly` group a department's part belongs to, if any: then its
+    /// refusal ends the whole filing, not only its own part.
+    pub fn joined(&self, department: &str) -> Option<&Jointly> {
+        self.jointly
+            .iter()
+            .find(|group| group.departments.iter().any(|d| d == department))
     }
 
     /// A department's name, or its id when the workflow does not know it.
@@ -274,6 +322,112 @@ impl StepKind {
     }
 }
 
+/// Departments whose parts are one matter (`jointly a, b basis "…"`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Jointly {
+    pub departments: Vec<String>,
+    /// The text that makes them one matter.
+    pub basis: String,
+}
+
+/// The legal form of a department's decision: different acts, with their
+/// own documents, wording, law and remedies.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum LegalForm {
+    /// 行政许可: a decision under the Administrative Licensing Law.
+    #[default]
+    Licence,
+    /// 备案: recorded, nothing granted.
+    Filing,
+    /// 协议管理: medical-insurance designation, an agreement with the agency.
+    Designation,
+    /// 评估: an evaluation result.
+    Evaluation,
+    /// 协议: signed by two parties; departments only receive it.
+    Contract,
+}
+
+impl LegalForm {
+    pub const ALL: [LegalForm; 5] = [
+        LegalForm::Licence,
+        LegalForm::Filing,
+        LegalForm::Designation,
+        LegalForm::Evaluation,
+        LegalForm::Contract,
+    ];
+
+    /// The forms a review step may state with `as`.
+    pub const OF_REVIEW: [LegalForm; 3] = [
+        LegalForm::Licence,
+        LegalForm::Designation,
+        LegalForm::Evaluation,
+    ];
+
+    /// The word a definition and a template header use.
+    pub fn name(self) -> &'static str {
+        match self {
+            LegalForm::Licence => "licence",
+            LegalForm::Filing => "filing",
+            LegalForm::Designation => "designation",
+            LegalForm::Evaluation => "evaluation",
+            LegalForm::Contract => "contract",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<LegalForm> {
+        LegalForm::ALL.into_iter().find(|form| form.name() == name)
+    }
+
+    pub fn chinese(self) -> &'static str {
+        match self {
+            LegalForm::Licence => "行政许可",
+            LegalForm::Filing => "备案",
+            LegalForm::Designation => "医保协议管理",
+            LegalForm::Evaluation => "评估",
+            LegalForm::Contract => "双方协议",
+        }
+    }
+
+    /// What a decision of this form is called, granted or refused: the
+    /// words of the mails and the pages.
+    pub fn wording(self, granted: bool) -> &'static str {
+        match (self, granted) {
+            (LegalForm::Licence, true) => "准予行政许可",
+            (LegalForm::Licence, false) => "不予行政许可",
+            (LegalForm::Filing, _) => "予以备案",
+            (LegalForm::Designation, true) => "纳入医保定点协议管理",
+            (LegalForm::Designation, false) => "不予纳入医保定点",
+            (LegalForm::Evaluation, true) => "评估合格",
+            (LegalForm::Evaluation, false) => "评估不合格",
+            (LegalForm::Contract, _) => "双方签订协议",
+        }
+    }
+
+    /// The document events a part of this form ends in.
+    pub fn events(self) -> &'static [Event] {
+        match self {
+            LegalForm::Licence | LegalForm::Designation | LegalForm::Evaluation => {
+                &[Event::Approved, Event::Rejected]
+            }
+            LegalForm::Filing => &[Event::Filed],
+            LegalForm::Contract => &[Event::Signed],
+        }
+    }
+
+    /// The remedy a refusal of this form tells of.
+    pub fn remedy(self) -> &'static str {
+        match self {
+            LegalForm::Licence => "如不服本决定，可以自收到本决定书之日起六十日内依法申请行政复议，或者在六个月内依法向人民法院提起行政诉讼（《中华人民共和国行政许可法》第三十八条）。",
+            LegalForm::Designation => "对评估结果有异议的，可以向医疗保障经办机构提出复核；对医疗保障部门作出的行政行为不服的，可以依法申请行政复议或者提起行政诉讼。",
+            LegalForm::Evaluation => "对评估结果有异议的，可以向作出评估的部门提出复核；评估结果不是对行政许可的撤销或者不予许可。",
+            LegalForm::Filing | LegalForm::Contract => "",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Step {
     /// Stable within a workflow version: its position in the route, e.g. `2.1`.
@@ -285,8 +439,27 @@ pub struct Step {
     pub parties: Vec<String>,
     pub label: String,
     pub limit: u32,
+    /// What a review decides (`as designation`); filing and signing steps
+    /// have their own form ([`Step::legal_form`]).
+    #[serde(default, skip_serializing_if = "is_licence")]
+    pub decides: LegalForm,
     /// The step's own condition and those of its enclosing groups, all of which must hold.
     pub when: Option<Cond>,
+}
+
+impl Step {
+    /// The legal form of what the step ends in.
+    pub fn legal_form(&self) -> LegalForm {
+        match self.kind {
+            StepKind::Review => self.decides,
+            StepKind::Filing => LegalForm::Filing,
+            StepKind::Signing => LegalForm::Contract,
+        }
+    }
+}
+
+fn is_licence(form: &LegalForm) -> bool {
+    *form == LegalForm::Licence
 }
 
 /// The order of the steps: sequences wait, parallel branches do not.
@@ -629,10 +802,12 @@ pub enum SystemInput {
     Parties,
     Steps,
     Appeal,
+    /// What the document decides, in its legal form's words (`评估合格`).
+    Result,
 }
 
 impl SystemInput {
-    pub const ALL: [SystemInput; 20] = [
+    pub const ALL: [SystemInput; 21] = [
         SystemInput::Number,
         SystemInput::IssuedOn,
         SystemInput::Department,
@@ -653,6 +828,7 @@ impl SystemInput {
         SystemInput::Parties,
         SystemInput::Steps,
         SystemInput::Appeal,
+        SystemInput::Result,
     ];
 
     /// The name a template's `//! input` line uses.
@@ -678,6 +854,7 @@ impl SystemInput {
             SystemInput::Parties => "parties",
             SystemInput::Steps => "steps",
             SystemInput::Appeal => "appeal",
+            SystemInput::Result => "result",
         }
     }
 

@@ -100,7 +100,24 @@ pub fn one_time_notice(workflow: &Workflow) -> String {
     }
     for group in &workflow.independent {
         let names: Vec<String> = group.iter().map(|id| department_name(id)).collect();
-        let _ = writeln!(out, "  {}并联办理，互不作为前置条件。", names.join("、"));
+        let _ = writeln!(
+            out,
+            "  {}并联办理，互不作为前置条件，各自作出决定、各自负责（谁审批谁监管）；一个部门不予办理的，不影响其他部门的办理。",
+            names.join("、")
+        );
+    }
+    for group in &workflow.jointly {
+        let names: Vec<String> = group
+            .departments
+            .iter()
+            .map(|id| department_name(id))
+            .collect();
+        let _ = writeln!(
+            out,
+            "  {}办理的为同一事项（{}），任一部门不予办理的，整个申请办结。",
+            names.join("、"),
+            group.basis
+        );
     }
     let _ = writeln!(out);
 
@@ -130,14 +147,44 @@ pub fn one_time_notice(workflow: &Workflow) -> String {
     let _ = writeln!(out);
 
     let _ = writeln!(out, "七、办理结果");
-    for event in Event::ALL {
-        let documents: Vec<String> = workflow
+    let titles = |event: Event, department: Option<&str>| -> Vec<String> {
+        workflow
             .outcomes_on(event)
+            .filter(|o| department.is_none_or(|d| o.issued_by == d))
             .map(|o| format!("{}（{}出具）", o.title, department_name(&o.issued_by)))
-            .collect();
+            .collect()
+    };
+    for event in [
+        Event::Accepted,
+        Event::NotAccepted,
+        Event::Correction,
+        Event::Signed,
+    ] {
+        let documents = titles(event, None);
         if !documents.is_empty() {
             let _ = writeln!(out, "  {}：{}", event.chinese(), documents.join("、"));
         }
+    }
+    // Each department's part, in its legal form's words.
+    for department in workflow.deciding_departments() {
+        let Some(form) = workflow.part_form(department) else {
+            continue;
+        };
+        let mut results = Vec::new();
+        for &event in form.events() {
+            let documents = titles(event, Some(department));
+            if !documents.is_empty() {
+                let wording = form.wording(event != Event::Rejected);
+                results.push(format!("{wording}的，{}", documents.join("、")));
+            }
+        }
+        let _ = writeln!(
+            out,
+            "  {}（{}）：{}",
+            department_name(department),
+            form.chinese(),
+            results.join("；")
+        );
     }
     let _ = writeln!(out);
 
@@ -218,7 +265,7 @@ fn describe_step(workflow: &Workflow, step: &Step) -> String {
         "{}（{}，{}，{}个工作日）",
         step.label,
         who,
-        step.kind.chinese(),
+        step.legal_form().chinese(),
         step.limit
     );
     if let Some(when) = &step.when {

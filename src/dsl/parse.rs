@@ -136,6 +136,7 @@ pub fn parse_template_header(file: FileId, text: &str) -> (Option<TemplateDecl>,
     };
     let mut name = None;
     let mut inputs = Vec::new();
+    let mut fits = Vec::new();
     for line in parsed.into_inner() {
         match line.as_rule() {
             Rule::template_name => {
@@ -172,12 +173,18 @@ pub fn parse_template_header(file: FileId, text: &str) -> (Option<TemplateDecl>,
                     nonempty: modifier == Some(Rule::nonempty_kw),
                 });
             }
+            Rule::template_fits => fits.extend(line.into_inner().map(|form| builder.ident(form))),
             _ => {}
         }
     }
     match name {
         Some((id, title)) => (
-            Some(TemplateDecl { id, title, inputs }),
+            Some(TemplateDecl {
+                id,
+                title,
+                inputs,
+                fits,
+            }),
             builder.diagnostics,
         ),
         None => {
@@ -468,6 +475,20 @@ impl Builder {
             Rule::independent => {
                 ClauseKind::Independent(pair.into_inner().map(|i| self.ident(i)).collect())
             }
+            Rule::jointly => {
+                let mut departments = Vec::new();
+                let mut basis = None;
+                for part in pair.into_inner() {
+                    match part.as_rule() {
+                        Rule::ident => departments.push(self.ident(part)),
+                        _ => basis = Some(self.string(part)),
+                    }
+                }
+                ClauseKind::Jointly {
+                    departments,
+                    basis: basis.expect("the grammar requires a basis"),
+                }
+            }
             Rule::outcome => ClauseKind::Outcome(self.outcome(pair)),
             Rule::notify => {
                 let mut lists = pair.into_inner();
@@ -604,6 +625,7 @@ impl Builder {
                     actors: Vec::new(),
                     label: None,
                     within: Count { value: 0, span },
+                    decides: None,
                     condition: None,
                     span,
                 };
@@ -613,6 +635,7 @@ impl Builder {
                         Rule::ident => step.actors.push(self.ident(part)),
                         Rule::string => step.label = Some(self.string(part)),
                         Rule::days => step.within = self.days(part),
+                        Rule::decides => step.decides = Some(self.ident(first(part))),
                         Rule::condition => step.condition = Some(self.expr(first(part))),
                         _ => {}
                     }
@@ -851,6 +874,9 @@ fn describe_rule(expected: Rule) -> &'static str {
         Rule::parallel => "`parallel`",
         Rule::sequence => "`sequence`",
         Rule::independent => "`independent`",
+        Rule::jointly => "`jointly`",
+        Rule::decides => "`as`",
+        Rule::template_fits => "`fits`",
         Rule::outcome => "`on`",
         Rule::notify => "`notify`",
         Rule::remind => "`remind`",

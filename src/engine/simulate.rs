@@ -12,7 +12,7 @@ use super::state::{Filing, Status, StepStatus};
 use super::submission::{Answers, Problem, Upload};
 use super::transition::{transition, Actor, Command, Context, EngineError};
 use crate::calendar::Calendar;
-use crate::dsl::ir::{StepKind, Workflow};
+use crate::dsl::ir::{LegalForm, StepKind, Workflow};
 
 /// The simulated course of a filing.
 #[derive(Debug, Clone)]
@@ -37,6 +37,8 @@ pub struct StepRow {
     pub label: String,
     pub who: String,
     pub kind: StepKind,
+    /// What the step's part ends in (行政许可, 备案, 评估 …).
+    pub form: LegalForm,
     pub limit: u32,
     pub course: Course,
 }
@@ -201,6 +203,7 @@ pub fn simulate(
                 label: definition.label.clone(),
                 who,
                 kind: definition.kind,
+                form: definition.legal_form(),
                 limit: definition.limit,
                 course,
             }
@@ -253,7 +256,7 @@ impl fmt::Display for Report {
                         row.id,
                         row.label,
                         row.who,
-                        row.kind.chinese(),
+                        row.form.chinese(),
                         row.limit
                     );
                 }

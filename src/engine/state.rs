@@ -33,8 +33,13 @@ pub struct Filing {
     pub steps: Vec<StepState>,
     pub pauses: Vec<Pause>,
     pub extension: Option<Extension>,
+    /// The overall decision, once every part is over (or intake refused).
     pub decision: Option<Decision>,
     pub decided_on: Option<Date>,
+    /// Each deciding department's part, once it is over (谁审批谁监管):
+    /// department id → its own decision.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub parts: BTreeMap<String, Part>,
     /// Materials accepted as deferrable (容缺) and not yet supplied.
     pub deferred: BTreeSet<String>,
     /// Events whose documents were issued, so none is issued twice.
@@ -68,6 +73,7 @@ impl Filing {
             extension: None,
             decision: None,
             decided_on: None,
+            parts: BTreeMap::new(),
             deferred: BTreeSet::new(),
             issued: BTreeSet::new(),
             history: Vec::new(),
@@ -93,11 +99,21 @@ impl Filing {
             .max_by_key(|correction| correction.requested_on)
     }
 
-    /// The reasons of a refusal (to accept, or to grant); empty otherwise.
+    /// The reasons of a refusal to accept, or of the filing's refusal as a
+    /// whole; empty otherwise.
     pub fn refusal_reasons(&self) -> &[String] {
         match &self.decision {
             Some(Decision::Refused { reasons }) => reasons,
             _ => &[],
+        }
+    }
+
+    /// The reasons a department's documents and messages state: those it
+    /// gave for refusing its part, else the filing's ([`Self::refusal_reasons`]).
+    pub fn reasons_of(&self, department: &str) -> &[String] {
+        match self.parts.get(department).map(|part| &part.decision) {
+            Some(Decision::Refused { reasons }) => reasons,
+            _ => self.refusal_reasons(),
         }
     }
 
@@ -287,6 +303,33 @@ pub enum Decision {
     },
     /// Filings and signings only: recorded, nothing to grant.
     Filed,
+    /// Some parts granted or filed, others refused: each department
+    /// answers for its own ([`Filing::parts`]).
+    Partly,
+}
+
+impl Decision {
+    /// Whether something was granted or recorded.
+    pub fn is_positive(&self) -> bool {
+        matches!(self, Decision::Granted | Decision::Filed | Decision::Partly)
+    }
+
+    pub fn chinese(&self) -> &'static str {
+        match self {
+            Decision::Granted => "准予",
+            Decision::Refused { .. } => "不予",
+            Decision::Filed => "已备案",
+            Decision::Partly => "部分准予",
+        }
+    }
+}
+
+/// A department's part of a filing, once over.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Part {
+    /// Granted, refused with reasons, or filed: never partly.
+    pub decision: Decision,
+    pub on: Date,
 }
 
 /// One applied command, for the filing's own history.

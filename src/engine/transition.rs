@@ -596,14 +596,37 @@ impl Machine<'_> {
             .department
             .clone()
             .unwrap_or_default();
-        self.cancel_open_steps(&format!("{department}已作出不予许可决定"));
-        self.close_pauses();
-        self.decide(Decision::Refused {
-            reasons: reasons.to_vec(),
-        });
-        self.issue(Event::Rejected);
-        self.notify(NotifyEvent::Rejected, Some(*step));
-        Ok(())
+        let name = self.workflow.department_name(&department);
+        let form = self.workflow.steps[*step].legal_form();
+        // A refusal ends the department's own part; where the definition
+        // joins parts into one matter, it ends them all.
+        let scope = match self.workflow.joined(&department) {
+            Some(group) => {
+                let reason = format!(
+                    "{name}{}，联合办理事项一并终结（{}）",
+                    form.wording(false),
+                    group.basis
+                );
+                self.cancel_open_steps(None, &reason);
+                None
+            }
+            None => {
+                self.cancel_open_steps(
+                    Some(&department),
+                    &format!("{name}{}", form.wording(false)),
+                );
+                Some(department.as_str())
+            }
+        };
+        self.close_pauses(scope);
+        self.end_part(
+            &department,
+            Decision::Refused {
+                reasons: reasons.to_vec(),
+            },
+            *step,
+        );
+        self.advance()
     }
 
     /// A party signs; the step is done when every party has.
@@ -834,8 +857,8 @@ impl Machine<'_> {
                 command: name,
             });
         }
-        self.cancel_open_steps(&format!("申请人撤回申请：{reason}"));
-        self.close_pauses();
+        self.cancel_open_steps(None, &format!("申请人撤回申请：{reason}"));
+        self.close_pauses(None);
         self.filing.status = Status::Withdrawn;
         self.notify(NotifyEvent::Withdrawn, None);
         Ok(())
@@ -965,26 +988,96 @@ impl Machine<'_> {
         let route = self.workflow.route.clone();
         let done = self.progress(&route)?;
         self.issue_when_complete(StepKind::Signing, Event::Signed);
-        self.issue_when_complete(StepKind::Filing, Event::Filed);
+        self.end_finished_parts();
         if done && self.filing.status == Status::InReview {
-            let approved = self.filing.steps.iter().any(|s| {
-                matches!(
-                    s.status,
-                    StepStatus::Done {
-                        outcome: StepOutcome::Approved,
-                        ..
-                    }
-                )
-            });
-            if approved {
-                self.decide(Decision::Granted);
-                self.issue(Event::Approved);
-                self.notify(NotifyEvent::Approved, None);
-            } else {
-                self.decide(Decision::Filed);
-            }
+            let decision = self.overall_decision();
+            self.decide(decision);
         }
         Ok(())
+    }
+
+    /// Records each department's part whose steps are all over and one was
+    /// done, and issues its documents.
+    fn end_finished_parts(&mut self) {
+        for department in self.workflow.deciding_departments() {
+            if self.filing.parts.contains_key(department) {
+                continue;
+            }
+            let steps: Vec<usize> = self.workflow.part_steps(department).collect();
+            let over = steps.iter().all(|&index| {
+                !matches!(
+                    self.filing.steps[index].status,
+                    StepStatus::Waiting | StepStatus::Active { .. }
+                )
+            });
+            let last_done =
+                steps
+                    .iter()
+                    .rev()
+                    .find_map(|&index| match &self.filing.steps[index].status {
+                        StepStatus::Done { outcome, .. } => Some((index, outcome.clone())),
+                        _ => None,
+                    });
+            let (true, Some((step, outcome))) = (over, last_done) else {
+                continue;
+            };
+            let decision = match outcome {
+                StepOutcome::Refused { reasons } => Decision::Refused { reasons },
+                StepOutcome::Filed => Decision::Filed,
+                StepOutcome::Approved | StepOutcome::Signed => Decision::Granted,
+            };
+            self.end_part(department, decision, step);
+        }
+    }
+
+    /// A department's part is over: recorded, its own documents issued in
+    /// its name, the applicant told by it.
+    fn end_part(&mut self, department: &str, decision: Decision, step: usize) {
+        let event = match decision {
+            Decision::Refused { .. } => Event::Rejected,
+            Decision::Filed => Event::Filed,
+            Decision::Granted | Decision::Partly => Event::Approved,
+        };
+        self.filing.parts.insert(
+            department.to_string(),
+            Part {
+                decision,
+                on: self.today,
+            },
+        );
+        self.issue_by(event, Some(department));
+        self.notify(NotifyEvent::of(event), Some(step));
+    }
+
+    /// The filing's decision once every part is over: what all parts
+    /// decided, or `Partly` when they differ.
+    fn overall_decision(&self) -> Decision {
+        let parts = &self.filing.parts;
+        let refused: Vec<(&String, &Vec<String>)> = parts
+            .iter()
+            .filter_map(|(department, part)| match &part.decision {
+                Decision::Refused { reasons } => Some((department, reasons)),
+                _ => None,
+            })
+            .collect();
+        if !refused.is_empty() && refused.len() < parts.len() {
+            return Decision::Partly;
+        }
+        if !refused.is_empty() {
+            let reasons = refused
+                .into_iter()
+                .flat_map(|(_, reasons)| reasons.iter().cloned())
+                .collect();
+            return Decision::Refused { reasons };
+        }
+        if parts
+            .values()
+            .any(|part| part.decision == Decision::Granted)
+        {
+            Decision::Granted
+        } else {
+            Decision::Filed
+        }
     }
 
     /// True when every step of `route` is over. Parallel branches are all
@@ -1084,12 +1177,17 @@ impl Machine<'_> {
         self.filing.status = Status::Decided;
     }
 
-    fn cancel_open_steps(&mut self, reason: &String) {
-        for state in &mut self.filing.steps {
-            if matches!(
-                state.status,
-                StepStatus::Waiting | StepStatus::Active { .. }
-            ) {
+    /// Cancels the open steps of one department, or of all.
+    fn cancel_open_steps(&mut self, department: Option<&str>, reason: &str) {
+        let workflow = self.workflow;
+        for (step, state) in workflow.steps.iter().zip(&mut self.filing.steps) {
+            let in_scope = department.is_none_or(|d| step.department.as_deref() == Some(d));
+            if in_scope
+                && matches!(
+                    state.status,
+                    StepStatus::Waiting | StepStatus::Active { .. }
+                )
+            {
                 state.status = StepStatus::Cancelled {
                     reason: reason.to_string(),
                 };
@@ -1097,9 +1195,18 @@ impl Machine<'_> {
         }
     }
 
-    fn close_pauses(&mut self) {
+    /// Closes the open pauses of one department's steps, or all of them.
+    fn close_pauses(&mut self, department: Option<&str>) {
+        let workflow = self.workflow;
+        let of_department = |pause: &Pause| {
+            department.is_none_or(|d| {
+                pause
+                    .step
+                    .is_some_and(|s| workflow.steps[s].department.as_deref() == Some(d))
+            })
+        };
         for pause in &mut self.filing.pauses {
-            if pause.until.is_none() {
+            if pause.until.is_none() && of_department(pause) {
                 pause.until = Some(self.today);
             }
         }
@@ -1173,9 +1280,15 @@ impl Machine<'_> {
     // ---- effects -----------------------------------------------------------
 
     fn issue(&mut self, event: Event) {
+        self.issue_by(event, None);
+    }
+
+    /// Issues an event's documents: all of them, or those in the name of
+    /// the department whose part ended.
+    fn issue_by(&mut self, event: Event, department: Option<&str>) {
         self.filing.issued.insert(event);
         for (index, outcome) in self.workflow.outcomes.iter().enumerate() {
-            if outcome.event == event {
+            if outcome.event == event && department.is_none_or(|d| outcome.issued_by == d) {
                 self.effects.push(Effect::IssueDocument {
                     event,
                     outcome: index,

@@ -29,7 +29,7 @@ use crate::store::outbox::{Job, Kind, Notice};
 use crate::store::{Claim, OutboxRow, Store};
 
 /// The placeholders a mail template may use.
-pub const PLACEHOLDERS: [&str; 15] = [
+pub const PLACEHOLDERS: [&str; 16] = [
     "workflow",
     "filing",
     "applicant",
@@ -45,6 +45,7 @@ pub const PLACEHOLDERS: [&str; 15] = [
     "pause_kind",
     "days",
     "until",
+    "decision",
 ];
 
 /// Subject and body per event.
@@ -377,7 +378,7 @@ async fn compose(
     };
     let values = values(store.calendar(), mailer, &workflow, &filing, &about);
     let (subject, text) = mailer.templates.fill(event, &values);
-    let attachments = decision_attachments(store, &filing, event).await?;
+    let attachments = decision_attachments(store, &filing, event, &department_id).await?;
     message(mailer, row, subject, text, &addresses, attachments).map(Some)
 }
 
@@ -408,7 +409,19 @@ fn values<'v>(
             .flatten()
     }));
     let department_name = workflow.department_name(about.department);
-    let reasons = filing.refusal_reasons().join("\n");
+    // A department's part speaks for itself: its reasons, its act's words.
+    let reasons = filing.reasons_of(about.department).join("\n");
+    let decision = step
+        .and_then(|s| workflow.steps.get(s))
+        .map_or_else(String::new, |s| {
+            let refused = filing.parts.get(about.department).is_some_and(|part| {
+                matches!(
+                    part.decision,
+                    crate::engine::state::Decision::Refused { .. }
+                )
+            });
+            s.legal_form().wording(!refused).to_string()
+        });
     let items = filing
         .latest_correction()
         .map(|c| {
@@ -439,22 +452,28 @@ fn values<'v>(
             told.days.map_or_else(String::new, |d| d.to_string()),
         ),
         ("until", day(told.until)),
+        ("decision", decision),
     ])
 }
 
-/// A decision's PDFs, attached once rendered; `Err` while one is not yet.
+/// The PDFs of a department's decision, attached once rendered; `Err`
+/// while one is not yet.
 async fn decision_attachments(
     store: &Store,
     filing: &Filing,
     event: NotifyEvent,
+    department: &str,
 ) -> Result<Vec<SinglePart>, String> {
     let mut attachments = Vec::new();
-    if matches!(event, NotifyEvent::Approved | NotifyEvent::Rejected) {
-        for document in store
+    if matches!(
+        event,
+        NotifyEvent::Approved | NotifyEvent::Rejected | NotifyEvent::Filed
+    ) {
+        let documents = store
             .documents_of(&filing.id, event.name())
             .await
-            .map_err(|e| e.to_string())?
-        {
+            .map_err(|e| e.to_string())?;
+        for document in documents.into_iter().filter(|d| d.issued_by == department) {
             let Some(sha256) = &document.sha256 else {
                 return Err(format!("waiting for “{}” to be rendered", document.title));
             };

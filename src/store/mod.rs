@@ -1897,15 +1897,16 @@ fn chain_entry(
     Ok(entry)
 }
 
-/// A granted or filed decision adds what its workflow registers; an
+/// A decision that granted or recorded something (wholly or in part) adds
+/// what its workflow registers; an
 /// agreement also queues its renewal reminder for the day it is due. The
 /// terms come from [`registry`], as the documents' do.
 fn register(workflow: &Workflow, filing: &Filing, entry: &audit::Entry, batch: &mut Batch) {
     use crate::dsl::ir::{NotifyEvent, Registration, Value};
-    let granted = matches!(
-        filing.decision,
-        Some(engine::state::Decision::Granted | engine::state::Decision::Filed)
-    );
+    let granted = filing
+        .decision
+        .as_ref()
+        .is_some_and(engine::state::Decision::is_positive);
     let Some(decided) = filing.decided_on.filter(|_| granted) else {
         return;
     };

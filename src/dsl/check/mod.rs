@@ -11,6 +11,7 @@ mod limits;
 mod materials;
 mod notifications;
 mod outcomes;
+mod parts;
 mod route;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -230,6 +231,7 @@ struct Clauses<'w> {
     rules: Vec<&'w ast::RuleDef>,
     steps: Vec<&'w StepItem>,
     independents: Vec<(Span, &'w Vec<Ident>)>,
+    jointly: Vec<parts::JointlyClause<'w>>,
     outcomes: Vec<&'w ast::OutcomeDef>,
     notify: Vec<(&'w Vec<Ident>, &'w Vec<Ident>)>,
     remind: Vec<(&'w Vec<Ident>, ast::Count)>,
@@ -276,6 +278,7 @@ impl<'a> WorkflowChecker<'a> {
             rules: _,
             steps: step_items,
             independents,
+            jointly: jointly_ast,
             outcomes: outcomes_ast,
             notify: notify_ast,
             remind: remind_ast,
@@ -294,7 +297,8 @@ impl<'a> WorkflowChecker<'a> {
         for (span, names) in &independents {
             self.independent(*span, names, &infos, &route, &constraints);
         }
-        self.sequential_departments(&infos, &route, &independents);
+        let jointly = self.parts(definition, &infos, &steps, &independents, &jointly_ast);
+        self.sequential_departments(&infos, &route, &independents, &jointly);
 
         let route_departments: BTreeSet<&str> = infos
             .iter()
@@ -368,6 +372,7 @@ impl<'a> WorkflowChecker<'a> {
                 .iter()
                 .map(|(_, names)| names.iter().map(|n| n.name.clone()).collect())
                 .collect(),
+            jointly,
             outcomes,
             notifications,
             reminders,
@@ -430,6 +435,9 @@ impl<'a> WorkflowChecker<'a> {
                 ClauseKind::Rule(rule) => clauses.rules.push(rule),
                 ClauseKind::Step(item) => clauses.steps.push(item),
                 ClauseKind::Independent(names) => clauses.independents.push((clause.span, names)),
+                ClauseKind::Jointly { departments, basis } => {
+                    clauses.jointly.push((clause.span, departments, basis))
+                }
                 ClauseKind::Outcome(outcome) => clauses.outcomes.push(outcome),
                 ClauseKind::Notify { recipients, events } => {
                     clauses.notify.push((recipients, events))

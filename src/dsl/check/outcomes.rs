@@ -10,12 +10,20 @@ impl<'a> WorkflowChecker<'a> {
         intake: Option<&IntakeStep>,
         steps: &[Step],
     ) -> Vec<Outcome> {
-        let first_department = |kind: StepKind| {
-            steps
-                .iter()
-                .find(|s| s.kind == kind)
-                .and_then(|s| s.department.clone())
-        };
+        // Each department's part and its legal form, in route order.
+        let mut parts: Vec<(String, LegalForm)> = Vec::new();
+        for step in steps.iter().filter(|s| s.kind != StepKind::Signing) {
+            if let Some(department) = &step.department {
+                if !parts.iter().any(|(d, _)| d == department) {
+                    parts.push((department.clone(), step.legal_form()));
+                }
+            }
+        }
+        // A step whose department did not resolve was reported already;
+        // its part is unknown, so no outcome is said to be never issued.
+        let parts_known = steps
+            .iter()
+            .all(|s| s.kind == StepKind::Signing || s.department.is_some());
         let intake_department = intake.map(|i| i.department.clone());
         let mut outcomes = Vec::new();
         for def in defs {
@@ -31,14 +39,13 @@ impl<'a> WorkflowChecker<'a> {
                 self.error(diagnostic);
                 continue;
             };
-            let issued_by = match &def.issued_by {
-                Some(ident) => self.department(ident).map(|d| d.id),
-                None => match event {
-                    Event::Approved | Event::Rejected => first_department(StepKind::Review),
-                    Event::Filed => first_department(StepKind::Filing),
-                    _ => None,
-                }
-                .or_else(|| intake_department.clone()),
+            let Some(issuers) = self.issuers(
+                def,
+                event,
+                (&parts, parts_known),
+                intake_department.as_ref(),
+            ) else {
+                continue;
             };
             let Some(template) = self.templates.get(def.template.name.as_str()).copied() else {
                 let diagnostic = Diagnostic::error(
@@ -52,35 +59,25 @@ impl<'a> WorkflowChecker<'a> {
             };
             let inputs = self.template_inputs(def, template);
             self.law_inputs(event, def, template);
-            let number = def.number.as_ref().and_then(|pattern| {
-                let parsed = self.number_pattern(pattern)?;
-                // An issuing department that did not resolve was reported already.
-                let department = issued_by.as_ref().and_then(|id| self.departments.get(id));
-                if let Some((_, department)) = department
-                    .filter(|(_, d)| d.abbr.is_none() && parsed.parts.contains(&NumberPart::Dept))
-                {
-                    self.error(
-                        Diagnostic::error(
-                            "bad-number-pattern",
-                            pattern.span,
-                            format!(
-                                "`{{dept}}` needs an abbreviation, and department `{}` has none",
-                                department.id
-                            ),
-                        )
-                        .with_hint("add `abbr \"简称\"` to the department"),
-                    );
-                }
-                Some(parsed)
-            });
-            if let (Some(issued_by), Some(inputs)) = (issued_by, inputs) {
+            let forms: BTreeSet<LegalForm> = issuers
+                .iter()
+                .filter_map(|issuer| parts.iter().find(|(d, _)| d == issuer))
+                .map(|(_, form)| *form)
+                .collect();
+            self.template_fits(def, event, template, &forms);
+            let number = def
+                .number
+                .as_ref()
+                .and_then(|pattern| self.outcome_number(pattern, &issuers));
+            let Some(inputs) = inputs else { continue };
+            for issued_by in issuers {
                 outcomes.push(Outcome {
                     event,
                     title: def.title.value.clone(),
                     template: def.template.name.clone(),
-                    number,
+                    number: number.clone(),
                     issued_by,
-                    inputs,
+                    inputs: inputs.clone(),
                 });
             }
         }
@@ -157,6 +154,156 @@ impl<'a> WorkflowChecker<'a> {
             }
         }
         outcomes
+    }
+
+    /// The departments that issue an outcome: `by` the one named, else
+    /// each department whose part ends in the event (one outcome each);
+    /// documents of intake and signing are the window's.
+    fn issuers(
+        &mut self,
+        def: &ast::OutcomeDef,
+        event: Event,
+        (parts, parts_known): (&[(String, LegalForm)], bool),
+        intake_department: Option<&String>,
+    ) -> Option<Vec<String>> {
+        let ends_in = |form: &LegalForm| form.events().contains(&event);
+        let of_part = matches!(event, Event::Approved | Event::Rejected | Event::Filed);
+        if let Some(ident) = &def.issued_by {
+            let department = self.department(ident)?.id;
+            let decides = parts
+                .iter()
+                .any(|(d, form)| *d == department && ends_in(form));
+            if of_part && parts_known && !decides {
+                self.error(
+                    Diagnostic::error(
+                        "outcome-not-of-part",
+                        ident.span,
+                        format!(
+                            "`{}` decides no part of this workflow that ends in `{}`",
+                            department,
+                            event.name()
+                        ),
+                    )
+                    .with_hint(
+                        "each department issues the documents of its own part (谁审批谁监管)",
+                    ),
+                );
+                return None;
+            }
+            return Some(vec![department]);
+        }
+        if !of_part {
+            return Some(intake_department.cloned().into_iter().collect());
+        }
+        let issuers: Vec<String> = parts
+            .iter()
+            .filter(|(_, form)| ends_in(form))
+            .map(|(department, _)| department.clone())
+            .collect();
+        if issuers.is_empty() && parts_known && !parts.is_empty() {
+            self.error(
+                Diagnostic::error(
+                    "outcome-never-issued",
+                    def.event.span,
+                    format!("no part of this workflow ends in `{}`", event.name()),
+                )
+                .with_hint(
+                    "`approved` and `rejected` end reviews, `filed` ends `file` steps, `signed` ends `sign` steps",
+                ),
+            );
+            return None;
+        }
+        Some(issuers)
+    }
+
+    /// A document of a decision is written for the legal form of the part
+    /// it ends (`//! fits licence` in the template's header).
+    fn template_fits(
+        &mut self,
+        def: &ast::OutcomeDef,
+        event: Event,
+        template: &ast::TemplateDecl,
+        forms: &BTreeSet<LegalForm>,
+    ) {
+        if !matches!(
+            event,
+            Event::Approved | Event::Rejected | Event::Filed | Event::Signed
+        ) {
+            return;
+        }
+        let forms = if event == Event::Signed {
+            BTreeSet::from([LegalForm::Contract])
+        } else {
+            forms.clone()
+        };
+        for form in forms {
+            if template.fits.iter().any(|f| f.name == form.name()) {
+                continue;
+            }
+            let fits: Vec<&str> = template.fits.iter().map(|f| f.name.as_str()).collect();
+            let written_for = if fits.is_empty() {
+                "no legal form".to_string()
+            } else {
+                fits.join(", ")
+            };
+            self.error(
+                Diagnostic::error(
+                    "template-form-mismatch",
+                    def.template.span,
+                    format!(
+                        "template `{}` is written for {written_for}, but this part ends in {} ({})",
+                        template.id.name,
+                        form.name(),
+                        form.chinese()
+                    ),
+                )
+                .with_note(template.id.span, "template declared here")
+                .with_hint(format!(
+                    "use a template whose header says `//! fits {}`: each act has its own document, wording, law and remedy",
+                    form.name()
+                )),
+            );
+        }
+    }
+
+    /// A number pattern; several issuers number in their own series, so
+    /// the pattern names the department.
+    fn outcome_number(&mut self, pattern: &ast::Str, issuers: &[String]) -> Option<NumberPattern> {
+        let parsed = self.number_pattern(pattern)?;
+        let names_department = parsed.parts.contains(&NumberPart::Dept);
+        if issuers.len() > 1 && !names_department {
+            self.error(
+                Diagnostic::error(
+                    "number-without-dept",
+                    pattern.span,
+                    format!(
+                        "this document is issued by {}, each in its own series, so its number needs `{{dept}}`",
+                        issuers.join(", ")
+                    ),
+                )
+                .with_hint("e.g. `评{year}{dept}{seq:05}`: two departments' numbers never read the same"),
+            );
+        }
+        // An issuing department that did not resolve was reported already.
+        for issuer in issuers {
+            let Some((_, department)) = self.departments.get(issuer) else {
+                continue;
+            };
+            if department.abbr.is_none() && names_department {
+                let department = department.id.clone();
+                self.error(
+                    Diagnostic::error(
+                        "bad-number-pattern",
+                        pattern.span,
+                        format!(
+                            "`{{dept}}` needs an abbreviation, and department `{department}` has none"
+                        ),
+                    )
+                    .with_hint("add `abbr \"简称\"` to the department"),
+                );
+            }
+        }
+        Some(parsed)
     }
 
     pub(super) fn template_inputs(

@@ -162,6 +162,7 @@ impl<'a> WorkflowChecker<'a> {
                 .as_ref()
                 .map_or_else(String::new, |l| l.value.clone()),
             limit: def.within.value,
+            decides: self.decides(def, kind),
             when: info.own.clone(),
         };
         if kind == StepKind::Signing {
@@ -202,6 +203,41 @@ impl<'a> WorkflowChecker<'a> {
             }
         }
         step
+    }
+
+    /// What a review decides (`as designation`): licence unless stated;
+    /// filing and signing steps have their own form.
+    fn decides(&mut self, def: &ast::StepDef, kind: StepKind) -> LegalForm {
+        let Some(name) = &def.decides else {
+            return LegalForm::default();
+        };
+        let Some(form) = LegalForm::from_name(&name.name) else {
+            let names = LegalForm::OF_REVIEW.map(LegalForm::name);
+            let diagnostic = Diagnostic::error(
+                "unknown-legal-form",
+                name.span,
+                format!("unknown legal form `{}`", name.name),
+            )
+            .suggest(&name.name, names)
+            .with_hint(format!("a review decides as {}", names.join(", ")));
+            self.error(diagnostic);
+            return LegalForm::default();
+        };
+        if kind != StepKind::Review || !LegalForm::OF_REVIEW.contains(&form) {
+            self.error(
+                Diagnostic::error(
+                    "legal-form-misplaced",
+                    name.span,
+                    format!(
+                        "a `{}` step cannot decide as `{}`",
+                        def.kind.name, name.name
+                    ),
+                )
+                .with_hint("`as` states what a review decides: licence (行政许可), designation (医保协议管理) or evaluation (评估); a `file` step is a filing (备案) and a `sign` step an agreement of the parties"),
+            );
+            return LegalForm::default();
+        }
+        form
     }
 
     /// The one department that takes an intake, review or filing step.
@@ -394,10 +430,14 @@ impl<'a> WorkflowChecker<'a> {
         infos: &[StepInfo<'_>],
         route: &Route,
         independents: &[(Span, &Vec<Ident>)],
+        jointly: &[Jointly],
     ) {
+        // Parts joined as one matter may wait on each other.
         let declared = |a: &str, b: &str| {
             independents.iter().any(|(_, names)| {
                 names.iter().any(|n| n.name == a) && names.iter().any(|n| n.name == b)
+            }) || jointly.iter().any(|group| {
+                group.departments.iter().any(|d| d == a) && group.departments.iter().any(|d| d == b)
             })
         };
         let mut warned = BTreeSet::new();

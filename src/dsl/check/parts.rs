@@ -1,0 +1,204 @@
+//! The checker: each department's part (谁审批谁监管). Where several
+//! departments decide, the definition says which parts are independent
+//! matters and which are one; each part has one legal form.
+
+use super::*;
+
+/// The `jointly` clauses of a workflow, as written.
+pub(super) type JointlyClause<'w> = (Span, &'w Vec<Ident>, &'w ast::Str);
+
+impl<'a> WorkflowChecker<'a> {
+    /// Checks the parts and returns the `jointly` groups for the IR.
+    pub(super) fn parts(
+        &mut self,
+        definition: &ast::WorkflowDef,
+        infos: &[StepInfo<'_>],
+        steps: &[Step],
+        independents: &[(Span, &Vec<Ident>)],
+        jointly: &[JointlyClause<'_>],
+    ) -> Vec<Jointly> {
+        let groups: Vec<Jointly> = jointly
+            .iter()
+            .filter_map(|(span, names, basis)| self.jointly(*span, names, basis, infos))
+            .collect();
+        self.declared_twice(independents, jointly);
+        self.undeclared_parts(definition, steps, independents, &groups);
+        self.part_forms(infos, steps);
+        groups
+    }
+
+    /// `jointly a, b basis "…"`: at least two departments, each deciding a
+    /// part here, and the text that makes them one matter.
+    fn jointly(
+        &mut self,
+        clause: Span,
+        names: &[Ident],
+        basis: &ast::Str,
+        infos: &[StepInfo<'_>],
+    ) -> Option<Jointly> {
+        let mut departments: Vec<String> = Vec::new();
+        for name in names {
+            if self.department(name).is_none() {
+                continue;
+            }
+            if departments.contains(&name.name) {
+                self.error(Diagnostic::error(
+                    "jointly-misuse",
+                    name.span,
+                    format!("`{}` is named twice", name.name),
+                ));
+                continue;
+            }
+            let decides_here = infos.iter().any(|info| {
+                info.def.kind.name != "sign"
+                    && info.def.actors.first().is_some_and(|a| a.name == name.name)
+            });
+            if !decides_here {
+                self.error(Diagnostic::error(
+                    "jointly-misuse",
+                    name.span,
+                    format!(
+                        "department `{}` decides no part of this workflow",
+                        name.name
+                    ),
+                ));
+            }
+            departments.push(name.name.clone());
+        }
+        if names.len() < 2 {
+            self.error(Diagnostic::error(
+                "jointly-misuse",
+                clause,
+                "`jointly` needs at least two departments",
+            ));
+        }
+        if basis.value.trim().is_empty() {
+            self.error(
+                Diagnostic::error(
+                    "jointly-misuse",
+                    basis.span,
+                    "`jointly` needs the text that makes the parts one matter",
+                )
+                .with_hint("cite the article, e.g. `basis \"行政许可法第二十六条\"`"),
+            );
+        }
+        (departments.len() >= 2).then(|| Jointly {
+            departments,
+            basis: basis.value.clone(),
+        })
+    }
+
+    /// A department is either an independent matter or joined to others
+    /// with the same department, never both.
+    fn declared_twice(
+        &mut self,
+        independents: &[(Span, &Vec<Ident>)],
+        jointly: &[JointlyClause<'_>],
+    ) {
+        for (joint_span, joint_names, _) in jointly {
+            for (independent_span, independent_names) in independents {
+                let shared: Vec<&str> = joint_names
+                    .iter()
+                    .filter(|j| independent_names.iter().any(|i| i.name == j.name))
+                    .map(|j| j.name.as_str())
+                    .collect();
+                if shared.len() >= 2 {
+                    self.error(
+                        Diagnostic::error(
+                            "both-independent-and-jointly",
+                            *joint_span,
+                            format!(
+                                "`{}` are declared one matter here and independent matters elsewhere",
+                                shared.join("`, `")
+                            ),
+                        )
+                        .with_note(*independent_span, "declared independent here"),
+                    );
+                }
+            }
+        }
+    }
+
+    /// Where several departments decide, each pair is declared independent
+    /// (one's refusal ends its own part) or joined (one's refusal ends all).
+    fn undeclared_parts(
+        &mut self,
+        definition: &ast::WorkflowDef,
+        steps: &[Step],
+        independents: &[(Span, &Vec<Ident>)],
+        jointly: &[Jointly],
+    ) {
+        let mut deciding: Vec<&str> = Vec::new();
+        for step in steps.iter().filter(|s| s.kind != StepKind::Signing) {
+            if let Some(department) = step.department.as_deref() {
+                if !deciding.contains(&department) {
+                    deciding.push(department);
+                }
+            }
+        }
+        let independent = |a: &str, b: &str| {
+            independents.iter().any(|(_, names)| {
+                names.iter().any(|n| n.name == a) && names.iter().any(|n| n.name == b)
+            })
+        };
+        let joined = |a: &str, b: &str| {
+            jointly.iter().any(|group| {
+                group.departments.iter().any(|d| d == a) && group.departments.iter().any(|d| d == b)
+            })
+        };
+        for (position, first) in deciding.iter().enumerate() {
+            for second in &deciding[position + 1..] {
+                if independent(first, second) || joined(first, second) {
+                    continue;
+                }
+                self.error(
+                    Diagnostic::error(
+                        "undeclared-parts",
+                        definition.id.span,
+                        format!(
+                            "`{first}` and `{second}` each decide a part, but the workflow does not say whether one's refusal ends the other's"
+                        ),
+                    )
+                    .with_hint(format!(
+                        "each department decides and answers for its own part (谁审批谁监管): write `independent {first}, {second}`"
+                    ))
+                    .with_hint(format!(
+                        "where a text makes them one matter that must all succeed, write `jointly {first}, {second} basis \"…\"` citing it"
+                    )),
+                );
+            }
+        }
+    }
+
+    /// A department's part ends in one act: its steps share a legal form.
+    fn part_forms(&mut self, infos: &[StepInfo<'_>], steps: &[Step]) {
+        let mut first_of: BTreeMap<&str, usize> = BTreeMap::new();
+        for (index, step) in steps.iter().enumerate() {
+            if step.kind == StepKind::Signing {
+                continue;
+            }
+            let Some(department) = step.department.as_deref() else {
+                continue;
+            };
+            let first = *first_of.entry(department).or_insert(index);
+            let (form, first_form) = (step.legal_form(), steps[first].legal_form());
+            if form != first_form {
+                self.error(
+                    Diagnostic::error(
+                        "mixed-part-forms",
+                        infos[index].def.span,
+                        format!(
+                            "this step of `{department}` ends in {} ({}), another of its steps in {} ({})",
+                            form.name(),
+                            form.chinese(),
+                            first_form.name(),
+                            first_form.chinese()
+                        ),
+                    )
+                    .with_note(infos[first].def.span, "the department's other step")
+                    .with_hint("a department's part ends in one act with one document; split different acts into different workflows"),
+                );
+            }
+        }
+    }
+}
