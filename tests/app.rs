@@ -211,6 +211,29 @@ async fn a_filing_through_the_use_cases_from_window_to_verified_permit() {
         (mine[0].status.as_str(), mine[0].decided_on),
         ("decided", Some(date(2026, 9, 17)))
     );
+    // The filing reports each department's part in its own legal form.
+    let view = app.filing("APP-1", date(2026, 9, 17)).await.unwrap();
+    assert_eq!(view.decision.as_deref(), Some("granted"));
+    let parts: Vec<(&str, &str, Option<&str>, Option<&str>)> = view
+        .parts
+        .iter()
+        .map(|p| {
+            (
+                p.department.as_str(),
+                p.form_label.as_str(),
+                p.result.as_deref(),
+                p.decision.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        parts,
+        [
+            ("health", "行政许可", Some("准予行政许可"), Some("granted")),
+            ("civil", "备案", Some("予以备案"), Some("filed")),
+        ]
+    );
+    assert_eq!(view.parts[1].decided_on, Some(date(2026, 9, 16)));
     // After the worker renders it, the permit verifies, its code in any case.
     let worker = worker(&app, &data).await;
     let pass = worker

@@ -11,7 +11,7 @@ use serde::Serialize;
 use crate::dsl::ir::StepKind;
 use crate::dsl::Workflow;
 use crate::engine::clock::{self, Level};
-use crate::engine::state::{StepOutcome, StepStatus};
+use crate::engine::state::{Decision, StepOutcome, StepStatus};
 use crate::engine::Filing;
 use crate::links::Links;
 
@@ -32,6 +32,13 @@ pub struct FilingView {
     pub accepted_on: Option<Date>,
     pub deemed_accepted: bool,
     pub decided_on: Option<Date>,
+    /// The decision as a whole once every part is over: `granted`,
+    /// `refused`, `filed` or `partly` (parts differ).
+    pub decision: Option<String>,
+    /// For people: 准予, 不予, 已备案, 部分准予.
+    pub decision_label: Option<String>,
+    /// Each deciding department's part (谁审批谁监管), in route order.
+    pub parts: Vec<PartView>,
     /// The city's promised completion date; `None` before acceptance or while paused.
     pub promised_due: Option<Date>,
     /// The law's completion date.
@@ -41,6 +48,23 @@ pub struct FilingView {
     /// when they are expected to end.
     pub pauses: Vec<PauseView>,
     pub link: String,
+}
+
+/// A department's own part of a filing and its own decision.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PartView {
+    pub department: String,
+    pub department_name: String,
+    /// `licence`, `filing`, `designation`, `evaluation`.
+    pub form: String,
+    /// 行政许可, 备案, 医保协议管理, 评估.
+    pub form_label: String,
+    /// `granted`, `refused` or `filed` once over; `None` while open.
+    pub decision: Option<String>,
+    /// The decision in its legal form's words (准予行政许可, 评估不合格 …).
+    pub result: Option<String>,
+    pub decided_on: Option<Date>,
+    pub reasons: Vec<String>,
 }
 
 /// A stop of the clock.
@@ -191,6 +215,9 @@ impl FilingView {
             accepted_on: filing.accepted_on,
             deemed_accepted: filing.deemed_accepted,
             decided_on: filing.decided_on,
+            decision: filing.decision.as_ref().map(|d| d.name().to_string()),
+            decision_label: filing.decision.as_ref().map(|d| d.chinese().to_string()),
+            parts: parts(workflow, filing),
             promised_due: overall(clock::Limit::Promised),
             legal_due: overall(clock::Limit::Legal),
             steps,
@@ -213,6 +240,33 @@ impl FilingView {
             link: links.filing(&filing.id),
         }
     }
+}
+
+/// Each deciding department's part, decided or open.
+fn parts(workflow: &Workflow, filing: &Filing) -> Vec<PartView> {
+    workflow
+        .deciding_departments()
+        .into_iter()
+        .map(|department| {
+            let form = workflow.part_form(department).unwrap_or_default();
+            let part = filing.parts.get(department);
+            let refused = part.is_some_and(|p| matches!(p.decision, Decision::Refused { .. }));
+            PartView {
+                department: department.to_string(),
+                department_name: workflow.department_name(department),
+                form: form.name().to_string(),
+                form_label: form.chinese().to_string(),
+                decision: part.map(|p| p.decision.name().to_string()),
+                result: part.map(|_| form.wording(!refused).to_string()),
+                decided_on: part.map(|p| p.on),
+                reasons: if refused {
+                    filing.reasons_of(department).to_vec()
+                } else {
+                    Vec::new()
+                },
+            }
+        })
+        .collect()
 }
 
 fn kind_name(kind: StepKind) -> &'static str {

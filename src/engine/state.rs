@@ -314,6 +314,16 @@ impl Decision {
         matches!(self, Decision::Granted | Decision::Filed | Decision::Partly)
     }
 
+    /// The stable name programs receive, as serde writes it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Decision::Granted => "granted",
+            Decision::Refused { .. } => "refused",
+            Decision::Filed => "filed",
+            Decision::Partly => "partly",
+        }
+    }
+
     pub fn chinese(&self) -> &'static str {
         match self {
             Decision::Granted => "准予",
@@ -343,6 +353,19 @@ pub struct Entry {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn decision_names_are_serde_names() {
+        for decision in [
+            Decision::Granted,
+            Decision::Refused { reasons: vec![] },
+            Decision::Filed,
+            Decision::Partly,
+        ] {
+            let json = serde_json::to_value(&decision).unwrap();
+            assert_eq!(json["decision"], decision.name());
+        }
+    }
 
     #[test]
     fn status_names_are_serde_names() {
