@@ -7,6 +7,22 @@ use super::*;
 /// The `jointly` clauses of a workflow, as written.
 pub(super) type JointlyClause<'w> = (Span, &'w Vec<Ident>, &'w ast::Str);
 
+/// Whether two departments' parts are declared, independent or joined.
+pub(super) fn declared_together(
+    independents: &[(Span, &Vec<Ident>)],
+    jointly: &[Jointly],
+    a: &str,
+    b: &str,
+) -> bool {
+    let independent = independents
+        .iter()
+        .any(|(_, names)| names.iter().any(|n| n.name == a) && names.iter().any(|n| n.name == b));
+    let joined = jointly.iter().any(|group| {
+        group.departments.iter().any(|d| d == a) && group.departments.iter().any(|d| d == b)
+    });
+    independent || joined
+}
+
 impl<'a> WorkflowChecker<'a> {
     /// Checks the parts and returns the `jointly` groups for the IR.
     pub(super) fn parts(
@@ -136,19 +152,9 @@ impl<'a> WorkflowChecker<'a> {
                 }
             }
         }
-        let independent = |a: &str, b: &str| {
-            independents.iter().any(|(_, names)| {
-                names.iter().any(|n| n.name == a) && names.iter().any(|n| n.name == b)
-            })
-        };
-        let joined = |a: &str, b: &str| {
-            jointly.iter().any(|group| {
-                group.departments.iter().any(|d| d == a) && group.departments.iter().any(|d| d == b)
-            })
-        };
         for (position, first) in deciding.iter().enumerate() {
             for second in &deciding[position + 1..] {
-                if independent(first, second) || joined(first, second) {
+                if declared_together(independents, jointly, first, second) {
                     continue;
                 }
                 self.error(

@@ -433,13 +433,7 @@ impl<'a> WorkflowChecker<'a> {
         jointly: &[Jointly],
     ) {
         // Parts joined as one matter may wait on each other.
-        let declared = |a: &str, b: &str| {
-            independents.iter().any(|(_, names)| {
-                names.iter().any(|n| n.name == a) && names.iter().any(|n| n.name == b)
-            }) || jointly.iter().any(|group| {
-                group.departments.iter().any(|d| d == a) && group.departments.iter().any(|d| d == b)
-            })
-        };
+        let declared = |a: &str, b: &str| parts::declared_together(independents, jointly, a, b);
         let mut warned = BTreeSet::new();
         for (before, after) in ordered_pairs(route) {
             let (first, second) = (infos[before].def, infos[after].def);
