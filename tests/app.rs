@@ -470,7 +470,7 @@ async fn queues_label_steps_by_the_filings_own_version() {
         .find(|l| l.trim_start().starts_with("version "))
         .unwrap();
     let renamed = text.replace(version, "  version 99").replace(
-        "\"医疗机构设置审批与执业登记\"",
+        "\"医疗机构设置审批与执业登记（两证合一）\"",
         "\"医疗机构设置审批（新版）\"",
     );
     std::fs::write(&path, renamed).unwrap();
@@ -487,5 +487,5 @@ async fn queues_label_steps_by_the_filings_own_version() {
         .await
         .unwrap();
     assert_eq!(queue.len(), 1);
-    assert_eq!(queue[0].label, "医疗机构设置审批与执业登记");
+    assert_eq!(queue[0].label, "医疗机构设置审批与执业登记（两证合一）");
 }

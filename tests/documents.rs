@@ -68,7 +68,7 @@ fn text_of(path: &Path) -> String {
 
 #[test]
 fn every_template_renders_readable_chinese_with_embedded_fonts() {
-    let expected: [(&str, &[&str]); 10] = [
+    let expected: [(&str, &[&str]); 11] = [
         (
             "acceptance_notice",
             &["受理通知书", "决定予以受理", "茂名康颐医养有限公司"],
@@ -83,7 +83,13 @@ fn every_template_renders_readable_chinese_with_embedded_fonts() {
         ),
         (
             "grant_decision",
-            &["准予行政许可决定书", "准予行政许可", "茂卫〔2020〕63号"],
+            &[
+                "准予行政许可决定书",
+                "准予行政许可",
+                "茂卫〔2020〕63号",
+                "自本决定作出之日起十日内",
+                "准予的事项：医疗机构设置审批与执业登记（两证合一）",
+            ],
         ),
         (
             "denial_decision",
@@ -109,6 +115,15 @@ fn every_template_renders_readable_chinese_with_embedded_fonts() {
         (
             "evaluation_result",
             &["服务质量评估结果通知书", "2026年度", "结果为：评估合格"],
+        ),
+        (
+            "setting_approval",
+            &[
+                "设置医疗机构批准书",
+                "同意设置下列医疗机构",
+                "本批准书不是执业许可",
+                "另行申请执业登记",
+            ],
         ),
         (
             "designation_result",
@@ -469,4 +484,16 @@ fn each_legal_form_prints_its_own_result_and_remedy() {
             );
         }
     }
+}
+
+/// The licence does not claim 两证合一: where it applies, the grant decision
+/// names the combined matter; where it does not, no licence is issued.
+#[test]
+fn the_licence_prints_no_blanket_two_in_one_sentence() {
+    let pdf = renderer()
+        .render("medical_license", &sample("medical_license"), &meta())
+        .unwrap();
+    let text = text_of(&write("licence-two-in-one", &pdf));
+    assert!(text.contains("医疗机构执业许可证"), "{text}");
+    assert!(!text.contains("两证合一"), "{text}");
 }

@@ -512,6 +512,62 @@ fn conditional_steps_are_skipped_with_the_reason_recorded() {
     ));
 }
 
+/// 两证合一 (国卫办老龄发〔2019〕17号) exactly as written: level ≤ 2 and not
+/// Sino-foreign or HK/Macao/Taiwan-invested; elsewhere the setting-up
+/// approval is not a practice licence and no 执业许可证 is issued.
+#[test]
+fn two_in_one_applies_only_where_the_notice_says_and_otherwise_no_licence_is_issued() {
+    let world = world();
+    for (workflow, level, investment, two_in_one) in [
+        ("eldercare_clinic", 1, "内资", true),
+        ("eldercare_clinic", 2, "内资", true),
+        ("eldercare_clinic", 3, "内资", false),
+        ("eldercare_clinic", 1, "中外合资合作", false),
+        ("new_combined", 2, "港澳台独资", false),
+        ("new_combined", 1, "内资", true),
+    ] {
+        let mut case = world.case(workflow);
+        let mut answers = case.sample();
+        answers.form.insert("level".into(), level.into());
+        answers.form.insert("investment".into(), investment.into());
+        let submission = case.submission(&answers, &[]);
+        case.act(
+            Actor::Applicant,
+            Command::Submit { submission },
+            date(2026, 9, 14),
+        );
+        case.act(case.window(), Command::Accept, date(2026, 9, 14));
+        let active: Vec<usize> = (0..case.workflow.steps.len())
+            .filter(|&s| {
+                matches!(case.filing.steps[s].status, StepStatus::Active { .. })
+                    && case.workflow.steps[s].department.as_deref() == Some("health")
+            })
+            .collect();
+        assert_eq!(active.len(), 1, "{workflow} {level} {investment}");
+        let step = active[0];
+        assert_eq!(
+            case.workflow.steps[step].label.contains("两证合一"),
+            two_in_one,
+            "{workflow} {level} {investment}"
+        );
+        case.act(
+            case.reviewer(step),
+            Command::Approve { step },
+            date(2026, 9, 16),
+        );
+        let templates: Vec<String> = issued_by(&case, Event::Approved)
+            .into_iter()
+            .map(|(_, template)| template)
+            .collect();
+        let expected = if two_in_one {
+            ["grant_decision", "medical_license"]
+        } else {
+            ["grant_decision", "setting_approval"]
+        };
+        assert_eq!(templates, expected, "{workflow} {level} {investment}");
+    }
+}
+
 /// The documents issued for an event, with the department each is issued by.
 fn issued_by(case: &Case<'_>, event: Event) -> Vec<(String, String)> {
     case.effects
@@ -1257,11 +1313,20 @@ fn withdrawal_closes_open_steps() {
         date(2026, 9, 16),
     );
     assert_eq!(case.filing.status, Status::Withdrawn);
-    assert!(case
+    let cancelled = case
         .filing
         .steps
         .iter()
-        .all(|s| matches!(s.status, StepStatus::Cancelled { .. })));
+        .filter(|s| matches!(s.status, StepStatus::Cancelled { .. }))
+        .count();
+    assert_eq!(cancelled, 2, "both open steps");
+    assert!(
+        case.filing.steps.iter().all(|s| matches!(
+            s.status,
+            StepStatus::Cancelled { .. } | StepStatus::Skipped { .. }
+        )),
+        "nothing left open; the setting-only step stays skipped (两证合一 applies)"
+    );
     assert_eq!(case.filing.history.len(), 3);
 }
 

@@ -327,7 +327,7 @@ async fn a_changed_definition_needs_a_new_version() {
         .err()
         .expect("refused");
         assert!(
-            matches!(error, StoreError::WorkflowChanged { ref id, version: 3 } if id == "new_combined"),
+            matches!(error, StoreError::WorkflowChanged { ref id, version: 4 } if id == "new_combined"),
             "{url}: {error}"
         );
         // With a new version number, old filings keep their version.
@@ -335,7 +335,7 @@ async fn a_changed_definition_needs_a_new_version() {
             .iter_mut()
             .find(|w| w.id == "new_combined")
             .unwrap()
-            .version = 4;
+            .version = 5;
         let store = Store::open(Options {
             url: url.clone(),
             workflows: changed,
@@ -345,7 +345,7 @@ async fn a_changed_definition_needs_a_new_version() {
         })
         .await
         .unwrap();
-        assert_eq!(store.workflow("new_combined").unwrap().version, 4);
+        assert_eq!(store.workflow("new_combined").unwrap().version, 5);
     }
 }
 

@@ -221,6 +221,8 @@ pub struct OutcomeDef {
     pub number: Option<Str>,
     pub issued_by: Option<Ident>,
     pub with: Vec<(Ident, Ident)>,
+    /// `when …`: the document is issued only for filings where it holds.
+    pub condition: Option<Expr>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -594,7 +594,7 @@ impl Event {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Outcome {
     pub event: Event,
     pub title: String,
@@ -604,6 +604,9 @@ pub struct Outcome {
     pub issued_by: String,
     /// Template input name → where its value comes from.
     pub inputs: Vec<(String, InputSource)>,
+    /// Issued only for filings where this holds (`when …`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub when: Option<Cond>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

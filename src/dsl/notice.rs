@@ -151,7 +151,15 @@ pub fn one_time_notice(workflow: &Workflow) -> String {
         workflow
             .outcomes_on(event)
             .filter(|o| department.is_none_or(|d| o.issued_by == d))
-            .map(|o| format!("{}（{}出具）", o.title, department_name(&o.issued_by)))
+            .map(|o| match &o.when {
+                Some(when) => format!(
+                    "{}（{}出具，适用于{}）",
+                    o.title,
+                    department_name(&o.issued_by),
+                    when.describe(workflow)
+                ),
+                None => format!("{}（{}出具）", o.title, department_name(&o.issued_by)),
+            })
             .collect()
     };
     for event in [

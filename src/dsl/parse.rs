@@ -680,11 +680,13 @@ impl Builder {
             number: None,
             issued_by: None,
             with: Vec::new(),
+            condition: None,
         };
         for option in parts {
             match option.as_rule() {
                 Rule::number_pattern => outcome.number = Some(self.string(first(option))),
                 Rule::issued_by => outcome.issued_by = Some(self.ident(first(option))),
+                Rule::condition => outcome.condition = Some(self.expr(first(option))),
                 Rule::with_map => {
                     for mapping in option.into_inner() {
                         let mut sides = mapping.into_inner();

@@ -1288,7 +1288,13 @@ impl Machine<'_> {
     fn issue_by(&mut self, event: Event, department: Option<&str>) {
         self.filing.issued.insert(event);
         for (index, outcome) in self.workflow.outcomes.iter().enumerate() {
-            if outcome.event == event && department.is_none_or(|d| outcome.issued_by == d) {
+            let values = &self.filing.values;
+            let holds = outcome
+                .when
+                .as_ref()
+                .is_none_or(|c| c.eval(&|name| values.get(name)));
+            if outcome.event == event && holds && department.is_none_or(|d| outcome.issued_by == d)
+            {
                 self.effects.push(Effect::IssueDocument {
                     event,
                     outcome: index,

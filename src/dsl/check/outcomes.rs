@@ -69,7 +69,12 @@ impl<'a> WorkflowChecker<'a> {
                 .number
                 .as_ref()
                 .and_then(|pattern| self.outcome_number(pattern, &issuers));
+            let when = def.condition.as_ref().map(|c| self.condition(c));
             let Some(inputs) = inputs else { continue };
+            // A condition that did not type was reported already.
+            let Some(when) = when.map_or(Some(None), |c| c.map(Some)) else {
+                continue;
+            };
             for issued_by in issuers {
                 outcomes.push(Outcome {
                     event,
@@ -78,6 +83,7 @@ impl<'a> WorkflowChecker<'a> {
                     number: number.clone(),
                     issued_by,
                     inputs: inputs.clone(),
+                    when: when.clone(),
                 });
             }
         }
