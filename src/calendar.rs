@@ -80,6 +80,20 @@ struct WorkdayEntry {
     name: String,
 }
 
+/// The last day of a period of `months` months whose first day is `start`:
+/// the day before the corresponding day N months on, or the last day of
+/// that month when it has no corresponding day (Civil Code art. 202).
+pub fn months_end(start: Date, months: u32) -> Option<Date> {
+    let target = start
+        .checked_add(jiff::Span::new().months(i64::from(months)))
+        .ok()?;
+    if target.day() != start.day() {
+        // No corresponding day: jiff stopped at the month's last day.
+        return Some(target);
+    }
+    target.yesterday().ok()
+}
+
 impl Calendar {
     /// Loads `dir/cn/*.toml`, then `dir/<region>/*.toml` on top when `region`
     /// is not `cn` (local holidays such as a prefecture's festival).

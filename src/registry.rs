@@ -8,6 +8,7 @@
 //! months from the 31st ends on the last day of the month when the target
 //! month is shorter, and a term ends the day before its anniversary.
 
+use crate::calendar::months_end;
 use jiff::civil::Date;
 
 use crate::dsl::ir::{Obligation, Recurring, Value, Workflow};
@@ -53,20 +54,6 @@ fn reminder_before(recurring: Option<&Recurring>, due: Date) -> Option<Date> {
         .unwrap_or(DEFAULT_REMINDER_DAYS);
     due.checked_sub(jiff::Span::new().days(i64::from(days)))
         .ok()
-}
-
-/// The last day of a period of `months` months whose first day is `start`:
-/// the day before the corresponding day N months on, or the last day of
-/// that month when it has no corresponding day (Civil Code art. 202).
-pub fn months_end(start: Date, months: u32) -> Option<Date> {
-    let target = start
-        .checked_add(jiff::Span::new().months(i64::from(months)))
-        .ok()?;
-    if target.day() != start.day() {
-        // No corresponding day: jiff stopped at the month's last day.
-        return Some(target);
-    }
-    target.yesterday().ok()
 }
 
 /// An agreement's term: from the filing's `term_start` for the definition's

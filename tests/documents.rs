@@ -110,7 +110,21 @@ fn every_template_renders_readable_chinese_with_embedded_fonts() {
         ("filing_receipt", &["医养结合机构备案回执", "予以备案"]),
         (
             "cooperation_agreement",
-            &["医养签约合作协议", "芒市人民医院", "一年一签"],
+            &[
+                "医养签约合作协议",
+                "甲方（医疗机构）：风平镇卫生院",
+                "与芒市人民医院签订长期合作协议",
+                "65岁以上老年人按基本公共卫生服务项目免费体检",
+                "费用由乙方负责",
+                "由公共卫生经费支付",
+                "出院时“一站式”即时结算；不能报销的费用每季度结算一次",
+                "承担转诊的主导责任（患者住院期间的接送、陪护）",
+                "一年一签",
+                "一式两份",
+                "向市卫生健康局、市民政局、乡镇人民政府报备",
+                "甲方（公章）",
+                "乙方代表签字",
+            ],
         ),
         (
             "evaluation_result",
@@ -461,12 +475,25 @@ fn each_legal_form_prints_its_own_result_and_remedy() {
             serde_json::json!(["现场评估发现护理记录不完整"]),
         );
         data.insert("appeal".into(), form.remedy().into());
+        if form == LegalForm::Evaluation {
+            data.insert("consequence".into(), "限期整改，评估部门跟踪复查".into());
+        }
         let pdf = renderer()
             .render(template, &data, &meta())
             .unwrap_or_else(|e| panic!("{template}: {e}"));
         let text = text_of(&write(&format!("{template}-refused"), &pdf));
         let remedy: String = form.remedy().split_whitespace().collect();
-        for phrase in [form.wording(false), "现场评估发现护理记录不完整", &remedy] {
+        let consequence = if form == LegalForm::Evaluation {
+            "依照规定：限期整改，评估部门跟踪复查。"
+        } else {
+            "现场评估发现护理记录不完整"
+        };
+        for phrase in [
+            form.wording(false),
+            "现场评估发现护理记录不完整",
+            &remedy,
+            consequence,
+        ] {
             assert!(
                 text.contains(phrase),
                 "{template}: {phrase:?} not in {text:?}"

@@ -849,6 +849,65 @@ fn a_correction_during_review_stops_the_clock_until_answered() {
     );
 }
 
+/// The designation's evaluation ends within 3 calendar months, pauses
+/// included: an on-site evaluation cannot silently outlast it (art. 202
+/// month ends), and pauses move the due date no further than the bound.
+#[test]
+fn a_bound_in_calendar_months_holds_through_pauses() {
+    let world = world();
+    let mut case = world.accepted("insurance_designation", date(2026, 3, 2), date(2026, 3, 2));
+    let step = 0;
+    assert_eq!(case.workflow.steps[step].bound_months, Some(3));
+    // Active from Monday 2 March: three months run from 3 March to 2 June.
+    let bound = date(2026, 6, 2);
+    assert_eq!(
+        clock::step_bound(case.workflow, &case.filing, step),
+        Some(bound)
+    );
+    let too_long = Command::Pause {
+        step,
+        kind: PauseKind::Appraisal,
+        days: 80,
+        reason: "医保定点现场评估".into(),
+    };
+    let error = case
+        .try_do(case.reviewer(step), too_long, date(2026, 3, 3))
+        .unwrap_err();
+    match error {
+        EngineError::BeyondBound {
+            months: 3,
+            bound: b,
+            until,
+            ..
+        } => {
+            assert_eq!(b, bound);
+            assert!(until > bound, "{until}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(case.filing.pauses.is_empty(), "nothing recorded");
+    // A pause that fits is taken; once it ends the working-day due date
+    // would pass the bound, and the bound holds.
+    case.act(
+        case.reviewer(step),
+        Command::Pause {
+            step,
+            kind: PauseKind::Appraisal,
+            days: 50,
+            reason: "医保定点现场评估".into(),
+        },
+        date(2026, 3, 3),
+    );
+    case.act(
+        case.reviewer(step),
+        Command::Resume { step },
+        date(2026, 5, 20),
+    );
+    let unbounded = case.calendar.add_workdays(date(2026, 3, 2), 20).unwrap();
+    assert!(unbounded < bound);
+    assert_eq!(case.step_due(step), Some(bound), "capped by the bound");
+}
+
 #[test]
 fn expert_review_pauses_with_its_stated_duration() {
     let world = world();

@@ -458,7 +458,7 @@ async fn agreements_are_registered_with_a_renewal_reminder_before_the_year_ends(
             agreements,
             vec![(
                 "A-1".to_string(),
-                "芒市人民医院".to_string(),
+                "风平镇卫生院".to_string(),
                 "芒市中心敬老院".to_string(),
                 "2026-12-01".to_string(),
                 "2027-11-30".to_string()
@@ -895,5 +895,108 @@ async fn a_granted_participation_queues_the_reminder_of_next_years_evaluation() 
             .reason
             .as_deref()
             .is_some_and(|r| r.contains("年度考评")));
+    }
+}
+
+/// Evaluations are recorded against their subject, passed or failed, and a
+/// failure carries the consequence the definition states for that subject:
+/// a family-doctor participant stops serving, an institution is followed up.
+#[tokio::test]
+async fn evaluations_are_recorded_with_their_consequences() {
+    for url in fresh_databases().await {
+        let store = open(&url).await;
+        let day = date(2026, 9, 14);
+        // An institution: civil affairs fails it, health passes it.
+        submit(&store, "E-1", "annual_evaluation", day).await;
+        act(&store, "E-1", window(), Command::Accept, day)
+            .await
+            .unwrap();
+        act(
+            &store,
+            "E-1",
+            reviewer("civil"),
+            Command::Refuse {
+                step: 1,
+                reasons: vec!["养老护理员持证上岗率不足".into()],
+            },
+            date(2026, 9, 15),
+        )
+        .await
+        .unwrap();
+        act(
+            &store,
+            "E-1",
+            reviewer("health"),
+            Command::Approve { step: 0 },
+            date(2026, 9, 16),
+        )
+        .await
+        .unwrap();
+        let recorded = store.evaluations_of("茂名康颐医养中心").await.unwrap();
+        let summary: Vec<(&str, bool, &str)> = recorded
+            .iter()
+            .map(|e| (e.department.as_str(), e.passed, e.decided_on.as_str()))
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                ("civil", false, "2026-09-15"),
+                ("health", true, "2026-09-16")
+            ],
+            "{url}"
+        );
+        assert!(recorded[0].consequence.contains("限期整改"), "{url}");
+        assert!(recorded[1].consequence.is_empty(), "{url}");
+        assert_eq!(recorded[0].year, 2026);
+
+        // A family-doctor participant: health alone evaluates it, and a
+        // failure ends its participation.
+        let workflow = store.workflow("annual_evaluation").unwrap();
+        let mut answers = onewindow::project::read_answers(
+            &root().join("workflows/samples/annual_evaluation.json"),
+        )
+        .unwrap();
+        answers.form.insert("name".into(), "茂名康乐门诊部".into());
+        answers
+            .form
+            .insert("subject".into(), "参与家庭医生签约服务的医疗机构".into());
+        let submission = answers.submission(&workflow).unwrap();
+        let mut request = Request::new(
+            "E-2",
+            Actor::Applicant,
+            Command::Submit { submission },
+            at(day),
+        );
+        request.workflow = Some("annual_evaluation".into());
+        store.apply(request).await.unwrap();
+        act(&store, "E-2", window(), Command::Accept, day)
+            .await
+            .unwrap();
+        act(
+            &store,
+            "E-2",
+            reviewer("health"),
+            Command::Refuse {
+                step: 0,
+                reasons: vec!["签约服务履约率未达要求".into()],
+            },
+            date(2026, 9, 17),
+        )
+        .await
+        .unwrap();
+        let (filing, _) = store.filing("E-2").await.unwrap();
+        assert_eq!(
+            filing.status,
+            Status::Decided,
+            "{url}: civil affairs' step does not apply"
+        );
+        let recorded = store.evaluations_of("茂名康乐门诊部").await.unwrap();
+        assert_eq!(recorded.len(), 1, "{url}");
+        assert!(!recorded[0].passed);
+        assert!(
+            recorded[0].consequence.contains("停止参与家庭医生签约服务"),
+            "{url}: {}",
+            recorded[0].consequence
+        );
     }
 }

@@ -99,6 +99,9 @@ pub struct StepView {
     pub state: String,
     pub since: Option<Date>,
     pub due_on: Option<Date>,
+    /// While active: the last day of its bound in calendar months (`at
+    /// most N months`), pauses included.
+    pub bound_on: Option<Date>,
     /// `green`, `yellow`, `red` or `paused` while active.
     pub level: Option<Level>,
     /// `approved`, `refused`, `filed` or `signed` once done.
@@ -194,6 +197,7 @@ impl FilingView {
                     state: state_name(&state.status).to_string(),
                     since,
                     due_on,
+                    bound_on: clock::step_bound(workflow, filing, index),
                     level: active.then(|| {
                         clock::level(workflow, due_on, today, calendar).unwrap_or(Level::Paused)
                     }),

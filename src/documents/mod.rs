@@ -518,7 +518,7 @@ fn system_value(
     facts: &DocumentFacts<'_>,
     input: crate::dsl::ir::SystemInput,
 ) -> Option<serde_json::Value> {
-    use crate::dsl::ir::SystemInput;
+    use crate::dsl::ir::{StepKind, SystemInput};
     use crate::engine::state::StepStatus;
     use serde_json::Value as Json;
     let date = |d: jiff::civil::Date| Json::String(d.to_string());
@@ -577,6 +577,25 @@ fn system_value(
                 .map(|(step, _)| step.label.clone())
                 .collect(),
         )),
+        SystemInput::Consequence => Some(Json::String(
+            if outcome.event == crate::dsl::ir::Event::Rejected {
+                workflow
+                    .consequences_for(&|name| filing.values.get(name))
+                    .join("；")
+            } else {
+                String::new()
+            },
+        )),
+        SystemInput::FiledWith => {
+            let mut names: Vec<String> = Vec::new();
+            for step in workflow.steps.iter().filter(|s| s.kind == StepKind::Filing) {
+                let name = workflow.department_name(step.department.as_deref().unwrap_or_default());
+                if !names.contains(&name) {
+                    names.push(name);
+                }
+            }
+            Some(list(names))
+        }
         SystemInput::Result => {
             let form = match outcome.event {
                 crate::dsl::ir::Event::Signed => crate::dsl::ir::LegalForm::Contract,

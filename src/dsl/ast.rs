@@ -58,6 +58,11 @@ pub enum ClauseKind {
     Basis(Vec<Str>),
     /// `promise "…"`: what the policy promises the applicant, told in the notice.
     Promise(Str),
+    /// `consequence "…" [when …]`: what follows a failed evaluation.
+    Consequence {
+        text: Str,
+        condition: Option<Expr>,
+    },
     LegalLimit(Count),
     PromisedLimit(Count),
     /// `extension N workdays [by head|government]`.
@@ -98,6 +103,7 @@ impl ClauseKind {
         match self {
             ClauseKind::Basis(_) => "basis",
             ClauseKind::Promise(_) => "promise",
+            ClauseKind::Consequence { .. } => "consequence",
             ClauseKind::LegalLimit(_) => "legal_limit",
             ClauseKind::PromisedLimit(_) => "promised_limit",
             ClauseKind::Extension { .. } => "extension",
@@ -200,6 +206,8 @@ pub struct StepDef {
     pub actors: Vec<Ident>,
     pub label: Option<Str>,
     pub within: Count,
+    /// `at most N months`: calendar months from the step's start, pauses included.
+    pub bound: Option<Count>,
     /// `as licence|designation|evaluation`: what a review decides.
     pub decides: Option<Ident>,
     pub condition: Option<Expr>,

@@ -57,6 +57,9 @@ pub struct Workflow {
     /// succeed, with the text that makes them so: one's refusal ends the filing.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub jointly: Vec<Jointly>,
+    /// What follows a failed evaluation, by subject.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub consequences: Vec<Consequence>,
     pub outcomes: Vec<Outcome>,
     pub notifications: Vec<Notification>,
     pub reminders: Vec<Reminder>,
@@ -149,6 +152,16 @@ impl Workflow {
         self.jointly
             .iter()
             .find(|group| group.departments.iter().any(|d| d == department))
+    }
+
+    /// What follows a failed evaluation of this filing: the consequences
+    /// whose condition holds for its values.
+    pub fn consequences_for<'v>(&self, lookup: &impl Fn(&str) -> Option<&'v Value>) -> Vec<&str> {
+        self.consequences
+            .iter()
+            .filter(|c| c.when.as_ref().is_none_or(|when| when.eval(lookup)))
+            .map(|c| c.text.as_str())
+            .collect()
     }
 
     /// A department's name, or its id when the workflow does not know it.
@@ -322,6 +335,13 @@ impl StepKind {
     }
 }
 
+/// What follows a failed evaluation (`consequence "…" when …`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Consequence {
+    pub text: String,
+    pub when: Option<Cond>,
+}
+
 /// Departments whose parts are one matter (`jointly a, b basis "…"`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Jointly {
@@ -443,6 +463,10 @@ pub struct Step {
     /// have their own form ([`Step::legal_form`]).
     #[serde(default, skip_serializing_if = "is_licence")]
     pub decides: LegalForm,
+    /// `at most N months`: the step ends within N calendar months of its
+    /// start, pauses included (Civil Code arts. 201–202).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bound_months: Option<u32>,
     /// The step's own condition and those of its enclosing groups, all of which must hold.
     pub when: Option<Cond>,
 }
@@ -807,10 +831,14 @@ pub enum SystemInput {
     Appeal,
     /// What the document decides, in its legal form's words (`评估合格`).
     Result,
+    /// The departments the workflow's filing steps file it with.
+    FiledWith,
+    /// What follows the failed evaluation the document states.
+    Consequence,
 }
 
 impl SystemInput {
-    pub const ALL: [SystemInput; 21] = [
+    pub const ALL: [SystemInput; 23] = [
         SystemInput::Number,
         SystemInput::IssuedOn,
         SystemInput::Department,
@@ -832,6 +860,8 @@ impl SystemInput {
         SystemInput::Steps,
         SystemInput::Appeal,
         SystemInput::Result,
+        SystemInput::FiledWith,
+        SystemInput::Consequence,
     ];
 
     /// The name a template's `//! input` line uses.
@@ -858,6 +888,8 @@ impl SystemInput {
             SystemInput::Steps => "steps",
             SystemInput::Appeal => "appeal",
             SystemInput::Result => "result",
+            SystemInput::FiledWith => "filed_with",
+            SystemInput::Consequence => "consequence",
         }
     }
 
@@ -875,7 +907,8 @@ impl SystemInput {
             | SystemInput::Materials
             | SystemInput::Basis
             | SystemInput::Parties
-            | SystemInput::Steps => "list",
+            | SystemInput::Steps
+            | SystemInput::FiledWith => "list",
             _ => "text",
         }
     }
@@ -921,6 +954,9 @@ pub enum Registration {
     /// An agreement between `party_a` and `party_b` from `term_start`, for
     /// the period of the workflow's `renew` obligation (a year by default).
     Agreement,
+    /// Each evaluation part's result for the form's `name` and `year`,
+    /// with the consequence that follows a failure.
+    Evaluation,
 }
 
 impl Registration {
@@ -933,6 +969,7 @@ impl Registration {
                 ("party_b", "text"),
                 ("term_start", "date"),
             ],
+            Registration::Evaluation => &[("name", "text"), ("year", "int")],
         }
     }
 }

@@ -194,6 +194,13 @@ pub fn one_time_notice(workflow: &Workflow) -> String {
             results.join("；")
         );
     }
+    for consequence in &workflow.consequences {
+        let _ = write!(out, "  评估不合格的：{}", consequence.text);
+        if let Some(when) = &consequence.when {
+            let _ = write!(out, "（适用于{}）", when.describe(workflow));
+        }
+        let _ = writeln!(out);
+    }
     let _ = writeln!(out);
 
     let _ = writeln!(out, "八、办理部门");
@@ -276,6 +283,9 @@ fn describe_step(workflow: &Workflow, step: &Step) -> String {
         step.legal_form().chinese(),
         step.limit
     );
+    if let Some(months) = step.bound_months {
+        text.push_str(&format!("，含依法暂停的时间最长不超过{months}个月"));
+    }
     if let Some(when) = &step.when {
         text.push_str(&format!("，适用于{}", when.describe(workflow)));
     }

@@ -447,6 +447,12 @@ impl Builder {
         let kind = match pair.as_rule() {
             Rule::basis => ClauseKind::Basis(pair.into_inner().map(|s| self.string(s)).collect()),
             Rule::promise => ClauseKind::Promise(self.string(first(pair))),
+            Rule::consequence => {
+                let mut parts = pair.into_inner();
+                let text = self.string(parts.next().expect("the grammar requires the text"));
+                let condition = parts.next().map(|c| self.expr(first(c)));
+                ClauseKind::Consequence { text, condition }
+            }
             Rule::legal_limit => ClauseKind::LegalLimit(self.days(first(pair))),
             Rule::promised_limit => ClauseKind::PromisedLimit(self.days(first(pair))),
             Rule::extension => {
@@ -625,6 +631,7 @@ impl Builder {
                     actors: Vec::new(),
                     label: None,
                     within: Count { value: 0, span },
+                    bound: None,
                     decides: None,
                     condition: None,
                     span,
@@ -636,6 +643,7 @@ impl Builder {
                         Rule::string => step.label = Some(self.string(part)),
                         Rule::days => step.within = self.days(part),
                         Rule::decides => step.decides = Some(self.ident(first(part))),
+                        Rule::bound => step.bound = Some(self.count(first(part))),
                         Rule::condition => step.condition = Some(self.expr(first(part))),
                         _ => {}
                     }
@@ -877,7 +885,9 @@ fn describe_rule(expected: Rule) -> &'static str {
         Rule::sequence => "`sequence`",
         Rule::independent => "`independent`",
         Rule::jointly => "`jointly`",
+        Rule::consequence => "`consequence`",
         Rule::decides => "`as`",
+        Rule::bound => "`at most`",
         Rule::template_fits => "`fits`",
         Rule::outcome => "`on`",
         Rule::notify => "`notify`",

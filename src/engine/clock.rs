@@ -104,9 +104,21 @@ pub fn step_due(
         return Ok(None);
     }
     let stopped = |day: Date| pauses.iter().any(|pause| pause.stops(day));
-    calendar
-        .add_workdays_except(since, workflow.steps[index].limit, stopped)
-        .map(Some)
+    let due = calendar.add_workdays_except(since, workflow.steps[index].limit, stopped)?;
+    // Pauses move the working-day due date, never past the step's bound.
+    Ok(Some(
+        step_bound(workflow, filing, index).map_or(due, |bound| due.min(bound)),
+    ))
+}
+
+/// The last day of an active step's bound in calendar months (`at most N
+/// months`), counted from the day after it started (Civil Code arts. 201–202).
+pub fn step_bound(workflow: &Workflow, filing: &Filing, index: usize) -> Option<Date> {
+    let months = workflow.steps[index].bound_months?;
+    let StepStatus::Active { since } = filing.steps[index].status else {
+        return None;
+    };
+    crate::calendar::months_end(since.tomorrow().ok()?, months)
 }
 
 /// How many working days before a due date the yellow warning begins.

@@ -46,6 +46,8 @@ pub struct StepRow {
 #[derive(Debug, Clone)]
 pub enum Course {
     Taken {
+        /// The last day of the step's bound in calendar months, if it has one.
+        bound: Option<Date>,
         active: Date,
         due: Date,
         decided: Date,
@@ -150,6 +152,7 @@ pub fn simulate(
             break;
         };
         let definition = &workflow.steps[index];
+        let bound = clock::step_bound(workflow, &filing, index);
         match definition.kind {
             StepKind::Review | StepKind::Filing => {
                 let actor = Actor::Reviewer {
@@ -171,7 +174,7 @@ pub fn simulate(
                 }
             }
         }
-        taken.insert(index, (since, due));
+        taken.insert(index, (since, due, bound));
     }
     let due = |limit| match clock::overall_due(workflow, &filing, calendar, limit) {
         Ok(Some(date)) => Ok(date),
@@ -186,7 +189,8 @@ pub fn simulate(
         .map(|(index, definition)| {
             let who = workflow.step_actors(definition);
             let course = match (&filing.steps[index].status, taken.get(&index)) {
-                (StepStatus::Done { on, .. }, Some((active, due))) => Course::Taken {
+                (StepStatus::Done { on, .. }, Some((active, due, bound))) => Course::Taken {
+                    bound: *bound,
                     active: *active,
                     due: *due,
                     decided: *on,
@@ -246,13 +250,15 @@ impl fmt::Display for Report {
         for row in &self.steps {
             match &row.course {
                 Course::Taken {
+                    bound,
                     active,
                     due,
                     decided,
                 } => {
+                    let bound = bound.map_or_else(String::new, |b| format!(", at most by {b}"));
                     let _ = writeln!(
                         out,
-                        "  step {:<5} {}（{}，{}，{}个工作日）: active {active}, due {due}, decided {decided}",
+                        "  step {:<5} {}（{}，{}，{}个工作日）: active {active}, due {due}{bound}, decided {decided}",
                         row.id,
                         row.label,
                         row.who,

@@ -243,6 +243,13 @@ pub enum EngineError {
     StepPaused {
         step: usize,
     },
+    /// A pause would run past the step's bound in calendar months.
+    BeyondBound {
+        step: usize,
+        months: u32,
+        bound: Date,
+        until: Date,
+    },
     AlreadySigned {
         step: usize,
         party: String,
@@ -296,6 +303,10 @@ impl fmt::Display for EngineError {
             }
             EngineError::StepNotActive { step, status } => write!(f, "step {step} is {status}, not in progress"),
             EngineError::StepPaused { step } => write!(f, "step {step} is paused; resume it first"),
+            EngineError::BeyondBound { step, months, bound, until } => write!(
+                f,
+                "step {step} must end within {months} months, by {bound}; this pause would last until {until}: state fewer days"
+            ),
             EngineError::AlreadySigned { step, party } => write!(f, "`{party}` already signed step {step}"),
             EngineError::CorrectionAlreadyRequested => {
                 write!(f, "a correction notice was already issued: the applicant is told everything once")
@@ -735,6 +746,17 @@ impl Machine<'_> {
         if *days == 0 || reason.trim().is_empty() {
             return Err(EngineError::EmptyReasons);
         }
+        let until = self.calendar.add_workdays(self.today, *days)?;
+        if let Some(bound) = clock::step_bound(self.workflow, &self.filing, *step) {
+            if until > bound {
+                return Err(EngineError::BeyondBound {
+                    step: *step,
+                    months: self.workflow.steps[*step].bound_months.unwrap_or_default(),
+                    bound,
+                    until,
+                });
+            }
+        }
         self.filing.pauses.push(Pause {
             kind: *kind,
             step: Some(*step),
@@ -747,7 +769,7 @@ impl Machine<'_> {
             reason: Some(reason.to_string()),
             pause_kind: Some(kind.chinese().to_string()),
             days: Some(*days),
-            until: Some(self.calendar.add_workdays(self.today, *days)?),
+            until: Some(until),
         };
         self.notify_telling(NotifyEvent::Paused, Some(*step), told);
         Ok(())

@@ -702,6 +702,33 @@ impl Store {
             .map_err(StoreError::from)
     }
 
+    /// The evaluations recorded against a subject (an institution or an
+    /// agreement, by name), oldest first.
+    ///
+    /// # Errors
+    /// A database failure.
+    pub async fn evaluations_of(&self, subject: &str) -> Result<Vec<Evaluation>, StoreError> {
+        let rows = sqlx::query(&self.shared.sql.select_evaluations)
+            .bind(subject.to_string())
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|row| {
+                let passed: i64 = row.try_get(4)?;
+                Ok(Evaluation {
+                    filing: row.try_get(0)?,
+                    department: row.try_get(1)?,
+                    subject: row.try_get(2)?,
+                    year: row.try_get(3)?,
+                    passed: passed != 0,
+                    decided_on: row.try_get(5)?,
+                    consequence: row.try_get(6)?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(StoreError::from)
+    }
+
     /// A workflow at the version a filing was pinned to.
     pub fn workflow_version(&self, id: &str, version: u32) -> Option<Arc<Workflow>> {
         self.shared
@@ -950,6 +977,19 @@ pub struct DocumentRecord {
     pub sha256: Option<String>,
 }
 
+/// An evaluation result in the registry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Evaluation {
+    pub filing: String,
+    pub department: String,
+    pub subject: String,
+    pub year: i64,
+    pub passed: bool,
+    pub decided_on: String,
+    /// What follows the failure; empty when passed.
+    pub consequence: String,
+}
+
 /// What the public may see of a genuine document.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Verified {
@@ -1089,6 +1129,7 @@ struct Batch {
     outbox: Vec<OutboxInsert>,
     institutions: Vec<InstitutionRow>,
     agreements: Vec<AgreementRow>,
+    evaluations: Vec<EvaluationRow>,
     timers: Vec<(String, String, String)>,
     fired: Vec<i64>,
     documents: Vec<DocumentRow>,
@@ -1123,6 +1164,17 @@ struct AgreementRow {
     filing: String,
     term_start: String,
     term_end: String,
+}
+
+/// An evaluation part's result, recorded against its subject.
+struct EvaluationRow {
+    filing: String,
+    department: String,
+    subject: String,
+    year: i64,
+    passed: bool,
+    decided_on: String,
+    consequence: String,
 }
 
 /// A gapless number sequence: a pattern with its department, and a year.
@@ -1166,6 +1218,7 @@ async fn commit_batch(
         audit: Vec::new(),
         outbox: Vec::new(),
         institutions: Vec::new(),
+        evaluations: Vec::new(),
         agreements: Vec::new(),
         timers: Vec::new(),
         fired: Vec::new(),
@@ -1627,6 +1680,26 @@ async fn write_registry(
         "",
     )
     .await?;
+    insert_rows(
+        connection,
+        shared,
+        "INSERT INTO evaluations (filing_id, department, subject, year, passed, decided_on, consequence)",
+        7,
+        batch.evaluations.len(),
+        |index, query| {
+            let row = &batch.evaluations[index];
+            query
+                .bind(row.filing.clone())
+                .bind(row.department.clone())
+                .bind(row.subject.clone())
+                .bind(row.year)
+                .bind(i64::from(row.passed))
+                .bind(row.decided_on.clone())
+                .bind(row.consequence.clone())
+        },
+        "",
+    )
+    .await?;
     Ok(())
 }
 
@@ -1903,6 +1976,9 @@ fn chain_entry(
 /// terms come from [`registry`], as the documents' do.
 fn register(workflow: &Workflow, filing: &Filing, entry: &audit::Entry, batch: &mut Batch) {
     use crate::dsl::ir::{NotifyEvent, Registration, Value};
+    if workflow.registers.contains(&Registration::Evaluation) {
+        record_evaluations(workflow, filing, batch);
+    }
     let granted = filing
         .decision
         .as_ref()
@@ -1924,6 +2000,8 @@ fn register(workflow: &Workflow, filing: &Filing, entry: &audit::Entry, batch: &
                 workflow: workflow.id.clone(),
                 approved_on: decided.to_string(),
             }),
+            // Recorded whatever the decision, above.
+            Registration::Evaluation => {}
             Registration::Agreement => {
                 let Some(term) = registry::agreement_term(workflow, filing) else {
                     continue;
@@ -1953,6 +2031,42 @@ fn register(workflow: &Workflow, filing: &Filing, entry: &audit::Entry, batch: &
                 }
             }
         }
+    }
+}
+
+/// Each evaluation part's result, passed or failed, with the consequence
+/// the definition states for a failure of this subject.
+fn record_evaluations(workflow: &Workflow, filing: &Filing, batch: &mut Batch) {
+    use crate::dsl::ir::{LegalForm, Value};
+    let subject = match filing.values.get("name") {
+        Some(Value::Text(text)) => text.clone(),
+        _ => String::new(),
+    };
+    let year = match filing.values.get("year") {
+        Some(Value::Int(year)) => *year,
+        _ => 0,
+    };
+    for (department, part) in &filing.parts {
+        if workflow.part_form(department) != Some(LegalForm::Evaluation) {
+            continue;
+        }
+        let passed = !matches!(part.decision, engine::state::Decision::Refused { .. });
+        let consequence = if passed {
+            String::new()
+        } else {
+            workflow
+                .consequences_for(&|name| filing.values.get(name))
+                .join("；")
+        };
+        batch.evaluations.push(EvaluationRow {
+            filing: filing.id.clone(),
+            department: department.clone(),
+            subject: subject.clone(),
+            year,
+            passed,
+            decided_on: part.on.to_string(),
+            consequence,
+        });
     }
 }
 
@@ -2081,6 +2195,7 @@ struct Sql {
     documents_of: String,
     select_institution: String,
     select_agreements: String,
+    select_evaluations: String,
     select_number: String,
     workflow_digest: String,
     insert_workflow: String,
@@ -2173,6 +2288,10 @@ impl Sql {
             documents_of: q("SELECT verify_code FROM documents WHERE filing_id = $1 AND event = $2 ORDER BY id"),
             select_institution: q("SELECT opened_on FROM institutions WHERE id = $1"),
             select_agreements: q("SELECT id, party_a, party_b, term_start, term_end FROM agreements ORDER BY id"),
+            select_evaluations: q(
+                "SELECT filing_id, department, subject, year, passed, decided_on, consequence
+                 FROM evaluations WHERE subject = $1 ORDER BY year, decided_on, department",
+            ),
             complete_outbox: q(
                 "UPDATE outbox SET done_at = $1, leased_until = NULL WHERE id = $2 AND leased_by = $3 AND done_at IS NULL",
             ),

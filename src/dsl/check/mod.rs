@@ -232,6 +232,7 @@ struct Clauses<'w> {
     steps: Vec<&'w StepItem>,
     independents: Vec<(Span, &'w Vec<Ident>)>,
     jointly: Vec<parts::JointlyClause<'w>>,
+    consequences: Vec<(&'w ast::Str, Option<&'w Expr>)>,
     outcomes: Vec<&'w ast::OutcomeDef>,
     notify: Vec<(&'w Vec<Ident>, &'w Vec<Ident>)>,
     remind: Vec<(&'w Vec<Ident>, ast::Count)>,
@@ -279,6 +280,7 @@ impl<'a> WorkflowChecker<'a> {
             steps: step_items,
             independents,
             jointly: jointly_ast,
+            consequences: consequences_ast,
             outcomes: outcomes_ast,
             notify: notify_ast,
             remind: remind_ast,
@@ -328,6 +330,7 @@ impl<'a> WorkflowChecker<'a> {
         let reminders = self.reminders(&remind_ast, promised);
         let recurring = self.recurring(&recur_ast);
         let registers = self.registers(&register_ast);
+        let consequences = self.consequences(&consequences_ast, &steps, &registers, &register_ast);
 
         let mut used_departments: BTreeSet<String> =
             steps.iter().filter_map(|s| s.department.clone()).collect();
@@ -373,6 +376,7 @@ impl<'a> WorkflowChecker<'a> {
                 .map(|(_, names)| names.iter().map(|n| n.name.clone()).collect())
                 .collect(),
             jointly,
+            consequences,
             outcomes,
             notifications,
             reminders,
@@ -416,6 +420,9 @@ impl<'a> WorkflowChecker<'a> {
             let singles = &mut clauses.singles;
             match &clause.kind {
                 ClauseKind::Promise(text) => clauses.promises.push(text.value.clone()),
+                ClauseKind::Consequence { text, condition } => {
+                    clauses.consequences.push((text, condition.as_ref()))
+                }
                 ClauseKind::Basis(citations) => clauses
                     .basis
                     .extend(citations.iter().map(|c| c.value.clone())),

@@ -90,14 +90,17 @@ impl<'a> WorkflowChecker<'a> {
             let registration = match kind.name.as_str() {
                 "institution" => Registration::Institution,
                 "agreement" => Registration::Agreement,
+                "evaluation" => Registration::Evaluation,
                 other => {
                     let diagnostic = Diagnostic::error(
                         "unknown-registration",
                         kind.span,
                         format!("unknown registration `{other}`"),
                     )
-                    .suggest(other, ["institution", "agreement"])
-                    .with_hint("a decision registers an `institution` or an `agreement`");
+                    .suggest(other, ["institution", "agreement", "evaluation"])
+                    .with_hint(
+                        "a decision registers an `institution`, an `agreement` or an `evaluation`",
+                    );
                     self.error(diagnostic);
                     continue;
                 }

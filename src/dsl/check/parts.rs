@@ -207,4 +207,60 @@ impl<'a> WorkflowChecker<'a> {
             }
         }
     }
+
+    /// `consequence "…" [when …]` and `register evaluation` follow a failed
+    /// evaluation, so the workflow has a part that decides as one.
+    pub(super) fn consequences(
+        &mut self,
+        defs: &[(&ast::Str, Option<&Expr>)],
+        steps: &[Step],
+        registers: &[Registration],
+        register_ast: &[&Ident],
+    ) -> Vec<Consequence> {
+        let evaluates = steps
+            .iter()
+            .any(|step| step.legal_form() == LegalForm::Evaluation);
+        let mut out = Vec::new();
+        for (text, condition) in defs {
+            let when = match condition {
+                Some(expr) => match self.condition(expr) {
+                    Some(cond) => Some(cond),
+                    None => continue,
+                },
+                None => None,
+            };
+            if !evaluates {
+                self.error(
+                    Diagnostic::error(
+                        "consequence-without-evaluation",
+                        text.span,
+                        "a consequence follows a failed evaluation, and no step here decides as one",
+                    )
+                    .with_hint("write `review by DEPT \"…\" within N workdays as evaluation`"),
+                );
+            }
+            out.push(Consequence {
+                text: text.value.clone(),
+                when,
+            });
+        }
+        let registers_evaluation = registers.contains(&Registration::Evaluation);
+        if registers_evaluation && !evaluates {
+            let span = register_ast
+                .iter()
+                .find(|kind| kind.name == "evaluation")
+                .map(|kind| kind.span);
+            if let Some(span) = span {
+                self.error(
+                    Diagnostic::error(
+                        "consequence-without-evaluation",
+                        span,
+                        "`register evaluation` records evaluation results, and no step here decides as one",
+                    )
+                    .with_hint("write `review by DEPT \"…\" within N workdays as evaluation`"),
+                );
+            }
+        }
+        out
+    }
 }

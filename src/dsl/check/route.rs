@@ -163,6 +163,10 @@ impl<'a> WorkflowChecker<'a> {
                 .map_or_else(String::new, |l| l.value.clone()),
             limit: def.within.value,
             decides: self.decides(def, kind),
+            bound_months: def.bound.map(|months| {
+                self.limit_at_least_one(months);
+                months.value
+            }),
             when: info.own.clone(),
         };
         if kind == StepKind::Signing {
