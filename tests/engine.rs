@@ -530,6 +530,9 @@ fn two_in_one_applies_only_where_the_notice_says_and_otherwise_no_licence_is_iss
         let mut answers = case.sample();
         answers.form.insert("level".into(), level.into());
         answers.form.insert("investment".into(), investment.into());
+        if investment != "内资" {
+            answers.materials.push("investment_papers".into());
+        }
         let submission = case.submission(&answers, &[]);
         case.act(
             Actor::Applicant,
