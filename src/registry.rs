@@ -92,6 +92,49 @@ pub fn next_evaluation(workflow: &Workflow, decided: Date) -> Option<(Date, Date
     Some((due, reminder_before(Some(evaluation), due)?))
 }
 
+/// The fact the registry derives from an institution's opening date.
+pub const MONTHS_OPERATING: &str = "months_operating";
+
+/// The first day on which an institution opened on `opened` has operated
+/// `months` whole months ([`months_operating`] reaches it).
+pub fn operating_since(opened: Date, months: i64) -> Option<Date> {
+    let mut day = opened.checked_add(jiff::Span::new().months(months)).ok()?;
+    // A month end without a corresponding day: the next days reach it.
+    while months_operating(opened, day) < months {
+        day = day.tomorrow().ok()?;
+    }
+    Some(day)
+}
+
+/// The earliest day an institution opened on `opened` meets the
+/// workflow's rules on months of operation (`months_operating >= N`),
+/// each with the rule's message; what an ineligible applicant is told.
+pub fn eligible_from(workflow: &Workflow, opened: Date) -> Vec<(String, Date)> {
+    use crate::dsl::ast::CmpOp;
+    use crate::dsl::ir::Cond;
+    workflow
+        .rules
+        .iter()
+        .filter_map(|rule| {
+            let Cond::Compare {
+                field,
+                op,
+                value: Value::Int(months),
+            } = &rule.require
+            else {
+                return None;
+            };
+            let months = match op {
+                _ if field != MONTHS_OPERATING => return None,
+                CmpOp::Ge => *months,
+                CmpOp::Gt => months + 1,
+                _ => return None,
+            };
+            Some((rule.message.clone(), operating_since(opened, months)?))
+        })
+        .collect()
+}
+
 /// Whole months an institution has operated on `today` since it opened (0
 /// before it opened).
 pub fn months_operating(opened: Date, today: Date) -> i64 {
@@ -121,5 +164,10 @@ mod tests {
         assert_eq!(months_end(date(2026, 1, 15), 1), Some(date(2026, 2, 14)));
         assert_eq!(months_operating(date(2026, 1, 31), date(2026, 4, 30)), 2);
         assert_eq!(months_operating(date(2026, 5, 1), date(2026, 4, 30)), 0);
+        // Three whole months from 30 November: on 28 February? no, on 1 March.
+        let from = operating_since(date(2026, 11, 30), 3).unwrap();
+        assert_eq!(months_operating(date(2026, 11, 30), from), 3);
+        assert!(months_operating(date(2026, 11, 30), from.yesterday().unwrap()) < 3);
+        assert_eq!(operating_since(date(2026, 6, 1), 3), Some(date(2026, 9, 1)));
     }
 }

@@ -234,6 +234,22 @@ async fn a_filing_through_the_use_cases_from_window_to_verified_permit() {
         ]
     );
     assert_eq!(view.parts[1].decided_on, Some(date(2026, 9, 16)));
+    // Once it opens, the registry tells when it may apply for designation.
+    app.store()
+        .record_opening("APP-1", date(2026, 10, 31))
+        .await
+        .unwrap();
+    let eligibility = app
+        .eligible_from("APP-1", "insurance_designation")
+        .await
+        .unwrap();
+    assert_eq!(eligibility.len(), 1);
+    assert!(eligibility[0].rule.contains("运营3个月后"));
+    assert_eq!(
+        eligibility[0].from,
+        date(2027, 1, 31),
+        "three whole months after 31 October"
+    );
     // After the worker renders it, the permit verifies, its code in any case.
     let worker = worker(&app, &data).await;
     let pass = worker

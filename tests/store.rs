@@ -409,6 +409,12 @@ async fn approvals_register_institutions_whose_opening_feeds_eligibility() {
             problems[0].message,
             "医养结合机构中的医疗机构正式运营3个月后方可提出定点申请"
         );
+        // What the ineligible applicant is told: the earliest day.
+        assert_eq!(
+            store.eligible_from("F-1", &designation).await.unwrap(),
+            vec![(problems[0].message.clone(), date(2026, 9, 1))],
+            "{url}"
+        );
         // Three months after: eligible.
         let facts = store.registry_facts("F-1", date(2026, 9, 2)).await.unwrap();
         assert_eq!(facts["months_operating"], 3, "{url}");

@@ -409,6 +409,24 @@ impl App {
         }))
     }
 
+    /// When an institution in the registry may apply for a workflow whose
+    /// rules ask for months of operation: each rule with its earliest day.
+    ///
+    /// # Errors
+    /// An unknown workflow or institution, or a database failure.
+    pub async fn eligible_from(
+        &self,
+        institution: &str,
+        workflow: &str,
+    ) -> Result<Vec<views::Eligibility>, AppError> {
+        let workflow = self.workflow(workflow)?;
+        let dates = self.store.eligible_from(institution, &workflow).await?;
+        Ok(dates
+            .into_iter()
+            .map(|(rule, from)| views::Eligibility { rule, from })
+            .collect())
+    }
+
     /// Recomputes the audit chain.
     ///
     /// # Errors

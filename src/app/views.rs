@@ -137,6 +137,14 @@ pub struct FilingSummary {
     pub link: String,
 }
 
+/// A rule on months of operation and the first day an institution meets
+/// it: what an ineligible applicant is told instead of only "not yet".
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Eligibility {
+    pub rule: String,
+    pub from: Date,
+}
+
 /// What the public may see of a genuine document.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct VerifiedDocument {

@@ -664,18 +664,42 @@ impl Store {
         institution: &str,
         today: jiff::civil::Date,
     ) -> Result<serde_json::Map<String, serde_json::Value>, StoreError> {
+        let months = self
+            .opened_on(institution)
+            .await?
+            .map_or(0, |opened| registry::months_operating(opened, today));
+        let mut facts = serde_json::Map::new();
+        facts.insert(registry::MONTHS_OPERATING.into(), months.into());
+        Ok(facts)
+    }
+
+    /// The earliest day an institution meets a workflow's rules on months of
+    /// operation, each with its rule's message; empty while it has not opened
+    /// (nothing can be promised) or when the workflow has no such rule.
+    ///
+    /// # Errors
+    /// An unknown institution, or a database failure.
+    pub async fn eligible_from(
+        &self,
+        institution: &str,
+        workflow: &Workflow,
+    ) -> Result<Vec<(String, jiff::civil::Date)>, StoreError> {
+        Ok(self
+            .opened_on(institution)
+            .await?
+            .map(|opened| registry::eligible_from(workflow, opened))
+            .unwrap_or_default())
+    }
+
+    /// The day an institution opened, once recorded.
+    async fn opened_on(&self, institution: &str) -> Result<Option<jiff::civil::Date>, StoreError> {
         let row = sqlx::query(&self.shared.sql.select_institution)
             .bind(institution.to_string())
             .fetch_optional(&self.pool)
             .await?
             .ok_or_else(|| StoreError::NotFound(institution.to_string()))?;
         let opened: Option<String> = row.try_get(0)?;
-        let months = opened
-            .and_then(|text| text.parse::<jiff::civil::Date>().ok())
-            .map_or(0, |opened| registry::months_operating(opened, today));
-        let mut facts = serde_json::Map::new();
-        facts.insert("months_operating".into(), months.into());
-        Ok(facts)
+        Ok(opened.and_then(|text| text.parse().ok()))
     }
 
     /// Agreements with their terms: (id, party A, party B, start, end).
