@@ -3,15 +3,18 @@
 use super::*;
 
 impl<'a> WorkflowChecker<'a> {
-    pub(super) fn limits(&mut self, singles: &Singles<'_>, joint: bool, longest: u32) {
-        let (max_decision, max_extension, label) = if joint {
-            (
+    /// The law's caps bind workflows with a licence part: joint ones (two
+    /// or more licensing departments) 45 + 15, others 20 + 10. Filings,
+    /// designations, evaluations and agreements keep their own limits.
+    pub(super) fn limits(&mut self, singles: &Singles<'_>, licensing: usize, longest: u32) {
+        let (max_decision, max_extension, label) = match licensing {
+            0 => (u32::MAX, u32::MAX, "no licence"),
+            1 => (law::DECISION, law::EXTENSION, "one licensing department"),
+            _ => (
                 law::JOINT_DECISION,
                 law::JOINT_EXTENSION,
-                "joint processing by several departments",
-            )
-        } else {
-            (law::DECISION, law::EXTENSION, "one department")
+                "joint licensing by several departments",
+            ),
         };
         if let Some((span, legal)) = singles.legal_limit {
             self.limit_at_least_one(legal);

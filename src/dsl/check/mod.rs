@@ -309,14 +309,15 @@ impl<'a> WorkflowChecker<'a> {
             .collect();
         let joint = route_departments.len() >= 2;
         let longest_path = route.longest(&steps);
-        self.limits(&singles, joint, longest_path);
-        // Several departments each granting a licence is joint licensing,
-        // whose extension the people's government's head approves.
-        let licensing_departments: BTreeSet<&str> = infos
+        // The Administrative Licensing Law's limits bind licences; several
+        // departments each granting one is joint licensing (art. 42), with
+        // the longer limits and the government head's approval.
+        let licensing_departments: BTreeSet<&str> = steps
             .iter()
-            .filter(|info| info.def.kind.name == "review")
-            .filter_map(|info| info.def.actors.first().map(|a| a.name.as_str()))
+            .filter(|step| step.legal_form() == LegalForm::Licence)
+            .filter_map(|step| step.department.as_deref())
             .collect();
+        self.limits(&singles, licensing_departments.len(), longest_path);
         let approver = self.extension_approver(&singles, licensing_departments.len() >= 2);
 
         let outcomes = self.outcomes(definition, &outcomes_ast, intake.as_ref(), &steps);
