@@ -52,35 +52,7 @@ impl<'a> WorkflowChecker<'a> {
         basis: &ast::Str,
         infos: &[StepInfo<'_>],
     ) -> Option<Jointly> {
-        let mut departments: Vec<String> = Vec::new();
-        for name in names {
-            if self.department(name).is_none() {
-                continue;
-            }
-            if departments.contains(&name.name) {
-                self.error(Diagnostic::error(
-                    "jointly-misuse",
-                    name.span,
-                    format!("`{}` is named twice", name.name),
-                ));
-                continue;
-            }
-            let decides_here = infos.iter().any(|info| {
-                info.def.kind.name != "sign"
-                    && info.def.actors.first().is_some_and(|a| a.name == name.name)
-            });
-            if !decides_here {
-                self.error(Diagnostic::error(
-                    "jointly-misuse",
-                    name.span,
-                    format!(
-                        "department `{}` decides no part of this workflow",
-                        name.name
-                    ),
-                ));
-            }
-            departments.push(name.name.clone());
-        }
+        let departments = self.group_members("jointly-misuse", names, infos);
         if names.len() < 2 {
             self.error(Diagnostic::error(
                 "jointly-misuse",
@@ -102,6 +74,61 @@ impl<'a> WorkflowChecker<'a> {
             departments,
             basis: basis.value.clone(),
         })
+    }
+
+    /// The departments a group (`independent`, `jointly`) names, each once:
+    /// unknown ones and repeats are reported under `code`, and so is one
+    /// that takes no step here (unless a step's own department is unknown).
+    pub(super) fn group_members(
+        &mut self,
+        code: &'static str,
+        names: &[Ident],
+        infos: &[StepInfo<'_>],
+    ) -> Vec<String> {
+        let deciding = |department: &str| {
+            infos.iter().any(|info| {
+                info.def.kind.name != "sign"
+                    && info
+                        .def
+                        .actors
+                        .first()
+                        .is_some_and(|a| a.name == department)
+            })
+        };
+        let unknown_actor = infos.iter().any(|info| {
+            info.def.kind.name != "sign"
+                && info
+                    .def
+                    .actors
+                    .first()
+                    .is_some_and(|a| !self.departments.contains_key(&a.name))
+        });
+        let mut members: Vec<String> = Vec::new();
+        for name in names {
+            if self.department(name).is_none() {
+                continue;
+            }
+            if members.contains(&name.name) {
+                self.error(Diagnostic::error(
+                    code,
+                    name.span,
+                    format!("`{}` is named twice", name.name),
+                ));
+                continue;
+            }
+            if !deciding(&name.name) && !unknown_actor {
+                self.error(Diagnostic::error(
+                    code,
+                    name.span,
+                    format!(
+                        "department `{}` takes no step after intake in this workflow",
+                        name.name
+                    ),
+                ));
+            }
+            members.push(name.name.clone());
+        }
+        members
     }
 
     /// A department is either an independent matter or joined to others

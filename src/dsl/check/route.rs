@@ -351,42 +351,8 @@ impl<'a> WorkflowChecker<'a> {
         route: &Route,
         constraints: &[Cond],
     ) {
-        let mut members = BTreeSet::new();
-        for name in names {
-            if self.department(name).is_none() {
-                continue;
-            }
-            if !members.insert(name.name.as_str()) {
-                self.error(Diagnostic::error(
-                    "independent-misuse",
-                    name.span,
-                    format!("`{}` is named twice", name.name),
-                ));
-                continue;
-            }
-            let takes_step = infos.iter().any(|info| {
-                info.def.kind.name != "sign"
-                    && info.def.actors.first().is_some_and(|a| a.name == name.name)
-            });
-            let unknown_actor = infos.iter().any(|info| {
-                info.def.kind.name != "sign"
-                    && info
-                        .def
-                        .actors
-                        .first()
-                        .is_some_and(|a| !self.departments.contains_key(&a.name))
-            });
-            if !takes_step && !unknown_actor {
-                self.error(Diagnostic::error(
-                    "independent-misuse",
-                    name.span,
-                    format!(
-                        "department `{}` takes no step after intake in this workflow",
-                        name.name
-                    ),
-                ));
-            }
-        }
+        let listed = self.group_members("independent-misuse", names, infos);
+        let members: BTreeSet<&str> = listed.iter().map(String::as_str).collect();
         if names.len() < 2 {
             self.error(Diagnostic::error(
                 "independent-misuse",
