@@ -141,6 +141,15 @@ enum Command {
         )]
         from: String,
     },
+    /// Serve the web application (today the public's pages: procedures,
+    /// one-time notices, document verification) until SIGINT or SIGTERM.
+    Serve {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// The address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8080", env = "ONEWINDOW_ADDR")]
+        addr: std::net::SocketAddr,
+    },
     /// Check a document's number and verification code, as the public page does.
     Verify {
         /// The number printed on the document (empty for unnumbered ones).
@@ -319,7 +328,7 @@ pub fn main() -> ExitCode {
 /// too; `ONEWINDOW_LOG` (e.g. `onewindow=debug`) chooses.
 fn init_logging(command: &Command) {
     let default = match command {
-        Command::Worker { .. } => "onewindow=info",
+        Command::Worker { .. } | Command::Serve { .. } => "onewindow=info",
         _ => "onewindow=warn",
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("ONEWINDOW_LOG")
@@ -336,6 +345,7 @@ fn init_logging(command: &Command) {
 fn run(command: Command) -> Outcome {
     match command {
         Command::Check { paths, templates } => check(paths, templates),
+        Command::Serve { store, addr } => serve(&store, addr),
         Command::Notice {
             workflow,
             pdf,
@@ -555,6 +565,16 @@ fn worker(store: &StoreArgs, mail: &MailConfig, plan: &WorkerPlan) -> Outcome {
         mail.retried,
         mail.failed
     );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn serve(store: &StoreArgs, addr: std::net::SocketAddr) -> Outcome {
+    runtime()?.block_on(async {
+        let app = std::sync::Arc::new(store.open(Access::CreateIfMissing).await?);
+        println!("serving on http://{addr} (stop with Ctrl-C)");
+        crate::web::serve(app, addr).await?;
+        Ok::<_, Box<dyn std::error::Error>>(())
+    })?;
     Ok(ExitCode::SUCCESS)
 }
 

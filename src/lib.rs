@@ -21,3 +21,5 @@ pub mod project;
 pub mod registry;
 #[cfg(feature = "full")]
 pub mod store;
+#[cfg(feature = "full")]
+pub mod web;

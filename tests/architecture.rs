@@ -101,11 +101,17 @@ fn front_ends_go_through_the_application_layer() {
     // (the benches and the load generator drive the store on purpose).
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let cli = std::fs::read_to_string(root.join("src/cli.rs")).expect("cli");
-    for forbidden in ["store::", "Store::", "engine::transition", ".apply("] {
-        assert!(
-            !cli.contains(forbidden),
-            "src/cli.rs mentions `{forbidden}`"
-        );
+    let web = sources(&root.join("src/web"));
+    assert!(!web.is_empty(), "the web's files were found");
+    let front_ends = web.into_iter().chain([("src/cli.rs".to_string(), cli)]);
+    for (path, text) in front_ends {
+        for forbidden in ["store::", "Store::", "engine::transition", ".apply("] {
+            assert!(!text.contains(forbidden), "{path} mentions `{forbidden}`");
+        }
+        // Only the command line's load generator drives the store itself.
+        let loads = path == "src/cli.rs" && text.contains("bench::load::load(app.store()");
+        let reaches = text.matches(".store()").count() > usize::from(loads);
+        assert!(!reaches, "{path} reaches the store");
     }
     let main = std::fs::read_to_string(root.join("src/main.rs")).expect("main");
     let code = main

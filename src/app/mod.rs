@@ -198,6 +198,11 @@ impl App {
     ///
     /// # Errors
     /// [`AppError::NotFound`] naming the workflows there are.
+    /// The ids of the workflows in service, in order.
+    pub fn workflow_ids(&self) -> Vec<String> {
+        self.store.workflow_ids()
+    }
+
     pub fn workflow(&self, id: &str) -> Result<Arc<Workflow>, AppError> {
         self.store.workflow(id).ok_or_else(|| {
             AppError::NotFound(format!(
@@ -425,6 +430,28 @@ impl App {
             .into_iter()
             .map(|(rule, from)| views::Eligibility { rule, from })
             .collect())
+    }
+
+    /// A document by the verification code its QR code carries: genuine
+    /// when issued and rendered, as [`App::verify`] with its own number.
+    ///
+    /// # Errors
+    /// A database failure.
+    pub async fn verify_by_code(&self, code: &str) -> Result<Option<VerifiedDocument>, AppError> {
+        let code = normalize_code(code);
+        let Some(record) = self.store.document(&code).await? else {
+            return Ok(None);
+        };
+        self.verify(record.number.as_deref().unwrap_or_default(), &code)
+            .await
+    }
+
+    /// Whether the database answers (the readiness probe).
+    ///
+    /// # Errors
+    /// The database does not answer.
+    pub async fn ready(&self) -> Result<(), AppError> {
+        Ok(self.store.ping().await?)
     }
 
     /// Recomputes the audit chain.

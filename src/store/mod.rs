@@ -691,6 +691,15 @@ impl Store {
             .unwrap_or_default())
     }
 
+    /// Whether the database answers.
+    ///
+    /// # Errors
+    /// It does not.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
     /// The day an institution opened, once recorded.
     async fn opened_on(&self, institution: &str) -> Result<Option<jiff::civil::Date>, StoreError> {
         let row = sqlx::query(&self.shared.sql.select_institution)

@@ -1,0 +1,122 @@
+//! The web application: routers per audience merged in one place, one
+//! error type, pages rendered on the server (askama, checked when the crate
+//! compiles) that work without JavaScript and load nothing from elsewhere.
+//!
+//! Every handler calls a use case of [`crate::app`]; nothing here decides
+//! what the engine decides. Today the public's pages are served; the
+//! applicant's, the window's, the reviewers' and the policy staff's come
+//! with the rest of the issue "The web application".
+
+mod error;
+mod public;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+
+pub use error::WebError;
+
+use crate::app::App;
+
+/// The stylesheet, compiled in: pages load nothing from another site.
+const SITE_CSS: &str = include_str!("../../web/static/site.css");
+
+/// Every route of the product, each audience's router merged here.
+pub fn router(app: Arc<App>) -> Router {
+    Router::new()
+        .merge(public::router())
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/static/site.css", get(stylesheet))
+        .fallback(not_found)
+        .layer(middleware::from_fn(security_headers))
+        .with_state(app)
+}
+
+/// The headers every answer carries: no script at all, nothing framed,
+/// nothing loaded from elsewhere, no type sniffing.
+async fn security_headers(request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    for (name, value) in [
+        (
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; \
+             frame-ancestors 'none'; base-uri 'none'",
+        ),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::REFERRER_POLICY, "no-referrer"),
+        (header::X_FRAME_OPTIONS, "DENY"),
+    ] {
+        headers.insert(name, HeaderValue::from_static(value));
+    }
+    response
+}
+
+/// The process answers.
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+/// The database answers too.
+async fn readyz(State(app): State<Arc<App>>) -> Response {
+    match app.ready().await {
+        Ok(()) => "ready".into_response(),
+        Err(error) => {
+            tracing::warn!(%error, "not ready");
+            (StatusCode::SERVICE_UNAVAILABLE, "not ready").into_response()
+        }
+    }
+}
+
+async fn stylesheet() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/css; charset=utf-8")],
+        SITE_CSS,
+    )
+        .into_response()
+}
+
+async fn not_found() -> WebError {
+    WebError::NotFound
+}
+
+/// Serves until SIGINT or SIGTERM, then finishes the requests under way.
+///
+/// # Errors
+/// The address cannot be bound, or the server fails.
+pub async fn serve(app: Arc<App>, addr: SocketAddr) -> std::io::Result<()> {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    tracing::info!(address = %listener.local_addr()?, "serving");
+    axum::serve(listener, router(app))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+}
+
+async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

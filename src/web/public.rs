@@ -1,0 +1,180 @@
+//! The public's pages, no login: the procedures and their one-time
+//! notices, and the verification of documents (the URL a QR code carries,
+//! or a number and a code typed in).
+
+use std::sync::Arc;
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::response::Html;
+use axum::routing::get;
+use axum::Router;
+use serde::Deserialize;
+
+use super::error::WebError;
+use crate::app::views::VerifiedDocument;
+use crate::app::App;
+
+pub fn router() -> Router<Arc<App>> {
+    Router::new()
+        .route("/", get(procedures))
+        .route("/procedures/{id}", get(notice))
+        .route("/verify", get(verify_form))
+        .route("/verify/{code}", get(verify_code))
+}
+
+/// A procedure in the list.
+struct Procedure {
+    id: String,
+    title: String,
+    promised_limit: u32,
+    legal_limit: u32,
+    departments: String,
+}
+
+#[derive(Template)]
+#[template(path = "procedures.html")]
+struct ProceduresPage {
+    procedures: Vec<Procedure>,
+}
+
+async fn procedures(State(app): State<Arc<App>>) -> Result<Html<String>, WebError> {
+    let mut procedures = Vec::new();
+    for id in app.workflow_ids() {
+        let workflow = app.workflow(&id)?;
+        let departments: Vec<String> = workflow
+            .deciding_departments()
+            .iter()
+            .map(|d| workflow.department_name(d))
+            .collect();
+        procedures.push(Procedure {
+            id: workflow.id.clone(),
+            title: workflow.title.clone(),
+            promised_limit: workflow.promised_limit,
+            legal_limit: workflow.legal_limit,
+            departments: departments.join("、"),
+        });
+    }
+    page(ProceduresPage { procedures })
+}
+
+/// A heading of the one-time notice and its lines.
+struct Section {
+    heading: String,
+    lines: Vec<String>,
+}
+
+#[derive(Template)]
+#[template(path = "notice.html")]
+struct NoticePage {
+    title: String,
+    version: u32,
+    sections: Vec<Section>,
+}
+
+async fn notice(
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+) -> Result<Html<String>, WebError> {
+    let workflow = app.workflow(&id)?;
+    let text = crate::dsl::notice::one_time_notice(&workflow);
+    page(NoticePage {
+        title: format!("{}一次性告知书", workflow.title),
+        version: workflow.version,
+        sections: sections(&text),
+    })
+}
+
+/// The notice's text as sections: an unindented line starts one, the
+/// indented lines after it are its items.
+fn sections(text: &str) -> Vec<Section> {
+    let mut sections: Vec<Section> = Vec::new();
+    for line in text.lines().skip(2).filter(|l| !l.trim().is_empty()) {
+        if line.starts_with(' ') {
+            if let Some(section) = sections.last_mut() {
+                section.lines.push(line.trim().to_string());
+            }
+        } else {
+            sections.push(Section {
+                heading: line.to_string(),
+                lines: Vec::new(),
+            });
+        }
+    }
+    sections
+}
+
+#[derive(Template)]
+#[template(path = "verify.html")]
+struct VerifyPage {
+    found: Option<VerifiedDocument>,
+    asked: bool,
+    number: String,
+    code: String,
+}
+
+/// The number and code a person typed; both bounded.
+#[derive(Deserialize)]
+struct VerifyQuery {
+    number: Option<String>,
+    code: Option<String>,
+}
+
+const MAX_FIELD: usize = 64;
+
+async fn verify_form(
+    State(app): State<Arc<App>>,
+    Query(query): Query<VerifyQuery>,
+) -> Result<Html<String>, WebError> {
+    let (number, code) = (
+        query.number.unwrap_or_default(),
+        query.code.unwrap_or_default(),
+    );
+    if number.chars().count() > MAX_FIELD || code.chars().count() > MAX_FIELD {
+        return Err(WebError::BadRequest(
+            "文书编号和验证码均不超过64个字符".to_string(),
+        ));
+    }
+    let asked = !number.trim().is_empty() && !code.trim().is_empty();
+    let found = if asked {
+        app.verify(&number, &code).await?
+    } else {
+        None
+    };
+    page(VerifyPage {
+        found,
+        asked,
+        number,
+        code,
+    })
+}
+
+/// The page a document's QR code opens: its code alone identifies it.
+async fn verify_code(
+    State(app): State<Arc<App>>,
+    Path(code): Path<String>,
+) -> Result<Html<String>, WebError> {
+    if code.chars().count() > MAX_FIELD {
+        return Err(WebError::NotFound);
+    }
+    let found = app.verify_by_code(&code).await?;
+    if found.is_none() {
+        return Err(WebError::NotFound);
+    }
+    page(VerifyPage {
+        number: found
+            .as_ref()
+            .and_then(|d| d.number.clone())
+            .unwrap_or_default(),
+        code,
+        found,
+        asked: true,
+    })
+}
+
+fn page(template: impl Template) -> Result<Html<String>, WebError> {
+    template
+        .render()
+        .map(Html)
+        .map_err(|error| WebError::Internal(error.to_string()))
+}
