@@ -43,6 +43,34 @@ impl DefinitionArgs {
     }
 }
 
+/// How the product's mail goes out (the worker's and `serve`'s).
+#[derive(clap::Args)]
+struct MailArgs {
+    /// SMTP server: smtp://host:port, ?tls=required for STARTTLS, smtps:// for
+    /// implicit TLS, user:pass@ for credentials. Without it, mail is
+    /// written as .eml files under DATA/mail.
+    #[arg(long, env = "ONEWINDOW_SMTP")]
+    smtp: Option<String>,
+    /// The sender of the product's mail.
+    #[arg(
+        long,
+        env = "ONEWINDOW_MAIL_FROM",
+        default_value = "一窗受理平台 <noreply@onewindow.example.cn>"
+    )]
+    from: String,
+}
+
+impl MailArgs {
+    fn config(self, store: &StoreArgs) -> MailConfig {
+        MailConfig {
+            smtp: self.smtp,
+            eml_dir: store.data.join("mail"),
+            from: self.from,
+            templates: store.definitions.templates.join("mail"),
+        }
+    }
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Check workflow definitions; exit 1 with diagnostics when any is wrong.
@@ -128,18 +156,8 @@ enum Command {
         /// Timers claimed at a time.
         #[arg(long, default_value_t = 100)]
         batch: i64,
-        /// SMTP server: smtp://host:port, ?tls=required for STARTTLS, smtps:// for
-        /// implicit TLS, user:pass@ for credentials. Without it, mail is
-        /// written as .eml files under DATA/mail.
-        #[arg(long, env = "ONEWINDOW_SMTP")]
-        smtp: Option<String>,
-        /// The sender of the product's mail.
-        #[arg(
-            long,
-            env = "ONEWINDOW_MAIL_FROM",
-            default_value = "一窗受理平台 <noreply@onewindow.example.cn>"
-        )]
-        from: String,
+        #[command(flatten)]
+        mail: MailArgs,
     },
     /// Serve the web application (today the public's pages: procedures,
     /// one-time notices, document verification) until SIGINT or SIGTERM.
@@ -149,6 +167,12 @@ enum Command {
         /// The address to listen on.
         #[arg(long, default_value = "127.0.0.1:8080", env = "ONEWINDOW_ADDR")]
         addr: std::net::SocketAddr,
+        /// Do not run the worker (timers, documents, mail) in this process;
+        /// run `onewindow worker` beside it instead.
+        #[arg(long)]
+        no_worker: bool,
+        #[command(flatten)]
+        mail: MailArgs,
     },
     /// Check a document's number and verification code, as the public page does.
     Verify {
@@ -345,7 +369,15 @@ fn init_logging(command: &Command) {
 fn run(command: Command) -> Outcome {
     match command {
         Command::Check { paths, templates } => check(paths, templates),
-        Command::Serve { store, addr } => serve(&store, addr),
+        Command::Serve {
+            store,
+            addr,
+            no_worker,
+            mail,
+        } => {
+            let mail = (!no_worker).then(|| mail.config(&store));
+            serve(&store, addr, mail)
+        }
         Command::Notice {
             workflow,
             pdf,
@@ -384,15 +416,9 @@ fn run(command: Command) -> Outcome {
             now,
             name,
             batch,
-            smtp,
-            from,
+            mail,
         } => {
-            let mail = MailConfig {
-                smtp,
-                eml_dir: store.data.join("mail"),
-                from,
-                templates: store.definitions.templates.join("mail"),
-            };
+            let mail = mail.config(&store);
             let plan = WorkerPlan {
                 name,
                 now,
@@ -568,9 +594,26 @@ fn worker(store: &StoreArgs, mail: &MailConfig, plan: &WorkerPlan) -> Outcome {
     Ok(ExitCode::SUCCESS)
 }
 
-fn serve(store: &StoreArgs, addr: std::net::SocketAddr) -> Outcome {
+/// Serves the web application; the worker runs beside it in the same
+/// process unless `mail` is `None` (`--no-worker`).
+fn serve(store: &StoreArgs, addr: std::net::SocketAddr, mail: Option<MailConfig>) -> Outcome {
     runtime()?.block_on(async {
         let app = std::sync::Arc::new(store.open(Access::CreateIfMissing).await?);
+        if let Some(mail) = mail {
+            let worker = Worker::new(&app, &mail).await?;
+            let app = app.clone();
+            let plan = WorkerPlan {
+                name: "serve".into(),
+                now: None,
+                once: false,
+                batch: 100,
+            };
+            tokio::spawn(async move {
+                if let Err(error) = worker.run(&app, &plan).await {
+                    tracing::error!(%error, "the worker stopped");
+                }
+            });
+        }
         println!("serving on http://{addr} (stop with Ctrl-C)");
         crate::web::serve(app, addr).await?;
         Ok::<_, Box<dyn std::error::Error>>(())

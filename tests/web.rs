@@ -1,9 +1,12 @@
 //! The web application over HTTP, in process (tower's `oneshot` on the
 //! real router): the public's pages, their headers, and what bad input gets.
 
+use std::io::{Read as _, Write as _};
+use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use axum::body::{to_bytes, Body};
 use axum::http::{header, Request, StatusCode};
@@ -17,32 +20,43 @@ use common::{root, scratch};
 /// A data directory with decided sample filings and their rendered
 /// documents, made by the command line as `./run start` makes it.
 fn data_with_documents() -> std::path::PathBuf {
-    let data = scratch("web");
-    let run = |args: &[&str]| {
-        let output = Command::new(env!("CARGO_BIN_EXE_onewindow"))
-            .args(args)
-            .arg("--data")
-            .arg(&data)
-            .current_dir(root())
-            .output()
-            .expect("onewindow runs");
-        assert!(
-            output.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-    };
-    run(&[
-        "load",
-        "--workflow",
-        "new_combined",
-        "--filings",
-        "1",
-        "--prefix",
-        "W-",
-    ]);
-    run(&["worker", "--once", "--now", "2027-03-01T09:00"]);
+    let data = decided_filings();
+    onewindow_cli(&data, &["worker", "--once", "--now", "2027-03-01T09:00"]);
     data
+}
+
+/// A data directory with one decided sample filing, its documents issued
+/// but not yet rendered.
+fn decided_filings() -> std::path::PathBuf {
+    let data = scratch("web");
+    onewindow_cli(
+        &data,
+        &[
+            "load",
+            "--workflow",
+            "new_combined",
+            "--filings",
+            "1",
+            "--prefix",
+            "W-",
+        ],
+    );
+    data
+}
+
+fn onewindow_cli(data: &Path, args: &[&str]) {
+    let output = Command::new(env!("CARGO_BIN_EXE_onewindow"))
+        .args(args)
+        .arg("--data")
+        .arg(data)
+        .current_dir(root())
+        .output()
+        .expect("onewindow runs");
+    assert!(
+        output.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 }
 
 async fn app(data: &Path) -> Arc<App> {
@@ -180,4 +194,84 @@ fn percent(text: &str) -> String {
             }
         })
         .collect()
+}
+
+/// A GET over a real socket: the status code, or `None` while nothing answers.
+fn http_status(port: u16, path: &str) -> Option<u16> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).ok()?;
+    answer.split_whitespace().nth(1)?.parse().ok()
+}
+
+fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !done() {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "{what} never happened"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// `onewindow serve` runs the worker beside the pages: a document issued
+/// before it started is rendered and then verifies at its QR code's URL;
+/// SIGTERM stops it cleanly.
+#[tokio::test(flavor = "multi_thread")]
+async fn serve_runs_the_worker_and_stops_cleanly_on_sigterm() {
+    let data = decided_filings();
+    let app = app(&data).await;
+    let permit = app
+        .store()
+        .documents_of("W-000000", "approved")
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|d| d.template == "medical_license")
+        .expect("the licence");
+    assert!(permit.sha256.is_none(), "not rendered before serve starts");
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut server = Command::new(env!("CARGO_BIN_EXE_onewindow"))
+        .args(["serve", "--addr", &format!("127.0.0.1:{port}"), "--data"])
+        .arg(&data)
+        .current_dir(root())
+        .spawn()
+        .expect("serve starts");
+    wait_for("the server answering", || {
+        http_status(port, "/healthz") == Some(200)
+    });
+    let verify = format!("/verify/{}", permit.verify_code);
+    wait_for("the worker rendering the licence", || {
+        http_status(port, &verify) == Some(200)
+    });
+    assert_eq!(http_status(port, "/readyz"), Some(200));
+    let pid = server.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = server.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "serve did not stop"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(status.success(), "a clean exit on SIGTERM: {status}");
 }
