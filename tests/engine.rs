@@ -130,12 +130,15 @@ impl Case<'_> {
             .unwrap_or_else(|| panic!("no step like {label_part}"))
     }
 
+    /// The reviewer of the department that takes the step (its district's
+    /// for a `local` step).
     fn reviewer(&self, step: usize) -> Actor {
         Actor::Reviewer {
-            department: self.workflow.steps[step]
-                .department
-                .clone()
-                .expect("department"),
+            department: self
+                .filing
+                .step_department(self.workflow, step)
+                .expect("department")
+                .to_string(),
         }
     }
 
@@ -707,7 +710,7 @@ fn a_failed_evaluation_is_an_evaluation_result_of_its_own_department() {
     );
     assert_eq!(
         issued_by(&case, Event::Rejected),
-        vec![("civil".to_string(), "evaluation_result".to_string())],
+        vec![("dianbai_civil".to_string(), "evaluation_result".to_string())],
         "an evaluation result, never a licence refusal"
     );
     assert!(matches!(
@@ -721,9 +724,93 @@ fn a_failed_evaluation_is_an_evaluation_result_of_its_own_department() {
     );
     assert_eq!(
         issued_by(&case, Event::Approved),
-        vec![("health".to_string(), "evaluation_result".to_string())]
+        vec![(
+            "dianbai_health".to_string(),
+            "evaluation_result".to_string()
+        )]
     );
     assert_eq!(case.filing.decision, Some(Decision::Partly));
+}
+
+/// Annual evaluations are carried out by the district's departments: a
+/// `local` step goes to the department serving the applicant's district,
+/// which alone may act on it, issues in its own name and series, and finds
+/// it in its own queue.
+#[test]
+fn local_steps_go_to_the_district_departments() {
+    let world = world();
+    for (district, health, civil) in [
+        ("电白区", "dianbai_health", "dianbai_civil"),
+        ("茂南区", "maonan_health", "maonan_civil"),
+    ] {
+        let mut case = world.case("annual_evaluation");
+        let mut answers = case.sample();
+        answers.form.insert("district".into(), district.into());
+        let submission = case.submission(&answers, &[]);
+        case.act(
+            Actor::Applicant,
+            Command::Submit { submission },
+            date(2026, 9, 14),
+        );
+        case.act(case.window(), Command::Accept, date(2026, 9, 14));
+        let (medical, care) = (0, 1);
+        let taken_by = |step: usize| case.filing.step_department(case.workflow, step);
+        assert_eq!(taken_by(medical), Some(health), "{district}");
+        assert_eq!(taken_by(care), Some(civil), "{district}");
+        let work = clock::open_work(case.workflow, &case.filing, case.calendar).unwrap();
+        let queues: Vec<&str> = work.iter().map(|w| w.department.as_str()).collect();
+        assert_eq!(
+            queues,
+            [health, civil],
+            "each in its district department's queue"
+        );
+        let city = Actor::Reviewer {
+            department: "health".into(),
+        };
+        assert!(matches!(
+            case.try_do(city, Command::Approve { step: medical }, date(2026, 9, 15)),
+            Err(EngineError::WrongActor { .. })
+        ));
+        let assigned: Vec<Option<&str>> = case
+            .notified("assigned")
+            .iter()
+            .map(|effect| match effect {
+                Effect::Notify { department, .. } => department.as_deref(),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(assigned, [Some(health), Some(civil)]);
+        case.act(
+            Actor::Reviewer {
+                department: health.into(),
+            },
+            Command::Approve { step: medical },
+            date(2026, 9, 16),
+        );
+        case.act(
+            Actor::Reviewer {
+                department: civil.into(),
+            },
+            Command::Refuse {
+                step: care,
+                reasons: vec!["消防安全管理制度不健全".into()],
+            },
+            date(2026, 9, 17),
+        );
+        assert_eq!(
+            issued_by(&case, Event::Approved),
+            vec![(health.to_string(), "evaluation_result".to_string())]
+        );
+        assert_eq!(
+            issued_by(&case, Event::Rejected),
+            vec![(civil.to_string(), "evaluation_result".to_string())]
+        );
+        assert!(
+            case.filing.parts.contains_key("civil"),
+            "parts keep the definition's names"
+        );
+        assert_eq!(case.filing.decision, Some(Decision::Partly));
+    }
 }
 
 #[test]
@@ -778,7 +865,7 @@ fn joined_parts_end_together_when_one_is_refused() {
     assert_eq!(case.filing.decision, Some(Decision::Refused { reasons }));
     assert_eq!(
         issued_by(&case, Event::Rejected),
-        vec![("civil".to_string(), "evaluation_result".to_string())]
+        vec![("dianbai_civil".to_string(), "evaluation_result".to_string())]
     );
     std::fs::remove_dir_all(dir).unwrap();
 }

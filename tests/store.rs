@@ -628,6 +628,7 @@ async fn issued_documents_are_rendered_stored_and_verifiable() {
         let (filing, _) = store.filing("F-1").await.unwrap();
         let outcome = &workflow.outcomes[usize::try_from(record.outcome).unwrap()];
         let facts = onewindow::documents::DocumentFacts {
+            issued_by: &record.issued_by,
             number: record.number.as_deref(),
             verify_code: &record.verify_code,
             verify_url: format!(
@@ -917,10 +918,22 @@ async fn evaluations_are_recorded_with_their_consequences() {
         act(&store, "E-1", window(), Command::Accept, day)
             .await
             .unwrap();
+        // The district's departments find it in their queues; the city's do not.
+        for (department, listed) in [("dianbai_health", 1), ("dianbai_civil", 1), ("health", 0)] {
+            let page = onewindow::store::read::QueuePage {
+                department: department.into(),
+                filter: onewindow::store::read::QueueFilter::All,
+                today: day,
+                limit: 50,
+                offset: 0,
+            };
+            let queue = store.queue(&page).await.unwrap();
+            assert_eq!(queue.len(), listed, "{url}: {department}");
+        }
         act(
             &store,
             "E-1",
-            reviewer("civil"),
+            reviewer("dianbai_civil"),
             Command::Refuse {
                 step: 1,
                 reasons: vec!["养老护理员持证上岗率不足".into()],
@@ -932,7 +945,7 @@ async fn evaluations_are_recorded_with_their_consequences() {
         act(
             &store,
             "E-1",
-            reviewer("health"),
+            reviewer("dianbai_health"),
             Command::Approve { step: 0 },
             date(2026, 9, 16),
         )
@@ -981,7 +994,7 @@ async fn evaluations_are_recorded_with_their_consequences() {
         act(
             &store,
             "E-2",
-            reviewer("health"),
+            reviewer("dianbai_health"),
             Command::Refuse {
                 step: 0,
                 reasons: vec!["签约服务履约率未达要求".into()],

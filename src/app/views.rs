@@ -201,7 +201,12 @@ impl FilingView {
                     id: step.id.clone(),
                     label: step.label.clone(),
                     kind: kind_name(step.kind).to_string(),
-                    taken_by: workflow.step_actors(step),
+                    taken_by: match filing.step_department(workflow, index) {
+                        Some(department) if step.kind != StepKind::Signing => {
+                            workflow.department_name(department)
+                        }
+                        _ => workflow.step_actors(step),
+                    },
                     state: state_name(&state.status).to_string(),
                     since,
                     due_on,
@@ -265,7 +270,8 @@ fn parts(workflow: &Workflow, filing: &Filing) -> Vec<PartView> {
             let refused = part.is_some_and(|p| matches!(p.decision, Decision::Refused { .. }));
             PartView {
                 department: department.to_string(),
-                department_name: workflow.department_name(department),
+                department_name: workflow
+                    .department_name(filing.part_department(workflow, department)),
                 form: form.name().to_string(),
                 form_label: form.chinese().to_string(),
                 decision: part.map(|p| p.decision.name().to_string()),

@@ -228,6 +228,7 @@ async fn render_one(
         .ok()
         .flatten();
     let facts = DocumentFacts {
+        issued_by: &record.issued_by,
         number: record.number.as_deref(),
         verify_code: &record.verify_code,
         verify_url: links.verify(&record.verify_code),

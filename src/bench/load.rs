@@ -77,11 +77,11 @@ pub async fn drive_filing(
         let definition = &workflow.steps[step];
         let commands: Vec<(Actor, Command)> = match definition.kind {
             StepKind::Review => vec![(
-                reviewer(definition.department.as_deref()),
+                reviewer(applied.filing.step_department(workflow, step)),
                 Command::Approve { step },
             )],
             StepKind::Filing => vec![(
-                reviewer(definition.department.as_deref()),
+                reviewer(applied.filing.step_department(workflow, step)),
                 Command::File { step },
             )],
             StepKind::Signing => definition

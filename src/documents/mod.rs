@@ -460,6 +460,9 @@ pub const APPEAL: &str = "如不服本决定，可以自收到本文书之日起
 
 /// What the engine knows that a document prints, beyond the filing itself.
 pub struct DocumentFacts<'a> {
+    /// The department in whose name it is issued (a district's for a
+    /// `local` part); its definition names the city department.
+    pub issued_by: &'a str,
     pub number: Option<&'a str>,
     pub verify_code: &'a str,
     pub verify_url: String,
@@ -526,7 +529,7 @@ fn system_value(
     match input {
         SystemInput::Number => Some(Json::String(facts.number.unwrap_or_default().to_string())),
         SystemInput::IssuedOn => Some(date(facts.issued_on)),
-        SystemInput::Department => Some(Json::String(workflow.department_name(&outcome.issued_by))),
+        SystemInput::Department => Some(Json::String(workflow.department_name(facts.issued_by))),
         SystemInput::Applicant => Some(Json::String(filing.applicant.clone())),
         SystemInput::FilingId => Some(Json::String(filing.id.clone())),
         SystemInput::WorkflowTitle => Some(Json::String(workflow.title.clone())),

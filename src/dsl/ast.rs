@@ -28,6 +28,15 @@ pub struct Count {
 pub struct File {
     pub departments: Vec<Department>,
     pub workflows: Vec<WorkflowDef>,
+    pub jurisdictions: Vec<JurisdictionDef>,
+}
+
+/// `jurisdiction "茂名市" { district maonan "茂南区" … }`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JurisdictionDef {
+    pub name: Str,
+    pub districts: Vec<(Ident, Str)>,
+    pub span: Span,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -37,6 +46,8 @@ pub struct Department {
     pub emails: Vec<Str>,
     pub heads: Vec<Str>,
     pub abbrs: Vec<Str>,
+    /// `serves DISTRICT as KIND`: the district's department of that kind.
+    pub serves: Option<(Ident, Ident)>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -58,6 +69,8 @@ pub enum ClauseKind {
     Basis(Vec<Str>),
     /// `promise "…"`: what the policy promises the applicant, told in the notice.
     Promise(Str),
+    /// `district from FIELD`: the form field naming the applicant's district.
+    DistrictFrom(Ident),
     /// `consequence "…" [when …]`: what follows a failed evaluation.
     Consequence {
         text: Str,
@@ -103,6 +116,7 @@ impl ClauseKind {
         match self {
             ClauseKind::Basis(_) => "basis",
             ClauseKind::Promise(_) => "promise",
+            ClauseKind::DistrictFrom(_) => "district",
             ClauseKind::Consequence { .. } => "consequence",
             ClauseKind::LegalLimit(_) => "legal_limit",
             ClauseKind::PromisedLimit(_) => "promised_limit",
@@ -206,6 +220,8 @@ pub struct StepDef {
     pub actors: Vec<Ident>,
     pub label: Option<Str>,
     pub within: Count,
+    /// `by local KIND`: the department of that kind in the applicant's district.
+    pub local: bool,
     /// `at most N months`: calendar months from the step's start, pauses included.
     pub bound: Option<Count>,
     /// `as licence|designation|evaluation`: what a review decides.

@@ -57,6 +57,12 @@ pub struct Workflow {
     /// succeed, with the text that makes them so: one's refusal ends the filing.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub jointly: Vec<Jointly>,
+    /// The form field naming the applicant's district, for `local` steps.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub district_field: Option<String>,
+    /// Where `local` steps go: each district's department of each kind.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub local_departments: Vec<LocalDepartment>,
     /// What follows a failed evaluation, by subject.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub consequences: Vec<Consequence>,
@@ -154,6 +160,29 @@ impl Workflow {
             .find(|group| group.departments.iter().any(|d| d == department))
     }
 
+    /// The department that takes step `index` for a filing with these
+    /// values: its district's for a `local` step, else the step's own.
+    pub fn step_department_for<'v>(
+        &self,
+        index: usize,
+        lookup: &impl Fn(&str) -> Option<&'v Value>,
+    ) -> Option<&str> {
+        let step = self.steps.get(index)?;
+        let kind = step.department.as_deref()?;
+        if !step.local {
+            return Some(kind);
+        }
+        let district = match lookup(self.district_field.as_deref()?) {
+            Some(Value::Text(text)) => text.as_str(),
+            _ => return Some(kind),
+        };
+        self.local_departments
+            .iter()
+            .find(|l| l.kind == kind && l.district == district)
+            .map(|l| l.department.as_str())
+            .or(Some(kind))
+    }
+
     /// What follows a failed evaluation of this filing: the consequences
     /// whose condition holds for its values.
     pub fn consequences_for<'v>(&self, lookup: &impl Fn(&str) -> Option<&'v Value>) -> Vec<&str> {
@@ -162,6 +191,22 @@ impl Workflow {
             .filter(|c| c.when.as_ref().is_none_or(|when| when.eval(lookup)))
             .map(|c| c.text.as_str())
             .collect()
+    }
+
+    /// Who decides a part, as the public reads it: the department's name,
+    /// or for a part of `local` steps its districts' departments.
+    pub fn part_name(&self, kind: &str) -> String {
+        let local = self.part_steps(kind).any(|index| self.steps[index].local);
+        if !local {
+            return self.department_name(kind);
+        }
+        let names: Vec<String> = self
+            .local_departments
+            .iter()
+            .filter(|l| l.kind == kind)
+            .map(|l| self.department_name(&l.department))
+            .collect();
+        format!("{}（按所在区）", names.join("或"))
     }
 
     /// A department's name, or its id when the workflow does not know it.
@@ -185,6 +230,16 @@ impl Workflow {
                 })
                 .collect::<Vec<_>>()
                 .join("、"),
+            _ if step.local => {
+                let kind = step.department.as_deref().unwrap_or_default();
+                let local: Vec<String> = self
+                    .local_departments
+                    .iter()
+                    .filter(|l| l.kind == kind)
+                    .map(|l| self.department_name(&l.department))
+                    .collect();
+                format!("{}（按所在区）", local.join("或"))
+            }
             _ => step
                 .department
                 .as_deref()
@@ -335,6 +390,16 @@ impl StepKind {
     }
 }
 
+/// The department serving a district as a kind (`serves maonan as health`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LocalDepartment {
+    /// The district's name, as the form's district field holds it.
+    pub district: String,
+    /// The city department the step names.
+    pub kind: String,
+    pub department: String,
+}
+
 /// What follows a failed evaluation (`consequence "…" when …`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Consequence {
@@ -463,6 +528,10 @@ pub struct Step {
     /// have their own form ([`Step::legal_form`]).
     #[serde(default, skip_serializing_if = "is_licence")]
     pub decides: LegalForm,
+    /// `by local KIND`: taken by the department of that kind in the
+    /// applicant's district ([`Workflow::step_department_for`]).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub local: bool,
     /// `at most N months`: the step ends within N calendar months of its
     /// start, pauses included (Civil Code arts. 201–202).
     #[serde(default, skip_serializing_if = "Option::is_none")]

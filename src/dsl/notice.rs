@@ -99,7 +99,7 @@ pub fn one_time_notice(workflow: &Workflow) -> String {
         }
     }
     for group in &workflow.independent {
-        let names: Vec<String> = group.iter().map(|id| department_name(id)).collect();
+        let names: Vec<String> = group.iter().map(|id| workflow.part_name(id)).collect();
         let _ = writeln!(
             out,
             "  {}并联办理，互不作为前置条件，各自作出决定、各自负责（谁审批谁监管）；一个部门不予办理的，不影响其他部门的办理。",
@@ -110,7 +110,7 @@ pub fn one_time_notice(workflow: &Workflow) -> String {
         let names: Vec<String> = group
             .departments
             .iter()
-            .map(|id| department_name(id))
+            .map(|id| workflow.part_name(id))
             .collect();
         let _ = writeln!(
             out,
@@ -155,10 +155,10 @@ pub fn one_time_notice(workflow: &Workflow) -> String {
                 Some(when) => format!(
                     "{}（{}出具，适用于{}）",
                     o.title,
-                    department_name(&o.issued_by),
+                    workflow.part_name(&o.issued_by),
                     when.describe(workflow)
                 ),
-                None => format!("{}（{}出具）", o.title, department_name(&o.issued_by)),
+                None => format!("{}（{}出具）", o.title, workflow.part_name(&o.issued_by)),
             })
             .collect()
     };
@@ -189,7 +189,7 @@ pub fn one_time_notice(workflow: &Workflow) -> String {
         let _ = writeln!(
             out,
             "  {}（{}）：{}",
-            department_name(department),
+            workflow.part_name(department),
             form.chinese(),
             results.join("；")
         );

@@ -233,7 +233,10 @@ fn item_chunks(text: &str) -> Vec<(usize, usize)> {
     let mut starts = vec![0];
     let mut line_start = 0;
     for line in text.split_inclusive('\n') {
-        if line_start > 0 && (line.starts_with("department") || line.starts_with("workflow")) {
+        let item_start = ["department", "workflow", "jurisdiction"]
+            .iter()
+            .any(|keyword| line.starts_with(keyword));
+        if line_start > 0 && item_start {
             starts.push(line_start);
         }
         line_start += line.len();
@@ -325,6 +328,7 @@ impl Builder {
             match item.as_rule() {
                 Rule::department => tree.departments.push(self.department(item)),
                 Rule::workflow => tree.workflows.push(self.workflow(item)),
+                Rule::jurisdiction => tree.jurisdictions.push(self.jurisdiction(item)),
                 _ => {}
             }
         }
@@ -410,8 +414,15 @@ impl Builder {
         let mut emails = Vec::new();
         let mut heads = Vec::new();
         let mut abbrs = Vec::new();
+        let mut serves = None;
         for clause in parts {
             match clause.as_rule() {
+                Rule::dept_serves => {
+                    let mut names = clause.into_inner();
+                    let district = self.ident(names.next().expect("district"));
+                    let kind = self.ident(names.next().expect("kind"));
+                    serves = Some((district, kind));
+                }
                 Rule::dept_abbr => abbrs.extend(clause.into_inner().map(|s| self.string(s))),
                 Rule::dept_email => emails.extend(clause.into_inner().map(|s| self.string(s))),
                 Rule::dept_head => heads.extend(clause.into_inner().map(|s| self.string(s))),
@@ -424,6 +435,26 @@ impl Builder {
             emails,
             heads,
             abbrs,
+            serves,
+        }
+    }
+
+    fn jurisdiction(&mut self, pair: Pair<'_, Rule>) -> JurisdictionDef {
+        let span = self.span(&pair);
+        let mut parts = pair.into_inner();
+        let name = self.string(parts.next().expect("name"));
+        let districts = parts
+            .map(|district| {
+                let mut names = district.into_inner();
+                let id = self.ident(names.next().expect("id"));
+                let label = self.string(names.next().expect("name"));
+                (id, label)
+            })
+            .collect();
+        JurisdictionDef {
+            name,
+            districts,
+            span,
         }
     }
 
@@ -447,6 +478,7 @@ impl Builder {
         let kind = match pair.as_rule() {
             Rule::basis => ClauseKind::Basis(pair.into_inner().map(|s| self.string(s)).collect()),
             Rule::promise => ClauseKind::Promise(self.string(first(pair))),
+            Rule::district_from => ClauseKind::DistrictFrom(self.ident(first(pair))),
             Rule::consequence => {
                 let mut parts = pair.into_inner();
                 let text = self.string(parts.next().expect("the grammar requires the text"));
@@ -631,6 +663,7 @@ impl Builder {
                     actors: Vec::new(),
                     label: None,
                     within: Count { value: 0, span },
+                    local: false,
                     bound: None,
                     decides: None,
                     condition: None,
@@ -644,6 +677,7 @@ impl Builder {
                         Rule::days => step.within = self.days(part),
                         Rule::decides => step.decides = Some(self.ident(first(part))),
                         Rule::bound => step.bound = Some(self.count(first(part))),
+                        Rule::local_kw => step.local = true,
                         Rule::condition => step.condition = Some(self.expr(first(part))),
                         _ => {}
                     }
@@ -865,7 +899,12 @@ fn describe_rule(expected: Rule) -> &'static str {
         Rule::int | Rule::days => "a whole number",
         Rule::number => "a number",
         Rule::date | Rule::boolean => "a value",
-        Rule::department | Rule::workflow => "`department` or `workflow`",
+        Rule::department | Rule::workflow | Rule::jurisdiction => {
+            "`department`, `workflow` or `jurisdiction`"
+        }
+        Rule::district => "`district`",
+        Rule::dept_serves => "`serves`",
+        Rule::district_from => "`district from`",
         Rule::dept_email => "`email`",
         Rule::dept_head => "`head`",
         Rule::dept_abbr => "`abbr`",

@@ -232,9 +232,9 @@ pub fn open_work(
             }
         }
         super::Status::InReview => {
-            for (index, (step, state)) in workflow.steps.iter().zip(&filing.steps).enumerate() {
+            for (index, state) in filing.steps.iter().enumerate() {
                 let (StepStatus::Active { since }, Some(department)) =
-                    (&state.status, &step.department)
+                    (&state.status, filing.step_department(workflow, index))
                 else {
                     continue;
                 };

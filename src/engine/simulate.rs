@@ -156,7 +156,10 @@ pub fn simulate(
         match definition.kind {
             StepKind::Review | StepKind::Filing => {
                 let actor = Actor::Reviewer {
-                    department: definition.department.clone().unwrap_or_default(),
+                    department: filing
+                        .step_department(workflow, index)
+                        .unwrap_or_default()
+                        .to_string(),
                 };
                 let command = if definition.kind == StepKind::Review {
                     Command::Approve { step: index }

@@ -117,6 +117,32 @@ impl Filing {
         }
     }
 
+    /// The department that takes step `index`: the district's for a
+    /// `local` step once started, else the one the definition names.
+    pub fn step_department<'a>(
+        &'a self,
+        workflow: &'a crate::dsl::Workflow,
+        index: usize,
+    ) -> Option<&'a str> {
+        self.steps
+            .get(index)
+            .and_then(|state| state.department.as_deref())
+            .or_else(|| workflow.steps.get(index)?.department.as_deref())
+    }
+
+    /// The department that decided a part named by its definition's
+    /// department (`kind`): the district's when its steps were `local`.
+    pub fn part_department<'a>(
+        &'a self,
+        workflow: &'a crate::dsl::Workflow,
+        kind: &'a str,
+    ) -> &'a str {
+        workflow
+            .part_steps(kind)
+            .find_map(|index| self.steps[index].department.as_deref())
+            .unwrap_or(kind)
+    }
+
     /// The value of a form or fact field.
     pub fn value(&self, field: &str) -> Option<&Value> {
         self.values.get(field)
@@ -194,6 +220,10 @@ pub struct StepState {
     pub signatures: BTreeSet<String>,
     /// A correction this step asked of the applicant during review.
     pub correction: Option<Correction>,
+    /// The department that took a `local` step: its district's, fixed when
+    /// the step started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub department: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -1118,6 +1118,13 @@ impl Machine<'_> {
                         self.filing.steps[*index].status = StepStatus::Active {
                             since: self.clocks_start,
                         };
+                        if step.local {
+                            let department = self
+                                .workflow
+                                .step_department_for(*index, &|name| values.get(name))
+                                .map(str::to_string);
+                            self.filing.steps[*index].department = department;
+                        }
                         self.notify(NotifyEvent::Assigned, Some(*index));
                         self.schedule_step_timers(*index)?;
                         Ok(false)
@@ -1317,12 +1324,16 @@ impl Machine<'_> {
                 .is_none_or(|c| c.eval(&|name| values.get(name)));
             if outcome.event == event && holds && department.is_none_or(|d| outcome.issued_by == d)
             {
+                let issued_by = self
+                    .filing
+                    .part_department(self.workflow, &outcome.issued_by)
+                    .to_string();
                 self.effects.push(Effect::IssueDocument {
                     event,
                     outcome: index,
                     title: outcome.title.clone(),
                     template: outcome.template.clone(),
-                    issued_by: outcome.issued_by.clone(),
+                    issued_by,
                 });
             }
         }
@@ -1338,7 +1349,9 @@ impl Machine<'_> {
         if recipients.is_empty() {
             return;
         }
-        let department = step.and_then(|s| self.workflow.steps[s].department.clone());
+        let department = step
+            .and_then(|s| self.filing.step_department(self.workflow, s))
+            .map(str::to_string);
         self.effects.push(Effect::Notify {
             recipients,
             event,
@@ -1443,10 +1456,11 @@ impl Machine<'_> {
         step: usize,
         command: &'static str,
     ) -> Result<(), EngineError> {
-        let department = self.workflow.steps[step]
-            .department
-            .clone()
-            .unwrap_or_default();
+        let department = self
+            .filing
+            .step_department(self.workflow, step)
+            .unwrap_or_default()
+            .to_string();
         self.expect_actor(actor, command, &Actor::Reviewer { department })
     }
 

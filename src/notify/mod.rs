@@ -410,11 +410,17 @@ fn values<'v>(
     }));
     let department_name = workflow.department_name(about.department);
     // A department's part speaks for itself: its reasons, its act's words.
-    let reasons = filing.reasons_of(about.department).join("\n");
+    // Parts are named by the definition's department (the step's), which a
+    // district's department takes for a `local` step.
+    let part = step
+        .and_then(|s| workflow.steps.get(s))
+        .and_then(|s| s.department.as_deref())
+        .unwrap_or(about.department);
+    let reasons = filing.reasons_of(part).join("\n");
     let decision = step
         .and_then(|s| workflow.steps.get(s))
         .map_or_else(String::new, |s| {
-            let refused = filing.parts.get(about.department).is_some_and(|part| {
+            let refused = filing.parts.get(part).is_some_and(|part| {
                 matches!(
                     part.decision,
                     crate::engine::state::Decision::Refused { .. }

@@ -7,6 +7,7 @@
 
 mod conditions;
 mod fields;
+mod jurisdiction;
 mod limits;
 mod materials;
 mod notifications;
@@ -98,6 +99,7 @@ pub fn check(files: &[ast::File], templates: &[ast::TemplateDecl]) -> Checked {
         departments.insert(department.id.name.clone(), (department, ir));
     }
 
+    let districts = jurisdiction::districts(files, &departments, &mut diagnostics);
     let mut seen_workflows: HashMap<&str, Span> = HashMap::new();
     let mut definitions = Vec::new();
     for definition in files.iter().flat_map(|file| &file.workflows) {
@@ -118,7 +120,9 @@ pub fn check(files: &[ast::File], templates: &[ast::TemplateDecl]) -> Checked {
     let results: Vec<(Vec<Workflow>, Vec<Diagnostic>)> = std::thread::scope(|scope| {
         let handles: Vec<_> = definitions
             .chunks(per_thread)
-            .map(|group| scope.spawn(|| check_workflows(group, &departments, &template_map)))
+            .map(|group| {
+                scope.spawn(|| check_workflows(group, &departments, &districts, &template_map))
+            })
             .collect();
         handles
             .into_iter()
@@ -153,6 +157,7 @@ type DepartmentTable<'a> = BTreeMap<String, (&'a ast::Department, Department)>;
 fn check_workflows(
     definitions: &[&ast::WorkflowDef],
     departments: &DepartmentTable<'_>,
+    districts: &jurisdiction::Districts,
     templates: &BTreeMap<&str, &ast::TemplateDecl>,
 ) -> (Vec<Workflow>, Vec<Diagnostic>) {
     let mut diagnostics = Vec::new();
@@ -162,6 +167,7 @@ fn check_workflows(
         let checker = WorkflowChecker {
             diagnostics: &mut diagnostics,
             departments,
+            districts,
             templates,
             fields: Vec::new(),
             field_spans: HashMap::new(),
@@ -202,6 +208,7 @@ fn duplicate(what: &str, ident: &Ident, first: Span) -> Diagnostic {
 struct WorkflowChecker<'a> {
     diagnostics: &'a mut Vec<Diagnostic>,
     departments: &'a DepartmentTable<'a>,
+    districts: &'a jurisdiction::Districts,
     templates: &'a BTreeMap<&'a str, &'a ast::TemplateDecl>,
     fields: Vec<Field>,
     field_spans: HashMap<String, Span>,
@@ -233,6 +240,7 @@ struct Clauses<'w> {
     independents: Vec<(Span, &'w Vec<Ident>)>,
     jointly: Vec<parts::JointlyClause<'w>>,
     consequences: Vec<(&'w ast::Str, Option<&'w Expr>)>,
+    district_from: Option<&'w Ident>,
     outcomes: Vec<&'w ast::OutcomeDef>,
     notify: Vec<(&'w Vec<Ident>, &'w Vec<Ident>)>,
     remind: Vec<(&'w Vec<Ident>, ast::Count)>,
@@ -281,6 +289,7 @@ impl<'a> WorkflowChecker<'a> {
             independents,
             jointly: jointly_ast,
             consequences: consequences_ast,
+            district_from,
             outcomes: outcomes_ast,
             notify: notify_ast,
             remind: remind_ast,
@@ -300,6 +309,7 @@ impl<'a> WorkflowChecker<'a> {
             self.independent(*span, names, &infos, &route, &constraints);
         }
         let jointly = self.parts(definition, &infos, &steps, &independents, &jointly_ast);
+        let (district_field, local_departments) = self.local_departments(&infos, district_from);
         self.sequential_departments(&infos, &route, &independents, &jointly);
 
         let route_departments: BTreeSet<&str> = infos
@@ -337,6 +347,7 @@ impl<'a> WorkflowChecker<'a> {
             steps.iter().filter_map(|s| s.department.clone()).collect();
         used_departments.extend(intake.iter().map(|i| i.department.clone()));
         used_departments.extend(outcomes.iter().map(|o| o.issued_by.clone()));
+        used_departments.extend(local_departments.iter().map(|l| l.department.clone()));
         let departments = used_departments
             .into_iter()
             .filter_map(|id| self.departments.get(&id).map(|(_, d)| (id, d.clone())))
@@ -377,6 +388,8 @@ impl<'a> WorkflowChecker<'a> {
                 .map(|(_, names)| names.iter().map(|n| n.name.clone()).collect())
                 .collect(),
             jointly,
+            district_field,
+            local_departments,
             consequences,
             outcomes,
             notifications,
@@ -404,6 +417,7 @@ impl<'a> WorkflowChecker<'a> {
                     | ClauseKind::Form(_)
                     | ClauseKind::Facts(_)
                     | ClauseKind::Materials(_)
+                    | ClauseKind::DistrictFrom(_)
             );
             if single {
                 if let Some(first) = seen.get(keyword) {
@@ -421,6 +435,7 @@ impl<'a> WorkflowChecker<'a> {
             let singles = &mut clauses.singles;
             match &clause.kind {
                 ClauseKind::Promise(text) => clauses.promises.push(text.value.clone()),
+                ClauseKind::DistrictFrom(field) => clauses.district_from = Some(field),
                 ClauseKind::Consequence { text, condition } => {
                     clauses.consequences.push((text, condition.as_ref()))
                 }

@@ -162,6 +162,7 @@ impl<'a> WorkflowChecker<'a> {
                 .as_ref()
                 .map_or_else(String::new, |l| l.value.clone()),
             limit: def.within.value,
+            local: def.local,
             decides: self.decides(def, kind),
             bound_months: def.bound.map(|months| {
                 self.limit_at_least_one(months);
