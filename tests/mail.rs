@@ -188,7 +188,7 @@ async fn messages_arrive_in_chinese_with_the_decision_attached() {
         .expect("the decision message");
     assert_eq!(
         decision.subject(),
-        Some("新建医养结合机构：市卫生健康局准予行政许可（F-1）"),
+        Some("新建医养结合机构：茂名市卫生健康局准予行政许可（F-1）"),
         "the department that decided, in its act's words"
     );
     let receipt = parsed
@@ -197,7 +197,7 @@ async fn messages_arrive_in_chinese_with_the_decision_attached() {
         .expect("civil affairs' own message");
     assert_eq!(
         receipt.subject(),
-        Some("新建医养结合机构：市民政局予以备案（F-1）")
+        Some("新建医养结合机构：茂名市民政局予以备案（F-1）")
     );
     assert_eq!(
         receipt.attachments().count(),

@@ -603,7 +603,7 @@ async fn issued_documents_are_rendered_stored_and_verifiable() {
             .await
             .unwrap()
             .expect("genuine");
-        assert_eq!(verified.department, "市卫生健康局");
+        assert_eq!(verified.department, "茂名市卫生健康局");
         assert_eq!(
             verified.holder, "茂名康颐医养中心",
             "the institution the licence names, not the company that applied"

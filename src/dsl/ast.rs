@@ -48,6 +48,8 @@ pub struct Department {
     pub abbrs: Vec<Str>,
     /// `serves DISTRICT as KIND`: the district's department of that kind.
     pub serves: Option<(Ident, Ident)>,
+    /// Where applicants find it.
+    pub address: Option<Str>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

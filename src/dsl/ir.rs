@@ -18,6 +18,9 @@ pub struct Department {
     pub abbr: Option<String>,
     pub reviewers: Vec<String>,
     pub heads: Vec<String>,
+    /// Where applicants find it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
 }
 
 /// A procedure as checked, pinned by `(id, version)`.

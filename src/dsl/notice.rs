@@ -24,6 +24,12 @@ pub fn one_time_notice(workflow: &Workflow) -> String {
         "  申请人只需向{}一个窗口提交申请，各部门依职责办理，申请人无需往返各部门。",
         department_name(&workflow.intake.department)
     );
+    if let Some(address) = workflow
+        .department(&workflow.intake.department)
+        .and_then(|d| d.address.as_ref())
+    {
+        let _ = writeln!(out, "  受理地点：{address}。");
+    }
     let _ = writeln!(out);
 
     let _ = writeln!(out, "二、设定依据");
@@ -205,7 +211,14 @@ pub fn one_time_notice(workflow: &Workflow) -> String {
 
     let _ = writeln!(out, "八、办理部门");
     for department in workflow.departments.values() {
-        let _ = writeln!(out, "  {}", department.name);
+        match &department.address {
+            Some(address) => {
+                let _ = writeln!(out, "  {}（地址：{address}）", department.name);
+            }
+            None => {
+                let _ = writeln!(out, "  {}", department.name);
+            }
+        }
     }
     let mut next_section = ["九", "十"].into_iter();
     if !workflow.recurring.is_empty() {

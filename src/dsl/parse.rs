@@ -415,8 +415,10 @@ impl Builder {
         let mut heads = Vec::new();
         let mut abbrs = Vec::new();
         let mut serves = None;
+        let mut address = None;
         for clause in parts {
             match clause.as_rule() {
+                Rule::dept_address => address = Some(self.string(first(clause))),
                 Rule::dept_serves => {
                     let mut names = clause.into_inner();
                     let district = self.ident(names.next().expect("district"));
@@ -436,6 +438,7 @@ impl Builder {
             heads,
             abbrs,
             serves,
+            address,
         }
     }
 
@@ -904,6 +907,7 @@ fn describe_rule(expected: Rule) -> &'static str {
         }
         Rule::district => "`district`",
         Rule::dept_serves => "`serves`",
+        Rule::dept_address => "`address`",
         Rule::district_from => "`district from`",
         Rule::dept_email => "`email`",
         Rule::dept_head => "`head`",

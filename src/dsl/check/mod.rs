@@ -95,6 +95,7 @@ pub fn check(files: &[ast::File], templates: &[ast::TemplateDecl]) -> Checked {
             abbr: department.abbrs.first().map(|a| a.value.clone()),
             reviewers: department.emails.iter().map(|s| s.value.clone()).collect(),
             heads: department.heads.iter().map(|s| s.value.clone()).collect(),
+            address: department.address.as_ref().map(|a| a.value.clone()),
         };
         departments.insert(department.id.name.clone(), (department, ir));
     }
