@@ -116,6 +116,14 @@ impl Case<'_> {
         self.act(Actor::Applicant, Command::Submit { submission }, day);
     }
 
+    /// Files these answers, every material uploaded, and the window accepts
+    /// the same day.
+    fn submit_and_accept(&mut self, answers: &Answers, day: Date) {
+        let submission = self.submission(answers, &[]);
+        self.act(Actor::Applicant, Command::Submit { submission }, day);
+        self.act(self.window(), Command::Accept, day);
+    }
+
     fn window(&self) -> Actor {
         Actor::Window {
             department: self.workflow.intake.department.clone(),
@@ -496,13 +504,7 @@ fn conditional_steps_are_skipped_with_the_reason_recorded() {
     answers.form.insert("kind".into(), "护理院".into());
     answers.form.insert("level".into(), 3.into());
     answers.materials.push("feasibility".into());
-    let submission = case.submission(&answers, &[]);
-    case.act(
-        Actor::Applicant,
-        Command::Submit { submission },
-        date(2026, 9, 14),
-    );
-    case.act(case.window(), Command::Accept, date(2026, 9, 14));
+    case.submit_and_accept(&answers, date(2026, 9, 14));
     let two_in_one = case.step("两证合一");
     let setting = case.step("医疗机构设置审批");
     match &case.filing.steps[two_in_one].status {
@@ -536,13 +538,7 @@ fn two_in_one_applies_only_where_the_notice_says_and_otherwise_no_licence_is_iss
         if investment != "内资" {
             answers.materials.push("investment_papers".into());
         }
-        let submission = case.submission(&answers, &[]);
-        case.act(
-            Actor::Applicant,
-            Command::Submit { submission },
-            date(2026, 9, 14),
-        );
-        case.act(case.window(), Command::Accept, date(2026, 9, 14));
+        case.submit_and_accept(&answers, date(2026, 9, 14));
         let active: Vec<usize> = (0..case.workflow.steps.len())
             .filter(|&s| {
                 matches!(case.filing.steps[s].status, StepStatus::Active { .. })
@@ -746,13 +742,7 @@ fn local_steps_go_to_the_district_departments() {
         let mut case = world.case("annual_evaluation");
         let mut answers = case.sample();
         answers.form.insert("district".into(), district.into());
-        let submission = case.submission(&answers, &[]);
-        case.act(
-            Actor::Applicant,
-            Command::Submit { submission },
-            date(2026, 9, 14),
-        );
-        case.act(case.window(), Command::Accept, date(2026, 9, 14));
+        case.submit_and_accept(&answers, date(2026, 9, 14));
         let (medical, care) = (0, 1);
         let taken_by = |step: usize| case.filing.step_department(case.workflow, step);
         assert_eq!(taken_by(medical), Some(health), "{district}");

@@ -59,6 +59,17 @@ fn onewindow_cli(data: &Path, args: &[&str]) {
     );
 }
 
+/// The sample filing's medical licence, as the store records it.
+async fn licence(app: &App) -> onewindow::store::DocumentRecord {
+    app.store()
+        .documents_of("W-000000", "approved")
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|d| d.template == "medical_license")
+        .expect("the licence")
+}
+
 async fn app(data: &Path) -> Arc<App> {
     let config = Config {
         database: None,
@@ -119,14 +130,7 @@ async fn the_public_pages_list_procedures_show_notices_and_verify_documents() {
     }
 
     // The QR code's page, and the same document by number and code.
-    let permit = app
-        .store()
-        .documents_of("W-000000", "approved")
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|d| d.template == "medical_license")
-        .expect("the licence");
+    let permit = licence(&app).await;
     let (status, _, body) = get(&app, &format!("/verify/{}", permit.verify_code)).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert!(body.contains("经核验，该文书真实有效"), "{body}");
@@ -228,14 +232,7 @@ fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
 async fn serve_runs_the_worker_and_stops_cleanly_on_sigterm() {
     let data = decided_filings();
     let app = app(&data).await;
-    let permit = app
-        .store()
-        .documents_of("W-000000", "approved")
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|d| d.template == "medical_license")
-        .expect("the licence");
+    let permit = licence(&app).await;
     assert!(permit.sha256.is_none(), "not rendered before serve starts");
     let port = TcpListener::bind("127.0.0.1:0")
         .unwrap()
