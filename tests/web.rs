@@ -272,3 +272,59 @@ async fn serve_runs_the_worker_and_stops_cleanly_on_sigterm() {
     };
     assert!(status.success(), "a clean exit on SIGTERM: {status}");
 }
+
+/// The JSON API answers the same questions as the pages; errors are
+/// `application/problem+json`.
+#[tokio::test]
+async fn the_api_lists_procedures_notices_and_documents_as_json() {
+    let data = data_with_documents();
+    let app = app(&data).await;
+    let json = |body: &str| serde_json::from_str::<serde_json::Value>(body).unwrap();
+
+    let (status, headers, body) = get(&app, "/api/v1/procedures").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(headers[header::CONTENT_TYPE]
+        .to_str()
+        .unwrap()
+        .starts_with("application/json"));
+    let procedures = json(&body);
+    let ids: Vec<&str> = procedures
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 7);
+    assert!(ids.contains(&"new_combined"));
+
+    let (status, _, body) = get(&app, "/api/v1/procedures/new_combined/notice").await;
+    assert_eq!(status, StatusCode::OK);
+    let notice = json(&body);
+    assert_eq!(notice["title"], "新建医养结合机构一次性告知书");
+    assert_eq!(notice["sections"][3]["heading"], "四、申请材料");
+
+    let permit = licence(&app).await;
+    let (status, _, body) = get(&app, &format!("/api/v1/documents/{}", permit.verify_code)).await;
+    assert_eq!(status, StatusCode::OK);
+    let document = json(&body);
+    assert_eq!(document["title"], "医疗机构执业许可证");
+    assert_eq!(document["department"], "茂名市卫生健康局");
+    assert_eq!(document["number"], permit.number.clone().unwrap().as_str());
+
+    for path in [
+        "/api/v1/documents/0000000000000000",
+        "/api/v1/procedures/nope/notice",
+        "/api/v1/nothing/here",
+    ] {
+        let (status, headers, body) = get(&app, path).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+        assert_eq!(
+            headers[header::CONTENT_TYPE],
+            "application/problem+json",
+            "{path}"
+        );
+        let problem = json(&body);
+        assert_eq!(problem["status"], 404, "{path}");
+        assert!(!body.contains("nope"), "nothing echoed: {body}");
+    }
+}

@@ -7,6 +7,7 @@
 //! applicant's, the window's, the reviewers' and the policy staff's come
 //! with the rest of the issue "The web application".
 
+mod api;
 mod error;
 mod public;
 
@@ -31,6 +32,7 @@ const SITE_CSS: &str = include_str!("../../web/static/site.css");
 pub fn router(app: Arc<App>) -> Router {
     Router::new()
         .merge(public::router())
+        .merge(api::router())
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/static/site.css", get(stylesheet))

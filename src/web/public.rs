@@ -9,7 +9,7 @@ use axum::extract::{Path, Query, State};
 use axum::response::Html;
 use axum::routing::get;
 use axum::Router;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::error::WebError;
 use crate::app::views::VerifiedDocument;
@@ -23,12 +23,15 @@ pub fn router() -> Router<Arc<App>> {
         .route("/verify/{code}", get(verify_code))
 }
 
-/// A procedure in the list.
-struct Procedure {
+/// A procedure in the list (a page's and the API's).
+#[derive(Debug, Clone, Serialize)]
+pub(super) struct Procedure {
     id: String,
     title: String,
+    version: u32,
     promised_limit: u32,
     legal_limit: u32,
+    /// The deciding departments' names, 、-separated.
     departments: String,
 }
 
@@ -39,6 +42,13 @@ struct ProceduresPage {
 }
 
 async fn procedures(State(app): State<Arc<App>>) -> Result<Html<String>, WebError> {
+    page(ProceduresPage {
+        procedures: procedure_list(&app)?,
+    })
+}
+
+/// The procedures in service, in order.
+pub(super) fn procedure_list(app: &App) -> Result<Vec<Procedure>, WebError> {
     let mut procedures = Vec::new();
     for id in app.workflow_ids() {
         let workflow = app.workflow(&id)?;
@@ -50,16 +60,18 @@ async fn procedures(State(app): State<Arc<App>>) -> Result<Html<String>, WebErro
         procedures.push(Procedure {
             id: workflow.id.clone(),
             title: workflow.title.clone(),
+            version: workflow.version,
             promised_limit: workflow.promised_limit,
             legal_limit: workflow.legal_limit,
             departments: departments.join("、"),
         });
     }
-    page(ProceduresPage { procedures })
+    Ok(procedures)
 }
 
 /// A heading of the one-time notice and its lines.
-struct Section {
+#[derive(Debug, Clone, Serialize)]
+pub(super) struct Section {
     heading: String,
     lines: Vec<String>,
 }
@@ -87,7 +99,7 @@ async fn notice(
 
 /// The notice's text as sections: an unindented line starts one, the
 /// indented lines after it are its items.
-fn sections(text: &str) -> Vec<Section> {
+pub(super) fn sections(text: &str) -> Vec<Section> {
     let mut sections: Vec<Section> = Vec::new();
     for line in text.lines().skip(2).filter(|l| !l.trim().is_empty()) {
         if line.starts_with(' ') {
@@ -120,7 +132,7 @@ struct VerifyQuery {
     code: Option<String>,
 }
 
-const MAX_FIELD: usize = 64;
+pub(super) const MAX_FIELD: usize = 64;
 
 async fn verify_form(
     State(app): State<Arc<App>>,
