@@ -328,3 +328,71 @@ async fn the_api_lists_procedures_notices_and_documents_as_json() {
         assert!(!body.contains("nope"), "nothing echoed: {body}");
     }
 }
+
+/// The public's pages in real headless Chromium (Debian's) with axe-core:
+/// no serious or critical accessibility violation, and a screenshot of each.
+/// `./run test` installs Chromium and the npm packages; without them this
+/// test fails rather than skips.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_public_pages_pass_the_accessibility_check() {
+    let data = data_with_documents();
+    let code = licence(&*app(&data).await).await.verify_code;
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut server = Command::new(env!("CARGO_BIN_EXE_onewindow"))
+        .args([
+            "serve",
+            "--no-worker",
+            "--addr",
+            &format!("127.0.0.1:{port}"),
+            "--data",
+        ])
+        .arg(&data)
+        .current_dir(root())
+        .spawn()
+        .expect("serve starts");
+    wait_for("the server answering", || {
+        http_status(port, "/healthz") == Some(200)
+    });
+    let base = format!("http://127.0.0.1:{port}");
+    let pages = [
+        format!("{base}/"),
+        format!("{base}/procedures/new_combined"),
+        format!("{base}/procedures/annual_evaluation"),
+        format!("{base}/verify/{code}"),
+        format!("{base}/verify?number=x&code=y"),
+        format!("{base}/no/such/page"),
+    ];
+    let shots = data.join("screenshots");
+    let output = Command::new("node")
+        .arg(root().join("web/a11y/check.mjs"))
+        .arg("--screenshots")
+        .arg(&shots)
+        .args(&pages)
+        .output()
+        .expect("node runs (./run test installs Node.js, Chromium and web/a11y's packages)");
+    let _ = server.kill();
+    let _ = server.wait();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "accessibility check failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let reports: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(reports.len(), pages.len(), "{stdout}");
+    for report in &reports {
+        assert_eq!(report["serious"], 0, "{report}");
+    }
+    for index in 0..pages.len() {
+        let shot = shots.join(format!("{index}.png"));
+        let bytes = std::fs::read(&shot).expect("a screenshot of every page");
+        assert!(bytes.starts_with(b"\x89PNG"), "{}", shot.display());
+    }
+}
