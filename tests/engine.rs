@@ -803,6 +803,37 @@ fn local_steps_go_to_the_district_departments() {
     }
 }
 
+/// A filing stored before parts were recorded, whose civil-affairs receipt
+/// was issued when its filing step ended, gets no second receipt when
+/// health decides later.
+#[test]
+fn a_filing_from_before_parts_gets_no_second_receipt() {
+    let world = world();
+    let mut case = world.accepted("eldercare_clinic", date(2026, 9, 14), date(2026, 9, 14));
+    let civil = case.step("养老机构服务项目变更备案");
+    let health = case.step("两证合一");
+    case.act(
+        case.reviewer(civil),
+        Command::File { step: civil },
+        date(2026, 9, 15),
+    );
+    assert_eq!(case.issued(Event::Filed), 1);
+    // As the state was stored before this version: the receipt issued, no parts.
+    case.filing.parts.clear();
+    case.act(
+        case.reviewer(health),
+        Command::Approve { step: health },
+        date(2026, 9, 16),
+    );
+    assert_eq!(case.issued(Event::Filed), 1, "issued once");
+    assert_eq!(
+        case.filing.parts["civil"].decision,
+        Decision::Filed,
+        "recorded"
+    );
+    assert_eq!(case.filing.decision, Some(Decision::Granted));
+}
+
 #[test]
 fn joined_parts_end_together_when_one_is_refused() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));

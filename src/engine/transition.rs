@@ -1055,11 +1055,16 @@ impl Machine<'_> {
     /// A department's part is over: recorded, its own documents issued in
     /// its name, the applicant told by it.
     fn end_part(&mut self, department: &str, decision: Decision, step: usize) {
-        let event = match decision {
-            Decision::Refused { .. } => Event::Rejected,
-            Decision::Filed => Event::Filed,
-            Decision::Granted | Decision::Partly => Event::Approved,
-        };
+        let event = part_event(&decision);
+        // A filing from before parts were recorded may have had this event's
+        // documents issued already (its receipts, once all filing steps were
+        // over): record the part, never issue twice.
+        let issued_before_parts = self.filing.issued.contains(&event)
+            && !self
+                .filing
+                .parts
+                .values()
+                .any(|part| part_event(&part.decision) == event);
         self.filing.parts.insert(
             department.to_string(),
             Part {
@@ -1067,8 +1072,10 @@ impl Machine<'_> {
                 on: self.today,
             },
         );
-        self.issue_by(event, Some(department));
-        self.notify(NotifyEvent::of(event), Some(step));
+        if !issued_before_parts {
+            self.issue_by(event, Some(department));
+            self.notify(NotifyEvent::of(event), Some(step));
+        }
     }
 
     /// The filing's decision once every part is over: what all parts
@@ -1494,6 +1501,15 @@ impl Machine<'_> {
                 materials: self.filing.deferred.iter().cloned().collect(),
             })
         }
+    }
+}
+
+/// The document event a part's decision issues.
+fn part_event(decision: &Decision) -> Event {
+    match decision {
+        Decision::Refused { .. } => Event::Rejected,
+        Decision::Filed => Event::Filed,
+        Decision::Granted | Decision::Partly => Event::Approved,
     }
 }
 
