@@ -214,6 +214,27 @@ fn http_status(port: u16, path: &str) -> Option<u16> {
     answer.split_whitespace().nth(1)?.parse().ok()
 }
 
+/// `onewindow serve` on a free port of loopback, once it answers.
+fn serve(data: &Path, options: &[&str]) -> (std::process::Child, u16) {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let server = Command::new(env!("CARGO_BIN_EXE_onewindow"))
+        .arg("serve")
+        .args(options)
+        .args(["--addr", &format!("127.0.0.1:{port}"), "--data"])
+        .arg(data)
+        .current_dir(root())
+        .spawn()
+        .expect("serve starts");
+    wait_for("the server answering", || {
+        http_status(port, "/healthz") == Some(200)
+    });
+    (server, port)
+}
+
 fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
     let start = Instant::now();
     while !done() {
@@ -234,20 +255,7 @@ async fn serve_runs_the_worker_and_stops_cleanly_on_sigterm() {
     let app = app(&data).await;
     let permit = licence(&app).await;
     assert!(permit.sha256.is_none(), "not rendered before serve starts");
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut server = Command::new(env!("CARGO_BIN_EXE_onewindow"))
-        .args(["serve", "--addr", &format!("127.0.0.1:{port}"), "--data"])
-        .arg(&data)
-        .current_dir(root())
-        .spawn()
-        .expect("serve starts");
-    wait_for("the server answering", || {
-        http_status(port, "/healthz") == Some(200)
-    });
+    let (mut server, port) = serve(&data, &[]);
     let verify = format!("/verify/{}", permit.verify_code);
     wait_for("the worker rendering the licence", || {
         http_status(port, &verify) == Some(200)
@@ -337,26 +345,7 @@ async fn the_api_lists_procedures_notices_and_documents_as_json() {
 async fn the_public_pages_pass_the_accessibility_check() {
     let data = data_with_documents();
     let code = licence(&*app(&data).await).await.verify_code;
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut server = Command::new(env!("CARGO_BIN_EXE_onewindow"))
-        .args([
-            "serve",
-            "--no-worker",
-            "--addr",
-            &format!("127.0.0.1:{port}"),
-            "--data",
-        ])
-        .arg(&data)
-        .current_dir(root())
-        .spawn()
-        .expect("serve starts");
-    wait_for("the server answering", || {
-        http_status(port, "/healthz") == Some(200)
-    });
+    let (mut server, port) = serve(&data, &["--no-worker"]);
     let base = format!("http://127.0.0.1:{port}");
     let pages = [
         format!("{base}/"),

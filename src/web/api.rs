@@ -12,7 +12,7 @@ use axum::{Json, Router};
 use serde::Serialize;
 
 use super::error::WebError;
-use super::public::{procedure_list, Procedure, Section};
+use super::public::{procedure_list, Notice, Procedure};
 use crate::app::views::VerifiedDocument;
 use crate::app::App;
 
@@ -84,25 +84,11 @@ async fn procedures(State(app): State<Arc<App>>) -> Result<Json<Vec<Procedure>>,
     Ok(Json(procedure_list(&app)?))
 }
 
-/// A procedure's one-time notice, by section.
-#[derive(Serialize)]
-struct Notice {
-    title: String,
-    version: u32,
-    sections: Vec<Section>,
-}
-
 async fn notice(
     State(app): State<Arc<App>>,
     Path(id): Path<String>,
 ) -> Result<Json<Notice>, Problem> {
-    let workflow = app.workflow(&id)?;
-    let text = crate::dsl::notice::one_time_notice(&workflow);
-    Ok(Json(Notice {
-        title: format!("{}一次性告知书", workflow.title),
-        version: workflow.version,
-        sections: super::public::sections(&text),
-    }))
+    Ok(Json(Notice::of(&app, &id)?))
 }
 
 /// A genuine document by its verification code; 404 otherwise.

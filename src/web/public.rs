@@ -76,30 +76,44 @@ pub(super) struct Section {
     lines: Vec<String>,
 }
 
-#[derive(Template)]
-#[template(path = "notice.html")]
-struct NoticePage {
+/// A procedure's one-time notice, by section (a page's and the API's).
+#[derive(Debug, Clone, Serialize)]
+pub(super) struct Notice {
     title: String,
     version: u32,
     sections: Vec<Section>,
+}
+
+impl Notice {
+    pub(super) fn of(app: &App, id: &str) -> Result<Notice, WebError> {
+        let workflow = app.workflow(id)?;
+        let text = crate::dsl::notice::one_time_notice(&workflow);
+        Ok(Notice {
+            title: format!("{}一次性告知书", workflow.title),
+            version: workflow.version,
+            sections: sections(&text),
+        })
+    }
+}
+
+#[derive(Template)]
+#[template(path = "notice.html")]
+struct NoticePage {
+    notice: Notice,
 }
 
 async fn notice(
     State(app): State<Arc<App>>,
     Path(id): Path<String>,
 ) -> Result<Html<String>, WebError> {
-    let workflow = app.workflow(&id)?;
-    let text = crate::dsl::notice::one_time_notice(&workflow);
     page(NoticePage {
-        title: format!("{}一次性告知书", workflow.title),
-        version: workflow.version,
-        sections: sections(&text),
+        notice: Notice::of(&app, &id)?,
     })
 }
 
 /// The notice's text as sections: an unindented line starts one, the
 /// indented lines after it are its items.
-pub(super) fn sections(text: &str) -> Vec<Section> {
+fn sections(text: &str) -> Vec<Section> {
     let mut sections: Vec<Section> = Vec::new();
     for line in text.lines().skip(2).filter(|l| !l.trim().is_empty()) {
         if line.starts_with(' ') {
