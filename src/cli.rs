@@ -174,6 +174,12 @@ enum Command {
         #[command(flatten)]
         mail: MailArgs,
     },
+    /// Accounts: `user add` opens a staff account (or an applicant's),
+    /// `user token` gives an account a bearer token for the JSON API.
+    User {
+        #[command(subcommand)]
+        what: UserCommand,
+    },
     /// Check a document's number and verification code, as the public page does.
     Verify {
         /// The number printed on the document (empty for unnumbered ones).
@@ -251,6 +257,36 @@ impl StoreArgs {
     async fn open(&self, access: Access) -> Result<App, AppError> {
         App::open(self.config(access)).await
     }
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Open an account; the password is read from ONEWINDOW_PASSWORD, or
+    /// made up and printed once.
+    Add {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+        /// applicant, window, reviewer, head, policy or admin.
+        #[arg(long)]
+        role: String,
+        /// The department of a window clerk, reviewer or head (its id).
+        #[arg(long)]
+        department: Option<String>,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Print a new bearer token for an account's use of the JSON API.
+    Token {
+        #[arg(long)]
+        email: String,
+        /// What the token is for (e.g. the integrating system's name).
+        #[arg(long, default_value = "api")]
+        label: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
 }
 
 #[derive(Subcommand)]
@@ -407,6 +443,7 @@ fn run(command: Command) -> Outcome {
             render(&template, &data, &out, &templates)?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::User { what } => user(what),
         Command::Audit {
             what: AuditCommand::Verify { store },
         } => audit_verify(&store),
@@ -599,6 +636,9 @@ fn worker(store: &StoreArgs, mail: &MailConfig, plan: &WorkerPlan) -> Outcome {
 fn serve(store: &StoreArgs, addr: std::net::SocketAddr, mail: Option<MailConfig>) -> Outcome {
     runtime()?.block_on(async {
         let app = std::sync::Arc::new(store.open(Access::CreateIfMissing).await?);
+        if let Some((accounts, filings)) = app.seed_samples(local_now()).await? {
+            print_samples(&accounts, &filings);
+        }
         if let Some(mail) = mail {
             let worker = Worker::new(&app, &mail).await?;
             let app = app.clone();
@@ -619,6 +659,97 @@ fn serve(store: &StoreArgs, addr: std::net::SocketAddr, mail: Option<MailConfig>
         Ok::<_, Box<dyn std::error::Error>>(())
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The sample accounts, with their passwords: printed this once only.
+fn print_samples(
+    accounts: &[crate::app::samples::SampleAccount],
+    filings: &[crate::app::samples::SampleFiling],
+) {
+    println!("first start: sample accounts (the passwords are shown this once only)");
+    for account in accounts {
+        println!(
+            "  {:<8} {:<34} {}  {}{}",
+            account.role.name(),
+            account.email,
+            account.password,
+            account.name,
+            account
+                .department
+                .as_ref()
+                .map_or_else(String::new, |d| format!(" [{d}]"))
+        );
+    }
+    println!("sample filings of the applicant above:");
+    for filing in filings {
+        println!("  {}  {}", filing.id, filing.state);
+    }
+}
+
+fn user(what: UserCommand) -> Outcome {
+    match what {
+        UserCommand::Add {
+            email,
+            name,
+            role,
+            department,
+            store,
+        } => {
+            let Some(role) = crate::app::accounts::Role::parse(&role) else {
+                eprintln!(
+                    "no role `{role}`: use applicant, window, reviewer, head, policy or admin"
+                );
+                return Ok(ExitCode::FAILURE);
+            };
+            let (password, made_up) = match std::env::var("ONEWINDOW_PASSWORD") {
+                Ok(password) if !password.is_empty() => (password, false),
+                _ => (crate::app::accounts::random_token()[..16].to_string(), true),
+            };
+            let account = crate::app::accounts::NewAccount {
+                email,
+                name,
+                role,
+                department,
+                password: password.clone(),
+            };
+            let created = runtime()?.block_on(async {
+                let app = store.open(Access::CreateIfMissing).await?;
+                app.add_account(account, "cli", local_now()).await
+            });
+            match created {
+                Ok(account) => {
+                    println!(
+                        "account {} ({}) created",
+                        account.email,
+                        account.role.chinese()
+                    );
+                    if made_up {
+                        println!("password (shown this once): {password}");
+                    }
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(AppError::Invalid(problems)) => {
+                    for problem in problems {
+                        eprintln!("error: {}", problem.message);
+                    }
+                    Ok(ExitCode::FAILURE)
+                }
+                Err(other) => Err(other.into()),
+            }
+        }
+        UserCommand::Token {
+            email,
+            label,
+            store,
+        } => {
+            let token = runtime()?.block_on(async {
+                let app = store.open(Access::ExistingOnly).await?;
+                app.issue_api_token(&email, &label, local_now()).await
+            })?;
+            println!("{token}");
+            Ok(ExitCode::SUCCESS)
+        }
+    }
 }
 
 fn verify(number: &str, code: &str, store: &StoreArgs) -> Outcome {

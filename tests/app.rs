@@ -74,6 +74,7 @@ async fn new_filing(app: &App, id: &str, workflow: &str, day: Date) -> NewFiling
         facts: answers.facts,
         materials,
         key: Some(format!("{id}:submit")),
+        account: None,
         now: at(day),
     }
 }
@@ -85,6 +86,7 @@ async fn act(app: &App, filing: &str, actor: Actor, command: Command, day: Date)
         command,
         expected_revision: None,
         key: None,
+        account: None,
         now: at(day),
     })
     .await
@@ -184,6 +186,7 @@ async fn a_filing_through_the_use_cases_from_window_to_verified_permit() {
             command: Command::File { step: 1 },
             expected_revision: Some(1),
             key: None,
+            account: None,
             now: at(date(2026, 9, 16)),
         })
         .await

@@ -11,7 +11,9 @@
 //! - the public: [`App::verify`]
 //! - operating: [`App::verify_audit`] and the [`worker`]'s drain loops
 
+pub mod accounts;
 pub mod error;
+pub mod samples;
 pub mod views;
 pub mod worker;
 
@@ -97,6 +99,8 @@ pub struct NewFiling {
     pub materials: BTreeMap<String, Upload>,
     /// The same key files once, however often it is sent (a double click).
     pub key: Option<String>,
+    /// The signed-in account filing it, named in the audit entry.
+    pub account: Option<String>,
     pub now: DateTime,
 }
 
@@ -109,6 +113,8 @@ pub struct Action {
     /// The revision the actor saw; a filing that moved on is a conflict.
     pub expected_revision: Option<i64>,
     pub key: Option<String>,
+    /// The signed-in account acting, named in the audit entry.
+    pub account: Option<String>,
     pub now: DateTime,
 }
 
@@ -239,6 +245,7 @@ impl App {
         );
         request.workflow = Some(workflow.id.clone());
         request.key = filing.key;
+        request.account = filing.account;
         let applied = self.store.apply(request).await?;
         self.view(&applied.filing, applied.revision, filing.now.date())
     }
@@ -252,6 +259,7 @@ impl App {
     pub async fn act(&self, action: Action) -> Result<FilingView, AppError> {
         let mut request = Request::new(action.filing, action.actor, action.command, action.now);
         request.key = action.key;
+        request.account = action.account;
         request.expected_revision = action.expected_revision;
         let applied = self.store.apply(request).await?;
         self.view(&applied.filing, applied.revision, action.now.date())

@@ -128,7 +128,7 @@ impl Problem {
         messages.join("；")
     }
 
-    fn about(subject: &str, message: impl Into<String>) -> Problem {
+    pub fn about(subject: &str, message: impl Into<String>) -> Problem {
         Problem {
             subject: Some(subject.to_string()),
             message: message.into(),

@@ -13,6 +13,7 @@
 //! second meets the step already decided; a request may also state the
 //! revision it saw and gets [`StoreError::Conflict`] when the filing moved on.
 
+pub mod accounts;
 pub mod audit;
 pub mod blobs;
 pub mod outbox;
@@ -133,6 +134,8 @@ pub struct Request {
     /// For a `Submit` that creates the filing: its workflow (current version).
     pub workflow: Option<String>,
     pub actor: Actor,
+    /// The signed-in account acting in that role, named in the audit entry.
+    pub account: Option<String>,
     pub command: Command,
     /// The same key applies once, however often it is sent.
     pub key: Option<String>,
@@ -154,6 +157,7 @@ impl Request {
             filing: filing.into(),
             workflow: None,
             actor,
+            account: None,
             command,
             key: None,
             expected_revision: None,
@@ -1988,7 +1992,10 @@ fn chain_entry(
         seq: batch.head_seq + 1,
         filing_id: request.filing.clone(),
         revision,
-        actor: request.actor.to_string(),
+        actor: match &request.account {
+            Some(account) => format!("{} <{account}>", request.actor),
+            None => request.actor.to_string(),
+        },
         at: request.now.to_string(),
         event: serde_json::to_string(&request.command)
             .map_err(|e| sqlx::Error::Encode(Box::new(e)))?,

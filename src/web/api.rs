@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
-use axum::http::{header, StatusCode};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use axum::{Json, Router};
@@ -16,7 +16,7 @@ use super::public::{procedure_list, Notice, Procedure};
 use crate::app::views::VerifiedDocument;
 use crate::app::App;
 
-pub fn router() -> Router<Arc<App>> {
+pub fn router() -> Router<super::auth::Web> {
     Router::new()
         .route("/api/v1/procedures", get(procedures))
         .route("/api/v1/procedures/{id}/notice", get(notice))
@@ -56,13 +56,13 @@ struct ProblemBody {
 
 impl IntoResponse for Problem {
     fn into_response(self) -> Response {
-        let (status, title, detail) = match self.0 {
-            WebError::NotFound => (StatusCode::NOT_FOUND, "未找到", None),
-            WebError::BadRequest(detail) => (StatusCode::BAD_REQUEST, "请求有误", Some(detail)),
-            WebError::Internal(detail) => {
-                tracing::error!(%detail, "API request failed");
-                (StatusCode::INTERNAL_SERVER_ERROR, "系统暂时无法处理", None)
+        let (status, title, message) = self.0.parts();
+        let detail = match self.0 {
+            WebError::NotFound | WebError::Internal(_) => None,
+            WebError::SignIn { .. } => {
+                Some("需要有效的访问令牌（Authorization: Bearer …）".to_string())
             }
+            _ => Some(message),
         };
         let body = ProblemBody {
             kind: "about:blank",

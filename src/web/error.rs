@@ -2,18 +2,32 @@
 //! Chinese that says what happened and nothing of the internals.
 
 use askama::Template;
-use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Response};
+use axum::http::{header, StatusCode};
+use axum::response::{Html, IntoResponse, Redirect, Response};
 
 use crate::app::AppError;
+use crate::store::StoreError;
 
 /// What a request could not do.
 #[derive(Debug)]
 pub enum WebError {
-    /// No such procedure, filing or document.
+    /// No such procedure, filing or document — or one this account may
+    /// not see: the two answer alike, so nothing leaks.
     NotFound,
     /// The request itself is wrong (a field too long, a malformed value).
     BadRequest(String),
+    /// Signed in, but this role may not do this.
+    Forbidden(String),
+    /// A page for signed-in accounts: sign in first, then come back to `next`.
+    SignIn { next: String, expired: bool },
+    /// A form without the token this browser was given (forged or stale).
+    Csrf,
+    /// Too many failed sign-ins.
+    TooMany,
+    /// An upload over the limit.
+    TooLarge(String),
+    /// Someone else acted first (a step already decided, a filing moved on).
+    Conflict(String),
     /// Something failed that the person cannot fix; logged, not shown.
     Internal(String),
 }
@@ -25,6 +39,11 @@ impl From<AppError> for WebError {
             AppError::Invalid(problems) => {
                 WebError::BadRequest(crate::engine::Problem::list(&problems))
             }
+            AppError::Store(StoreError::Rejected(error)) => WebError::Conflict(error.to_string()),
+            AppError::Store(StoreError::Conflict { .. }) => WebError::Conflict(
+                "此事项在您打开页面后已有变化（可能已由他人处理），请刷新后查看。".to_string(),
+            ),
+            AppError::Store(StoreError::Upload(message)) => WebError::BadRequest(message),
             other => WebError::Internal(other.to_string()),
         }
     }
@@ -33,34 +52,87 @@ impl From<AppError> for WebError {
 #[derive(Template)]
 #[template(path = "error.html")]
 struct ErrorPage<'a> {
+    nav: super::page::Nav,
     heading: &'a str,
     message: &'a str,
 }
 
-impl IntoResponse for WebError {
-    fn into_response(self) -> Response {
-        let (status, heading, message) = match &self {
+impl WebError {
+    /// The status, heading and message people are shown.
+    pub fn parts(&self) -> (StatusCode, &'static str, String) {
+        match self {
             WebError::NotFound => (
                 StatusCode::NOT_FOUND,
                 "未找到",
-                "您要找的页面或事项不存在，或者您无权查看。",
+                "您要找的页面或事项不存在，或者您无权查看。".to_string(),
             ),
             WebError::BadRequest(message) => {
-                (StatusCode::BAD_REQUEST, "请求有误", message.as_str())
+                (StatusCode::BAD_REQUEST, "请求有误", message.clone())
             }
+            WebError::Forbidden(message) => (StatusCode::FORBIDDEN, "无权办理", message.clone()),
+            WebError::SignIn { .. } => (
+                StatusCode::UNAUTHORIZED,
+                "请先登录",
+                "此操作需要登录；登录已过期的，请重新登录。".to_string(),
+            ),
+            WebError::Csrf => (
+                StatusCode::FORBIDDEN,
+                "表单已失效",
+                "该表单不是从本系统的页面提交的，或页面已过期。请返回上一页刷新后重新提交；您的事项未作任何改动。"
+                    .to_string(),
+            ),
+            WebError::TooMany => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "尝试次数过多",
+                "登录失败次数过多，请十五分钟后再试。".to_string(),
+            ),
+            WebError::TooLarge(message) => {
+                (StatusCode::PAYLOAD_TOO_LARGE, "文件过大", message.clone())
+            }
+            WebError::Conflict(message) => (
+                StatusCode::CONFLICT,
+                "已由他人处理",
+                format!("{message}。未作任何改动，请刷新页面查看最新状态。"),
+            ),
             WebError::Internal(detail) => {
                 tracing::error!(%detail, "request failed");
                 (
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "系统暂时无法处理",
-                    "请稍后再试；如仍无法办理，请联系综合窗口。",
+                    "请稍后再试；如仍无法办理，请联系综合窗口。".to_string(),
                 )
             }
+        }
+    }
+}
+
+impl IntoResponse for WebError {
+    fn into_response(self) -> Response {
+        if let WebError::SignIn { next, expired } = &self {
+            let mut target = format!("/login?next={}", super::auth::encode_query(next));
+            if *expired {
+                target.push_str("&expired=1");
+            }
+            return Redirect::to(&target).into_response();
+        }
+        let (status, heading, message) = self.parts();
+        let page = ErrorPage {
+            nav: super::page::Nav {
+                links: vec![("/", "办理事项"), ("/login", "登录")],
+                ..super::page::Nav::default()
+            },
+            heading,
+            message: &message,
         };
-        let page = ErrorPage { heading, message };
-        match page.render() {
+        let mut response = match page.render() {
             Ok(html) => (status, Html(html)).into_response(),
             Err(_) => (status, heading.to_string()).into_response(),
+        };
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from_static("900"));
         }
+        response
     }
 }

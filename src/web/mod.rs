@@ -7,8 +7,11 @@
 //! applicant's, the window's, the reviewers' and the policy staff's come
 //! with the rest of the issue "The web application".
 
+mod accounts;
 mod api;
+pub mod auth;
 mod error;
+mod page;
 mod public;
 
 use std::net::SocketAddr;
@@ -24,21 +27,33 @@ use axum::Router;
 pub use error::WebError;
 
 use crate::app::App;
+use auth::Web;
 
 /// The stylesheet, compiled in: pages load nothing from another site.
 const SITE_CSS: &str = include_str!("../../web/static/site.css");
 
 /// Every route of the product, each audience's router merged here.
+/// Cookies are marked `Secure` when the product's public address is https.
 pub fn router(app: Arc<App>) -> Router {
+    let web = Web {
+        secure: app.config().base_url.starts_with("https://"),
+        app,
+        guard: Arc::default(),
+    };
     Router::new()
         .merge(public::router())
+        .merge(accounts::router())
         .merge(api::router())
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/static/site.css", get(stylesheet))
         .fallback(not_found)
+        .layer(middleware::from_fn_with_state(
+            web.clone(),
+            auth::visitor_cookie,
+        ))
         .layer(middleware::from_fn(security_headers))
-        .with_state(app)
+        .with_state(web)
 }
 
 /// The headers every answer carries: no script at all, nothing framed,
@@ -96,7 +111,8 @@ async fn not_found() -> WebError {
 pub async fn serve(app: Arc<App>, addr: SocketAddr) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     tracing::info!(address = %listener.local_addr()?, "serving");
-    axum::serve(listener, router(app))
+    let service = router(app).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, service)
         .with_graceful_shutdown(shutdown_signal())
         .await
 }

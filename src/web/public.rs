@@ -11,11 +11,13 @@ use axum::routing::get;
 use axum::Router;
 use serde::{Deserialize, Serialize};
 
+use super::auth::{Viewer, Web};
 use super::error::WebError;
+use super::page::{render, Nav};
 use crate::app::views::VerifiedDocument;
 use crate::app::App;
 
-pub fn router() -> Router<Arc<App>> {
+pub fn router() -> Router<Web> {
     Router::new()
         .route("/", get(procedures))
         .route("/procedures/{id}", get(notice))
@@ -38,11 +40,13 @@ pub(super) struct Procedure {
 #[derive(Template)]
 #[template(path = "procedures.html")]
 struct ProceduresPage {
+    nav: Nav,
     procedures: Vec<Procedure>,
 }
 
-async fn procedures(State(app): State<Arc<App>>) -> Result<Html<String>, WebError> {
-    page(ProceduresPage {
+async fn procedures(State(app): State<Arc<App>>, viewer: Viewer) -> Result<Html<String>, WebError> {
+    render(&ProceduresPage {
+        nav: Nav::of(&viewer),
         procedures: procedure_list(&app)?,
     })
 }
@@ -99,14 +103,17 @@ impl Notice {
 #[derive(Template)]
 #[template(path = "notice.html")]
 struct NoticePage {
+    nav: Nav,
     notice: Notice,
 }
 
 async fn notice(
     State(app): State<Arc<App>>,
     Path(id): Path<String>,
+    viewer: Viewer,
 ) -> Result<Html<String>, WebError> {
-    page(NoticePage {
+    render(&NoticePage {
+        nav: Nav::of(&viewer),
         notice: Notice::of(&app, &id)?,
     })
 }
@@ -133,6 +140,7 @@ fn sections(text: &str) -> Vec<Section> {
 #[derive(Template)]
 #[template(path = "verify.html")]
 struct VerifyPage {
+    nav: Nav,
     found: Option<VerifiedDocument>,
     asked: bool,
     number: String,
@@ -151,6 +159,7 @@ pub(super) const MAX_FIELD: usize = 64;
 async fn verify_form(
     State(app): State<Arc<App>>,
     Query(query): Query<VerifyQuery>,
+    viewer: Viewer,
 ) -> Result<Html<String>, WebError> {
     let (number, code) = (
         query.number.unwrap_or_default(),
@@ -167,7 +176,8 @@ async fn verify_form(
     } else {
         None
     };
-    page(VerifyPage {
+    render(&VerifyPage {
+        nav: Nav::of(&viewer),
         found,
         asked,
         number,
@@ -179,6 +189,7 @@ async fn verify_form(
 async fn verify_code(
     State(app): State<Arc<App>>,
     Path(code): Path<String>,
+    viewer: Viewer,
 ) -> Result<Html<String>, WebError> {
     if code.chars().count() > MAX_FIELD {
         return Err(WebError::NotFound);
@@ -187,7 +198,8 @@ async fn verify_code(
     if found.is_none() {
         return Err(WebError::NotFound);
     }
-    page(VerifyPage {
+    render(&VerifyPage {
+        nav: Nav::of(&viewer),
         number: found
             .as_ref()
             .and_then(|d| d.number.clone())
@@ -196,11 +208,4 @@ async fn verify_code(
         found,
         asked: true,
     })
-}
-
-fn page(template: impl Template) -> Result<Html<String>, WebError> {
-    template
-        .render()
-        .map(Html)
-        .map_err(|error| WebError::Internal(error.to_string()))
 }

@@ -1,0 +1,346 @@
+//! Accounts and sign-in: who may have which account, passwords (argon2),
+//! sessions and API tokens (random, stored only as SHA-256 hashes).
+//!
+//! Applicants register themselves; staff accounts are created by an
+//! administrator (the page or `onewindow user add`). What an account may do
+//! as an actor of the engine is [`Account::actor`]: the web layer asks it,
+//! it never decides it.
+
+use std::collections::BTreeMap;
+
+use argon2::password_hash::rand_core::{OsRng, RngCore as _};
+use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
+use argon2::Argon2;
+use jiff::civil::DateTime;
+use jiff::ToSpan as _;
+
+use super::{App, AppError};
+use crate::engine::{Actor, Problem};
+use crate::store::accounts::AccountRow;
+pub use crate::store::accounts::Role;
+use crate::store::audit::sha256_hex;
+
+/// The shortest password accepted.
+pub const MIN_PASSWORD: usize = 10;
+/// The longest password accepted (argon2 is fed no more than this).
+pub const MAX_PASSWORD: usize = 256;
+/// How long a session lasts from sign-in.
+pub const SESSION_HOURS: i64 = 12;
+
+/// A signed-in account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    pub email: String,
+    pub name: String,
+    pub role: Role,
+    /// The department of a staff account.
+    pub department: Option<String>,
+}
+
+impl Account {
+    fn of(row: AccountRow) -> Account {
+        Account {
+            email: row.email,
+            name: row.name,
+            role: row.role,
+            department: row.department,
+        }
+    }
+
+    /// The engine's actor this account acts as; `None` for roles that do
+    /// not act on filings (policy staff, administrators).
+    pub fn actor(&self) -> Option<Actor> {
+        let department = self.department.clone();
+        match (self.role, department) {
+            (Role::Applicant, _) => Some(Actor::Applicant),
+            (Role::Window, Some(department)) => Some(Actor::Window { department }),
+            (Role::Reviewer, Some(department)) => Some(Actor::Reviewer { department }),
+            (Role::Head, Some(department)) => Some(Actor::Head { department }),
+            _ => None,
+        }
+    }
+}
+
+/// A new account as an administrator or a registering applicant gives it.
+#[derive(Debug, Clone)]
+pub struct NewAccount {
+    pub email: String,
+    pub name: String,
+    pub role: Role,
+    pub department: Option<String>,
+    pub password: String,
+}
+
+/// A session's secret, given to the browser once (as a cookie).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionToken(pub String);
+
+/// A random secret: 32 bytes from the operating system, hex.
+pub fn random_token() -> String {
+    let mut bytes = [0u8; 32];
+    OsRng.fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}
+
+/// An address as accounts are keyed: trimmed, lower case.
+pub fn normalize_email(email: &str) -> String {
+    email.trim().to_lowercase()
+}
+
+fn hash_password(password: &str) -> Result<String, AppError> {
+    let salt = SaltString::generate(&mut OsRng);
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|hash| hash.to_string())
+        .map_err(|error| AppError::Config(format!("hashing a password: {error}")))
+}
+
+fn password_matches(password: &str, hash: &str) -> bool {
+    PasswordHash::new(hash).is_ok_and(|parsed| {
+        Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok()
+    })
+}
+
+impl App {
+    /// The departments of every definition: id → name.
+    pub fn departments(&self) -> BTreeMap<String, String> {
+        let mut departments = BTreeMap::new();
+        for id in self.workflow_ids() {
+            if let Ok(workflow) = self.workflow(&id) {
+                for (key, department) in &workflow.departments {
+                    departments.insert(key.clone(), department.name.clone());
+                }
+            }
+        }
+        departments
+    }
+
+    /// Every problem of a new account, in Chinese, by field.
+    fn account_problems(&self, account: &NewAccount) -> Vec<Problem> {
+        let mut problems = Vec::new();
+        let email = normalize_email(&account.email);
+        let (local, domain) = email.split_once('@').unwrap_or(("", ""));
+        if local.is_empty()
+            || !domain.contains('.')
+            || email.len() > 254
+            || email.chars().any(|c| c.is_whitespace() || c.is_control())
+        {
+            problems.push(Problem::about("email", "请填写有效的电子邮箱地址"));
+        }
+        let name = account.name.trim();
+        if name.is_empty() || name.chars().count() > 64 || name.chars().any(char::is_control) {
+            problems.push(Problem::about(
+                "name",
+                "请填写姓名或单位名称（不超过64个字）",
+            ));
+        }
+        let length = account.password.chars().count();
+        if length < MIN_PASSWORD || account.password.len() > MAX_PASSWORD {
+            problems.push(Problem::about(
+                "password",
+                format!("密码至少{MIN_PASSWORD}个字符，至多{MAX_PASSWORD}个字节"),
+            ));
+        }
+        match (&account.department, account.role.has_department()) {
+            (Some(department), true) if !self.departments().contains_key(department) => {
+                problems.push(Problem::about(
+                    "department",
+                    format!("没有部门“{department}”"),
+                ));
+            }
+            (None, true) => problems.push(Problem::about(
+                "department",
+                format!("{}须属于一个部门", account.role.chinese()),
+            )),
+            (Some(_), false) => problems.push(Problem::about(
+                "department",
+                format!("{}不属于部门", account.role.chinese()),
+            )),
+            _ => {}
+        }
+        problems
+    }
+
+    /// Creates an account (`by`: the administrator, or `self` for an
+    /// applicant registering).
+    ///
+    /// # Errors
+    /// [`AppError::Invalid`] with every problem, including an address that
+    /// already has an account; a store failure.
+    pub async fn add_account(
+        &self,
+        account: NewAccount,
+        by: &str,
+        now: DateTime,
+    ) -> Result<Account, AppError> {
+        let problems = self.account_problems(&account);
+        if !problems.is_empty() {
+            return Err(AppError::Invalid(problems));
+        }
+        let row = AccountRow {
+            email: normalize_email(&account.email),
+            name: account.name.trim().to_string(),
+            role: account.role,
+            department: account.department,
+            password_hash: hash_password(&account.password)?,
+            created_at: now.to_string(),
+            created_by: by.to_string(),
+        };
+        if !self.store.insert_account(&row).await? {
+            return Err(AppError::Invalid(vec![Problem::about(
+                "email",
+                "该电子邮箱已注册",
+            )]));
+        }
+        tracing::info!(email = %row.email, role = %row.role, by, "account created");
+        Ok(Account::of(row))
+    }
+
+    /// An applicant registers themselves.
+    ///
+    /// # Errors
+    /// As [`App::add_account`].
+    pub async fn register(
+        &self,
+        email: &str,
+        name: &str,
+        password: &str,
+        now: DateTime,
+    ) -> Result<Account, AppError> {
+        let account = NewAccount {
+            email: email.to_string(),
+            name: name.to_string(),
+            role: Role::Applicant,
+            department: None,
+            password: password.to_string(),
+        };
+        self.add_account(account, "self", now).await
+    }
+
+    /// Every account (for the administrator's page).
+    ///
+    /// # Errors
+    /// A store failure.
+    pub async fn accounts(&self) -> Result<Vec<Account>, AppError> {
+        Ok(self
+            .store
+            .accounts()
+            .await?
+            .into_iter()
+            .map(Account::of)
+            .collect())
+    }
+
+    /// Whether any account exists yet (first start creates the samples).
+    ///
+    /// # Errors
+    /// A store failure.
+    pub async fn has_accounts(&self) -> Result<bool, AppError> {
+        Ok(self.store.account_count().await? > 0)
+    }
+
+    /// Signs in: a new session for the right password, `None` otherwise.
+    /// An unknown address costs the same hashing as a known one.
+    ///
+    /// # Errors
+    /// A store failure.
+    pub async fn sign_in(
+        &self,
+        email: &str,
+        password: &str,
+        now: DateTime,
+    ) -> Result<Option<(Account, SessionToken)>, AppError> {
+        let row = self.store.account(&normalize_email(email)).await?;
+        let password = password.to_string();
+        let hash = row.as_ref().map(|row| row.password_hash.clone());
+        let matches = tokio::task::spawn_blocking(move || match hash {
+            Some(hash) => password_matches(&password, &hash),
+            None => {
+                // The same work as a real check, so timing tells nothing.
+                let _ = hash_password(&password);
+                false
+            }
+        })
+        .await
+        .map_err(|error| AppError::Config(format!("checking a password: {error}")))?;
+        let Some(row) = row.filter(|_| matches) else {
+            return Ok(None);
+        };
+        let token = random_token();
+        let expires = now
+            .checked_add(SESSION_HOURS.hours())
+            .map_err(|error| AppError::Config(error.to_string()))?;
+        self.store
+            .insert_session(
+                &sha256_hex(token.as_bytes()),
+                &row.email,
+                &now.to_string(),
+                &expires.to_string(),
+            )
+            .await?;
+        Ok(Some((Account::of(row), SessionToken(token))))
+    }
+
+    /// The account of a session that has not expired.
+    ///
+    /// # Errors
+    /// A store failure.
+    pub async fn session(&self, token: &str, now: DateTime) -> Result<Option<Account>, AppError> {
+        Ok(self
+            .store
+            .session_account(&sha256_hex(token.as_bytes()), &now.to_string())
+            .await?
+            .map(Account::of))
+    }
+
+    /// Ends a session.
+    ///
+    /// # Errors
+    /// A store failure.
+    pub async fn sign_out(&self, token: &str) -> Result<(), AppError> {
+        Ok(self
+            .store
+            .delete_session(&sha256_hex(token.as_bytes()))
+            .await?)
+    }
+
+    /// A new bearer token for the JSON API, shown once.
+    ///
+    /// # Errors
+    /// [`AppError::NotFound`] for an unknown account; a store failure.
+    pub async fn issue_api_token(
+        &self,
+        email: &str,
+        label: &str,
+        now: DateTime,
+    ) -> Result<String, AppError> {
+        let email = normalize_email(email);
+        if self.store.account(&email).await?.is_none() {
+            return Err(AppError::NotFound(format!("account `{email}`")));
+        }
+        let token = random_token();
+        self.store
+            .insert_api_token(
+                &sha256_hex(token.as_bytes()),
+                &email,
+                label,
+                &now.to_string(),
+            )
+            .await?;
+        Ok(token)
+    }
+
+    /// The account a bearer token belongs to.
+    ///
+    /// # Errors
+    /// A store failure.
+    pub async fn token_account(&self, token: &str) -> Result<Option<Account>, AppError> {
+        Ok(self
+            .store
+            .token_account(&sha256_hex(token.as_bytes()))
+            .await?
+            .map(Account::of))
+    }
+}

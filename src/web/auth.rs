@@ -1,0 +1,308 @@
+//! Who is asking: the session cookie turned into an account ([`Viewer`],
+//! [`SignedIn`]), the token every form carries ([`Posted`]), and the limit
+//! on failed sign-ins ([`Guard`]).
+//!
+//! Every browser holds one random cookie: a visitor's before sign-in, a
+//! session's after (a new one at each sign-in, so a cookie planted before
+//! cannot be ridden). A form's token is the SHA-256 of that cookie: a page
+//! of another site cannot read the cookie, so it cannot forge the token.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::body::{Body, Bytes};
+use axum::extract::{ConnectInfo, FromRef, FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderValue};
+use axum::middleware::Next;
+use axum::response::Response;
+use axum::Form;
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+
+use super::error::WebError;
+use crate::app::accounts::{random_token, Account, Role};
+use crate::app::App;
+use crate::store::audit::sha256_hex;
+
+/// The cookie of a signed-in browser.
+pub const SESSION_COOKIE: &str = "ow_session";
+/// The cookie of a browser not signed in (the base of its forms' tokens).
+pub const VISITOR_COOKIE: &str = "ow_visitor";
+
+/// Failed sign-ins allowed per account, and per address, in [`WINDOW`].
+const PER_ACCOUNT: usize = 5;
+const PER_ADDRESS: usize = 30;
+const WINDOW: Duration = Duration::from_secs(15 * 60);
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct Web {
+    pub app: Arc<App>,
+    pub guard: Arc<Guard>,
+    /// Cookies are `Secure` when the product is reached over TLS.
+    pub secure: bool,
+}
+
+impl FromRef<Web> for Arc<App> {
+    fn from_ref(web: &Web) -> Arc<App> {
+        web.app.clone()
+    }
+}
+
+/// Counts failed sign-ins per account and per address.
+#[derive(Default)]
+pub struct Guard {
+    failures: Mutex<HashMap<String, Vec<Instant>>>,
+}
+
+impl Guard {
+    fn keys(email: &str, address: Option<IpAddr>) -> [(String, usize); 2] {
+        [
+            (
+                format!("account:{}", email.trim().to_lowercase()),
+                PER_ACCOUNT,
+            ),
+            (
+                format!(
+                    "address:{}",
+                    address.map_or_else(String::new, |a| a.to_string())
+                ),
+                PER_ADDRESS,
+            ),
+        ]
+    }
+
+    /// Whether another attempt for this account from this address is allowed.
+    pub fn allows(&self, email: &str, address: Option<IpAddr>) -> bool {
+        let now = Instant::now();
+        let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        Guard::keys(email, address).iter().all(|(key, limit)| {
+            let times = failures.entry(key.clone()).or_default();
+            times.retain(|at| now.duration_since(*at) < WINDOW);
+            times.len() < *limit
+        })
+    }
+
+    pub fn failed(&self, email: &str, address: Option<IpAddr>) {
+        let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        for (key, _) in Guard::keys(email, address) {
+            failures.entry(key).or_default().push(Instant::now());
+        }
+    }
+
+    /// A successful sign-in clears the account's count (not the address's).
+    pub fn succeeded(&self, email: &str) {
+        let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        failures.remove(&format!("account:{}", email.trim().to_lowercase()));
+    }
+}
+
+/// A cookie's value from the request's `Cookie` headers.
+pub fn cookie(parts: &Parts, name: &str) -> Option<String> {
+    parts
+        .headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(key, value)| *key == name && !value.is_empty() && value.len() <= 128)
+        .map(|(_, value)| value.to_string())
+}
+
+/// A `Set-Cookie` value: HttpOnly, SameSite=Lax, whole site, Secure over TLS.
+pub fn set_cookie(name: &str, value: &str, max_age: i64, secure: bool) -> HeaderValue {
+    let secure = if secure { "; Secure" } else { "" };
+    let text = format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}");
+    HeaderValue::from_str(&text).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+/// Percent-encodes a value for a query string.
+pub fn encode_query(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-_.~/".contains(&byte) {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+/// A form token for a cookie value.
+fn csrf_of(cookie: &str) -> String {
+    sha256_hex(format!("onewindow-form:{cookie}").as_bytes())
+}
+
+/// Gives a browser without a cookie a visitor's one, so the first page it
+/// sees already carries a form token.
+pub async fn visitor_cookie(
+    axum::extract::State(web): axum::extract::State<Web>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let (mut parts, body) = request.into_parts();
+    let fresh = (cookie(&parts, SESSION_COOKIE).is_none()
+        && cookie(&parts, VISITOR_COOKIE).is_none())
+    .then(random_token);
+    if let Some(token) = &fresh {
+        if let Ok(value) = HeaderValue::from_str(&format!("{VISITOR_COOKIE}={token}")) {
+            parts.headers.append(header::COOKIE, value);
+        }
+    }
+    request = Request::from_parts(parts, body);
+    let mut response = next.run(request).await;
+    if let Some(token) = fresh {
+        response.headers_mut().append(
+            header::SET_COOKIE,
+            set_cookie(VISITOR_COOKIE, &token, 7 * 24 * 3600, web.secure),
+        );
+    }
+    response
+}
+
+/// Who is asking: an account or nobody, and this browser's form token.
+#[derive(Debug, Clone)]
+pub struct Viewer {
+    pub account: Option<Account>,
+    pub csrf: String,
+    /// The session cookie, when there is one (valid or not).
+    pub session: Option<String>,
+    /// The path asked for, to come back to after signing in.
+    pub path: String,
+}
+
+impl Viewer {
+    /// Whether a submitted token is this browser's.
+    pub fn check(&self, token: &str) -> Result<(), WebError> {
+        let expected = self.csrf.as_bytes();
+        let given = token.as_bytes();
+        let same = expected.len() == given.len()
+            && expected
+                .iter()
+                .zip(given)
+                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                == 0;
+        if same {
+            Ok(())
+        } else {
+            Err(WebError::Csrf)
+        }
+    }
+
+    /// The account, or a redirect to sign in.
+    pub fn signed_in(&self) -> Result<&Account, WebError> {
+        self.account.as_ref().ok_or_else(|| WebError::SignIn {
+            next: self.path.clone(),
+            expired: self.session.is_some(),
+        })
+    }
+
+    /// The account if it has one of these roles.
+    pub fn with_role(&self, roles: &[Role]) -> Result<&Account, WebError> {
+        let account = self.signed_in()?;
+        if roles.contains(&account.role) {
+            Ok(account)
+        } else {
+            Err(WebError::Forbidden(format!(
+                "{}不能办理此项；请使用有相应权限的账号登录。",
+                account.role.chinese()
+            )))
+        }
+    }
+}
+
+impl<S> FromRequestParts<S> for Viewer
+where
+    S: Send + Sync,
+    Arc<App>: FromRef<S>,
+{
+    type Rejection = WebError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Viewer, WebError> {
+        if let Some(viewer) = parts.extensions.get::<Viewer>() {
+            return Ok(viewer.clone());
+        }
+        let app = Arc::<App>::from_ref(state);
+        let session = cookie(parts, SESSION_COOKIE);
+        let account = match &session {
+            Some(token) => app.session(token, crate::app::worker::local_now()).await?,
+            None => None,
+        };
+        let base = session
+            .clone()
+            .or_else(|| cookie(parts, VISITOR_COOKIE))
+            .unwrap_or_default();
+        let path = parts
+            .uri
+            .path_and_query()
+            .map_or_else(|| "/".to_string(), |p| p.as_str().to_string());
+        let viewer = Viewer {
+            account,
+            csrf: csrf_of(&base),
+            session,
+            path,
+        };
+        parts.extensions.insert(viewer.clone());
+        Ok(viewer)
+    }
+}
+
+/// The peer's address, when the server knows it.
+pub fn peer(parts: &Parts) -> Option<IpAddr> {
+    parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|info| info.0.ip())
+}
+
+/// A form posted from one of our pages: its token checked, then its fields.
+pub struct Posted<T> {
+    pub viewer: Viewer,
+    pub form: T,
+    pub peer: Option<IpAddr>,
+}
+
+#[derive(Deserialize)]
+struct Token {
+    #[serde(default)]
+    csrf: String,
+}
+
+impl<S, T> FromRequest<S> for Posted<T>
+where
+    S: Send + Sync,
+    Arc<App>: FromRef<S>,
+    T: DeserializeOwned + Send,
+{
+    type Rejection = WebError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Posted<T>, WebError> {
+        let (mut parts, body) = request.into_parts();
+        let viewer = Viewer::from_request_parts(&mut parts, state).await?;
+        let peer = peer(&parts);
+        let bytes = Bytes::from_request(Request::from_parts(parts.clone(), body), state)
+            .await
+            .map_err(|_| WebError::BadRequest("表单过大或无法读取".to_string()))?;
+        let form = |bytes: Bytes| Request::from_parts(parts.clone(), Body::from(bytes));
+        let Form(token) = Form::<Token>::from_request(form(bytes.clone()), state)
+            .await
+            .map_err(|_| WebError::Csrf)?;
+        viewer.check(&token.csrf)?;
+        let Form(fields) =
+            Form::<T>::from_request(form(bytes), state)
+                .await
+                .map_err(|rejection| {
+                    WebError::BadRequest(format!("表单有误：{}", rejection.body_text()))
+                })?;
+        Ok(Posted {
+            viewer,
+            form: fields,
+            peer,
+        })
+    }
+}

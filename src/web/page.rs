@@ -1,0 +1,61 @@
+//! What every page shares: the navigation for whoever is asking, and
+//! rendering a template into an answer.
+
+use askama::Template;
+use axum::response::Html;
+
+use super::auth::Viewer;
+use super::error::WebError;
+use crate::store::accounts::Role;
+
+/// The header of every page: the links this account has, who is signed
+/// in, and the form token for signing out.
+#[derive(Debug, Clone, Default)]
+pub struct Nav {
+    pub links: Vec<(&'static str, &'static str)>,
+    pub name: Option<String>,
+    pub role: &'static str,
+    pub csrf: String,
+}
+
+impl Nav {
+    pub fn of(viewer: &Viewer) -> Nav {
+        let role = viewer.account.as_ref().map(|account| account.role);
+        let mut links = vec![("/", "办理事项")];
+        links.extend(match role {
+            None => vec![
+                ("/progress", "进度查询"),
+                ("/verify", "文书核验"),
+                ("/login", "登录"),
+                ("/register", "注册"),
+            ],
+            Some(Role::Applicant) => vec![
+                ("/my", "我的申请"),
+                ("/progress", "进度查询"),
+                ("/verify", "文书核验"),
+            ],
+            Some(Role::Window | Role::Reviewer | Role::Head) => {
+                vec![("/inbox", "待办事项"), ("/verify", "文书核验")]
+            }
+            Some(Role::Admin) => vec![("/admin/accounts", "账号管理")],
+            Some(Role::Policy) => vec![("/verify", "文书核验")],
+        });
+        Nav {
+            links,
+            name: viewer.account.as_ref().map(|account| account.name.clone()),
+            role: role.map_or("", Role::chinese),
+            csrf: viewer.csrf.clone(),
+        }
+    }
+}
+
+/// A rendered page.
+///
+/// # Errors
+/// A template that fails to render (a bug): an internal error.
+pub fn render(template: &impl Template) -> Result<Html<String>, WebError> {
+    template
+        .render()
+        .map(Html)
+        .map_err(|error| WebError::Internal(error.to_string()))
+}
