@@ -32,6 +32,19 @@ impl AppError {
             _ => None,
         }
     }
+
+    /// Whether the filing moved on since the revision the actor saw.
+    pub fn is_conflict(&self) -> bool {
+        matches!(self, AppError::Store(StoreError::Conflict { .. }))
+    }
+
+    /// Why an uploaded file was refused (size, kind), for the applicant.
+    pub fn upload_refusal(&self) -> Option<&str> {
+        match self {
+            AppError::Store(StoreError::Upload(message)) => Some(message),
+            _ => None,
+        }
+    }
 }
 
 impl fmt::Display for AppError {

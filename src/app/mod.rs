@@ -11,7 +11,9 @@
 //! - the public: [`App::verify`]
 //! - operating: [`App::verify_audit`] and the [`worker`]'s drain loops
 
+pub mod access;
 pub mod accounts;
+pub mod corrections;
 pub mod error;
 pub mod samples;
 pub mod views;
@@ -32,7 +34,7 @@ use crate::dsl::Workflow;
 use crate::engine::{self, Actor, Applicant, Command, Upload};
 use crate::links::Links;
 use crate::project::{self, Paths};
-use crate::store::read::QueuePage;
+pub use crate::store::read::{QueueFilter, QueuePage};
 use crate::store::{audit::Verification, Options, Request, Store};
 
 /// The largest upload accepted by default: 20 MiB.

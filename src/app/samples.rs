@@ -77,8 +77,8 @@ pub fn sample_pdf(text: &str) -> Vec<u8> {
 }
 
 impl App {
-    /// Creates the sample accounts and filings, once: `None` when the
-    /// database already has accounts.
+    /// Creates the sample accounts and filings in an empty database:
+    /// `None` when it already has accounts or filings.
     ///
     /// # Errors
     /// Missing sample answers, or a refusal or failure of a use case.
@@ -86,7 +86,7 @@ impl App {
         &self,
         now: DateTime,
     ) -> Result<Option<(Vec<SampleAccount>, Vec<SampleFiling>)>, AppError> {
-        if self.has_accounts().await? {
+        if self.has_accounts().await? || self.store.count("filings").await? > 0 {
             return Ok(None);
         }
         let accounts = self.sample_accounts(now).await?;

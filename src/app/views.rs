@@ -47,7 +47,49 @@ pub struct FilingView {
     /// Times the clock stopped (art. 45 and corrections), open ones with
     /// when they are expected to end.
     pub pauses: Vec<PauseView>,
+    /// The window's department: it takes intake.
+    pub intake_department: String,
+    /// The form and facts as filed, in the definition's order.
+    pub form: Vec<FieldValue>,
+    /// Every material of the list: uploaded or not, deferred (容缺) or not.
+    pub materials: Vec<MaterialView>,
+    /// Corrections asked of the applicant (intake's and each step's).
+    pub corrections: Vec<CorrectionView>,
     pub link: String,
+}
+
+/// A form field's value as filed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldValue {
+    pub id: String,
+    pub label: String,
+    pub value: String,
+}
+
+/// A material of the list and what the filing holds of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MaterialView {
+    pub id: String,
+    pub label: String,
+    /// The file's name as uploaded; `None` when not supplied.
+    pub file: Option<String>,
+    pub kind: Option<String>,
+    pub size: Option<u64>,
+    /// Accepted as deferrable (容缺) and not yet supplied.
+    pub deferred: bool,
+    /// May be supplied after acceptance.
+    pub deferrable: bool,
+}
+
+/// A correction asked of the applicant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CorrectionView {
+    /// The step that asked; `None` for the window at intake.
+    pub step: Option<usize>,
+    /// What is to be corrected, materials by their names.
+    pub items: Vec<String>,
+    pub requested_on: Date,
+    pub answered_on: Option<Date>,
 }
 
 /// A department's own part of a filing and its own decision.
@@ -93,6 +135,8 @@ pub struct StepView {
     pub label: String,
     /// `review`, `filing` or `signing`.
     pub kind: String,
+    /// The department taking it (its id); `None` for signing.
+    pub department: Option<String>,
     /// The department's name, or the signing parties'.
     pub taken_by: String,
     /// `waiting`, `active`, `done`, `skipped` or `cancelled`.
@@ -201,6 +245,10 @@ impl FilingView {
                     id: step.id.clone(),
                     label: step.label.clone(),
                     kind: kind_name(step.kind).to_string(),
+                    department: filing
+                        .step_department(workflow, index)
+                        .filter(|_| step.kind != StepKind::Signing)
+                        .map(str::to_string),
                     taken_by: match filing.step_department(workflow, index) {
                         Some(department) if step.kind != StepKind::Signing => {
                             workflow.department_name(department)
@@ -254,9 +302,77 @@ impl FilingView {
                     reason: pause.reason.clone(),
                 })
                 .collect(),
+            intake_department: workflow.intake.department.clone(),
+            form: form_values(workflow, filing),
+            materials: materials(workflow, filing),
+            corrections: corrections(workflow, filing),
             link: links.filing(&filing.id),
         }
     }
+}
+
+fn form_values(workflow: &Workflow, filing: &Filing) -> Vec<FieldValue> {
+    workflow
+        .form
+        .iter()
+        .chain(&workflow.facts)
+        .filter_map(|field| {
+            let value = filing.values.get(&field.id)?;
+            Some(FieldValue {
+                id: field.id.clone(),
+                label: field.label.clone(),
+                value: value.display(),
+            })
+        })
+        .collect()
+}
+
+fn materials(workflow: &Workflow, filing: &Filing) -> Vec<MaterialView> {
+    workflow
+        .materials
+        .iter()
+        .map(|material| {
+            let upload = filing.materials.get(&material.id);
+            MaterialView {
+                id: material.id.clone(),
+                label: material.label.clone(),
+                file: upload.map(|u| u.name.clone()),
+                kind: upload.map(|u| u.kind.clone()),
+                size: upload.map(|u| u.size),
+                deferred: filing.deferred.contains(&material.id),
+                deferrable: material.deferrable,
+            }
+        })
+        .collect()
+}
+
+fn corrections(workflow: &Workflow, filing: &Filing) -> Vec<CorrectionView> {
+    let label = |item: &String| {
+        workflow
+            .materials
+            .iter()
+            .find(|m| &m.id == item)
+            .map_or_else(|| item.clone(), |m| m.label.clone())
+    };
+    let view =
+        |step: Option<usize>, correction: &crate::engine::state::Correction| CorrectionView {
+            step,
+            items: correction.items.iter().map(label).collect(),
+            requested_on: correction.requested_on,
+            answered_on: correction.answered_on,
+        };
+    filing
+        .intake_correction
+        .iter()
+        .map(|c| view(None, c))
+        .chain(
+            filing
+                .steps
+                .iter()
+                .enumerate()
+                .filter_map(|(index, step)| Some(view(Some(index), step.correction.as_ref()?))),
+        )
+        .collect()
 }
 
 /// Each deciding department's part, decided or open.

@@ -933,6 +933,30 @@ impl Store {
         Ok(out)
     }
 
+    /// Every document issued on a filing, in the order issued.
+    ///
+    /// # Errors
+    /// A database failure.
+    pub async fn documents_of_filing(
+        &self,
+        filing: &str,
+    ) -> Result<Vec<DocumentRecord>, StoreError> {
+        let text = self
+            .shared
+            .sql
+            .rewrite("SELECT verify_code FROM documents WHERE filing_id = $1 ORDER BY id");
+        let rows = sqlx::query(&text)
+            .bind(filing.to_string())
+            .fetch_all(&self.pool)
+            .await?;
+        let mut out = Vec::new();
+        for row in rows {
+            let code: String = row.try_get(0)?;
+            out.extend(self.document(&code).await?);
+        }
+        Ok(out)
+    }
+
     /// Marks an outbox row failed for good, with the reason staff will see.
     ///
     /// # Errors

@@ -203,6 +203,30 @@ impl Store {
         Ok(holder.is_some_and(|row| row.try_get::<String, _>(0).is_ok_and(|a| a == account)))
     }
 
+    /// Who holds each claimed piece of a filing's work (`None`: intake).
+    ///
+    /// # Errors
+    /// A database failure.
+    pub async fn claims_of(
+        &self,
+        filing: &str,
+    ) -> Result<Vec<(Option<usize>, String)>, StoreError> {
+        let text = self
+            .shared
+            .sql
+            .rewrite("SELECT step, account FROM step_claims WHERE filing_id = $1 ORDER BY step");
+        let rows = sqlx::query(&text)
+            .bind(filing.to_string())
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|row| {
+                let step: i64 = row.try_get(0)?;
+                Ok((usize::try_from(step).ok(), row.try_get(1)?))
+            })
+            .collect()
+    }
+
     /// Gives a piece of open work back, whoever held it.
     ///
     /// # Errors

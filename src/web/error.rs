@@ -6,7 +6,6 @@ use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 
 use crate::app::AppError;
-use crate::store::StoreError;
 
 /// What a request could not do.
 #[derive(Debug)]
@@ -39,12 +38,19 @@ impl From<AppError> for WebError {
             AppError::Invalid(problems) => {
                 WebError::BadRequest(crate::engine::Problem::list(&problems))
             }
-            AppError::Store(StoreError::Rejected(error)) => WebError::Conflict(error.to_string()),
-            AppError::Store(StoreError::Conflict { .. }) => WebError::Conflict(
-                "此事项在您打开页面后已有变化（可能已由他人处理），请刷新后查看。".to_string(),
-            ),
-            AppError::Store(StoreError::Upload(message)) => WebError::BadRequest(message),
-            other => WebError::Internal(other.to_string()),
+            other => {
+                if let Some(refusal) = other.rejection() {
+                    WebError::Conflict(refusal.to_string())
+                } else if other.is_conflict() {
+                    WebError::Conflict(
+                        "此事项在您打开页面后已有变化（可能已由他人处理）".to_string(),
+                    )
+                } else if let Some(message) = other.upload_refusal() {
+                    WebError::BadRequest(message.to_string())
+                } else {
+                    WebError::Internal(other.to_string())
+                }
+            }
         }
     }
 }

@@ -9,8 +9,11 @@
 
 mod accounts;
 mod api;
+mod apply;
 pub mod auth;
 mod error;
+mod filing;
+mod inbox;
 mod page;
 mod public;
 
@@ -35,6 +38,10 @@ const SITE_CSS: &str = include_str!("../../web/static/site.css");
 /// Every route of the product, each audience's router merged here.
 /// Cookies are marked `Secure` when the product's public address is https.
 pub fn router(app: Arc<App>) -> Router {
+    // Uploads: three files at the limit in one request, and the form.
+    let body_limit = usize::try_from(app.config().max_upload.saturating_mul(3))
+        .unwrap_or(usize::MAX)
+        .max(8 * 1024 * 1024);
     let web = Web {
         secure: app.config().base_url.starts_with("https://"),
         app,
@@ -43,11 +50,15 @@ pub fn router(app: Arc<App>) -> Router {
     Router::new()
         .merge(public::router())
         .merge(accounts::router())
+        .merge(apply::router())
+        .merge(filing::router())
+        .merge(inbox::router())
         .merge(api::router())
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/static/site.css", get(stylesheet))
         .fallback(not_found)
+        .layer(axum::extract::DefaultBodyLimit::max(body_limit))
         .layer(middleware::from_fn_with_state(
             web.clone(),
             auth::visitor_cookie,

@@ -6,7 +6,7 @@ use axum::response::Html;
 
 use super::auth::Viewer;
 use super::error::WebError;
-use crate::store::accounts::Role;
+use crate::app::accounts::Role;
 
 /// The header of every page: the links this account has, who is signed
 /// in, and the form token for signing out.
@@ -58,4 +58,9 @@ pub fn render(template: &impl Template) -> Result<Html<String>, WebError> {
         .render()
         .map(Html)
         .map_err(|error| WebError::Internal(error.to_string()))
+}
+
+/// A day as pages print it; a dash when there is none.
+pub fn day(date: Option<jiff::civil::Date>) -> String {
+    date.map_or_else(|| "—".to_string(), |d| d.to_string())
 }

@@ -104,6 +104,7 @@ impl Notice {
 #[template(path = "notice.html")]
 struct NoticePage {
     nav: Nav,
+    id: String,
     notice: Notice,
 }
 
@@ -115,6 +116,7 @@ async fn notice(
     render(&NoticePage {
         nav: Nav::of(&viewer),
         notice: Notice::of(&app, &id)?,
+        id,
     })
 }
 

@@ -1,0 +1,222 @@
+//! Who may see and fetch what: an applicant their own filings, the window
+//! what it takes in, a department the filings it has a step in
+//! (谁审批谁监管). The one home of these rules; the web layer asks here and
+//! answers "not found" for what an account may not see, so nothing leaks.
+
+use jiff::civil::Date;
+use serde::Serialize;
+
+use super::accounts::{Account, Role};
+use super::views::FilingView;
+use super::{App, AppError};
+use crate::engine::{Filing, Upload};
+
+/// A document of a filing as its page lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DocumentView {
+    pub title: String,
+    pub number: Option<String>,
+    pub department: String,
+    pub issued_on: String,
+    pub code: String,
+    /// Rendered and ready to download.
+    pub ready: bool,
+}
+
+/// Whether an account may see a filing.
+fn may_see(account: &Account, workflow: &crate::dsl::Workflow, filing: &Filing) -> bool {
+    let department = account.department.as_deref();
+    match account.role {
+        Role::Applicant => filing.applicant_email.as_deref() == Some(account.email.as_str()),
+        Role::Window => department == Some(workflow.intake.department.as_str()),
+        Role::Reviewer | Role::Head => (0..workflow.steps.len())
+            .any(|index| filing.step_department(workflow, index) == department),
+        Role::Policy | Role::Admin => false,
+    }
+}
+
+impl App {
+    /// A filing as this account may see it; [`AppError::NotFound`] when it
+    /// may not (the same answer as for no filing at all).
+    ///
+    /// # Errors
+    /// Not found or not visible; a store failure.
+    pub async fn filing_for(
+        &self,
+        account: &Account,
+        id: &str,
+        today: Date,
+    ) -> Result<FilingView, AppError> {
+        let (filing, revision) = self.store.filing(id).await?;
+        let workflow = self.pinned(&filing)?;
+        if !may_see(account, &workflow, &filing) {
+            return Err(AppError::NotFound(format!("filing `{id}`")));
+        }
+        self.view(&filing, revision, today)
+    }
+
+    /// The documents of a filing this account may see.
+    ///
+    /// # Errors
+    /// As [`App::filing_for`].
+    pub async fn documents_for(
+        &self,
+        account: &Account,
+        id: &str,
+    ) -> Result<Vec<DocumentView>, AppError> {
+        self.visible(account, id).await?;
+        let departments = self.departments();
+        Ok(self
+            .store
+            .documents_of_filing(id)
+            .await?
+            .into_iter()
+            .map(|record| DocumentView {
+                department: departments
+                    .get(&record.issued_by)
+                    .cloned()
+                    .unwrap_or(record.issued_by),
+                title: record.title,
+                number: record.number,
+                issued_on: record.issued_on,
+                ready: record.sha256.is_some(),
+                code: record.verify_code,
+            })
+            .collect())
+    }
+
+    /// A document's PDF, with the file name to save it under.
+    ///
+    /// # Errors
+    /// Not visible, not of this filing, or not rendered yet: not found.
+    pub async fn document_pdf(
+        &self,
+        account: &Account,
+        id: &str,
+        code: &str,
+    ) -> Result<(String, Vec<u8>), AppError> {
+        self.visible(account, id).await?;
+        let missing = || AppError::NotFound(format!("document `{code}`"));
+        let record = self
+            .store
+            .document(code)
+            .await?
+            .filter(|record| record.filing == id)
+            .ok_or_else(missing)?;
+        let sha256 = record.sha256.ok_or_else(missing)?;
+        let bytes = self.store.blobs.get(&sha256).map_err(|_| missing())?;
+        let name = record.number.unwrap_or(record.verify_code);
+        Ok((format!("{}-{name}.pdf", record.title), bytes))
+    }
+
+    /// An uploaded material of a filing, with what the applicant called it.
+    ///
+    /// # Errors
+    /// Not visible, or no such material: not found.
+    pub async fn material_file(
+        &self,
+        account: &Account,
+        id: &str,
+        material: &str,
+    ) -> Result<(Upload, Vec<u8>), AppError> {
+        let filing = self.visible(account, id).await?;
+        let missing = || AppError::NotFound(format!("material `{material}`"));
+        let upload = filing
+            .materials
+            .get(material)
+            .cloned()
+            .ok_or_else(missing)?;
+        let bytes = self
+            .store
+            .blobs
+            .get(&upload.sha256)
+            .map_err(|_| missing())?;
+        Ok((upload, bytes))
+    }
+
+    /// Who holds each claimed piece of a visible filing's work (`None`: intake).
+    ///
+    /// # Errors
+    /// As [`App::filing_for`].
+    pub async fn claims_for(
+        &self,
+        account: &Account,
+        id: &str,
+    ) -> Result<Vec<(Option<usize>, String)>, AppError> {
+        self.visible(account, id).await?;
+        Ok(self.store.claims_of(id).await?)
+    }
+
+    /// Takes (or with `take` false gives back) a piece of a visible
+    /// filing's work; `false` when a colleague holds it.
+    ///
+    /// # Errors
+    /// As [`App::filing_for`].
+    pub async fn claim_as(
+        &self,
+        account: &Account,
+        id: &str,
+        step: Option<usize>,
+        take: bool,
+        now: jiff::civil::DateTime,
+    ) -> Result<bool, AppError> {
+        self.visible(account, id).await?;
+        if take {
+            self.claim(id, step, &account.email, now).await
+        } else {
+            self.release(id, step).await.map(|()| true)
+        }
+    }
+
+    /// A signed-in account's command on a filing it may see, as the actor
+    /// its role makes it; the engine decides whether that actor may.
+    ///
+    /// # Errors
+    /// Not visible (not found), a role that does not act on filings, or
+    /// what [`App::act`] refuses.
+    pub async fn act_as(
+        &self,
+        account: &Account,
+        filing: &str,
+        command: crate::engine::Command,
+        expected_revision: Option<i64>,
+        key: Option<String>,
+        now: jiff::civil::DateTime,
+    ) -> Result<FilingView, AppError> {
+        self.visible(account, filing).await?;
+        let actor = account
+            .actor()
+            .ok_or_else(|| AppError::NotFound(format!("filing `{filing}`")))?;
+        self.act(super::Action {
+            filing: filing.to_string(),
+            actor,
+            command,
+            expected_revision,
+            key,
+            account: Some(account.email.clone()),
+            now,
+        })
+        .await
+    }
+
+    pub(super) async fn visible(&self, account: &Account, id: &str) -> Result<Filing, AppError> {
+        let (filing, _) = self.store.filing(id).await?;
+        let workflow = self.pinned(&filing)?;
+        if may_see(account, &workflow, &filing) {
+            Ok(filing)
+        } else {
+            Err(AppError::NotFound(format!("filing `{id}`")))
+        }
+    }
+
+    fn pinned(&self, filing: &Filing) -> Result<std::sync::Arc<crate::dsl::Workflow>, AppError> {
+        self.store
+            .workflow_version(&filing.workflow, filing.version)
+            .ok_or_else(|| {
+                AppError::NotFound(format!(
+                    "workflow `{}` version {}",
+                    filing.workflow, filing.version
+                ))
+            })
+    }
+}

@@ -1,0 +1,440 @@
+//! The applicant's pages: their filings, and the form generated from a
+//! procedure's definition with its materials, submitted with an
+//! idempotency key so a double click files once.
+
+use std::collections::BTreeMap;
+
+use askama::Template;
+use axum::extract::{Multipart, Path, State};
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::get;
+use axum::Router;
+
+use super::auth::{Viewer, Web};
+use super::error::WebError;
+use super::page::{day, render, Nav};
+use crate::app::accounts::{random_token, Account, Role};
+use crate::app::worker::local_now;
+use crate::app::{AppError, NewFiling};
+use crate::dsl::ir::{FieldType, Requirement, Value};
+use crate::dsl::Workflow;
+use crate::engine::submission::DEFAULT_KINDS;
+use crate::engine::{Applicant, Problem, Upload};
+
+pub fn router() -> Router<Web> {
+    Router::new()
+        .route("/my", get(my_filings))
+        .route("/procedures/{id}/apply", get(form_page).post(submit))
+}
+
+/// A filing in the applicant's list.
+struct Row {
+    id: String,
+    workflow_title: String,
+    status_label: String,
+    received_on: String,
+    decided_on: String,
+}
+
+#[derive(Template)]
+#[template(path = "my.html")]
+struct MyPage {
+    nav: Nav,
+    filings: Vec<Row>,
+}
+
+async fn my_filings(State(web): State<Web>, viewer: Viewer) -> Result<Html<String>, WebError> {
+    let account = viewer.with_role(&[Role::Applicant])?;
+    let filings = web
+        .app
+        .filings_of(&account.email)
+        .await?
+        .into_iter()
+        .map(|f| Row {
+            id: f.id,
+            workflow_title: f.workflow_title,
+            status_label: f.status_label,
+            received_on: day(f.received_on),
+            decided_on: day(f.decided_on),
+        })
+        .collect();
+    render(&MyPage {
+        nav: Nav::of(&viewer),
+        filings,
+    })
+}
+
+/// A form field as the page shows it.
+struct FieldInput {
+    id: String,
+    label: String,
+    /// `text`, `number`, `date`, `checkbox`, `select` or `textarea`.
+    input: &'static str,
+    unit: &'static str,
+    required: bool,
+    min: Option<i64>,
+    max: Option<i64>,
+    value: String,
+    checked: bool,
+    /// Each choice and whether it is the one chosen.
+    choices: Vec<(String, bool)>,
+    help: Option<String>,
+    error: Option<String>,
+}
+
+/// A material of the list as the page asks for it.
+struct MaterialInput {
+    id: String,
+    label: String,
+    requirement: &'static str,
+    deferrable: bool,
+    accept: String,
+    kinds: String,
+    help: Option<String>,
+    error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "apply.html")]
+struct ApplyPage {
+    nav: Nav,
+    workflow: String,
+    title: String,
+    key: String,
+    applicant: String,
+    email: String,
+    max_upload_mb: u64,
+    fields: Vec<FieldInput>,
+    materials: Vec<MaterialInput>,
+    general: Vec<String>,
+    has_field_errors: bool,
+    had_files: bool,
+}
+
+/// What was typed, to show again after a refusal.
+type Typed = BTreeMap<String, String>;
+
+fn field_inputs(workflow: &Workflow, typed: &Typed, problems: &[Problem]) -> Vec<FieldInput> {
+    workflow
+        .form
+        .iter()
+        .map(|field| {
+            let (input, unit) = match &field.ty {
+                FieldType::Text => ("text", ""),
+                FieldType::Int => ("number", ""),
+                FieldType::Money => ("text", "元"),
+                FieldType::Bool => ("checkbox", ""),
+                FieldType::Date => ("date", ""),
+                FieldType::List => ("textarea", "每行一项"),
+                FieldType::Choice(_) => ("select", ""),
+            };
+            let default = field.default.as_ref().map(default_text).unwrap_or_default();
+            let value = typed.get(&field.id).cloned().unwrap_or(default);
+            FieldInput {
+                id: field.id.clone(),
+                label: field.label.clone(),
+                input,
+                unit,
+                required: field.required && field.ty != FieldType::Bool,
+                min: field.min.filter(|_| field.ty == FieldType::Int),
+                max: field.max.filter(|_| field.ty == FieldType::Int),
+                checked: value == "true",
+                choices: match &field.ty {
+                    FieldType::Choice(choices) => choices
+                        .iter()
+                        .map(|choice| (choice.clone(), *choice == value))
+                        .collect(),
+                    _ => Vec::new(),
+                },
+                value,
+                help: field.help.clone(),
+                error: message_about(problems, &field.id),
+            }
+        })
+        .collect()
+}
+
+/// A default as the form field holds it.
+fn default_text(value: &Value) -> String {
+    match value {
+        Value::Money(fen) => format!("{}.{:02}", fen / 100, fen.abs() % 100),
+        Value::Bool(flag) => flag.to_string(),
+        Value::List(items) => items.join("\n"),
+        other => other.display(),
+    }
+}
+
+fn message_about(problems: &[Problem], subject: &str) -> Option<String> {
+    let messages: Vec<&str> = problems
+        .iter()
+        .filter(|p| p.subject.as_deref() == Some(subject))
+        .map(|p| p.message.as_str())
+        .collect();
+    (!messages.is_empty()).then(|| messages.join("；"))
+}
+
+fn material_inputs(workflow: &Workflow, problems: &[Problem]) -> Vec<MaterialInput> {
+    workflow
+        .materials
+        .iter()
+        .map(|material| {
+            let kinds: Vec<String> = if material.kinds.is_empty() {
+                DEFAULT_KINDS.iter().map(|k| (*k).to_string()).collect()
+            } else {
+                material.kinds.clone()
+            };
+            MaterialInput {
+                id: material.id.clone(),
+                label: material.label.clone(),
+                requirement: match material.requirement {
+                    Requirement::Required => "必交",
+                    Requirement::RequiredWhen(_) => "符合条件时必交",
+                    Requirement::Optional => "选交",
+                },
+                deferrable: material.deferrable,
+                accept: kinds
+                    .iter()
+                    .map(|k| format!(".{k}"))
+                    .collect::<Vec<_>>()
+                    .join(","),
+                kinds: kinds
+                    .iter()
+                    .map(|k| k.to_uppercase())
+                    .collect::<Vec<_>>()
+                    .join("、"),
+                help: material.help.clone(),
+                error: message_about(problems, &material.id),
+            }
+        })
+        .collect()
+}
+
+struct Refill<'a> {
+    typed: &'a Typed,
+    problems: &'a [Problem],
+    key: String,
+    applicant: String,
+    had_files: bool,
+}
+
+fn apply_page(
+    web: &Web,
+    viewer: &Viewer,
+    account: &Account,
+    workflow: &Workflow,
+    refill: Refill<'_>,
+) -> Result<Html<String>, WebError> {
+    let subjects: Vec<&str> = workflow
+        .form
+        .iter()
+        .map(|f| f.id.as_str())
+        .chain(workflow.materials.iter().map(|m| m.id.as_str()))
+        .collect();
+    let general = refill
+        .problems
+        .iter()
+        .filter(|p| p.subject.as_deref().is_none_or(|s| !subjects.contains(&s)))
+        .map(|p| p.message.clone())
+        .collect();
+    render(&ApplyPage {
+        nav: Nav::of(viewer),
+        workflow: workflow.id.clone(),
+        title: workflow.title.clone(),
+        key: refill.key,
+        applicant: refill.applicant,
+        email: account.email.clone(),
+        max_upload_mb: web.app.config().max_upload / (1024 * 1024),
+        fields: field_inputs(workflow, refill.typed, refill.problems),
+        materials: material_inputs(workflow, refill.problems),
+        has_field_errors: refill
+            .problems
+            .iter()
+            .any(|p| p.subject.as_deref().is_some_and(|s| subjects.contains(&s))),
+        general,
+        had_files: refill.had_files,
+    })
+}
+
+async fn form_page(
+    State(web): State<Web>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+) -> Result<Html<String>, WebError> {
+    let account = viewer.with_role(&[Role::Applicant])?;
+    let workflow = web.app.workflow(&id)?;
+    let refill = Refill {
+        typed: &Typed::new(),
+        problems: &[],
+        key: random_token(),
+        applicant: account.name.clone(),
+        had_files: false,
+    };
+    apply_page(&web, &viewer, account, &workflow, refill)
+}
+
+/// A posted application: text fields, and files by material.
+#[derive(Default)]
+struct Posted {
+    fields: Typed,
+    files: Vec<(String, String, Vec<u8>)>,
+}
+
+/// The longest text field accepted.
+const MAX_TEXT: usize = 2000;
+
+/// Reads a multipart body; the form token must come first, before any file
+/// is looked at.
+pub(super) async fn read_multipart(
+    viewer: &Viewer,
+    mut multipart: Multipart,
+) -> Result<(Typed, Vec<(String, String, Vec<u8>)>), WebError> {
+    let too_large = |error: axum::extract::multipart::MultipartError| {
+        if error.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            WebError::TooLarge("上传的文件合计超过了允许的大小，请压缩或分开提交。".to_string())
+        } else {
+            WebError::BadRequest(format!("表单无法读取：{}", error.body_text()))
+        }
+    };
+    let mut posted = Posted::default();
+    let mut checked = false;
+    while let Some(field) = multipart.next_field().await.map_err(too_large)? {
+        let name = field.name().unwrap_or_default().to_string();
+        if !checked {
+            if name != "csrf" {
+                return Err(WebError::Csrf);
+            }
+            viewer.check(&field.text().await.map_err(too_large)?)?;
+            checked = true;
+            continue;
+        }
+        if let Some(material) = name.strip_prefix("material:") {
+            let file = field.file_name().unwrap_or_default().to_string();
+            let bytes = field.bytes().await.map_err(too_large)?;
+            if !file.is_empty() && !bytes.is_empty() {
+                posted
+                    .files
+                    .push((material.to_string(), file, bytes.to_vec()));
+            }
+        } else {
+            let text = field.text().await.map_err(too_large)?;
+            if text.chars().count() > MAX_TEXT {
+                return Err(WebError::BadRequest(format!("“{name}”超过{MAX_TEXT}个字")));
+            }
+            posted.fields.insert(name, text);
+        }
+    }
+    if !checked {
+        return Err(WebError::Csrf);
+    }
+    Ok((posted.fields, posted.files))
+}
+
+/// Stores each file (its kind from its name, checked by content); a refused
+/// file is a problem of its material.
+pub(super) async fn store_files(
+    web: &Web,
+    files: Vec<(String, String, Vec<u8>)>,
+) -> Result<(BTreeMap<String, Upload>, Vec<Problem>), WebError> {
+    let mut uploads = BTreeMap::new();
+    let mut problems = Vec::new();
+    for (material, file, bytes) in files {
+        let name: String = file
+            .rsplit(['/', '\\'])
+            .next()
+            .unwrap_or_default()
+            .chars()
+            .filter(|c| !c.is_control())
+            .take(200)
+            .collect();
+        let kind = name
+            .rsplit_once('.')
+            .map(|(_, ext)| ext.to_ascii_lowercase())
+            .unwrap_or_default();
+        match web.app.upload(&name, &kind, &bytes, local_now()).await {
+            Ok(upload) => {
+                uploads.insert(material, upload);
+            }
+            Err(error) => match error.upload_refusal() {
+                Some(message) => {
+                    problems.push(Problem::about(&material, format!("“{name}”：{message}")));
+                }
+                None => return Err(error.into()),
+            },
+        }
+    }
+    Ok((uploads, problems))
+}
+
+/// The form's values as the engine reads them: HTML sends text, a ticked
+/// box or nothing, a list one item per line; empty means not given.
+fn form_values(workflow: &Workflow, typed: &Typed) -> serde_json::Map<String, serde_json::Value> {
+    use serde_json::Value as Json;
+    let mut form = serde_json::Map::new();
+    for field in &workflow.form {
+        let text = typed.get(&field.id).map(|t| t.trim()).unwrap_or_default();
+        let value = match &field.ty {
+            FieldType::Bool => Json::Bool(text == "true"),
+            _ if text.is_empty() => continue,
+            FieldType::List => Json::Array(
+                text.lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty())
+                    .map(|l| Json::String(l.to_string()))
+                    .collect(),
+            ),
+            _ => Json::String(text.to_string()),
+        };
+        form.insert(field.id.clone(), value);
+    }
+    form
+}
+
+async fn submit(
+    State(web): State<Web>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+    multipart: Multipart,
+) -> Result<Response, WebError> {
+    let account = viewer.with_role(&[Role::Applicant])?.clone();
+    let workflow = web.app.workflow(&id)?;
+    let (typed, files) = read_multipart(&viewer, multipart).await?;
+    let had_files = !files.is_empty();
+    let (materials, mut problems) = store_files(&web, files).await?;
+    let key = typed
+        .get("key")
+        .filter(|k| k.len() == 64 && k.chars().all(|c| c.is_ascii_hexdigit()))
+        .cloned()
+        .unwrap_or_else(random_token);
+    let applicant = typed.get("applicant").cloned().unwrap_or_default();
+    if problems.is_empty() {
+        let filing = NewFiling {
+            id: None,
+            workflow: workflow.id.clone(),
+            applicant: Applicant {
+                name: applicant.clone(),
+                email: Some(account.email.clone()),
+            },
+            form: form_values(&workflow, &typed),
+            facts: serde_json::Map::new(),
+            materials,
+            key: Some(format!("web:{}:{key}", account.email)),
+            account: Some(account.email.clone()),
+            now: local_now(),
+        };
+        match web.app.submit(filing).await {
+            Ok(view) => return Ok(Redirect::to(&format!("/filings/{}", view.id)).into_response()),
+            Err(AppError::Invalid(found)) => problems = found,
+            Err(other) => return Err(other.into()),
+        }
+    }
+    let refill = Refill {
+        typed: &typed,
+        problems: &problems,
+        key,
+        applicant,
+        had_files,
+    };
+    let page = apply_page(&web, &viewer, &account, &workflow, refill)?;
+    Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+}

@@ -1,0 +1,424 @@
+//! One filing's page for everyone who may see it — the applicant, the
+//! window, the departments with a step in it — with the actions each may
+//! take, and its documents and materials to download.
+
+use std::collections::HashMap;
+
+use askama::Template;
+use axum::extract::{Multipart, Path, Query, State};
+use axum::http::header;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use serde::Deserialize;
+
+use super::apply::{read_multipart, store_files};
+use super::auth::{Posted, Viewer, Web};
+use super::error::WebError;
+use super::page::{day, render, Nav};
+use crate::app::access::DocumentView;
+use crate::app::accounts::{random_token, Account, Role};
+use crate::app::views::{FilingView, StepView};
+use crate::app::worker::local_now;
+use crate::engine::state::PauseKind;
+use crate::engine::Command;
+
+pub fn router() -> Router<Web> {
+    Router::new()
+        .route("/filings/{id}", get(filing_page))
+        .route("/filings/{id}/act", post(act))
+        .route("/filings/{id}/answer", post(answer))
+        .route("/filings/{id}/deferred", post(deferred))
+        .route("/filings/{id}/documents/{code}", get(document))
+        .route("/filings/{id}/materials/{material}", get(material))
+}
+
+/// The roles that see filings.
+const FILING_ROLES: [Role; 4] = [Role::Applicant, Role::Window, Role::Reviewer, Role::Head];
+
+/// A step as the page shows it.
+struct StepRow {
+    index: usize,
+    label: String,
+    taken_by: String,
+    state: &'static str,
+    /// `green`, `yellow`, `red`, `paused`; empty unless active.
+    level: String,
+    level_label: &'static str,
+    since: String,
+    due_on: String,
+    outcome: &'static str,
+    reasons: Vec<String>,
+    /// Active and of the viewer's department: its actions are shown.
+    mine: bool,
+    paused: bool,
+    claimed_by: Option<String>,
+    grant_action: &'static str,
+    grant_label: &'static str,
+}
+
+fn step_row(step: &StepView, account: &Account, claims: &[(Option<usize>, String)]) -> StepRow {
+    let level = step
+        .level
+        .map(|level| format!("{level:?}").to_lowercase())
+        .unwrap_or_default();
+    let active = step.state == "active";
+    let reviews = matches!(account.role, Role::Reviewer);
+    StepRow {
+        index: step.index,
+        label: step.label.clone(),
+        taken_by: step.taken_by.clone(),
+        state: match step.state.as_str() {
+            "waiting" => "未开始",
+            "active" => "办理中",
+            "done" => "已办结",
+            "skipped" => "不适用",
+            _ => "已终止",
+        },
+        level_label: match level.as_str() {
+            "green" => "期限内",
+            "yellow" => "临近到期",
+            "red" => "已超期",
+            "paused" => "计时中止",
+            _ => "",
+        },
+        paused: level == "paused",
+        level,
+        since: day(step.since),
+        due_on: day(step.due_on),
+        outcome: match step.outcome.as_deref() {
+            Some("approved") => "准予",
+            Some("refused") => "不予",
+            Some("filed") => "已备案",
+            Some("signed") => "已签署",
+            _ => "",
+        },
+        reasons: step.reasons.clone(),
+        mine: active && reviews && step.department == account.department,
+        claimed_by: claims
+            .iter()
+            .find(|(s, _)| *s == Some(step.index))
+            .map(|(_, holder)| holder.clone()),
+        grant_action: if step.kind == "filing" {
+            "file"
+        } else {
+            "approve"
+        },
+        grant_label: if step.kind == "filing" {
+            "备案"
+        } else {
+            "准予"
+        },
+    }
+}
+
+#[derive(Template)]
+#[template(path = "filing.html")]
+struct FilingPage {
+    nav: Nav,
+    f: FilingView,
+    flash: Option<&'static str>,
+    received_on: String,
+    accepted_on: String,
+    promised_due: String,
+    legal_due: String,
+    decided_on: String,
+    steps: Vec<StepRow>,
+    documents: Vec<DocumentView>,
+    key: String,
+    applicant: bool,
+    answering: bool,
+    has_deferred: bool,
+    open: bool,
+    window: bool,
+    head: bool,
+}
+
+#[derive(Deserialize)]
+struct Done {
+    done: Option<String>,
+}
+
+/// What the page says after an action.
+fn flash(done: &str) -> Option<&'static str> {
+    Some(match done {
+        "accept" => "已受理，各审查部门已收到待办。",
+        "correct" | "step_correct" => "已出具补正通知，申请人将收到邮件。",
+        "refuse_intake" => "已作出不予受理决定。",
+        "approve" => "已作出准予的审查意见。",
+        "file" => "已予备案。",
+        "refuse" => "已作出不予的审查意见。",
+        "pause" => "已中止计时，申请人将收到告知。",
+        "resume" => "已恢复计时。",
+        "extend" => "已批准延长办理期限，申请人将收到告知。",
+        "withdraw" => "申请已撤回。",
+        "answer" => "补正材料已提交。",
+        "deferred" => "容缺材料已补交。",
+        "claim" => "已认领。",
+        "release" => "已释放，本部门其他人员可认领。",
+        "taken" => "此项已由同事认领。",
+        _ => return None,
+    })
+}
+
+async fn filing_page(
+    State(web): State<Web>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+    Query(done): Query<Done>,
+) -> Result<Html<String>, WebError> {
+    let account = viewer.with_role(&FILING_ROLES)?;
+    let today = local_now().date();
+    let f = web.app.filing_for(account, &id, today).await?;
+    let documents = web.app.documents_for(account, &id).await?;
+    let claims = web.app.claims_for(account, &id).await?;
+    let steps = f
+        .steps
+        .iter()
+        .map(|s| step_row(s, account, &claims))
+        .collect();
+    let decided = matches!(f.status.as_str(), "decided" | "not_accepted" | "withdrawn");
+    let applicant = account.role == Role::Applicant;
+    render(&FilingPage {
+        nav: Nav::of(&viewer),
+        flash: done.done.as_deref().and_then(flash),
+        received_on: day(f.received_on),
+        accepted_on: day(f.accepted_on),
+        promised_due: day(f.promised_due),
+        legal_due: day(f.legal_due),
+        decided_on: day(f.decided_on),
+        steps,
+        documents,
+        key: random_token(),
+        answering: applicant && f.corrections.iter().any(|c| c.answered_on.is_none()),
+        has_deferred: applicant && f.materials.iter().any(|m| m.deferred),
+        open: applicant && !decided,
+        applicant,
+        window: account.role == Role::Window && f.status == "submitted",
+        head: account.role == Role::Head && f.status == "in_review",
+        f,
+    })
+}
+
+/// Lines of a text box, trimmed, empty ones dropped.
+fn lines(text: Option<&String>) -> Vec<String> {
+    text.map(|t| {
+        t.lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(str::to_string)
+            .collect()
+    })
+    .unwrap_or_default()
+}
+
+/// The items of a correction: the ticked materials, then the free text.
+fn items(form: &HashMap<String, String>) -> Vec<String> {
+    let mut items: Vec<String> = form
+        .keys()
+        .filter_map(|key| key.strip_prefix("item:"))
+        .map(str::to_string)
+        .collect();
+    items.sort();
+    items.extend(lines(form.get("other")));
+    items
+}
+
+fn number<T: std::str::FromStr>(form: &HashMap<String, String>, key: &str) -> Result<T, WebError> {
+    form.get(key)
+        .and_then(|v| v.trim().parse().ok())
+        .ok_or_else(|| WebError::BadRequest(format!("缺少或无效的“{key}”")))
+}
+
+fn pause_kind(text: Option<&String>) -> Result<PauseKind, WebError> {
+    Ok(match text.map(String::as_str) {
+        Some("expert_review") => PauseKind::ExpertReview,
+        Some("inspection") => PauseKind::Inspection,
+        Some("appraisal") => PauseKind::Appraisal,
+        Some("hearing") => PauseKind::Hearing,
+        _ => return Err(WebError::BadRequest("请选择中止计时的事由".to_string())),
+    })
+}
+
+/// The engine's command for a posted action.
+fn command(action: &str, form: &HashMap<String, String>) -> Result<Command, WebError> {
+    let reason = || {
+        form.get("reason")
+            .map(|r| r.trim().to_string())
+            .unwrap_or_default()
+    };
+    Ok(match action {
+        "accept" => Command::Accept,
+        "correct" => Command::RequestCorrection { items: items(form) },
+        "refuse_intake" => Command::RefuseToAccept {
+            reasons: lines(form.get("reasons")),
+        },
+        "approve" => Command::Approve {
+            step: number(form, "step")?,
+        },
+        "file" => Command::File {
+            step: number(form, "step")?,
+        },
+        "refuse" => Command::Refuse {
+            step: number(form, "step")?,
+            reasons: lines(form.get("reasons")),
+        },
+        "step_correct" => Command::RequestStepCorrection {
+            step: number(form, "step")?,
+            items: items(form),
+        },
+        "pause" => Command::Pause {
+            step: number(form, "step")?,
+            kind: pause_kind(form.get("kind"))?,
+            days: number(form, "days")?,
+            reason: reason(),
+        },
+        "resume" => Command::Resume {
+            step: number(form, "step")?,
+        },
+        "extend" => Command::Extend { reason: reason() },
+        "withdraw" => Command::Withdraw { reason: reason() },
+        other => return Err(WebError::BadRequest(format!("没有操作“{other}”"))),
+    })
+}
+
+async fn act(
+    State(web): State<Web>,
+    Path(id): Path<String>,
+    posted: Posted<HashMap<String, String>>,
+) -> Result<Response, WebError> {
+    let Posted { viewer, form, .. } = posted;
+    let account = viewer.with_role(&FILING_ROLES)?;
+    let action = form.get("action").map(String::as_str).unwrap_or_default();
+    let now = local_now();
+    let done = match action {
+        "claim" | "release" => {
+            let step = form.get("step").and_then(|s| s.parse().ok());
+            let held = web
+                .app
+                .claim_as(account, &id, step, action == "claim", now)
+                .await?;
+            if held {
+                action
+            } else {
+                "taken"
+            }
+        }
+        _ => {
+            let command = command(action, &form)?;
+            let revision = form.get("revision").and_then(|r| r.parse().ok());
+            web.app
+                .act_as(account, &id, command, revision, None, now)
+                .await?;
+            action
+        }
+    };
+    Ok(Redirect::to(&format!("/filings/{id}?done={done}")).into_response())
+}
+
+/// The applicant answers a correction with files.
+async fn answer(
+    State(web): State<Web>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+    multipart: Multipart,
+) -> Result<Response, WebError> {
+    upload_answer(web, viewer, id, multipart, "answer").await
+}
+
+/// The applicant supplies deferred (容缺) materials.
+async fn deferred(
+    State(web): State<Web>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+    multipart: Multipart,
+) -> Result<Response, WebError> {
+    upload_answer(web, viewer, id, multipart, "deferred").await
+}
+
+async fn upload_answer(
+    web: Web,
+    viewer: Viewer,
+    id: String,
+    multipart: Multipart,
+    what: &'static str,
+) -> Result<Response, WebError> {
+    let account = viewer.with_role(&[Role::Applicant])?.clone();
+    let (typed, files) = read_multipart(&viewer, multipart).await?;
+    let (uploads, problems) = store_files(&web, files).await?;
+    if !problems.is_empty() {
+        return Err(WebError::BadRequest(crate::engine::Problem::list(
+            &problems,
+        )));
+    }
+    if uploads.is_empty() {
+        return Err(WebError::BadRequest("请选择要提交的文件".to_string()));
+    }
+    let key = typed
+        .get("key")
+        .map(|k| format!("web:{}:{what}:{k}", account.email));
+    let now = local_now();
+    if what == "answer" {
+        web.app
+            .answer_correction(&account, &id, uploads, key, now)
+            .await?;
+    } else {
+        web.app
+            .supply_deferred(&account, &id, uploads, key, now)
+            .await?;
+    }
+    Ok(Redirect::to(&format!("/filings/{id}?done={what}")).into_response())
+}
+
+/// A download: saved, never shown inline, never sniffed.
+fn attachment(name: &str, content_type: &'static str, bytes: Vec<u8>) -> Response {
+    let ascii: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let disposition = format!(
+        "attachment; filename=\"{ascii}\"; filename*=UTF-8''{}",
+        super::auth::encode_query(name)
+    );
+    (
+        [
+            (header::CONTENT_TYPE, content_type.to_string()),
+            (header::CONTENT_DISPOSITION, disposition),
+            (header::CACHE_CONTROL, "private, no-store".to_string()),
+        ],
+        bytes,
+    )
+        .into_response()
+}
+
+async fn document(
+    State(web): State<Web>,
+    viewer: Viewer,
+    Path((id, code)): Path<(String, String)>,
+) -> Result<Response, WebError> {
+    let account = viewer.with_role(&FILING_ROLES)?;
+    let (name, bytes) = web.app.document_pdf(account, &id, &code).await?;
+    Ok(attachment(&name, "application/pdf", bytes))
+}
+
+async fn material(
+    State(web): State<Web>,
+    viewer: Viewer,
+    Path((id, material)): Path<(String, String)>,
+) -> Result<Response, WebError> {
+    let account = viewer.with_role(&FILING_ROLES)?;
+    let (upload, bytes) = web.app.material_file(account, &id, &material).await?;
+    let content_type = match upload.kind.as_str() {
+        "pdf" => "application/pdf",
+        "png" => "image/png",
+        "jpg" | "jpeg" => "image/jpeg",
+        _ => "application/octet-stream",
+    };
+    Ok(attachment(&upload.name, content_type, bytes))
+}

@@ -1,0 +1,129 @@
+//! A department's inbox: its open work by due date, yellow and red
+//! marked, narrowed to mine, unclaimed or overdue. The window's inbox is
+//! its intake queue (deemed acceptance shows as the due date passing).
+
+use askama::Template;
+use axum::extract::{Query, State};
+use axum::response::Html;
+use axum::routing::get;
+use axum::Router;
+use serde::Deserialize;
+
+use super::auth::{Viewer, Web};
+use super::error::WebError;
+use super::page::{day, render, Nav};
+use crate::app::accounts::Role;
+use crate::app::worker::local_now;
+use crate::app::{QueueFilter, QueuePage};
+
+pub fn router() -> Router<Web> {
+    Router::new().route("/inbox", get(inbox))
+}
+
+/// A row of the inbox.
+struct Row {
+    filing: String,
+    workflow_title: String,
+    label: String,
+    applicant: String,
+    since: String,
+    due_on: String,
+    level: String,
+    level_label: &'static str,
+    claimed_by: String,
+}
+
+#[derive(Template)]
+#[template(path = "inbox.html")]
+struct InboxPage {
+    nav: Nav,
+    department: String,
+    filters: Vec<(&'static str, &'static str, bool)>,
+    items: Vec<Row>,
+}
+
+#[derive(Deserialize)]
+struct Filter {
+    filter: Option<String>,
+}
+
+/// The most rows one page shows.
+const PAGE: i64 = 200;
+
+async fn inbox(
+    State(web): State<Web>,
+    viewer: Viewer,
+    Query(query): Query<Filter>,
+) -> Result<Html<String>, WebError> {
+    let account = viewer.with_role(&[Role::Window, Role::Reviewer, Role::Head])?;
+    let department = account.department.clone().unwrap_or_default();
+    let chosen = query.filter.as_deref().unwrap_or("all");
+    let filter = match chosen {
+        "mine" => QueueFilter::ClaimedBy(account.email.clone()),
+        "unclaimed" => QueueFilter::Unclaimed,
+        "overdue" => QueueFilter::Overdue,
+        _ => QueueFilter::All,
+    };
+    let today = local_now().date();
+    let items = web
+        .app
+        .queue(&QueuePage {
+            department: department.clone(),
+            filter,
+            today,
+            limit: PAGE,
+            offset: 0,
+        })
+        .await?
+        .into_iter()
+        .map(|item| {
+            let level = format!("{:?}", item.level).to_lowercase();
+            Row {
+                level_label: match level.as_str() {
+                    "yellow" => "临近到期",
+                    "red" => "已超期",
+                    "paused" => "计时中止",
+                    _ => "期限内",
+                },
+                level,
+                filing: item.filing,
+                workflow_title: item.workflow_title,
+                label: item.label,
+                applicant: item.applicant,
+                since: item.since.to_string(),
+                due_on: day(item.due_on),
+                claimed_by: item.claimed_by.unwrap_or_default(),
+            }
+        })
+        .collect();
+    let filters = [
+        ("all", "全部"),
+        ("mine", "我认领的"),
+        ("unclaimed", "未认领"),
+        ("overdue", "已超期"),
+    ]
+    .into_iter()
+    .map(|(key, label)| {
+        (
+            key,
+            label,
+            key == chosen
+                || (chosen != "mine"
+                    && chosen != "unclaimed"
+                    && chosen != "overdue"
+                    && key == "all"),
+        )
+    })
+    .collect();
+    render(&InboxPage {
+        nav: Nav::of(&viewer),
+        department: web
+            .app
+            .departments()
+            .get(&department)
+            .cloned()
+            .unwrap_or(department),
+        filters,
+        items,
+    })
+}
