@@ -1,0 +1,812 @@
+//! The web application for the people who sign in — applicants, the window,
+//! reviewers, heads, administrators — over HTTP in process (tower's
+//! `oneshot` on one real router), each person a browser with its cookies.
+//! Sessions, form tokens, who sees what, and what bad input gets.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use axum::body::{to_bytes, Body};
+use axum::http::{header, HeaderMap, Request, StatusCode};
+use axum::Router;
+use onewindow::app::accounts::{NewAccount, Role};
+use onewindow::app::{Access, App, Config};
+use onewindow::project::Paths;
+use tower::ServiceExt as _;
+
+mod common;
+use common::{root, scratch};
+
+const PASSWORD: &str = "a-long-password-1";
+
+async fn app(data: &Path, max_upload: u64) -> Arc<App> {
+    let config = Config {
+        database: None,
+        data: data.to_path_buf(),
+        paths: Paths {
+            flows: vec![root().join("workflows")],
+            templates: root().join("templates"),
+        },
+        calendars: root().join("calendars"),
+        region: "cn".into(),
+        base_url: "http://localhost:8080".into(),
+        max_upload,
+        access: Access::CreateIfMissing,
+    };
+    Arc::new(App::open(config).await.expect("the app opens"))
+}
+
+fn now() -> jiff::civil::DateTime {
+    onewindow::app::worker::local_now()
+}
+
+/// Staff and applicants of the tests, all with [`PASSWORD`].
+async fn people(app: &App) {
+    for (email, role, department) in [
+        ("owner@applicant.cn", Role::Applicant, None),
+        ("other@applicant.cn", Role::Applicant, None),
+        ("window@staff.cn", Role::Window, Some("window")),
+        ("health@staff.cn", Role::Reviewer, Some("health")),
+        ("health2@staff.cn", Role::Reviewer, Some("health")),
+        ("civil@staff.cn", Role::Reviewer, Some("civil")),
+        ("insurance@staff.cn", Role::Reviewer, Some("insurance")),
+        ("head@staff.cn", Role::Head, Some("health")),
+        ("policy@staff.cn", Role::Policy, None),
+        ("admin@staff.cn", Role::Admin, None),
+    ] {
+        let account = NewAccount {
+            email: email.into(),
+            name: format!("测试{}", role.chinese()),
+            role,
+            department: department.map(str::to_string),
+            password: PASSWORD.into(),
+        };
+        app.add_account(account, "test", now()).await.unwrap();
+    }
+}
+
+/// A browser: one router, its cookies.
+struct Browser {
+    router: Router,
+    cookies: HashMap<String, String>,
+}
+
+struct Page {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: String,
+}
+
+impl Page {
+    fn location(&self) -> &str {
+        self.headers
+            .get(header::LOCATION)
+            .map_or("", |v| v.to_str().unwrap())
+    }
+
+    /// The form token the page carries.
+    fn csrf(&self) -> String {
+        let at = self
+            .body
+            .find("name=\"csrf\" value=\"")
+            .expect("a form token")
+            + 19;
+        self.body[at..at + 64].to_string()
+    }
+}
+
+fn encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+impl Browser {
+    fn new(router: &Router) -> Browser {
+        Browser {
+            router: router.clone(),
+            cookies: HashMap::new(),
+        }
+    }
+
+    async fn send(&mut self, request: axum::http::request::Builder, body: Body) -> Page {
+        let cookie: Vec<String> = self
+            .cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        let request = request
+            .header(header::COOKIE, cookie.join("; "))
+            .body(body)
+            .unwrap();
+        let response = self.router.clone().oneshot(request).await.unwrap();
+        for value in response.headers().get_all(header::SET_COOKIE) {
+            let text = value.to_str().unwrap();
+            let (pair, _) = text.split_once(';').unwrap();
+            let (name, value) = pair.split_once('=').unwrap();
+            if value.is_empty() {
+                self.cookies.remove(name);
+            } else {
+                self.cookies.insert(name.to_string(), value.to_string());
+            }
+        }
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = to_bytes(response.into_body(), 1 << 24).await.unwrap();
+        Page {
+            status,
+            headers,
+            body: String::from_utf8_lossy(&body).to_string(),
+        }
+    }
+
+    async fn get(&mut self, path: &str) -> Page {
+        self.send(Request::get(path), Body::empty()).await
+    }
+
+    async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Page {
+        let body: Vec<String> = fields
+            .iter()
+            .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+            .collect();
+        self.send(
+            Request::post(path).header(header::CONTENT_TYPE, "application/x-www-form-urlencoded"),
+            Body::from(body.join("&")),
+        )
+        .await
+    }
+
+    /// Posts a form as the page that carries it would: with its token.
+    async fn submit(&mut self, page_path: &str, path: &str, fields: &[(&str, &str)]) -> Page {
+        let csrf = self.get(page_path).await.csrf();
+        let mut fields = fields.to_vec();
+        fields.insert(0, ("csrf", &csrf));
+        self.post(path, &fields).await
+    }
+
+    async fn multipart(
+        &mut self,
+        path: &str,
+        fields: &[(&str, &str)],
+        files: &[(&str, &str, &[u8])],
+    ) -> Page {
+        let boundary = "----onewindow-test-boundary";
+        let mut body = Vec::new();
+        for (name, value) in fields {
+            body.extend_from_slice(
+                format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n")
+                    .as_bytes(),
+            );
+        }
+        for (name, file, bytes) in files {
+            body.extend_from_slice(
+                format!(
+                    "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"{file}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+                )
+                .as_bytes(),
+            );
+            body.extend_from_slice(bytes);
+            body.extend_from_slice(b"\r\n");
+        }
+        body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+        self.send(
+            Request::post(path).header(
+                header::CONTENT_TYPE,
+                format!("multipart/form-data; boundary={boundary}"),
+            ),
+            Body::from(body),
+        )
+        .await
+    }
+
+    async fn sign_in(&mut self, email: &str) -> Page {
+        let page = self
+            .submit(
+                "/login",
+                "/login",
+                &[("email", email), ("password", PASSWORD)],
+            )
+            .await;
+        assert_eq!(page.status, StatusCode::SEE_OTHER, "{email}: {}", page.body);
+        page
+    }
+}
+
+/// A scratch product with the test's people and its router.
+async fn product(name: &str, max_upload: u64) -> (Arc<App>, Router) {
+    let data = scratch(name);
+    let app = app(&data, max_upload).await;
+    people(&app).await;
+    let router = onewindow::web::router(app.clone());
+    (app, router)
+}
+
+/// The sample applicant's form values of new_combined, as a browser posts them.
+fn sample_form() -> Vec<(String, String)> {
+    let text = std::fs::read_to_string(root().join("workflows/samples/new_combined.json")).unwrap();
+    let answers: serde_json::Value = serde_json::from_str(&text).unwrap();
+    answers["form"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| {
+            let value = v.as_str().map_or_else(|| v.to_string(), str::to_string);
+            (k.clone(), value)
+        })
+        .collect()
+}
+
+fn sample_pdf() -> Vec<u8> {
+    onewindow::app::samples::sample_pdf("test material")
+}
+
+/// Files new_combined as `browser`'s applicant, with every required
+/// material; the filing's id.
+async fn file(browser: &mut Browser, applicant_name: &str, key: &str) -> Page {
+    let csrf = browser.get("/procedures/new_combined/apply").await.csrf();
+    let form = sample_form();
+    let mut fields: Vec<(&str, &str)> =
+        vec![("csrf", &csrf), ("key", key), ("applicant", applicant_name)];
+    fields.extend(form.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    let pdf = sample_pdf();
+    let names: Vec<String> = [
+        "application",
+        "feasibility",
+        "site_plan",
+        "fire",
+        "staff",
+        "rules",
+        "private_registration",
+    ]
+    .iter()
+    .map(|m| format!("material:{m}"))
+    .collect();
+    let files: Vec<(&str, &str, &[u8])> = names
+        .iter()
+        .map(|n| (n.as_str(), "file.pdf", pdf.as_slice()))
+        .collect();
+    browser
+        .multipart("/procedures/new_combined/apply", &fields, &files)
+        .await
+}
+
+fn filing_id(page: &Page) -> String {
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    page.location()
+        .strip_prefix("/filings/")
+        .expect("the filing's page")
+        .to_string()
+}
+
+#[tokio::test]
+async fn signing_in_rotates_the_cookie_and_every_form_needs_its_token() {
+    let (_app, router) = product("web-sessions", 1 << 20).await;
+    let mut browser = Browser::new(&router);
+    let login = browser.get("/login").await;
+    let visitor = browser
+        .cookies
+        .get("ow_visitor")
+        .cloned()
+        .expect("a visitor cookie");
+    let set = login
+        .headers
+        .get(header::SET_COOKIE)
+        .unwrap()
+        .to_str()
+        .unwrap();
+    assert!(
+        set.contains("HttpOnly") && set.contains("SameSite=Lax"),
+        "{set}"
+    );
+
+    // No token, a forged token: refused, not signed in.
+    for fields in [
+        vec![("email", "owner@applicant.cn"), ("password", PASSWORD)],
+        vec![
+            (
+                "csrf",
+                "0000000000000000000000000000000000000000000000000000000000000000",
+            ),
+            ("email", "owner@applicant.cn"),
+            ("password", PASSWORD),
+        ],
+    ] {
+        let page = browser.post("/login", &fields).await;
+        assert_eq!(page.status, StatusCode::FORBIDDEN, "{}", page.body);
+        assert!(page.body.contains("表单已失效"), "{}", page.body);
+        assert!(!browser.cookies.contains_key("ow_session"));
+    }
+    // A token taken from another browser is not this browser's.
+    let mut stranger = Browser::new(&router);
+    let foreign = stranger.get("/login").await.csrf();
+    let page = browser
+        .post(
+            "/login",
+            &[
+                ("csrf", &foreign),
+                ("email", "owner@applicant.cn"),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::FORBIDDEN);
+
+    let page = browser.sign_in("owner@applicant.cn").await;
+    assert_eq!(page.location(), "/my");
+    let session = browser
+        .cookies
+        .get("ow_session")
+        .cloned()
+        .expect("a session");
+    assert_ne!(session, visitor, "a new secret at sign-in");
+    assert!(!browser.cookies.contains_key("ow_visitor"));
+    let my = browser.get("/my").await;
+    assert_eq!(my.status, StatusCode::OK);
+    assert!(my.body.contains("测试申请人"), "{}", my.body);
+
+    // Signing in again ends the old session.
+    browser.sign_in("owner@applicant.cn").await;
+    let mut thief = Browser::new(&router);
+    thief.cookies.insert("ow_session".into(), session);
+    let page = thief.get("/my").await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    assert!(
+        page.location().starts_with("/login?next=/my"),
+        "{}",
+        page.location()
+    );
+
+    // Signing out needs the token too, then the pages ask to sign in.
+    let page = browser.post("/logout", &[]).await;
+    assert_eq!(page.status, StatusCode::FORBIDDEN);
+    let page = browser.submit("/my", "/logout", &[]).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    let page = browser.get("/my").await;
+    assert!(page.location().starts_with("/login"), "{}", page.location());
+}
+
+#[tokio::test]
+async fn sign_in_failures_are_limited_per_account() {
+    let (_app, router) = product("web-limits", 1 << 20).await;
+    let mut browser = Browser::new(&router);
+    for _ in 0..5 {
+        let page = browser
+            .submit(
+                "/login",
+                "/login",
+                &[
+                    ("email", "owner@applicant.cn"),
+                    ("password", "wrong-password"),
+                ],
+            )
+            .await;
+        assert_eq!(page.status, StatusCode::UNAUTHORIZED);
+        assert!(page.body.contains("电子邮箱或密码不正确"), "{}", page.body);
+    }
+    let page = browser
+        .submit(
+            "/login",
+            "/login",
+            &[("email", "owner@applicant.cn"), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(
+        page.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "even the right password waits"
+    );
+    assert!(page.headers.contains_key(header::RETRY_AFTER));
+    // Another account from elsewhere is not held up.
+    let mut other = Browser::new(&router);
+    other.sign_in("other@applicant.cn").await;
+}
+
+#[tokio::test]
+async fn an_expired_session_asks_to_sign_in_again() {
+    let (app, router) = product("web-expiry", 1 << 20).await;
+    let long_ago = "2020-01-06T09:00:00".parse().unwrap();
+    let (_, token) = app
+        .sign_in("owner@applicant.cn", PASSWORD, long_ago)
+        .await
+        .unwrap()
+        .expect("signed in");
+    let mut browser = Browser::new(&router);
+    browser.cookies.insert("ow_session".into(), token.0);
+    let page = browser.get("/my").await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    assert_eq!(page.location(), "/login?next=/my&expired=1");
+    let page = browser.get(page.location()).await;
+    assert!(page.body.contains("登录已过期"), "{}", page.body);
+}
+
+#[tokio::test]
+async fn registering_checks_every_field_and_signs_in() {
+    let (_app, router) = product("web-register", 1 << 20).await;
+    let mut browser = Browser::new(&router);
+    let page = browser
+        .submit(
+            "/register",
+            "/register",
+            &[
+                ("name", ""),
+                ("email", "not-an-address"),
+                ("password", "short"),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
+    for message in ["请填写姓名", "请填写有效的电子邮箱地址", "密码至少10个字符"]
+    {
+        assert!(page.body.contains(message), "{message}: {}", page.body);
+    }
+    let page = browser
+        .submit(
+            "/register",
+            "/register",
+            &[
+                ("name", "新申请人"),
+                ("email", "Owner@Applicant.cn"),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    assert!(page.body.contains("该电子邮箱已注册"), "{}", page.body);
+    let page = browser
+        .submit(
+            "/register",
+            "/register",
+            &[
+                ("name", "新申请人"),
+                ("email", "new@applicant.cn"),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(page.location(), "/my");
+    assert!(browser.get("/my").await.body.contains("新申请人"));
+}
+
+#[tokio::test]
+async fn only_an_administrator_opens_staff_accounts() {
+    let (app, router) = product("web-admin", 1 << 20).await;
+    let mut reviewer = Browser::new(&router);
+    reviewer.sign_in("health@staff.cn").await;
+    assert_eq!(
+        reviewer.get("/admin/accounts").await.status,
+        StatusCode::FORBIDDEN
+    );
+    let mut admin = Browser::new(&router);
+    admin.sign_in("admin@staff.cn").await;
+    let page = admin
+        .submit(
+            "/admin/accounts",
+            "/admin/accounts",
+            &[
+                ("email", "clerk@staff.cn"),
+                ("name", "新窗口人员"),
+                ("role", "reviewer"),
+                ("department", ""),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        page.body.contains("审查人员须属于一个部门"),
+        "{}",
+        page.body
+    );
+    let page = admin
+        .submit(
+            "/admin/accounts",
+            "/admin/accounts",
+            &[
+                ("email", "clerk@staff.cn"),
+                ("name", "新窗口人员"),
+                ("role", "window"),
+                ("department", "window"),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    let accounts = app.accounts().await.unwrap();
+    let clerk = accounts
+        .iter()
+        .find(|a| a.email == "clerk@staff.cn")
+        .unwrap();
+    assert_eq!(
+        (clerk.role, clerk.department.as_deref()),
+        (Role::Window, Some("window"))
+    );
+    Browser::new(&router).sign_in("clerk@staff.cn").await;
+}
+
+#[tokio::test]
+async fn a_filing_through_the_pages_from_submission_to_decision() {
+    let (app, router) = product("web-filing", 1 << 20).await;
+    let mut owner = Browser::new(&router);
+    owner.sign_in("owner@applicant.cn").await;
+
+    // A double click files once: the same key gives the same filing.
+    let first = file(&mut owner, "康颐医养有限公司", &"a".repeat(64)).await;
+    let again = file(&mut owner, "康颐医养有限公司", &"a".repeat(64)).await;
+    let id = filing_id(&first);
+    assert_eq!(id, filing_id(&again));
+    let my = owner.get("/my").await;
+    assert_eq!(my.body.matches("/filings/").count(), 1, "{}", my.body);
+
+    let mut window = Browser::new(&router);
+    window.sign_in("window@staff.cn").await;
+    let inbox = window.get("/inbox").await;
+    assert!(inbox.body.contains(&id), "{}", inbox.body);
+    let path = format!("/filings/{id}");
+    let act = format!("/filings/{id}/act");
+    let page = window.get(&path).await;
+    let revision = {
+        let at = page.body.find("name=\"revision\" value=\"").unwrap() + 23;
+        page.body[at..].split('"').next().unwrap().to_string()
+    };
+    let page = window
+        .submit(
+            &path,
+            &act,
+            &[("action", "accept"), ("revision", &revision)],
+        )
+        .await;
+    assert_eq!(page.location(), format!("{path}?done=accept"));
+    // The same form again (a stale page): the filing moved on.
+    let page = window
+        .submit(
+            &path,
+            &act,
+            &[("action", "accept"), ("revision", &revision)],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::CONFLICT, "{}", page.body);
+
+    // Health and civil affairs decide in parallel, each its own part; two
+    // health reviewers deciding the same step: the second is told plainly.
+    let view = app.filing(&id, now().date()).await.unwrap();
+    let step_of = |department: &str| {
+        view.steps
+            .iter()
+            .find(|s| s.state == "active" && s.department.as_deref() == Some(department))
+            .unwrap()
+            .index
+            .to_string()
+    };
+    let (health_step, civil_step) = (step_of("health"), step_of("civil"));
+    let mut health = Browser::new(&router);
+    health.sign_in("health@staff.cn").await;
+    let mut colleague = Browser::new(&router);
+    colleague.sign_in("health2@staff.cn").await;
+    let mut civil = Browser::new(&router);
+    civil.sign_in("civil@staff.cn").await;
+    let health_csrf = health.get(&path).await.csrf();
+    let colleague_csrf = colleague.get(&path).await.csrf();
+    let civil_csrf = civil.get(&path).await.csrf();
+    // Civil affairs may not decide health's step.
+    let page = civil
+        .post(
+            &act,
+            &[
+                ("csrf", &civil_csrf),
+                ("action", "approve"),
+                ("step", &health_step),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::CONFLICT, "{}", page.body);
+    let page = health
+        .post(
+            &act,
+            &[
+                ("csrf", &health_csrf),
+                ("action", "approve"),
+                ("step", &health_step),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    let page = colleague
+        .post(
+            &act,
+            &[
+                ("csrf", &colleague_csrf),
+                ("action", "approve"),
+                ("step", &health_step),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::CONFLICT);
+    assert!(page.body.contains("已由他人处理"), "{}", page.body);
+    let page = civil
+        .post(
+            &act,
+            &[
+                ("csrf", &civil_csrf),
+                ("action", "file"),
+                ("step", &civil_step),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+
+    let page = owner.get(&path).await;
+    assert!(page.body.contains("已办结"), "{}", page.body);
+    let audit = app.verify_audit().await.unwrap();
+    assert!(audit.is_intact(), "{audit:?}");
+    let entries = app.store().audit_entries().await.unwrap();
+    for (actor, account) in [
+        ("window:window", "window@staff.cn"),
+        ("reviewer:health", "health@staff.cn"),
+        ("reviewer:civil", "civil@staff.cn"),
+        ("applicant", "owner@applicant.cn"),
+    ] {
+        let named = format!("{actor} <{account}>");
+        assert!(
+            entries.iter().any(|e| e.actor == named),
+            "{named} in the audit"
+        );
+    }
+}
+
+#[tokio::test]
+async fn each_role_sees_only_what_is_its_own() {
+    let (app, router) = product("web-matrix", 1 << 20).await;
+    let mut owner = Browser::new(&router);
+    owner.sign_in("owner@applicant.cn").await;
+    let id = filing_id(&file(&mut owner, "隐私医养有限公司", &"b".repeat(64)).await);
+    let material = format!("/filings/{id}/materials/application");
+    let pages = [
+        "/my".to_string(),
+        "/inbox".to_string(),
+        "/admin/accounts".to_string(),
+        format!("/filings/{id}"),
+        material.clone(),
+        "/procedures/new_combined/apply".to_string(),
+    ];
+    // What each role gets on each page: 200, 403 (not its role's page) or
+    // 404 (a filing that is not its own: it might as well not exist).
+    let expected: [(&str, [u16; 6]); 9] = [
+        ("owner@applicant.cn", [200, 403, 403, 200, 200, 200]),
+        ("other@applicant.cn", [200, 403, 403, 404, 404, 200]),
+        ("window@staff.cn", [403, 200, 403, 200, 200, 403]),
+        ("health@staff.cn", [403, 200, 403, 200, 200, 403]),
+        ("civil@staff.cn", [403, 200, 403, 200, 200, 403]),
+        ("insurance@staff.cn", [403, 200, 403, 404, 404, 403]),
+        ("head@staff.cn", [403, 200, 403, 200, 200, 403]),
+        ("policy@staff.cn", [403, 403, 403, 403, 403, 403]),
+        ("admin@staff.cn", [403, 403, 200, 403, 403, 403]),
+    ];
+    for (email, statuses) in expected {
+        let mut browser = Browser::new(&router);
+        browser.sign_in(email).await;
+        for (path, status) in pages.iter().zip(statuses) {
+            let page = browser.get(path).await;
+            assert_eq!(page.status.as_u16(), status, "{email} {path}");
+            if status != 200 {
+                assert!(
+                    !page.body.contains("隐私医养"),
+                    "{email} {path} leaks the applicant"
+                );
+                assert!(!page.body.contains(&id), "{email} {path} leaks the filing");
+            }
+        }
+    }
+    // Nobody signed in: every one of these asks to sign in.
+    let mut nobody = Browser::new(&router);
+    for path in &pages {
+        let page = nobody.get(path).await;
+        assert_eq!(page.status, StatusCode::SEE_OTHER, "{path}");
+        assert!(page.location().starts_with("/login?next="), "{path}");
+    }
+    // A download is an attachment, never sniffed.
+    let page = owner.get(&material).await;
+    let disposition = page.headers[header::CONTENT_DISPOSITION].to_str().unwrap();
+    assert!(disposition.starts_with("attachment;"), "{disposition}");
+    assert_eq!(page.headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+    assert!(page.body.starts_with("%PDF-"));
+    // Another applicant cannot act on it either.
+    let mut other = Browser::new(&router);
+    other.sign_in("other@applicant.cn").await;
+    let page = other
+        .submit(
+            "/my",
+            &format!("/filings/{id}/act"),
+            &[("action", "withdraw"), ("reason", "x")],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        app.filing(&id, now().date()).await.unwrap().status,
+        "submitted"
+    );
+}
+
+#[tokio::test]
+async fn hostile_text_is_shown_as_text_and_bad_files_are_refused() {
+    let max = 64 * 1024;
+    let (app, router) = product("web-hostile", max).await;
+    let mut owner = Browser::new(&router);
+    owner.sign_in("owner@applicant.cn").await;
+    let hostile = "<script>alert(1)</script>#set page(width: 1cm)]$\\";
+    let id = filing_id(&file(&mut owner, hostile, &"c".repeat(64)).await);
+    let page = owner.get(&format!("/filings/{id}")).await;
+    assert!(!page.body.contains("<script>alert"), "markup is escaped");
+    assert!(
+        page.body
+            .contains("&#60;script&#62;alert(1)&#60;/script&#62;#set page(width: 1cm)]$\\"),
+        "{}",
+        page.body
+    );
+    assert!(page.headers[header::CONTENT_SECURITY_POLICY]
+        .to_str()
+        .unwrap()
+        .contains("default-src 'none'"));
+
+    // A file whose content is not what its name says; a file over the
+    // limit: refused at the material, in Chinese, nothing filed.
+    let csrf = owner.get("/procedures/new_combined/apply").await.csrf();
+    let form = sample_form();
+    let mut fields: Vec<(&str, &str)> =
+        vec![("csrf", &csrf), ("key", "d"), ("applicant", "某公司")];
+    fields.extend(form.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    let big = [b"%PDF-".as_slice(), &vec![b'x'; max as usize + 1]].concat();
+    let page = owner
+        .multipart(
+            "/procedures/new_combined/apply",
+            &fields,
+            &[
+                (
+                    "material:application",
+                    "application.pdf",
+                    b"<html>not a pdf</html>",
+                ),
+                ("material:feasibility", "feasibility.pdf", &big),
+            ],
+        )
+        .await;
+    assert_eq!(
+        page.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("application.pdf"), "{}", page.body);
+    assert!(
+        page.body.contains("文件过大") || page.body.contains("超过"),
+        "{}",
+        page.body
+    );
+    assert_eq!(owner.get("/my").await.body.matches("/filings/").count(), 1);
+
+    // A body over the request limit: 413.
+    let huge = vec![b'x'; 9 * 1024 * 1024];
+    let page = owner
+        .multipart(
+            "/procedures/new_combined/apply",
+            &[("csrf", &csrf)],
+            &[("material:application", "a.pdf", &huge)],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::PAYLOAD_TOO_LARGE, "{}", page.body);
+    // A multipart form without its token first: refused before any file is stored.
+    let page = owner
+        .multipart(
+            "/procedures/new_combined/apply",
+            &[("key", "e")],
+            &[("material:application", "a.pdf", &sample_pdf())],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::FORBIDDEN);
+    assert!(app.verify_audit().await.unwrap().is_intact());
+}

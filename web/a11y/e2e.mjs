@@ -1,0 +1,192 @@
+// The whole path through the one window in Debian's headless Chromium, each
+// person in a browser session of their own: an applicant registers and files
+// the new combined institution with its materials; the window accepts; health
+// and civil affairs decide their own parts in parallel; the applicant
+// downloads the permit; the public verifies it. Every page visited is
+// screenshot and checked with axe-core. One JSON line per page; the last
+// line is the summary. Exits 1 on a failed step or a serious violation.
+//   node e2e.mjs --base URL --accounts FILE --answers FILE --screenshots DIR --work DIR
+import { readFileSync, writeFileSync, mkdirSync } from "node:fs";
+import { createRequire } from "node:module";
+import { chromium } from "playwright-core";
+
+const require = createRequire(import.meta.url);
+const axeSource = readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
+const option = (name) => {
+  const at = process.argv.indexOf(`--${name}`);
+  if (at < 0) throw new Error(`--${name} is required`);
+  return process.argv[at + 1];
+};
+const base = option("base");
+const accounts = JSON.parse(readFileSync(option("accounts"), "utf8"));
+const answers = JSON.parse(readFileSync(option("answers"), "utf8"));
+const shots = option("screenshots");
+const work = option("work");
+mkdirSync(shots, { recursive: true });
+mkdirSync(work, { recursive: true });
+
+let shot = 0;
+let serious = 0;
+/** Screenshot and accessibility check of the page as it is now. */
+async function look(page, name) {
+  await page.addScriptTag({ content: axeSource });
+  const violations = await page.evaluate(async () => {
+    const r = await window.axe.run(document, { resultTypes: ["violations"] });
+    return r.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.length }));
+  });
+  const bad = violations.filter((v) => v.impact === "serious" || v.impact === "critical");
+  serious += bad.length;
+  shot += 1;
+  const file = `${shots}/${String(shot).padStart(2, "0")}-${name}.png`;
+  await page.screenshot({ path: file, fullPage: true });
+  console.log(JSON.stringify({ page: name, url: page.url(), violations, serious: bad.length, screenshot: file }));
+}
+
+/** A minimal one-page PDF: a real file to upload. */
+function pdf(text) {
+  const content = `BT /F1 14 Tf 72 720 Td (${text}) Tj ET`;
+  const objects = [
+    "<< /Type /Catalog /Pages 2 0 R >>",
+    "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+    "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>",
+    `<< /Length ${content.length} >>\nstream\n${content}\nendstream`,
+    "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+  ];
+  let out = "%PDF-1.4\n";
+  const offsets = [];
+  objects.forEach((object, i) => {
+    offsets.push(out.length);
+    out += `${i + 1} 0 obj\n${object}\nendobj\n`;
+  });
+  const xref = out.length;
+  out += `xref\n0 ${objects.length + 1}\n0000000000 65535 f \n`;
+  for (const offset of offsets) out += `${String(offset).padStart(10, "0")} 00000 n \n`;
+  out += `trailer\n<< /Size ${objects.length + 1} /Root 1 0 R >>\nstartxref\n${xref}\n%%EOF\n`;
+  return Buffer.from(out, "latin1");
+}
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+  args: ["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+});
+// The pages forbid every script (CSP); only the checker's own axe-core is let in.
+const session = async () => (await browser.newContext({ bypassCSP: true, acceptDownloads: true })).newPage();
+
+async function signIn(page, email, password, name) {
+  await page.goto(`${base}/login`);
+  await page.fill("#email", email);
+  await page.fill("#password", password);
+  await Promise.all([page.waitForNavigation(), page.click("form[action='/login'] button")]);
+  await look(page, name);
+}
+
+async function press(page, selector, name) {
+  await Promise.all([page.waitForNavigation(), page.click(selector)]);
+  if ((await page.locator("h1").first().textContent()).includes("已由他人处理")) {
+    throw new Error(`${name}: ${await page.locator("main").textContent()}`);
+  }
+  await look(page, name);
+}
+
+const result = {};
+try {
+  // The applicant registers.
+  const applicant = await session();
+  await applicant.goto(`${base}/`);
+  await look(applicant, "procedures");
+  await applicant.goto(`${base}/procedures/new_combined`);
+  await look(applicant, "notice");
+  await applicant.goto(`${base}/register`);
+  await look(applicant, "register");
+  const email = `e2e-${Date.now()}@applicant.example.cn`;
+  await applicant.fill("#name", answers.applicant);
+  await applicant.fill("#email", email);
+  await applicant.fill("#password", "e2e-password-123");
+  await Promise.all([applicant.waitForNavigation(), applicant.click("form[action='/register'] button")]);
+  await look(applicant, "my-filings-empty");
+
+  // … and files, with a mistake first: the error shows at its field.
+  await applicant.goto(`${base}/procedures/new_combined/apply`);
+  await look(applicant, "apply-form");
+  for (const [field, value] of Object.entries(answers.form)) {
+    const input = applicant.locator(`#f-${field}`);
+    const tag = await input.evaluate((e) => e.tagName);
+    if (tag === "SELECT") await input.selectOption({ label: String(value) });
+    else await input.fill(String(value));
+  }
+  // The browser's own checks are off: the server's, in Chinese by field, are tested.
+  await applicant.fill("#f-medical_beds", "-5");
+  await applicant.evaluate(() => { for (const f of document.forms) f.noValidate = true; });
+  await Promise.all([applicant.waitForNavigation(), applicant.click("form button[type=submit] >> text=提交申请")]);
+  const errors = await applicant.locator(".field-error").count();
+  if (errors === 0) throw new Error("a wrong value was not shown at its field");
+  await look(applicant, "apply-errors");
+  await applicant.fill("#f-medical_beds", String(answers.form.medical_beds));
+  for (const material of answers.materials) {
+    const file = `${work}/${material}.pdf`;
+    writeFileSync(file, pdf(`e2e ${material}`));
+    await applicant.setInputFiles(`#m-${material}`, file);
+  }
+  await Promise.all([applicant.waitForNavigation(), applicant.click("form button[type=submit] >> text=提交申请")]);
+  const filing = applicant.url().split("/filings/")[1];
+  if (!filing) throw new Error(`no filing page after submitting: ${applicant.url()}`);
+  result.filing = filing;
+  await look(applicant, "filed");
+
+  // The window accepts it from its intake queue.
+  const window = await session();
+  await signIn(window, accounts.window.email, accounts.window.password, "window-inbox");
+  await window.click(`a[href='/filings/${filing}']`);
+  await window.waitForLoadState();
+  await look(window, "window-filing");
+  await press(window, "form:has(input[value=accept]) button", "window-accepted");
+
+  // Health and civil affairs decide their own parts, each in its own session.
+  const health = await session();
+  const civil = await session();
+  await signIn(health, accounts.health.email, accounts.health.password, "health-inbox");
+  await signIn(civil, accounts.civil.email, accounts.civil.password, "civil-inbox");
+  for (const [page, action, name] of [
+    [health, "approve", "health"],
+    [civil, "file", "civil"],
+  ]) {
+    await page.goto(`${base}/filings/${filing}`);
+    await look(page, `${name}-review`);
+  }
+  await Promise.all([
+    press(health, "form:has(input[name=action][value=approve]) button", "health-approved"),
+    press(civil, "form:has(input[name=action][value=file]) button", "civil-filed"),
+  ]);
+
+  // The applicant downloads the permit once the worker has typeset it.
+  let link = null;
+  for (let attempt = 0; attempt < 120 && !link; attempt += 1) {
+    await applicant.goto(`${base}/filings/${filing}`);
+    const permit = applicant.locator("a[href*='/documents/']", { hasText: "执业许可证" });
+    if ((await permit.count()) > 0) link = await permit.first().getAttribute("href");
+    else await applicant.waitForTimeout(500);
+  }
+  if (!link) throw new Error("the permit never appeared on the applicant's page");
+  await look(applicant, "decided");
+  const [download] = await Promise.all([applicant.waitForEvent("download"), applicant.click(`a[href='${link}']`)]);
+  const saved = `${work}/permit.pdf`;
+  await download.saveAs(saved);
+  result.permit = saved;
+  const code = link.split("/documents/")[1];
+
+  // Anyone verifies it, as the QR code on it leads.
+  const anyone = await session();
+  await anyone.goto(`${base}/verify/${code}`);
+  const genuine = await anyone.locator(".genuine").count();
+  if (genuine !== 1) throw new Error("the public page did not verify the permit");
+  await look(anyone, "verified");
+  result.code = code;
+} catch (error) {
+  result.error = String(error.stack || error);
+} finally {
+  await browser.close();
+}
+result.pages = shot;
+result.serious = serious;
+console.log(JSON.stringify(result));
+process.exit(result.error || serious > 0 ? 1 : 0);
