@@ -385,3 +385,161 @@ async fn the_public_pages_pass_the_accessibility_check() {
         assert!(bytes.starts_with(b"\x89PNG"), "{}", shot.display());
     }
 }
+
+/// The whole path in real headless Chromium, each person in a session of
+/// their own (web/a11y/e2e.mjs): an applicant registers and files the new
+/// combined institution with its materials, the window accepts, health and
+/// civil affairs decide in parallel, the applicant downloads the permit and
+/// the public page verifies it. Every page is screenshot and passes axe-core.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_filing_end_to_end_in_chromium() {
+    let data = scratch("web-e2e");
+    let mut accounts = serde_json::Map::new();
+    for (key, department) in [
+        ("window", "window"),
+        ("health", "health"),
+        ("civil", "civil"),
+    ] {
+        let email = format!("{key}@e2e.example.cn");
+        let role = if key == "window" {
+            "window"
+        } else {
+            "reviewer"
+        };
+        let output = Command::new(env!("CARGO_BIN_EXE_onewindow"))
+            .args([
+                "user",
+                "add",
+                "--email",
+                &email,
+                "--name",
+                &format!("{key} 测试"),
+            ])
+            .args(["--role", role, "--department", department, "--data"])
+            .arg(&data)
+            .env("ONEWINDOW_PASSWORD", "e2e-staff-password")
+            .current_dir(root())
+            .output()
+            .expect("onewindow runs");
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        accounts.insert(
+            key.to_string(),
+            serde_json::json!({ "email": email, "password": "e2e-staff-password" }),
+        );
+    }
+    let accounts_file = data.join("accounts.json");
+    std::fs::write(&accounts_file, serde_json::to_vec(&accounts).unwrap()).unwrap();
+    let (mut server, port) = serve(&data, &[]);
+    let shots = data.join("e2e-screenshots");
+    let output = Command::new("node")
+        .arg(root().join("web/a11y/e2e.mjs"))
+        .args(["--base", &format!("http://127.0.0.1:{port}")])
+        .arg("--accounts")
+        .arg(&accounts_file)
+        .arg("--answers")
+        .arg(root().join("workflows/samples/new_combined.json"))
+        .arg("--screenshots")
+        .arg(&shots)
+        .arg("--work")
+        .arg(data.join("e2e-work"))
+        .output()
+        .expect("node runs (./run test installs Node.js, Chromium and web/a11y's packages)");
+    let _ = server.kill();
+    let _ = server.wait();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "the end-to-end run failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let summary: serde_json::Value =
+        serde_json::from_str(stdout.lines().last().expect("a summary")).unwrap();
+    assert_eq!(summary["serious"], 0, "{stdout}");
+    assert!(summary["pages"].as_u64().unwrap() >= 15, "{stdout}");
+    for line in stdout.lines().filter(|l| l.contains("\"screenshot\"")) {
+        let report: serde_json::Value = serde_json::from_str(line).unwrap();
+        let shot = std::fs::read(report["screenshot"].as_str().unwrap()).unwrap();
+        assert!(shot.starts_with(b"\x89PNG"), "{line}");
+    }
+    // The permit the applicant downloaded is the real PDF/A with their institution.
+    let permit = summary["permit"]
+        .as_str()
+        .expect("the permit was downloaded");
+    let text = Command::new("pdftotext")
+        .args([permit, "-"])
+        .output()
+        .expect("pdftotext (poppler-utils) runs");
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.contains("茂名康颐医养中心"), "{text}");
+    assert!(text.contains("医疗机构执业许可证"), "{text}");
+}
+
+/// What `serve` prints until it serves; then it is stopped.
+fn serve_output(data: &Path) -> Vec<String> {
+    use std::io::BufRead as _;
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut server = Command::new(env!("CARGO_BIN_EXE_onewindow"))
+        .args([
+            "serve",
+            "--no-worker",
+            "--addr",
+            &format!("127.0.0.1:{port}"),
+            "--data",
+        ])
+        .arg(data)
+        .current_dir(root())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("serve starts");
+    let stdout = server.stdout.take().unwrap();
+    let mut lines = Vec::new();
+    for line in std::io::BufReader::new(stdout).lines() {
+        let line = line.unwrap();
+        let serving = line.starts_with("serving on");
+        lines.push(line);
+        if serving {
+            break;
+        }
+    }
+    let _ = server.kill();
+    let _ = server.wait();
+    lines
+}
+
+/// On first start with an empty database `serve` opens one account per
+/// role, prints each password once, and files samples in different states.
+#[test]
+fn first_start_creates_an_account_per_role_and_sample_filings() {
+    let data = scratch("web-first-start");
+    let lines = serve_output(&data);
+    let text = lines.join("\n");
+    for role in ["applicant", "window", "reviewer", "head", "policy", "admin"] {
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.trim_start().starts_with(role) && l.contains('@')),
+            "an account for {role}:\n{text}"
+        );
+    }
+    for state in [
+        "waiting at the window",
+        "in parallel review",
+        "paused",
+        "overdue",
+        "decided with a permit",
+    ] {
+        assert!(text.contains(state), "a sample {state}:\n{text}");
+    }
+    // A second start prints no passwords again.
+    let again = serve_output(&data).join("\n");
+    assert!(!again.contains("first start"), "{again}");
+    assert!(again.contains("serving on"), "{again}");
+}

@@ -810,3 +810,66 @@ async fn hostile_text_is_shown_as_text_and_bad_files_are_refused() {
     assert_eq!(page.status, StatusCode::FORBIDDEN);
     assert!(app.verify_audit().await.unwrap().is_intact());
 }
+
+#[tokio::test]
+async fn the_first_start_samples_are_in_the_states_they_say() {
+    let data = scratch("web-samples");
+    let app = app(&data, onewindow::app::DEFAULT_MAX_UPLOAD).await;
+    let (accounts, filings) = app
+        .seed_samples(now())
+        .await
+        .unwrap()
+        .expect("an empty database");
+    let roles: Vec<Role> = accounts.iter().map(|a| a.role).collect();
+    for role in Role::ALL {
+        assert!(roles.contains(&role), "an account for {role}");
+    }
+    assert!(
+        app.seed_samples(now()).await.unwrap().is_none(),
+        "once only"
+    );
+    let today = now().date();
+    let mut views = Vec::new();
+    for filing in &filings {
+        views.push(app.filing(&filing.id, today).await.unwrap());
+    }
+    let active = |v: &onewindow::app::views::FilingView| {
+        v.steps.iter().filter(|s| s.state == "active").count()
+    };
+    assert_eq!(views[0].status, "submitted");
+    assert_eq!(
+        (views[1].status.as_str(), active(&views[1])),
+        ("in_review", 2)
+    );
+    assert!(views[2].pauses.iter().any(|p| p.until.is_none()), "paused");
+    assert!(
+        views[3]
+            .steps
+            .iter()
+            .any(|s| matches!(s.level, Some(onewindow::engine::clock::Level::Red))),
+        "overdue"
+    );
+    assert_eq!(views[4].decision.as_deref(), Some("granted"));
+    // The sample applicant signs in and sees all five.
+    let router = onewindow::web::router(app.clone());
+    let mut browser = Browser::new(&router);
+    let applicant = &accounts[0];
+    let page = browser
+        .submit(
+            "/login",
+            "/login",
+            &[
+                ("email", &applicant.email),
+                ("password", &applicant.password),
+            ],
+        )
+        .await;
+    assert_eq!(page.location(), "/my");
+    let my = browser.get("/my").await;
+    assert_eq!(
+        my.body.matches("/filings/SAMPLE-").count(),
+        5,
+        "{}",
+        my.body
+    );
+}

@@ -70,7 +70,8 @@ const browser = await chromium.launch({
   args: ["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
 });
 // The pages forbid every script (CSP); only the checker's own axe-core is let in.
-const session = async () => (await browser.newContext({ bypassCSP: true, acceptDownloads: true })).newPage();
+const session = async () =>
+  (await browser.newContext({ bypassCSP: true, acceptDownloads: true, locale: "zh-CN" })).newPage();
 
 async function signIn(page, email, password, name) {
   await page.goto(`${base}/login`);
