@@ -850,6 +850,28 @@ async fn the_first_start_samples_are_in_the_states_they_say() {
         "overdue"
     );
     assert_eq!(views[4].decision.as_deref(), Some("granted"));
+    // Every document renders, the paused filing's acceptance notice too:
+    // it states the promised date as it stood when issued.
+    let mail = onewindow::app::worker::MailConfig {
+        smtp: None,
+        eml_dir: data.join("mail"),
+        from: "一窗受理平台 <noreply@onewindow.example.cn>".into(),
+        templates: root().join("templates/mail"),
+    };
+    let worker = onewindow::app::worker::Worker::new(&app, &mail)
+        .await
+        .unwrap();
+    worker.pass(&app, "test", now(), 500).await.unwrap();
+    for filing in &filings[1..] {
+        for document in app.store().documents_of_filing(&filing.id).await.unwrap() {
+            assert!(
+                document.sha256.is_some(),
+                "{} {} rendered",
+                filing.id,
+                document.title
+            );
+        }
+    }
     // The sample applicant signs in and sees all five.
     let router = onewindow::web::router(app.clone());
     let mut browser = Browser::new(&router);

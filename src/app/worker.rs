@@ -224,9 +224,12 @@ async fn render_one(
         .get(usize::try_from(record.outcome).unwrap_or(usize::MAX))
         .ok_or("no such outcome")?;
     let issued_on: Date = record.issued_on.parse().map_err(|_| "bad issue date")?;
-    let due_on = clock::overall_due(&workflow, &filing, store.calendar(), clock::Limit::Promised)
-        .ok()
-        .flatten();
+    // As it stood when issued; older documents: as it stands now.
+    let due_on = record.due_on.or_else(|| {
+        clock::overall_due(&workflow, &filing, store.calendar(), clock::Limit::Promised)
+            .ok()
+            .flatten()
+    });
     let facts = DocumentFacts {
         issued_by: &record.issued_by,
         number: record.number.as_deref(),

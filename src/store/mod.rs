@@ -795,6 +795,9 @@ impl Store {
                 number: row.try_get(7)?,
                 verify_code: row.try_get(8)?,
                 sha256: row.try_get(9)?,
+                due_on: row
+                    .try_get::<Option<String>, _>(10)?
+                    .and_then(|d| d.parse().ok()),
             })
         })
         .transpose()
@@ -1036,6 +1039,9 @@ pub struct DocumentRecord {
     pub verify_code: String,
     /// Set once the PDF is rendered and stored.
     pub sha256: Option<String>,
+    /// The promised completion date when issued (`None` for documents
+    /// issued before it was kept).
+    pub due_on: Option<jiff::civil::Date>,
 }
 
 /// An evaluation result in the registry.
@@ -1252,6 +1258,8 @@ struct DocumentRow {
     issued_on: String,
     number: Option<String>,
     verify_code: String,
+    /// The promised completion date when issued.
+    due_on: Option<String>,
 }
 
 /// Filings the committer keeps in memory at most.
@@ -1661,8 +1669,8 @@ async fn write_documents(
     insert_rows(
         connection,
         shared,
-        "INSERT INTO documents (filing_id, audit_seq, event, outcome, title, template, issued_by, issued_on, number, verify_code)",
-        10,
+        "INSERT INTO documents (filing_id, audit_seq, event, outcome, title, template, issued_by, issued_on, number, verify_code, due_on)",
+        11,
         batch.documents.len(),
         |index, query| {
             let row = &batch.documents[index];
@@ -1677,6 +1685,7 @@ async fn write_documents(
                 .bind(row.issued_on.clone())
                 .bind(row.number.clone())
                 .bind(row.verify_code.clone())
+                .bind(row.due_on.clone())
         },
         "",
     )
@@ -1876,13 +1885,21 @@ async fn apply_one(
     let state =
         serde_json::to_string(&transition.filing).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
     let entry = chain_entry(batch, request, next_revision, &state)?;
+    let due_on = engine::clock::overall_due(
+        workflow,
+        &transition.filing,
+        &shared.calendar,
+        engine::clock::Limit::Promised,
+    )
+    .ok()
+    .flatten();
     let documents = record_effects(
         connection,
         shared,
         batch,
         request,
         workflow,
-        &transition.effects,
+        (&transition.effects, due_on),
         &entry,
     )
     .await?;
@@ -1931,7 +1948,7 @@ async fn record_effects(
     batch: &mut Batch,
     request: &Request,
     workflow: &Workflow,
-    effects: &[Effect],
+    (effects, due_on): (&[Effect], Option<jiff::civil::Date>),
     entry: &audit::Entry,
 ) -> Result<Vec<IssuedDocument>, sqlx::Error> {
     let now = request.now.to_string();
@@ -1974,6 +1991,7 @@ async fn record_effects(
                     issued_on: request.now.date().to_string(),
                     number: number.clone(),
                     verify_code: verify_code.clone(),
+                    due_on: due_on.map(|d| d.to_string()),
                 });
                 batch.outbox.push(OutboxInsert {
                     filing: request.filing.clone(),
@@ -2343,7 +2361,7 @@ impl Sql {
                 "INSERT INTO uploads (sha256, size, kind, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (sha256) DO NOTHING",
             ),
             select_document: q(
-                "SELECT filing_id, event, outcome, title, template, issued_by, issued_on, number, verify_code, sha256
+                "SELECT filing_id, event, outcome, title, template, issued_by, issued_on, number, verify_code, sha256, due_on
                  FROM documents WHERE verify_code = $1",
             ),
             record_pdf: q("UPDATE documents SET sha256 = $1 WHERE verify_code = $2"),
