@@ -593,7 +593,7 @@ async fn a_filing_through_the_pages_from_submission_to_decision() {
     let health_csrf = health.get(&path).await.csrf();
     let colleague_csrf = colleague.get(&path).await.csrf();
     let civil_csrf = civil.get(&path).await.csrf();
-    // Civil affairs may not decide health's step.
+    // Civil affairs may not decide health's step: refused, in Chinese.
     let page = civil
         .post(
             &act,
@@ -604,7 +604,13 @@ async fn a_filing_through_the_pages_from_submission_to_decision() {
             ],
         )
         .await;
-    assert_eq!(page.status, StatusCode::CONFLICT, "{}", page.body);
+    assert_eq!(
+        page.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("该操作不属于您的职责"), "{}", page.body);
     let page = health
         .post(
             &act,
@@ -894,4 +900,229 @@ async fn the_first_start_samples_are_in_the_states_they_say() {
         "{}",
         my.body
     );
+}
+
+/// A JSON request with a bearer token.
+async fn api(
+    router: &Router,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<(&str, Vec<u8>)>,
+    key: Option<&str>,
+) -> (StatusCode, HeaderMap, serde_json::Value) {
+    let mut request = Request::builder().method(method).uri(path);
+    if let Some(token) = token {
+        request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+    }
+    if let Some(key) = key {
+        request = request.header("idempotency-key", key);
+    }
+    let body = match body {
+        Some((content_type, bytes)) => {
+            request = request.header(header::CONTENT_TYPE, content_type);
+            Body::from(bytes)
+        }
+        None => Body::empty(),
+    };
+    let response = router
+        .clone()
+        .oneshot(request.body(body).unwrap())
+        .await
+        .unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = to_bytes(response.into_body(), 1 << 24).await.unwrap();
+    let json = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
+    (status, headers, json)
+}
+
+fn json(value: &serde_json::Value) -> Option<(&'static str, Vec<u8>)> {
+    Some(("application/json", serde_json::to_vec(value).unwrap()))
+}
+
+#[tokio::test]
+async fn the_api_files_acts_and_answers_with_bearer_tokens() {
+    let (app, router) = product("web-api", 1 << 20).await;
+    let token = |email: &'static str| {
+        let app = app.clone();
+        async move { app.issue_api_token(email, "test", now()).await.unwrap() }
+    };
+    let owner = token("owner@applicant.cn").await;
+    let other = token("other@applicant.cn").await;
+    let window = token("window@staff.cn").await;
+    let health = token("health@staff.cn").await;
+
+    let (status, headers, problem) = api(&router, "GET", "/api/v1/filings", None, None, None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(headers[header::WWW_AUTHENTICATE], "Bearer");
+    assert_eq!(headers[header::CONTENT_TYPE], "application/problem+json");
+    assert_eq!(problem["status"], 401);
+    let (status, ..) = api(
+        &router,
+        "GET",
+        "/api/v1/filings",
+        Some("forged"),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    // Upload, then file referring to it.
+    let (status, _, upload) = api(
+        &router,
+        "POST",
+        "/api/v1/uploads?name=application.pdf",
+        Some(&owner),
+        Some(("application/pdf", sample_pdf())),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{upload}");
+    let (status, _, problem) = api(
+        &router,
+        "POST",
+        "/api/v1/uploads?name=fake.pdf",
+        Some(&owner),
+        Some(("application/pdf", b"GIF89a not a pdf".to_vec())),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{problem}");
+
+    let form: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str::<serde_json::Value>(
+            &std::fs::read_to_string(root().join("workflows/samples/new_combined.json")).unwrap(),
+        )
+        .unwrap()["form"]
+            .as_object()
+            .unwrap()
+            .clone();
+    let mut wrong = form.clone();
+    wrong.insert("medical_beds".into(), serde_json::json!(-3));
+    let (status, _, problem) = api(
+        &router,
+        "POST",
+        "/api/v1/filings",
+        Some(&owner),
+        json(&serde_json::json!({"workflow": "new_combined", "applicant": "接口医养", "form": wrong})),
+        Some("k1"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+    assert_eq!(problem["errors"][0]["subject"], "medical_beds", "{problem}");
+
+    let mut materials = serde_json::Map::new();
+    for material in [
+        "application",
+        "feasibility",
+        "site_plan",
+        "fire",
+        "staff",
+        "rules",
+        "private_registration",
+    ] {
+        materials.insert(
+            material.into(),
+            serde_json::json!({"sha256": upload["sha256"], "name": format!("{material}.pdf")}),
+        );
+    }
+    let new = serde_json::json!({
+        "workflow": "new_combined",
+        "applicant": "接口医养",
+        "form": form,
+        "materials": materials,
+    });
+    let (status, headers, filed) = api(
+        &router,
+        "POST",
+        "/api/v1/filings",
+        Some(&owner),
+        json(&new),
+        Some("k1"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{filed}");
+    let id = filed["id"].as_str().unwrap().to_string();
+    assert_eq!(headers[header::LOCATION], format!("/api/v1/filings/{id}"));
+    let (_, _, again) = api(
+        &router,
+        "POST",
+        "/api/v1/filings",
+        Some(&owner),
+        json(&new),
+        Some("k1"),
+    )
+    .await;
+    assert_eq!(again["id"], id.as_str(), "the same key files once");
+    let (_, _, mine) = api(&router, "GET", "/api/v1/filings", Some(&owner), None, None).await;
+    assert_eq!(mine.as_array().unwrap().len(), 1);
+
+    let path = format!("/api/v1/filings/{id}");
+    let (status, ..) = api(&router, "GET", &path, Some(&other), None, None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, ..) = api(
+        &router,
+        "POST",
+        "/api/v1/filings",
+        Some(&window),
+        json(&new),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    let actions = format!("{path}/actions");
+    let (status, _, view) = api(
+        &router,
+        "POST",
+        &actions,
+        Some(&window),
+        json(&serde_json::json!({"action": "accept"})),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{view}");
+    assert_eq!(view["status"], "in_review");
+    let (status, _, problem) = api(
+        &router,
+        "POST",
+        &actions,
+        Some(&window),
+        json(&serde_json::json!({"action": "accept"})),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "accepted twice: {problem}");
+    assert!(
+        problem["detail"].as_str().unwrap().contains("审查中"),
+        "{problem}"
+    );
+    let (_, _, inbox) = api(&router, "GET", "/api/v1/inbox", Some(&health), None, None).await;
+    let item = &inbox.as_array().unwrap()[0];
+    assert_eq!(item["filing"], id.as_str());
+    let step = item["step"].as_u64().unwrap();
+    let approve = serde_json::json!({"action": "approve", "step": step});
+    let (status, _, view) = api(
+        &router,
+        "POST",
+        &actions,
+        Some(&health),
+        json(&approve),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{view}");
+    let (status, _, problem) = api(
+        &router,
+        "POST",
+        &actions,
+        Some(&health),
+        json(&approve),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "decided twice: {problem}");
+    assert!(app.verify_audit().await.unwrap().is_intact());
 }

@@ -281,6 +281,31 @@ impl App {
         Ok(self.store.store_upload(name, kind, bytes, now).await?)
     }
 
+    /// An upload stored earlier, named by its hash (the JSON API uploads
+    /// first, then files referring to what it stored).
+    ///
+    /// # Errors
+    /// [`AppError::Invalid`] for a hash nothing was uploaded under.
+    pub async fn uploaded(
+        &self,
+        material: &str,
+        sha256: &str,
+        name: &str,
+    ) -> Result<Upload, AppError> {
+        match self.store.upload_record(sha256).await? {
+            Some((size, kind)) => Ok(Upload {
+                name: name.to_string(),
+                kind,
+                sha256: sha256.to_string(),
+                size,
+            }),
+            None => Err(AppError::Invalid(vec![engine::Problem::about(
+                material,
+                format!("没有找到已上传的文件 {sha256}"),
+            )])),
+        }
+    }
+
     /// A filing with its steps, due dates and warning levels on `today`.
     ///
     /// # Errors

@@ -341,6 +341,67 @@ impl fmt::Display for EngineError {
 
 impl std::error::Error for EngineError {}
 
+impl EngineError {
+    /// Whether someone else acted first: the step or filing moved on
+    /// between seeing it and acting (a race, not a mistake).
+    pub fn is_race(&self) -> bool {
+        matches!(
+            self,
+            EngineError::WrongState { .. }
+                | EngineError::StepNotActive { .. }
+                | EngineError::AlreadySigned { .. }
+                | EngineError::CorrectionAlreadyRequested
+                | EngineError::AlreadyExtended
+                | EngineError::NoOpenCorrection { .. }
+        )
+    }
+
+    /// The refusal in words for the people using the pages.
+    pub fn chinese(&self) -> String {
+        match self {
+            EngineError::WrongWorkflow { .. } | EngineError::Calendar(_) => {
+                "系统暂时无法办理此事项，请联系综合窗口".to_string()
+            }
+            EngineError::WrongState { status, .. } => {
+                format!("此申请当前为“{}”，不能进行该操作", status.chinese())
+            }
+            EngineError::WrongActor { .. } => "该操作不属于您的职责".to_string(),
+            EngineError::UnknownStep { .. } | EngineError::WrongStepKind { .. } => {
+                "该环节不能进行此操作".to_string()
+            }
+            EngineError::StepNotActive { .. } => "该环节已办结或尚未开始".to_string(),
+            EngineError::StepPaused { .. } => "该环节计时已中止，请先恢复计时".to_string(),
+            EngineError::BeyondBound { months, bound, .. } => {
+                format!("该环节须在{months}个月内、即{bound}前办结，中止时间过长，请缩短所需工作日")
+            }
+            EngineError::AlreadySigned { .. } => "您已签署".to_string(),
+            EngineError::CorrectionAlreadyRequested => {
+                "已出具过补正通知：补正须一次性告知".to_string()
+            }
+            EngineError::NoOpenCorrection { .. } => "没有待补正的内容".to_string(),
+            EngineError::IntakeLimitPassed { deemed_accepted_on } => format!(
+                "受理期限已过，依法自{deemed_accepted_on}起视为受理（行政许可法第三十二条）"
+            ),
+            EngineError::MissingMaterials { materials } => format!(
+                "缺少必交材料（{}），请出具补正通知而不是受理",
+                materials.join("、")
+            ),
+            EngineError::CorrectionIncomplete { omitted } => format!(
+                "补正通知须一次性列明全部缺少的材料，尚未列入：{}",
+                omitted.join("、")
+            ),
+            EngineError::DeferredOutstanding { materials } => {
+                format!("容缺材料尚未补齐：{}", materials.join("、"))
+            }
+            EngineError::EmptyReasons => "请填写理由或补正内容".to_string(),
+            EngineError::NoExtensionAllowed => "本事项不允许延长办理期限".to_string(),
+            EngineError::AlreadyExtended => "办理期限已延长过一次".to_string(),
+            EngineError::NotPaused { .. } => "该环节计时未中止".to_string(),
+            EngineError::Invalid { problems } => Problem::list(problems),
+        }
+    }
+}
+
 impl From<CalendarError> for EngineError {
     fn from(error: CalendarError) -> EngineError {
         EngineError::Calendar(error)

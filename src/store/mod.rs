@@ -638,6 +638,26 @@ impl Store {
         })
     }
 
+    /// A stored upload's size and kind, by its hash.
+    ///
+    /// # Errors
+    /// A database failure.
+    pub async fn upload_record(&self, sha256: &str) -> Result<Option<(u64, String)>, StoreError> {
+        let text = self
+            .shared
+            .sql
+            .rewrite("SELECT size, kind FROM uploads WHERE sha256 = $1");
+        let row = sqlx::query(&text)
+            .bind(sha256.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|row| {
+            let size: i64 = row.try_get(0)?;
+            Ok((u64::try_from(size).unwrap_or(0), row.try_get(1)?))
+        })
+        .transpose()
+    }
+
     /// Records the day a registered institution formally opened.
     ///
     /// # Errors

@@ -1,26 +1,46 @@
 //! The JSON API for integrators, under `/api/v1`: the same use cases as the
 //! pages, answered as JSON, errors as `application/problem+json` (RFC 9457).
-//! Today the public's part: the procedures, their notices, document checks.
+//! The public's part needs no sign-in; the rest takes a bearer token of an
+//! account (`onewindow user token`) and acts as that account's role.
 
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{any, get};
+use axum::routing::{any, get, post};
 use axum::{Json, Router};
 use serde::Serialize;
 
+use std::collections::BTreeMap;
+
+use axum::extract::{FromRef, FromRequestParts, Query};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode};
+use serde::Deserialize;
+
+use super::auth::Web;
 use super::error::WebError;
+use super::filing::{carry_out, ActionRequest, FILING_ROLES};
 use super::public::{procedure_list, Notice, Procedure};
+use crate::app::accounts::{Account, Role};
 use crate::app::views::VerifiedDocument;
+use crate::app::views::{FilingSummary, FilingView, QueueItem};
+use crate::app::worker::local_now;
 use crate::app::App;
+use crate::app::{AppError, NewFiling, QueueFilter, QueuePage};
+use crate::engine::{Applicant, Upload};
 
 pub fn router() -> Router<super::auth::Web> {
     Router::new()
         .route("/api/v1/procedures", get(procedures))
         .route("/api/v1/procedures/{id}/notice", get(notice))
         .route("/api/v1/documents/{code}", get(document))
+        .route("/api/v1/uploads", post(upload))
+        .route("/api/v1/filings", get(my_filings).post(submit))
+        .route("/api/v1/filings/{id}", get(filing))
+        .route("/api/v1/filings/{id}/actions", post(act))
+        .route("/api/v1/inbox", get(inbox))
         .route("/api/v1/{*rest}", any(unknown))
 }
 
@@ -52,11 +72,19 @@ struct ProblemBody {
     status: u16,
     #[serde(skip_serializing_if = "Option::is_none")]
     detail: Option<String>,
+    /// Every problem of the input, by field (`subject`), in Chinese.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    errors: Vec<crate::engine::Problem>,
 }
 
 impl IntoResponse for Problem {
     fn into_response(self) -> Response {
         let (status, title, message) = self.0.parts();
+        let challenge = matches!(self.0, WebError::SignIn { .. });
+        let errors = match &self.0 {
+            WebError::Unprocessable(problems) => problems.clone(),
+            _ => Vec::new(),
+        };
         let detail = match self.0 {
             WebError::NotFound | WebError::Internal(_) => None,
             WebError::SignIn { .. } => {
@@ -69,14 +97,22 @@ impl IntoResponse for Problem {
             title,
             status: status.as_u16(),
             detail,
+            errors,
         };
         let json = serde_json::to_vec(&body).unwrap_or_default();
-        (
+        let mut response = (
             status,
             [(header::CONTENT_TYPE, "application/problem+json")],
             json,
         )
-            .into_response()
+            .into_response();
+        if challenge {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static("Bearer"),
+            );
+        }
+        response
     }
 }
 
@@ -101,4 +137,205 @@ async fn document(
     }
     let found = app.verify_by_code(&code).await?;
     found.map(Json).ok_or(Problem(WebError::NotFound))
+}
+
+/// The account a bearer token belongs to; 401 without a valid one.
+pub struct Bearer(pub Account);
+
+impl<S> FromRequestParts<S> for Bearer
+where
+    S: Send + Sync,
+    Arc<App>: FromRef<S>,
+{
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Bearer, Problem> {
+        let unauthorized = || {
+            Problem(WebError::SignIn {
+                next: String::new(),
+                expired: false,
+            })
+        };
+        let token = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim)
+            .filter(|t| !t.is_empty() && t.len() <= 128)
+            .ok_or_else(unauthorized)?;
+        let app = Arc::<App>::from_ref(state);
+        let account = app.token_account(token).await?.ok_or_else(unauthorized)?;
+        Ok(Bearer(account))
+    }
+}
+
+fn role(account: &Account, roles: &[Role]) -> Result<(), Problem> {
+    if roles.contains(&account.role) {
+        Ok(())
+    } else {
+        Err(Problem(WebError::Forbidden(format!(
+            "{}不能办理此项",
+            account.role.chinese()
+        ))))
+    }
+}
+
+#[derive(Deserialize)]
+struct UploadQuery {
+    /// The file's name; its extension is the kind the content must be.
+    name: String,
+}
+
+/// Stores a material's file (the body, as is); its reference for a filing.
+async fn upload(
+    State(app): State<Arc<App>>,
+    Bearer(account): Bearer,
+    Query(query): Query<UploadQuery>,
+    body: axum::body::Bytes,
+) -> Result<(StatusCode, Json<Upload>), Problem> {
+    role(&account, &[Role::Applicant])?;
+    let kind = query
+        .name
+        .rsplit_once('.')
+        .map(|(_, ext)| ext.to_ascii_lowercase())
+        .unwrap_or_default();
+    let upload = app.upload(&query.name, &kind, &body, local_now()).await?;
+    Ok((StatusCode::CREATED, Json(upload)))
+}
+
+/// A material of a new filing: a file uploaded before, by its hash.
+#[derive(Deserialize)]
+struct MaterialRef {
+    sha256: String,
+    name: String,
+}
+
+/// A new filing as an integrator sends it.
+#[derive(Deserialize)]
+struct NewFilingRequest {
+    workflow: String,
+    applicant: String,
+    #[serde(default)]
+    form: serde_json::Map<String, serde_json::Value>,
+    #[serde(default)]
+    materials: BTreeMap<String, MaterialRef>,
+}
+
+/// Files an application; the `Idempotency-Key` header files it once
+/// however often the request is sent, answering the same each time.
+async fn submit(
+    State(app): State<Arc<App>>,
+    Bearer(account): Bearer,
+    headers: HeaderMap,
+    Json(request): Json<NewFilingRequest>,
+) -> Result<Response, Problem> {
+    role(&account, &[Role::Applicant])?;
+    let key = headers
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .filter(|k| !k.is_empty() && k.len() <= 128)
+        .map(|k| format!("api:{}:{k}", account.email));
+    let mut materials = BTreeMap::new();
+    for (material, reference) in request.materials {
+        let upload = app
+            .uploaded(&material, &reference.sha256, &reference.name)
+            .await?;
+        materials.insert(material, upload);
+    }
+    let filing = NewFiling {
+        id: None,
+        workflow: request.workflow,
+        applicant: Applicant {
+            name: request.applicant,
+            email: Some(account.email.clone()),
+        },
+        form: request.form,
+        facts: serde_json::Map::new(),
+        materials,
+        key,
+        account: Some(account.email.clone()),
+        now: local_now(),
+    };
+    let view = app.submit(filing).await.map_err(invalid)?;
+    let location = format!("/api/v1/filings/{}", view.id);
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        Json(view),
+    )
+        .into_response())
+}
+
+/// Invalid input lists every problem, by field.
+fn invalid(error: AppError) -> Problem {
+    match error {
+        AppError::Invalid(problems) => Problem(WebError::Unprocessable(problems)),
+        other => other.into(),
+    }
+}
+
+async fn my_filings(
+    State(app): State<Arc<App>>,
+    Bearer(account): Bearer,
+) -> Result<Json<Vec<FilingSummary>>, Problem> {
+    role(&account, &[Role::Applicant])?;
+    Ok(Json(app.filings_of(&account.email).await?))
+}
+
+async fn filing(
+    State(app): State<Arc<App>>,
+    Bearer(account): Bearer,
+    Path(id): Path<String>,
+) -> Result<Json<FilingView>, Problem> {
+    role(&account, &FILING_ROLES)?;
+    Ok(Json(
+        app.filing_for(&account, &id, local_now().date()).await?,
+    ))
+}
+
+/// An action on a filing; the filing as it is afterwards.
+async fn act(
+    State(web): State<Web>,
+    Bearer(account): Bearer,
+    Path(id): Path<String>,
+    Json(request): Json<ActionRequest>,
+) -> Result<Json<FilingView>, Problem> {
+    role(&account, &FILING_ROLES)?;
+    carry_out(&web, &account, &id, &request).await?;
+    Ok(Json(
+        web.app
+            .filing_for(&account, &id, local_now().date())
+            .await?,
+    ))
+}
+
+#[derive(Deserialize)]
+struct InboxQuery {
+    filter: Option<String>,
+    #[serde(default)]
+    offset: i64,
+}
+
+/// A department's open work by due date, 200 at a time.
+async fn inbox(
+    State(app): State<Arc<App>>,
+    Bearer(account): Bearer,
+    Query(query): Query<InboxQuery>,
+) -> Result<Json<Vec<QueueItem>>, Problem> {
+    role(&account, &[Role::Window, Role::Reviewer, Role::Head])?;
+    let filter = match query.filter.as_deref() {
+        Some("mine") => QueueFilter::ClaimedBy(account.email.clone()),
+        Some("unclaimed") => QueueFilter::Unclaimed,
+        Some("overdue") => QueueFilter::Overdue,
+        _ => QueueFilter::All,
+    };
+    let page = QueuePage {
+        department: account.department.clone().unwrap_or_default(),
+        filter,
+        today: local_now().date(),
+        limit: 200,
+        offset: query.offset.max(0),
+    };
+    Ok(Json(app.queue(&page).await?))
 }

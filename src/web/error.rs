@@ -15,6 +15,8 @@ pub enum WebError {
     NotFound,
     /// The request itself is wrong (a field too long, a malformed value).
     BadRequest(String),
+    /// Input with problems, every one listed by its field.
+    Unprocessable(Vec<crate::engine::Problem>),
     /// Signed in, but this role may not do this.
     Forbidden(String),
     /// A page for signed-in accounts: sign in first, then come back to `next`.
@@ -25,6 +27,8 @@ pub enum WebError {
     TooMany,
     /// An upload over the limit.
     TooLarge(String),
+    /// The engine refused what was asked (the rules of the procedure).
+    Refused(String),
     /// Someone else acted first (a step already decided, a filing moved on).
     Conflict(String),
     /// Something failed that the person cannot fix; logged, not shown.
@@ -40,11 +44,13 @@ impl From<AppError> for WebError {
             }
             other => {
                 if let Some(refusal) = other.rejection() {
-                    WebError::Conflict(refusal.to_string())
+                    if refusal.is_race() {
+                        WebError::Conflict(refusal.chinese())
+                    } else {
+                        WebError::Refused(refusal.chinese())
+                    }
                 } else if other.is_conflict() {
-                    WebError::Conflict(
-                        "此事项在您打开页面后已有变化（可能已由他人处理）".to_string(),
-                    )
+                    WebError::Conflict("此事项在您打开页面后已有变化".to_string())
                 } else if let Some(message) = other.upload_refusal() {
                     WebError::BadRequest(message.to_string())
                 } else {
@@ -75,6 +81,11 @@ impl WebError {
             WebError::BadRequest(message) => {
                 (StatusCode::BAD_REQUEST, "请求有误", message.clone())
             }
+            WebError::Unprocessable(problems) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "填写有误",
+                crate::engine::Problem::list(problems),
+            ),
             WebError::Forbidden(message) => (StatusCode::FORBIDDEN, "无权办理", message.clone()),
             WebError::SignIn { .. } => (
                 StatusCode::UNAUTHORIZED,
@@ -95,10 +106,15 @@ impl WebError {
             WebError::TooLarge(message) => {
                 (StatusCode::PAYLOAD_TOO_LARGE, "文件过大", message.clone())
             }
+            WebError::Refused(message) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "无法办理",
+                format!("{message}。未作任何改动。"),
+            ),
             WebError::Conflict(message) => (
                 StatusCode::CONFLICT,
                 "已由他人处理",
-                format!("{message}。未作任何改动，请刷新页面查看最新状态。"),
+                format!("{message}（可能已由他人处理）。未作任何改动，请刷新页面查看最新状态。"),
             ),
             WebError::Internal(detail) => {
                 tracing::error!(%detail, "request failed");

@@ -34,7 +34,8 @@ pub fn router() -> Router<Web> {
 }
 
 /// The roles that see filings.
-const FILING_ROLES: [Role; 4] = [Role::Applicant, Role::Window, Role::Reviewer, Role::Head];
+pub(super) const FILING_ROLES: [Role; 4] =
+    [Role::Applicant, Role::Window, Role::Reviewer, Role::Head];
 
 /// A step as the page shows it.
 struct StepRow {
@@ -200,6 +201,31 @@ async fn filing_page(
     })
 }
 
+/// An action on a filing, as a page's form or the JSON API sends it: the
+/// one wire type both turn into the engine's command.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub(super) struct ActionRequest {
+    pub action: String,
+    #[serde(default)]
+    pub step: Option<usize>,
+    /// Refusal reasons, one each.
+    #[serde(default)]
+    pub reasons: Vec<String>,
+    /// Correction items: material ids or free text.
+    #[serde(default)]
+    pub items: Vec<String>,
+    /// A pause's kind: `expert_review`, `inspection`, `appraisal`, `hearing`.
+    #[serde(default)]
+    pub kind: Option<String>,
+    #[serde(default)]
+    pub days: Option<u32>,
+    #[serde(default)]
+    pub reason: Option<String>,
+    /// The revision the actor saw; a filing that moved on is a conflict.
+    #[serde(default)]
+    pub revision: Option<i64>,
+}
+
 /// Lines of a text box, trimmed, empty ones dropped.
 fn lines(text: Option<&String>) -> Vec<String> {
     text.map(|t| {
@@ -212,26 +238,95 @@ fn lines(text: Option<&String>) -> Vec<String> {
     .unwrap_or_default()
 }
 
-/// The items of a correction: the ticked materials, then the free text.
-fn items(form: &HashMap<String, String>) -> Vec<String> {
-    let mut items: Vec<String> = form
-        .keys()
-        .filter_map(|key| key.strip_prefix("item:"))
-        .map(str::to_string)
-        .collect();
-    items.sort();
-    items.extend(lines(form.get("other")));
-    items
-}
-
-fn number<T: std::str::FromStr>(form: &HashMap<String, String>, key: &str) -> Result<T, WebError> {
+/// A number typed in a form; empty means not given.
+fn parsed<T: std::str::FromStr>(
+    form: &HashMap<String, String>,
+    key: &str,
+) -> Result<Option<T>, WebError> {
     form.get(key)
-        .and_then(|v| v.trim().parse().ok())
-        .ok_or_else(|| WebError::BadRequest(format!("缺少或无效的“{key}”")))
+        .filter(|v| !v.trim().is_empty())
+        .map(|v| {
+            v.trim()
+                .parse()
+                .map_err(|_| WebError::BadRequest(format!("“{key}”应为数字")))
+        })
+        .transpose()
 }
 
-fn pause_kind(text: Option<&String>) -> Result<PauseKind, WebError> {
-    Ok(match text.map(String::as_str) {
+impl ActionRequest {
+    /// A page's form: ticked `item:ID` boxes and an `other` text box make
+    /// the items; text boxes hold one reason per line.
+    fn from_form(form: &HashMap<String, String>) -> Result<ActionRequest, WebError> {
+        let mut items: Vec<String> = form
+            .keys()
+            .filter_map(|key| key.strip_prefix("item:"))
+            .map(str::to_string)
+            .collect();
+        items.sort();
+        items.extend(lines(form.get("other")));
+        Ok(ActionRequest {
+            action: form.get("action").cloned().unwrap_or_default(),
+            step: parsed(form, "step")?,
+            reasons: lines(form.get("reasons")),
+            items,
+            kind: form.get("kind").cloned(),
+            days: parsed(form, "days")?,
+            reason: form.get("reason").cloned(),
+            revision: parsed(form, "revision")?,
+        })
+    }
+
+    fn step(&self) -> Result<usize, WebError> {
+        self.step
+            .ok_or_else(|| WebError::BadRequest("缺少环节（step）".to_string()))
+    }
+
+    /// The engine's command; claiming and releasing are not commands.
+    pub fn command(&self) -> Result<Command, WebError> {
+        let reason = || {
+            self.reason
+                .as_deref()
+                .unwrap_or_default()
+                .trim()
+                .to_string()
+        };
+        Ok(match self.action.as_str() {
+            "accept" => Command::Accept,
+            "correct" => Command::RequestCorrection {
+                items: self.items.clone(),
+            },
+            "refuse_intake" => Command::RefuseToAccept {
+                reasons: self.reasons.clone(),
+            },
+            "approve" => Command::Approve { step: self.step()? },
+            "file" => Command::File { step: self.step()? },
+            "refuse" => Command::Refuse {
+                step: self.step()?,
+                reasons: self.reasons.clone(),
+            },
+            "step_correct" => Command::RequestStepCorrection {
+                step: self.step()?,
+                items: self.items.clone(),
+            },
+            "pause" => Command::Pause {
+                step: self.step()?,
+                kind: pause_kind(self.kind.as_deref())?,
+                days: self
+                    .days
+                    .filter(|d| *d > 0)
+                    .ok_or_else(|| WebError::BadRequest("请填写所需工作日".to_string()))?,
+                reason: reason(),
+            },
+            "resume" => Command::Resume { step: self.step()? },
+            "extend" => Command::Extend { reason: reason() },
+            "withdraw" => Command::Withdraw { reason: reason() },
+            other => return Err(WebError::BadRequest(format!("没有操作“{other}”"))),
+        })
+    }
+}
+
+fn pause_kind(text: Option<&str>) -> Result<PauseKind, WebError> {
+    Ok(match text {
         Some("expert_review") => PauseKind::ExpertReview,
         Some("inspection") => PauseKind::Inspection,
         Some("appraisal") => PauseKind::Appraisal,
@@ -240,46 +335,48 @@ fn pause_kind(text: Option<&String>) -> Result<PauseKind, WebError> {
     })
 }
 
-/// The engine's command for a posted action.
-fn command(action: &str, form: &HashMap<String, String>) -> Result<Command, WebError> {
-    let reason = || {
-        form.get("reason")
-            .map(|r| r.trim().to_string())
-            .unwrap_or_default()
-    };
-    Ok(match action {
-        "accept" => Command::Accept,
-        "correct" => Command::RequestCorrection { items: items(form) },
-        "refuse_intake" => Command::RefuseToAccept {
-            reasons: lines(form.get("reasons")),
-        },
-        "approve" => Command::Approve {
-            step: number(form, "step")?,
-        },
-        "file" => Command::File {
-            step: number(form, "step")?,
-        },
-        "refuse" => Command::Refuse {
-            step: number(form, "step")?,
-            reasons: lines(form.get("reasons")),
-        },
-        "step_correct" => Command::RequestStepCorrection {
-            step: number(form, "step")?,
-            items: items(form),
-        },
-        "pause" => Command::Pause {
-            step: number(form, "step")?,
-            kind: pause_kind(form.get("kind"))?,
-            days: number(form, "days")?,
-            reason: reason(),
-        },
-        "resume" => Command::Resume {
-            step: number(form, "step")?,
-        },
-        "extend" => Command::Extend { reason: reason() },
-        "withdraw" => Command::Withdraw { reason: reason() },
-        other => return Err(WebError::BadRequest(format!("没有操作“{other}”"))),
-    })
+/// Carries out an action of a signed-in account: a claim, a release or a
+/// command; what the page says afterwards.
+pub(super) async fn carry_out(
+    web: &Web,
+    account: &Account,
+    id: &str,
+    request: &ActionRequest,
+) -> Result<&'static str, WebError> {
+    let now = local_now();
+    match request.action.as_str() {
+        "claim" | "release" => {
+            let take = request.action == "claim";
+            let held = web
+                .app
+                .claim_as(account, id, request.step, take, now)
+                .await?;
+            Ok(match (take, held) {
+                (true, true) => "claim",
+                (true, false) => "taken",
+                (false, _) => "release",
+            })
+        }
+        _ => {
+            let command = request.command()?;
+            web.app
+                .act_as(account, id, command, request.revision, None, now)
+                .await?;
+            Ok(match request.action.as_str() {
+                "accept" => "accept",
+                "correct" => "correct",
+                "refuse_intake" => "refuse_intake",
+                "approve" => "approve",
+                "file" => "file",
+                "refuse" => "refuse",
+                "step_correct" => "step_correct",
+                "pause" => "pause",
+                "resume" => "resume",
+                "extend" => "extend",
+                _ => "withdraw",
+            })
+        }
+    }
 }
 
 async fn act(
@@ -289,30 +386,8 @@ async fn act(
 ) -> Result<Response, WebError> {
     let Posted { viewer, form, .. } = posted;
     let account = viewer.with_role(&FILING_ROLES)?;
-    let action = form.get("action").map(String::as_str).unwrap_or_default();
-    let now = local_now();
-    let done = match action {
-        "claim" | "release" => {
-            let step = form.get("step").and_then(|s| s.parse().ok());
-            let held = web
-                .app
-                .claim_as(account, &id, step, action == "claim", now)
-                .await?;
-            if held {
-                action
-            } else {
-                "taken"
-            }
-        }
-        _ => {
-            let command = command(action, &form)?;
-            let revision = form.get("revision").and_then(|r| r.parse().ok());
-            web.app
-                .act_as(account, &id, command, revision, None, now)
-                .await?;
-            action
-        }
-    };
+    let request = ActionRequest::from_form(&form)?;
+    let done = carry_out(&web, account, &id, &request).await?;
     Ok(Redirect::to(&format!("/filings/{id}?done={done}")).into_response())
 }
 

@@ -83,7 +83,8 @@ async function signIn(page, email, password, name) {
 
 async function press(page, selector, name) {
   await Promise.all([page.waitForNavigation(), page.click(selector)]);
-  if ((await page.locator("h1").first().textContent()).includes("已由他人处理")) {
+  const heading = await page.locator("h1").first().textContent();
+  if (heading.includes("已由他人处理") || heading.includes("无法办理")) {
     throw new Error(`${name}: ${await page.locator("main").textContent()}`);
   }
   await look(page, name);
