@@ -29,7 +29,22 @@ struct Year {
     /// Weekend dates that are working days, with the reason.
     workdays: BTreeMap<Date, String>,
     sources: Vec<String>,
+    /// No notice yet: weekends and fixed-date holidays only.
+    provisional: bool,
 }
+
+/// The statutory holidays that fall on the same calendar date every year.
+const FIXED_HOLIDAYS: [(i8, i8, &str); 6] = [
+    (1, 1, "元旦"),
+    (5, 1, "劳动节"),
+    (5, 2, "劳动节"),
+    (10, 1, "国庆节"),
+    (10, 2, "国庆节"),
+    (10, 3, "国庆节"),
+];
+
+/// Provisional years after the last calendar file.
+const PROVISIONAL_YEARS: i16 = 2;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CalendarError {
@@ -127,7 +142,52 @@ impl Calendar {
                 files.push((name.to_string(), path.display().to_string(), text));
             }
         }
-        Calendar::from_files(&files)
+        let mut calendar = Calendar::from_files(&files)?;
+        calendar.add_provisional_years();
+        Ok(calendar)
+    }
+
+    /// Adds the provisional years after the last loaded one.
+    fn add_provisional_years(&mut self) {
+        let Some(last) = self.years.keys().next_back().copied() else {
+            return;
+        };
+        for year in last + 1..=last + PROVISIONAL_YEARS {
+            let holidays = FIXED_HOLIDAYS
+                .iter()
+                .filter_map(|(month, day, name)| {
+                    Some((Date::new(year, *month, *day).ok()?, (*name).to_string()))
+                })
+                .collect();
+            self.years.insert(
+                year,
+                Year {
+                    holidays,
+                    workdays: BTreeMap::new(),
+                    sources: vec![format!(
+                        "暂定：{year}年节假日安排尚未公布，仅按周末和固定日期的法定节假日计算"
+                    )],
+                    provisional: true,
+                },
+            );
+        }
+    }
+
+    /// Whether `date` lies in a provisional year: any date counted across
+    /// it may move when the year's notice is added.
+    pub fn is_provisional(&self, date: Date) -> bool {
+        self.years
+            .get(&date.year())
+            .is_some_and(|year| year.provisional)
+    }
+
+    /// The years computed provisionally, for the warning staff see.
+    pub fn provisional_years(&self) -> Vec<i16> {
+        self.years
+            .iter()
+            .filter(|(_, year)| year.provisional)
+            .map(|(number, _)| *number)
+            .collect()
     }
 
     /// Builds a calendar from `(region, path, text)` files, base region first.

@@ -348,6 +348,19 @@ enum BenchCommand {
         #[command(flatten)]
         definitions: DefinitionArgs,
     },
+    /// The web application over loopback: submissions per second through
+    /// the JSON API at N connections (SQLite, durable), p50/p99; then a
+    /// reviewer's inbox page with 1,000 open steps, p50/p99.
+    Http {
+        #[arg(long, default_value_t = 20_000)]
+        submissions: usize,
+        #[arg(long, default_value_t = 64)]
+        connections: usize,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        definitions: DefinitionArgs,
+    },
     /// Time to check workflows/ and throughput on a generated 1 MB definition.
     Dsl {
         /// End with one JSON object of the figures on the last line.
@@ -836,6 +849,27 @@ fn bench(what: BenchCommand) -> Outcome {
             json,
             definitions,
         } => bench_engine(backend, database, filings, concurrency, json, &definitions)?,
+        BenchCommand::Http {
+            submissions,
+            connections,
+            json,
+            definitions,
+        } => {
+            let figures = runtime()?.block_on(crate::bench::http::http(
+                definitions.paths(),
+                submissions,
+                connections,
+            ))?;
+            println!(
+                "http: {} submissions through the JSON API at {} connections in {:.2} s: {:.0} submissions/s, p50 {:.2} ms, p99 {:.2} ms",
+                figures.submissions, figures.connections, figures.seconds, figures.submissions_per_second, figures.submit_p50_ms, figures.submit_p99_ms
+            );
+            println!(
+                "  reviewer inbox page with {} open steps: p50 {:.2} ms, p99 {:.2} ms over {} requests",
+                figures.inbox_open_steps, figures.inbox_p50_ms, figures.inbox_p99_ms, figures.inbox_requests
+            );
+            print_json(json, &figures)?;
+        }
         BenchCommand::Queue {
             filings,
             queries,

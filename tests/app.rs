@@ -508,3 +508,30 @@ async fn queues_label_steps_by_the_filings_own_version() {
     assert_eq!(queue.len(), 1);
     assert_eq!(queue[0].label, "医疗机构设置审批与执业登记（两证合一）");
 }
+
+#[tokio::test]
+async fn dates_in_a_year_without_its_notice_are_shown_as_provisional() {
+    let (app, _) = open(root().join("workflows")).await;
+    let day = date(2026, 12, 14);
+    let filing = new_filing(&app, "PROV-1", "new_combined", day).await;
+    app.submit(filing).await.unwrap();
+    let view = app
+        .act(Action {
+            filing: "PROV-1".into(),
+            actor: Actor::Window {
+                department: "window".into(),
+            },
+            command: Command::Accept,
+            expected_revision: None,
+            key: None,
+            account: None,
+            now: at(date(2026, 12, 15)),
+        })
+        .await
+        .expect("accepted though 2027 has no calendar file");
+    assert!(view.provisional, "{view:?}");
+    assert!(view.promised_due.unwrap().year() == 2027);
+    let early = new_filing(&app, "PROV-2", "new_combined", date(2026, 9, 14)).await;
+    let view = app.submit(early).await.unwrap();
+    assert!(!view.provisional);
+}

@@ -1427,19 +1427,24 @@ fn warnings_turn_yellow_then_red_and_escalate_to_the_head() {
 }
 
 #[test]
-fn a_date_beyond_the_loaded_calendar_is_an_error_not_a_guess() {
+fn a_year_without_its_notice_yet_is_counted_provisionally() {
+    // Issue 12: a missing year never closes the window. 2027 has no file:
+    // its dates are counted on weekends and the fixed-date holidays, and
+    // said to be provisional.
     let world = world();
     let mut case = world.case("new_combined");
     case.submit(date(2026, 12, 14));
-    let error = case
-        .try_do(case.window(), Command::Accept, date(2026, 12, 15))
-        .unwrap_err();
-    assert!(matches!(error, EngineError::Calendar(_)), "{error}");
-    assert!(
-        error.to_string().contains("calendars/cn/2027.toml"),
-        "{error}"
-    );
-    assert_eq!(case.filing.status, Status::Submitted, "nothing changed");
+    case.act(case.window(), Command::Accept, date(2026, 12, 15));
+    assert_eq!(case.filing.status, Status::InReview);
+    let calendar = &world.calendar;
+    assert!(calendar.is_provisional(date(2027, 1, 4)));
+    assert!(!calendar.is_provisional(date(2026, 12, 31)));
+    // 1 January is a holiday in every year; the weekend rests.
+    assert!(!calendar.is_workday(date(2027, 1, 1)).unwrap());
+    assert!(!calendar.is_workday(date(2027, 1, 2)).unwrap());
+    assert!(calendar.is_workday(date(2027, 1, 4)).unwrap());
+    assert!(!calendar.is_workday(date(2027, 10, 3)).unwrap());
+    assert_eq!(calendar.provisional_years(), vec![2027, 2028]);
 }
 
 #[test]
@@ -1519,20 +1524,21 @@ fn every_shipped_sample_simulates_within_its_promise() {
 }
 
 #[test]
-fn an_intake_deadline_beyond_the_calendar_refuses_the_submission() {
+fn an_intake_deadline_beyond_the_provisional_years_refuses_the_submission() {
     let world = world();
     let mut case = world.case("new_combined");
     let submission = case.submission(&case.sample(), &[]);
-    // Five working days from 2026-12-28 end in 2027, which has no calendar file.
+    // Five working days from 2028-12-27 end in 2029: no file and not one of
+    // the two provisional years after the last file.
     let error = case
         .try_do(
             Actor::Applicant,
             Command::Submit { submission },
-            date(2026, 12, 28),
+            date(2028, 12, 27),
         )
         .unwrap_err();
     assert!(
-        error.to_string().contains("calendars/cn/2027.toml"),
+        error.to_string().contains("calendars/cn/2029.toml"),
         "{error}"
     );
     assert_eq!(case.filing.status, Status::Draft, "nothing changed");

@@ -177,6 +177,12 @@ impl App {
         })
         .await?;
         tracing::info!(database = %config.database_url(), "store opened");
+        for year in store.calendar().provisional_years() {
+            tracing::warn!(
+                year,
+                "no calendar file for {year}: its dates are provisional (weekends and fixed-date holidays); add calendars/cn/{year}.toml from the State Council's notice"
+            );
+        }
         Ok(App {
             store,
             links: Links::new(&config.base_url),

@@ -43,6 +43,9 @@ pub struct FilingView {
     pub promised_due: Option<Date>,
     /// The law's completion date.
     pub legal_due: Option<Date>,
+    /// Some date shown lies in a year whose holidays are not yet published:
+    /// it is provisional and may move when the year's calendar is added.
+    pub provisional: bool,
     pub steps: Vec<StepView>,
     /// Times the clock stopped (art. 45 and corrections), open ones with
     /// when they are expected to end.
@@ -216,7 +219,7 @@ impl FilingView {
                 .ok()
                 .flatten()
         };
-        let steps = workflow
+        let steps: Vec<StepView> = workflow
             .steps
             .iter()
             .zip(&filing.steps)
@@ -267,6 +270,8 @@ impl FilingView {
                 }
             })
             .collect();
+        let promised_due = overall(clock::Limit::Promised);
+        let legal_due = overall(clock::Limit::Legal);
         FilingView {
             id: filing.id.clone(),
             revision,
@@ -283,8 +288,13 @@ impl FilingView {
             decision: filing.decision.as_ref().map(|d| d.name().to_string()),
             decision_label: filing.decision.as_ref().map(|d| d.chinese().to_string()),
             parts: parts(workflow, filing),
-            promised_due: overall(clock::Limit::Promised),
-            legal_due: overall(clock::Limit::Legal),
+            promised_due,
+            legal_due,
+            provisional: [promised_due, legal_due]
+                .into_iter()
+                .chain(steps.iter().map(|s: &StepView| s.due_on))
+                .flatten()
+                .any(|date| calendar.is_provisional(date)),
             steps,
             pauses: filing
                 .pauses

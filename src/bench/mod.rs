@@ -8,6 +8,8 @@ use std::time::{Duration, Instant};
 use crate::dsl;
 
 #[cfg(feature = "full")]
+pub mod http;
+#[cfg(feature = "full")]
 pub mod load;
 
 /// How many times each measurement is repeated; the median is reported.

@@ -38,6 +38,8 @@ struct Row {
 struct InboxPage {
     nav: Nav,
     department: String,
+    /// The provisional calendar years, 、-separated; empty when none.
+    provisional: String,
     filters: Vec<(&'static str, &'static str, bool)>,
     items: Vec<Row>,
 }
@@ -123,6 +125,14 @@ async fn inbox(
             .get(&department)
             .cloned()
             .unwrap_or(department),
+        provisional: web
+            .app
+            .calendar()
+            .provisional_years()
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("、"),
         filters,
         items,
     })
