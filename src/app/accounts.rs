@@ -71,6 +71,34 @@ pub struct NewAccount {
     pub password: String,
 }
 
+/// How long a bearer token's account is remembered without asking the
+/// database again.
+const TOKEN_CACHE_SECONDS: u64 = 30;
+
+/// Accounts of bearer tokens recently seen, by the token's hash.
+#[derive(Debug, Default)]
+pub struct TokenCache {
+    entries: std::sync::Mutex<std::collections::HashMap<String, (Account, std::time::Instant)>>,
+}
+
+impl TokenCache {
+    fn get(&self, hash: &str) -> Option<Account> {
+        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        entries
+            .get(hash)
+            .filter(|(_, at)| at.elapsed().as_secs() < TOKEN_CACHE_SECONDS)
+            .map(|(account, _)| account.clone())
+    }
+
+    fn put(&self, hash: String, account: Account) {
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        if entries.len() > 10_000 {
+            entries.retain(|_, (_, at)| at.elapsed().as_secs() < TOKEN_CACHE_SECONDS);
+        }
+        entries.insert(hash, (account, std::time::Instant::now()));
+    }
+}
+
 /// A session's secret, given to the browser once (as a cookie).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionToken(pub String);
@@ -337,10 +365,14 @@ impl App {
     /// # Errors
     /// A store failure.
     pub async fn token_account(&self, token: &str) -> Result<Option<Account>, AppError> {
-        Ok(self
-            .store
-            .token_account(&sha256_hex(token.as_bytes()))
-            .await?
-            .map(Account::of))
+        let hash = sha256_hex(token.as_bytes());
+        if let Some(account) = self.tokens.get(&hash) {
+            return Ok(Some(account));
+        }
+        let account = self.store.token_account(&hash).await?.map(Account::of);
+        if let Some(account) = &account {
+            self.tokens.put(hash, account.clone());
+        }
+        Ok(account)
     }
 }

@@ -126,6 +126,9 @@ pub struct App {
     store: Store,
     links: Links,
     config: Arc<Config>,
+    /// Bearer tokens recently seen, so an integrator's burst does not ask
+    /// the database for its account on every request.
+    tokens: Arc<accounts::TokenCache>,
 }
 
 impl App {
@@ -187,6 +190,7 @@ impl App {
             store,
             links: Links::new(&config.base_url),
             config: Arc::new(config),
+            tokens: Arc::default(),
         })
     }
 
@@ -287,28 +291,44 @@ impl App {
         Ok(self.store.store_upload(name, kind, bytes, now).await?)
     }
 
-    /// An upload stored earlier, named by its hash (the JSON API uploads
-    /// first, then files referring to what it stored).
+    /// Uploads stored earlier, named by their hashes (the JSON API uploads
+    /// first, then files referring to what it stored): material → (hash,
+    /// file name) in, material → upload out.
     ///
     /// # Errors
-    /// [`AppError::Invalid`] for a hash nothing was uploaded under.
+    /// [`AppError::Invalid`] naming each material whose hash nothing was
+    /// uploaded under.
     pub async fn uploaded(
         &self,
-        material: &str,
-        sha256: &str,
-        name: &str,
-    ) -> Result<Upload, AppError> {
-        match self.store.upload_record(sha256).await? {
-            Some((size, kind)) => Ok(Upload {
-                name: name.to_string(),
-                kind,
-                sha256: sha256.to_string(),
-                size,
-            }),
-            None => Err(AppError::Invalid(vec![engine::Problem::about(
-                material,
-                format!("没有找到已上传的文件 {sha256}"),
-            )])),
+        references: BTreeMap<String, (String, String)>,
+    ) -> Result<BTreeMap<String, Upload>, AppError> {
+        let hashes: Vec<&str> = references.values().map(|(hash, _)| hash.as_str()).collect();
+        let stored = self.store.upload_records(&hashes).await?;
+        let mut uploads = BTreeMap::new();
+        let mut problems = Vec::new();
+        for (material, (sha256, name)) in &references {
+            match stored.get(sha256) {
+                Some((size, kind)) => {
+                    uploads.insert(
+                        material.clone(),
+                        Upload {
+                            name: name.clone(),
+                            kind: kind.clone(),
+                            sha256: sha256.clone(),
+                            size: *size,
+                        },
+                    );
+                }
+                None => problems.push(engine::Problem::about(
+                    material,
+                    format!("没有找到已上传的文件 {sha256}"),
+                )),
+            }
+        }
+        if problems.is_empty() {
+            Ok(uploads)
+        } else {
+            Err(AppError::Invalid(problems))
         }
     }
 
@@ -508,15 +528,14 @@ impl App {
 /// from a process counter mixed with the clock's nanoseconds, so two
 /// filings in one second (or from two processes) differ.
 fn new_filing_id(workflow: &Workflow, now: DateTime) -> String {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| u64::from(d.subsec_nanos()));
-    let suffix = (nanos ^ COUNTER.fetch_add(1, Ordering::Relaxed).wrapping_mul(7919)) % 1_000_000;
+    // 48 random bits: two filings made in the same second, in one process
+    // or several sharing a database, do not meet (a clash would be refused
+    // by the engine, never overwrite, but the applicant would be told no).
+    let random = &accounts::random_token()[..12];
     format!(
-        "{}-{}-{suffix:06}",
+        "{}-{}-{}",
         workflow.id.to_uppercase(),
         now.strftime("%Y%m%d%H%M%S"),
+        random.to_uppercase()
     )
 }

@@ -140,10 +140,27 @@ async fn run(
         &app.config().paths,
         "new_combined",
     ))?;
+    // Every material refers to one stored file, as an integrator that
+    // uploaded first would send it.
+    let pdf = crate::app::samples::sample_pdf("bench material");
+    let upload = app
+        .upload("material.pdf", "pdf", &pdf, now)
+        .await
+        .map_err(|e| e.to_string())?;
+    let materials: serde_json::Map<String, serde_json::Value> = answers
+        .materials
+        .iter()
+        .map(|m| {
+            let reference =
+                serde_json::json!({"sha256": upload.sha256, "name": format!("{m}.pdf")});
+            (m.clone(), reference)
+        })
+        .collect();
     let body = serde_json::json!({
         "workflow": "new_combined",
         "applicant": answers.applicant,
         "form": answers.form,
+        "materials": materials,
     })
     .to_string();
     let next = Arc::new(AtomicUsize::new(0));

@@ -153,6 +153,7 @@ workflow bench_permit "性能测试：三部门并联审批后编办审批" {
     review by insurance "医保审批" within 10 workdays
   }
   review by staffing "编办审批" within 5 workdays when public
+  jointly health, civil, insurance, staffing basis "性能测试：四部门一并决定的同一事项"
   on accepted issue "受理通知书" template acceptance_notice number "受{year}{dept}{seq:06}"
   on not_accepted issue "不予受理通知书" template refusal_notice
   on correction issue "补正材料通知书" template correction_notice
@@ -648,4 +649,30 @@ pub async fn queue(
     };
     let _ = std::fs::remove_dir_all(&scratch);
     Ok(figures)
+}
+
+#[cfg(all(test, feature = "full"))]
+mod tests {
+    use crate::project::{self, Paths};
+
+    /// `bench engine` runs on this definition beside the shipped ones: it
+    /// must pass the checker as they do.
+    #[test]
+    fn the_engine_bench_definition_checks_clean() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let paths = Paths {
+            flows: vec![root.join("workflows")],
+            templates: root.join("templates"),
+        };
+        let mut input = project::read(&paths).expect("the definitions");
+        input
+            .flows
+            .push(("bench_permit.flow".into(), super::ENGINE_FLOW.into()));
+        let loaded = crate::dsl::load(&input);
+        assert!(
+            !loaded.checked.has_errors(),
+            "{}",
+            loaded.render_diagnostics()
+        );
+    }
 }

@@ -638,24 +638,36 @@ impl Store {
         })
     }
 
-    /// A stored upload's size and kind, by its hash.
+    /// Stored uploads' sizes and kinds, by hash, in one query.
     ///
     /// # Errors
     /// A database failure.
-    pub async fn upload_record(&self, sha256: &str) -> Result<Option<(u64, String)>, StoreError> {
-        let text = self
-            .shared
-            .sql
-            .rewrite("SELECT size, kind FROM uploads WHERE sha256 = $1");
-        let row = sqlx::query(&text)
-            .bind(sha256.to_string())
-            .fetch_optional(&self.pool)
-            .await?;
-        row.map(|row| {
-            let size: i64 = row.try_get(0)?;
-            Ok((u64::try_from(size).unwrap_or(0), row.try_get(1)?))
-        })
-        .transpose()
+    pub async fn upload_records(
+        &self,
+        hashes: &[&str],
+    ) -> Result<HashMap<String, (u64, String)>, StoreError> {
+        if hashes.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let marks: Vec<String> = (1..=hashes.len()).map(|n| format!("${n}")).collect();
+        let text = self.shared.sql.rewrite(&format!(
+            "SELECT sha256, size, kind FROM uploads WHERE sha256 IN ({})",
+            marks.join(", ")
+        ));
+        let mut query = sqlx::query(&text);
+        for hash in hashes {
+            query = query.bind((*hash).to_string());
+        }
+        let rows = query.fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|row| {
+                let size: i64 = row.try_get(1)?;
+                Ok((
+                    row.try_get(0)?,
+                    (u64::try_from(size).unwrap_or(0), row.try_get(2)?),
+                ))
+            })
+            .collect()
     }
 
     /// Records the day a registered institution formally opened.

@@ -236,13 +236,12 @@ async fn submit(
         .and_then(|v| v.to_str().ok())
         .filter(|k| !k.is_empty() && k.len() <= 128)
         .map(|k| format!("api:{}:{k}", account.email));
-    let mut materials = BTreeMap::new();
-    for (material, reference) in request.materials {
-        let upload = app
-            .uploaded(&material, &reference.sha256, &reference.name)
-            .await?;
-        materials.insert(material, upload);
-    }
+    let references = request
+        .materials
+        .into_iter()
+        .map(|(material, r)| (material, (r.sha256, r.name)))
+        .collect();
+    let materials = app.uploaded(references).await.map_err(invalid)?;
     let filing = NewFiling {
         id: None,
         workflow: request.workflow,
