@@ -543,3 +543,224 @@ fn first_start_creates_an_account_per_role_and_sample_filings() {
     assert!(!again.contains("first start"), "{again}");
     assert!(again.contains("serving on"), "{again}");
 }
+
+/// A JSON request over a fresh connection: the status and body, or `None`
+/// when the server did not answer (it was killed).
+fn post_json(
+    port: u16,
+    path: &str,
+    token: &str,
+    key: Option<&str>,
+    body: &str,
+) -> Option<(u16, String)> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .ok()?;
+    let key = key.map_or_else(String::new, |k| format!("Idempotency-Key: {k}\r\n"));
+    write!(
+        stream,
+        "POST {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nAuthorization: Bearer {token}\r\n{key}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .ok()?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).ok()?;
+    let status = answer.split_whitespace().nth(1)?.parse().ok()?;
+    let body = answer.split_once("\r\n\r\n")?.1.to_string();
+    Some((status, body))
+}
+
+fn cli_output(data: &Path, args: &[&str], env: &[(&str, &str)]) -> String {
+    let output = Command::new(env!("CARGO_BIN_EXE_onewindow"))
+        .args(args)
+        .arg("--data")
+        .arg(data)
+        .envs(env.iter().copied())
+        .current_dir(root())
+        .output()
+        .expect("onewindow runs");
+    assert!(
+        output.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).to_string()
+}
+
+/// The server killed with SIGKILL in a burst of submissions and
+/// acceptances over HTTP, then started again: every submission answered
+/// 201 exists exactly once, a retry with its key gets the same filing, the
+/// audit chain verifies, and the mail queued before the kill goes out.
+#[test]
+fn a_burst_survives_sigkill_and_every_answered_submission_exists_once() {
+    let data = scratch("web-sigkill");
+    let password = [("ONEWINDOW_PASSWORD", "burst-password-1")];
+    for (email, role, department) in [
+        ("burst@applicant.cn", "applicant", None),
+        ("burst@window.cn", "window", Some("window")),
+    ] {
+        let mut args = vec![
+            "user", "add", "--email", email, "--name", "突发", "--role", role,
+        ];
+        if let Some(department) = department {
+            args.extend(["--department", department]);
+        }
+        cli_output(&data, &args, &password);
+    }
+    let token = |email: &str| {
+        cli_output(&data, &["user", "token", "--email", email], &[])
+            .trim()
+            .to_string()
+    };
+    let (applicant, window) = (token("burst@applicant.cn"), token("burst@window.cn"));
+    let answers: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("workflows/samples/new_combined.json")).unwrap(),
+    )
+    .unwrap();
+    // Every material refers to one file the applicant uploaded first.
+    let (mut server, port) = serve(&data, &["--no-worker"]);
+    let pdf = onewindow::app::samples::sample_pdf("burst");
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(
+        stream,
+        "POST /api/v1/uploads?name=m.pdf HTTP/1.1\r\nHost: l\r\nConnection: close\r\nAuthorization: Bearer {applicant}\r\nContent-Length: {}\r\n\r\n",
+        pdf.len()
+    )
+    .unwrap();
+    stream.write_all(&pdf).unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    let upload: serde_json::Value =
+        serde_json::from_str(answer.split_once("\r\n\r\n").unwrap().1).unwrap();
+    let materials: serde_json::Map<String, serde_json::Value> = answers["materials"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m.as_str().unwrap().to_string(),
+                serde_json::json!({"sha256": upload["sha256"], "name": "m.pdf"}),
+            )
+        })
+        .collect();
+    let body = serde_json::json!({
+        "workflow": "new_combined",
+        "applicant": answers["applicant"],
+        "form": answers["form"],
+        "materials": materials,
+    })
+    .to_string();
+
+    // Eight clients file and accept as fast as they can; the server dies
+    // under them once some 60 submissions were answered.
+    let answered = std::sync::Arc::new(std::sync::Mutex::new(Vec::<(String, String)>::new()));
+    let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let sent = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let clients: Vec<_> = (0..8)
+        .map(|client| {
+            let (answered, accepted, sent) = (answered.clone(), accepted.clone(), sent.clone());
+            let (body, applicant, window) = (body.clone(), applicant.clone(), window.clone());
+            std::thread::spawn(move || {
+                for n in 0.. {
+                    let key = format!("burst-{client}-{n}");
+                    sent.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    let Some((status, reply)) =
+                        post_json(port, "/api/v1/filings", &applicant, Some(&key), &body)
+                    else {
+                        return key;
+                    };
+                    assert_eq!(status, 201, "{reply}");
+                    let id = serde_json::from_str::<serde_json::Value>(&reply).unwrap()["id"]
+                        .as_str()
+                        .unwrap()
+                        .to_string();
+                    answered.lock().unwrap().push((key, id.clone()));
+                    let accept = post_json(
+                        port,
+                        &format!("/api/v1/filings/{id}/actions"),
+                        &window,
+                        None,
+                        r#"{"action":"accept"}"#,
+                    );
+                    if let Some((200, _)) = accept {
+                        accepted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    }
+                }
+                unreachable!()
+            })
+        })
+        .collect();
+    wait_for("60 answered submissions", || {
+        answered.lock().unwrap().len() >= 60
+    });
+    let pid = server.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-KILL", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let _ = server.wait();
+    let unanswered: Vec<String> = clients.into_iter().map(|c| c.join().unwrap()).collect();
+    let answered = answered.lock().unwrap().clone();
+    assert!(
+        accepted.load(std::sync::atomic::Ordering::SeqCst) > 0,
+        "some were accepted before the kill"
+    );
+
+    // Started again, with its worker: retries get the same filings.
+    let (mut server, port) = serve(&data, &[]);
+    for (key, id) in &answered {
+        let (status, reply) =
+            post_json(port, "/api/v1/filings", &applicant, Some(key), &body).unwrap();
+        assert_eq!(status, 201, "{reply}");
+        assert!(
+            reply.contains(&format!("\"id\":\"{id}\"")),
+            "{key}: {reply}"
+        );
+    }
+    // The submissions cut off by the kill: a retry files each once.
+    for key in &unanswered {
+        let (status, _) = post_json(port, "/api/v1/filings", &applicant, Some(key), &body).unwrap();
+        assert_eq!(status, 201);
+        let (again, reply) =
+            post_json(port, "/api/v1/filings", &applicant, Some(key), &body).unwrap();
+        assert_eq!(again, 201, "{reply}");
+    }
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(stream, "GET /api/v1/filings HTTP/1.1\r\nHost: l\r\nConnection: close\r\nAuthorization: Bearer {applicant}\r\n\r\n").unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    let filings: serde_json::Value =
+        serde_json::from_str(answer.split_once("\r\n\r\n").unwrap().1).unwrap();
+    let ids: Vec<&str> = filings
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["id"].as_str().unwrap())
+        .collect();
+    for (_, id) in &answered {
+        assert_eq!(
+            ids.iter().filter(|i| *i == id).count(),
+            1,
+            "{id} exactly once"
+        );
+    }
+    assert_eq!(
+        ids.len(),
+        answered.len() + unanswered.len(),
+        "one filing per key"
+    );
+
+    // The acceptance mail queued before the kill goes out after it.
+    let mail = data.join("mail");
+    wait_for("the queued acceptance mail written", || {
+        std::fs::read_dir(&mail).map_or(0, |d| d.count()) > 0
+    });
+    let _ = server.kill();
+    let _ = server.wait();
+    // cli_output asserts the exit code: 0 only when the chain verifies.
+    let audit = cli_output(&data, &["audit", "verify"], &[]);
+    assert!(audit.starts_with("audit chain intact"), "{audit}");
+    assert!(sent.load(std::sync::atomic::Ordering::SeqCst) >= answered.len());
+}
