@@ -353,6 +353,9 @@ async fn the_public_pages_pass_the_accessibility_check() {
         format!("{base}/procedures/annual_evaluation"),
         format!("{base}/verify/{code}"),
         format!("{base}/verify?number=x&code=y"),
+        format!("{base}/progress?filing=W-000000&code=ABCDEFGH"),
+        format!("{base}/login"),
+        format!("{base}/register"),
         format!("{base}/no/such/page"),
     ];
     let shots = data.join("screenshots");

@@ -1126,3 +1126,72 @@ async fn the_api_files_acts_and_answers_with_bearer_tokens() {
     assert_eq!(status, StatusCode::CONFLICT, "decided twice: {problem}");
     assert!(app.verify_audit().await.unwrap().is_intact());
 }
+
+#[tokio::test]
+async fn anyone_with_the_number_and_query_code_sees_progress_and_nothing_personal() {
+    let (_app, router) = product("web-progress", 1 << 20).await;
+    let mut owner = Browser::new(&router);
+    owner.sign_in("owner@applicant.cn").await;
+    let id = filing_id(&file(&mut owner, "保密医养有限公司", &"f".repeat(64)).await);
+    let page = owner.get(&format!("/filings/{id}")).await;
+    let code = page
+        .body
+        .split("<dt>查询码</dt><dd><strong>")
+        .nth(1)
+        .and_then(|rest| rest.split("</strong>").next())
+        .expect("the query code")
+        .to_string();
+    assert_eq!(code.len(), 8, "{code}");
+    assert!(code.chars().all(|c| c.is_ascii_alphanumeric()), "{code}");
+    // The same code every time.
+    assert!(owner
+        .get(&format!("/filings/{id}"))
+        .await
+        .body
+        .contains(&code));
+
+    let mut anyone = Browser::new(&router);
+    let page = anyone
+        .get(&format!(
+            "/progress?filing={id}&code={}",
+            code.to_lowercase()
+        ))
+        .await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("待受理"), "{}", page.body);
+    assert!(page.body.contains("一窗受理"), "the steps: {}", page.body);
+    assert!(!page.body.contains("保密医养"), "no applicant");
+    assert!(!page.body.contains("茂名康颐医养中心"), "no form data");
+    for wrong in ["AAAAAAAA", ""] {
+        let page = anyone
+            .get(&format!("/progress?filing={id}&code={wrong}"))
+            .await;
+        assert_eq!(page.status, StatusCode::OK);
+        assert!(!page.body.contains("待受理"), "{wrong}: {}", page.body);
+    }
+    let page = anyone.get("/progress?filing=NOPE&code=AAAAAAAA").await;
+    assert!(page.body.contains("未找到"), "{}", page.body);
+
+    let (status, _, json) = api(
+        &router,
+        "GET",
+        &format!("/api/v1/progress?filing={id}&code={code}"),
+        None,
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(json["status_label"], "待受理");
+    assert!(json.get("applicant").is_none(), "{json}");
+    let (status, ..) = api(
+        &router,
+        "GET",
+        &format!("/api/v1/progress?filing={id}&code=WRONG"),
+        None,
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}

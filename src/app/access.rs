@@ -220,3 +220,114 @@ impl App {
             })
     }
 }
+
+/// A filing's progress as anyone with its number and query code sees it:
+/// where it stands and by when, nothing about who filed it or what.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProgressView {
+    pub id: String,
+    pub workflow_title: String,
+    pub status_label: String,
+    pub received_on: Option<Date>,
+    pub accepted_on: Option<Date>,
+    pub promised_due: Option<Date>,
+    pub legal_due: Option<Date>,
+    pub provisional: bool,
+    pub decided_on: Option<Date>,
+    pub decision_label: Option<String>,
+    pub steps: Vec<ProgressStep>,
+}
+
+/// A step of a filing's progress.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProgressStep {
+    pub label: String,
+    pub taken_by: String,
+    /// `waiting`, `active`, `done`, `skipped` or `cancelled`.
+    pub state: String,
+    pub due_on: Option<Date>,
+}
+
+impl ProgressView {
+    fn of(view: FilingView) -> ProgressView {
+        ProgressView {
+            id: view.id,
+            workflow_title: view.workflow_title,
+            status_label: view.status_label,
+            received_on: view.received_on,
+            accepted_on: view.accepted_on,
+            promised_due: view.promised_due,
+            legal_due: view.legal_due,
+            provisional: view.provisional,
+            decided_on: view.decided_on,
+            decision_label: view.decision_label,
+            steps: view
+                .steps
+                .into_iter()
+                .map(|step| ProgressStep {
+                    label: step.label,
+                    taken_by: step.taken_by,
+                    state: step.state,
+                    due_on: step.due_on,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Letters and digits no one mistakes for one another.
+const CODE_ALPHABET: &[u8] = b"ABCDEFGHJKMNPQRSTUVWXYZ23456789";
+
+fn new_query_code() -> String {
+    let token = super::accounts::random_token();
+    token
+        .as_bytes()
+        .chunks(2)
+        .take(8)
+        .map(|pair| {
+            let byte =
+                u8::from_str_radix(std::str::from_utf8(pair).unwrap_or("00"), 16).unwrap_or(0);
+            char::from(CODE_ALPHABET[usize::from(byte) % CODE_ALPHABET.len()])
+        })
+        .collect()
+}
+
+impl App {
+    /// The query code of a filing this account may see, made the first
+    /// time it is asked for.
+    ///
+    /// # Errors
+    /// As [`App::filing_for`].
+    pub async fn query_code_for(&self, account: &Account, id: &str) -> Result<String, AppError> {
+        self.visible(account, id).await?;
+        let now = super::worker::local_now().to_string();
+        Ok(self.store.query_code(id, &new_query_code(), &now).await?)
+    }
+
+    /// A filing's progress for anyone with its number and query code (in
+    /// any letter case); `None` when they do not match.
+    ///
+    /// # Errors
+    /// A store failure.
+    pub async fn progress(
+        &self,
+        id: &str,
+        code: &str,
+        today: Date,
+    ) -> Result<Option<ProgressView>, AppError> {
+        let Some(stored) = self.store.existing_query_code(id).await? else {
+            return Ok(None);
+        };
+        let given = code.trim().to_uppercase();
+        let same = stored.len() == given.len()
+            && stored
+                .bytes()
+                .zip(given.bytes())
+                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                == 0;
+        if !same {
+            return Ok(None);
+        }
+        Ok(Some(ProgressView::of(self.filing(id, today).await?)))
+    }
+}

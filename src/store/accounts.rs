@@ -278,6 +278,56 @@ impl Store {
     }
 }
 
+impl Store {
+    /// A filing's query code, made now (`code`) if it has none yet; the
+    /// code that holds either way.
+    ///
+    /// # Errors
+    /// A database failure.
+    pub async fn query_code(
+        &self,
+        filing: &str,
+        code: &str,
+        now: &str,
+    ) -> Result<String, StoreError> {
+        let insert = self.shared.sql.rewrite(
+            "INSERT INTO query_codes (filing_id, code, created_at) VALUES ($1, $2, $3)
+             ON CONFLICT (filing_id) DO NOTHING",
+        );
+        sqlx::query(&insert)
+            .bind(filing.to_string())
+            .bind(code.to_string())
+            .bind(now.to_string())
+            .execute(&self.pool)
+            .await?;
+        let select = self
+            .shared
+            .sql
+            .rewrite("SELECT code FROM query_codes WHERE filing_id = $1");
+        Ok(sqlx::query(&select)
+            .bind(filing.to_string())
+            .fetch_one(&self.pool)
+            .await?
+            .try_get(0)?)
+    }
+
+    /// The query code of a filing, if one was made.
+    ///
+    /// # Errors
+    /// A database failure.
+    pub async fn existing_query_code(&self, filing: &str) -> Result<Option<String>, StoreError> {
+        let select = self
+            .shared
+            .sql
+            .rewrite("SELECT code FROM query_codes WHERE filing_id = $1");
+        let row = sqlx::query(&select)
+            .bind(filing.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|row| row.try_get(0)).transpose()?)
+    }
+}
+
 /// The account columns with a table alias.
 fn qualified(alias: &str) -> String {
     ACCOUNT_COLUMNS

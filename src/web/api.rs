@@ -41,6 +41,7 @@ pub fn router() -> Router<super::auth::Web> {
         .route("/api/v1/filings/{id}", get(filing))
         .route("/api/v1/filings/{id}/actions", post(act))
         .route("/api/v1/inbox", get(inbox))
+        .route("/api/v1/progress", get(progress))
         .route("/api/v1/{*rest}", any(unknown))
 }
 
@@ -337,4 +338,15 @@ async fn inbox(
         offset: query.offset.max(0),
     };
     Ok(Json(app.queue(&page).await?))
+}
+
+/// A filing's progress by its number and query code; 404 when they do not match.
+async fn progress(
+    State(app): State<Arc<App>>,
+    Query(query): Query<super::public::ProgressQuery>,
+) -> Result<Json<crate::app::access::ProgressView>, Problem> {
+    super::public::lookup(&app, &query)
+        .await?
+        .map(Json)
+        .ok_or(Problem(WebError::NotFound))
 }

@@ -127,6 +127,8 @@ struct FilingPage {
     steps: Vec<StepRow>,
     documents: Vec<DocumentView>,
     key: String,
+    /// The applicant's own query code.
+    query_code: Option<String>,
     applicant: bool,
     answering: bool,
     has_deferred: bool,
@@ -180,7 +182,13 @@ async fn filing_page(
         .collect();
     let decided = matches!(f.status.as_str(), "decided" | "not_accepted" | "withdrawn");
     let applicant = account.role == Role::Applicant;
+    let query_code = if applicant {
+        Some(web.app.query_code_for(account, &id).await?)
+    } else {
+        None
+    };
     render(&FilingPage {
+        query_code,
         nav: Nav::of(&viewer),
         flash: done.done.as_deref().and_then(flash),
         received_on: day(f.received_on),

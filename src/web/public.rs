@@ -13,8 +13,10 @@ use serde::{Deserialize, Serialize};
 
 use super::auth::{Viewer, Web};
 use super::error::WebError;
-use super::page::{render, Nav};
+use super::page::{day, render, Nav};
+use crate::app::access::ProgressView;
 use crate::app::views::VerifiedDocument;
+use crate::app::worker::local_now;
 use crate::app::App;
 
 pub fn router() -> Router<Web> {
@@ -23,6 +25,7 @@ pub fn router() -> Router<Web> {
         .route("/procedures/{id}", get(notice))
         .route("/verify", get(verify_form))
         .route("/verify/{code}", get(verify_code))
+        .route("/progress", get(progress))
 }
 
 /// A procedure in the list (a page's and the API's).
@@ -209,5 +212,91 @@ async fn verify_code(
         code,
         found,
         asked: true,
+    })
+}
+
+#[derive(Template)]
+#[template(path = "progress.html")]
+struct ProgressPage {
+    nav: Nav,
+    found: Option<ProgressView>,
+    asked: bool,
+    filing: String,
+    code: String,
+    received_on: String,
+    accepted_on: String,
+    promised_due: String,
+    legal_due: String,
+    /// Label, department, state and due date of each step.
+    steps: Vec<(String, String, &'static str, String)>,
+}
+
+#[derive(Deserialize)]
+pub(super) struct ProgressQuery {
+    pub filing: Option<String>,
+    pub code: Option<String>,
+}
+
+/// The progress a filing number and query code open, if they match.
+pub(super) async fn lookup(
+    app: &App,
+    query: &ProgressQuery,
+) -> Result<Option<ProgressView>, WebError> {
+    let (filing, code) = (
+        query.filing.as_deref().unwrap_or_default().trim(),
+        query.code.as_deref().unwrap_or_default(),
+    );
+    if filing.chars().count() > MAX_FIELD || code.chars().count() > MAX_FIELD {
+        return Err(WebError::BadRequest(
+            "申请编号和查询码均不超过64个字符".to_string(),
+        ));
+    }
+    if filing.is_empty() || code.trim().is_empty() {
+        return Ok(None);
+    }
+    match app.progress(filing, code, local_now().date()).await {
+        Ok(found) => Ok(found),
+        Err(crate::app::AppError::NotFound(_)) => Ok(None),
+        Err(other) => Err(other.into()),
+    }
+}
+
+async fn progress(
+    State(app): State<Arc<App>>,
+    Query(query): Query<ProgressQuery>,
+    viewer: Viewer,
+) -> Result<Html<String>, WebError> {
+    let found = lookup(&app, &query).await?;
+    let steps = found
+        .iter()
+        .flat_map(|p| &p.steps)
+        .map(|step| {
+            let state = match step.state.as_str() {
+                "waiting" => "未开始",
+                "active" => "办理中",
+                "done" => "已办结",
+                "skipped" => "不适用",
+                _ => "已终止",
+            };
+            (
+                step.label.clone(),
+                step.taken_by.clone(),
+                state,
+                day(step.due_on),
+            )
+        })
+        .collect();
+    let dates = |f: fn(&ProgressView) -> Option<jiff::civil::Date>| day(found.as_ref().and_then(f));
+    render(&ProgressPage {
+        nav: Nav::of(&viewer),
+        asked: query.filing.is_some(),
+        received_on: dates(|p| p.received_on),
+        accepted_on: dates(|p| p.accepted_on),
+        promised_due: dates(|p| p.promised_due),
+        legal_due: dates(|p| p.legal_due),
+        steps,
+        found,
+        filing: query.filing.unwrap_or_default(),
+        code: query.code.unwrap_or_default(),
     })
 }
