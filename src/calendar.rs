@@ -440,14 +440,21 @@ mod tests {
     }
 
     #[test]
-    fn a_year_without_a_file_is_an_error() {
+    fn the_years_after_the_last_file_are_provisional_and_beyond_them_an_error() {
         let calendar = national();
-        let error = calendar.add_workdays(date(2026, 12, 20), 20).unwrap_err();
+        // 2027 has no file: counted on weekends and fixed-date holidays.
+        let due = calendar.add_workdays(date(2026, 12, 20), 20).unwrap();
+        assert_eq!(due, date(2027, 1, 18), "1 January rests, no other 2027 holiday known");
+        assert!(calendar.is_provisional(due));
+        assert!(!calendar.is_provisional(date(2026, 12, 31)));
+        assert!(!calendar.is_workday(date(2028, 5, 2)).unwrap(), "劳动节 is 1–2 May");
+        let error = calendar.add_workdays(date(2028, 12, 20), 20).unwrap_err();
         assert!(
-            matches!(error, CalendarError::YearNotLoaded { year: 2027, .. }),
+            matches!(error, CalendarError::YearNotLoaded { year: 2029, .. }),
             "{error}"
         );
-        assert!(error.to_string().contains("calendars/cn/2027.toml"));
+        assert!(error.to_string().contains("calendars/cn/2029.toml"));
+        // Before the first file there is nothing to go on.
         assert!(calendar.is_workday(date(2024, 6, 3)).is_err());
     }
 

@@ -183,3 +183,77 @@ fn each_department_decides_and_issues_its_own_part() {
         }
     }
 }
+
+#[test]
+fn every_form_a_page_posts_carries_its_token() {
+    // A handler a browser posts to takes `Posted<…>` (the token checked
+    // before the fields are read) or a `Multipart` read by
+    // `read_multipart`, which refuses a form whose first field is not the
+    // token. The JSON API takes bearer tokens and no cookie.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut handlers = 0;
+    for (path, text) in sources(&root.join("src/web")) {
+        if path.ends_with("api.rs") {
+            continue;
+        }
+        for piece in text.split("post(").skip(1) {
+            let name: String = piece
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_')
+                .collect();
+            if name.is_empty() {
+                continue;
+            }
+            let start = text
+                .find(&format!("async fn {name}("))
+                .unwrap_or_else(|| panic!("{path}: handler `{name}`"));
+            let signature = &text[start..start + text[start..].find('{').unwrap()];
+            assert!(
+                signature.contains("Posted<") || signature.contains("Multipart"),
+                "{path}: `{name}` takes no form token"
+            );
+            handlers += 1;
+        }
+    }
+    assert!(handlers >= 8, "the posted handlers were found ({handlers})");
+    let apply = std::fs::read_to_string(root.join("src/web/apply.rs")).unwrap();
+    assert!(
+        apply.contains("if name != \"csrf\""),
+        "multipart reads the token first"
+    );
+}
+
+#[test]
+fn who_may_see_what_has_one_home() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for (path, text) in sources(&root.join("src")) {
+        if text.contains("fn may_see") {
+            assert!(path.ends_with("app/access.rs"), "{path} decides visibility");
+        }
+    }
+    for (path, text) in sources(&root.join("src/web")) {
+        assert!(
+            !text.contains("applicant_email"),
+            "{path} compares owners itself instead of asking app::access"
+        );
+    }
+}
+
+#[test]
+fn secrets_are_stored_only_as_hashes() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for backend in ["sqlite", "postgres"] {
+        let schema =
+            std::fs::read_to_string(root.join(format!("migrations/{backend}/0004_accounts.sql")))
+                .unwrap();
+        for line in schema.lines().map(str::trim) {
+            let column = line.split_whitespace().next().unwrap_or_default();
+            if column.contains("password") || column.contains("token") {
+                assert!(
+                    column.ends_with("_hash"),
+                    "{backend}: `{column}` is stored in clear"
+                );
+            }
+        }
+    }
+}

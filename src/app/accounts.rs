@@ -110,6 +110,12 @@ pub fn random_token() -> String {
     hex::encode(bytes)
 }
 
+/// The token the forms of a browser carry: derived from its cookie, which
+/// another site's page cannot read, so it cannot forge the token either.
+pub fn form_token(cookie: &str) -> String {
+    sha256_hex(format!("onewindow-form:{cookie}").as_bytes())
+}
+
 /// An address as accounts are keyed: trimmed, lower case.
 pub fn normalize_email(email: &str) -> String {
     email.trim().to_lowercase()

@@ -131,9 +131,9 @@ async fn run(
         .await
         .map_err(|e| e.to_string())?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
-    let router = crate::web::router(app.clone());
+    let served = app.clone();
     tokio::spawn(async move {
-        let _ = axum::serve(listener, router).await;
+        let _ = crate::web::serve_on(served, listener).await;
     });
 
     let answers = crate::project::read_answers(&crate::project::sample_path(

@@ -25,7 +25,6 @@ use serde::Deserialize;
 use super::error::WebError;
 use crate::app::accounts::{random_token, Account, Role};
 use crate::app::App;
-use crate::store::audit::sha256_hex;
 
 /// The cookie of a signed-in browser.
 pub const SESSION_COOKIE: &str = "ow_session";
@@ -133,10 +132,7 @@ pub fn encode_query(text: &str) -> String {
     out
 }
 
-/// A form token for a cookie value.
-fn csrf_of(cookie: &str) -> String {
-    sha256_hex(format!("onewindow-form:{cookie}").as_bytes())
-}
+use crate::app::accounts::form_token as csrf_of;
 
 /// Gives a browser without a cookie a visitor's one, so the first page it
 /// sees already carries a form token.

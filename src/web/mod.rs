@@ -128,6 +128,15 @@ pub async fn serve(app: Arc<App>, addr: SocketAddr) -> std::io::Result<()> {
         .await
 }
 
+/// Serves on a listener already bound until the process ends (benches and
+/// tests that run the product in process).
+///
+/// # Errors
+/// The server fails.
+pub async fn serve_on(app: Arc<App>, listener: tokio::net::TcpListener) -> std::io::Result<()> {
+    axum::serve(listener, router(app)).await
+}
+
 async fn shutdown_signal() {
     let interrupt = async {
         let _ = tokio::signal::ctrl_c().await;
