@@ -444,10 +444,17 @@ mod tests {
         let calendar = national();
         // 2027 has no file: counted on weekends and fixed-date holidays.
         let due = calendar.add_workdays(date(2026, 12, 20), 20).unwrap();
-        assert_eq!(due, date(2027, 1, 18), "1 January rests, no other 2027 holiday known");
+        assert_eq!(
+            due,
+            date(2027, 1, 18),
+            "1 January rests, no other 2027 holiday known"
+        );
         assert!(calendar.is_provisional(due));
         assert!(!calendar.is_provisional(date(2026, 12, 31)));
-        assert!(!calendar.is_workday(date(2028, 5, 2)).unwrap(), "劳动节 is 1–2 May");
+        assert!(
+            !calendar.is_workday(date(2028, 5, 2)).unwrap(),
+            "劳动节 is 1–2 May"
+        );
         let error = calendar.add_workdays(date(2028, 12, 20), 20).unwrap_err();
         assert!(
             matches!(error, CalendarError::YearNotLoaded { year: 2029, .. }),

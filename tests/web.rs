@@ -356,6 +356,7 @@ async fn the_public_pages_pass_the_accessibility_check() {
         format!("{base}/progress?filing=W-000000&code=ABCDEFGH"),
         format!("{base}/login"),
         format!("{base}/register"),
+        format!("{base}/stats"),
         format!("{base}/no/such/page"),
     ];
     let shots = data.join("screenshots");

@@ -679,19 +679,20 @@ async fn each_role_sees_only_what_is_its_own() {
         format!("/filings/{id}"),
         material.clone(),
         "/procedures/new_combined/apply".to_string(),
+        "/ratings".to_string(),
     ];
     // What each role gets on each page: 200, 403 (not its role's page) or
     // 404 (a filing that is not its own: it might as well not exist).
-    let expected: [(&str, [u16; 6]); 9] = [
-        ("owner@applicant.cn", [200, 403, 403, 200, 200, 200]),
-        ("other@applicant.cn", [200, 403, 403, 404, 404, 200]),
-        ("window@staff.cn", [403, 200, 403, 200, 200, 403]),
-        ("health@staff.cn", [403, 200, 403, 200, 200, 403]),
-        ("civil@staff.cn", [403, 200, 403, 200, 200, 403]),
-        ("insurance@staff.cn", [403, 200, 403, 404, 404, 403]),
-        ("head@staff.cn", [403, 200, 403, 200, 200, 403]),
-        ("policy@staff.cn", [403, 403, 403, 403, 403, 403]),
-        ("admin@staff.cn", [403, 403, 200, 403, 403, 403]),
+    let expected: [(&str, [u16; 7]); 9] = [
+        ("owner@applicant.cn", [200, 403, 403, 200, 200, 200, 403]),
+        ("other@applicant.cn", [200, 403, 403, 404, 404, 200, 403]),
+        ("window@staff.cn", [403, 200, 403, 200, 200, 403, 403]),
+        ("health@staff.cn", [403, 200, 403, 200, 200, 403, 403]),
+        ("civil@staff.cn", [403, 200, 403, 200, 200, 403, 403]),
+        ("insurance@staff.cn", [403, 200, 403, 404, 404, 403, 403]),
+        ("head@staff.cn", [403, 200, 403, 200, 200, 403, 200]),
+        ("policy@staff.cn", [403, 403, 403, 403, 403, 403, 403]),
+        ("admin@staff.cn", [403, 403, 200, 403, 403, 403, 403]),
     ];
     for (email, statuses) in expected {
         let mut browser = Browser::new(&router);
@@ -1194,4 +1195,108 @@ async fn anyone_with_the_number_and_query_code_sees_progress_and_nothing_persona
     )
     .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+/// Drives a filed new_combined filing to its decision through the use cases.
+async fn decide(app: &App, id: &str) {
+    use onewindow::app::Action;
+    use onewindow::engine::{Actor, Command};
+    let act = |actor: Actor, command: Command| Action {
+        filing: id.to_string(),
+        actor,
+        command,
+        expected_revision: None,
+        key: None,
+        account: None,
+        now: now(),
+    };
+    let window = Actor::Window {
+        department: "window".into(),
+    };
+    app.act(act(window, Command::Accept)).await.unwrap();
+    let view = app.filing(id, now().date()).await.unwrap();
+    for step in view.steps.iter().filter(|s| s.state == "active") {
+        let department = step.department.clone().unwrap();
+        let command = if step.kind == "filing" {
+            Command::File { step: step.index }
+        } else {
+            Command::Approve { step: step.index }
+        };
+        app.act(act(Actor::Reviewer { department }, command))
+            .await
+            .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn applicants_rate_closed_filings_and_heads_answer_poor_ratings() {
+    let (app, router) = product("web-ratings", 1 << 20).await;
+    let mut owner = Browser::new(&router);
+    owner.sign_in("owner@applicant.cn").await;
+    let id = filing_id(&file(&mut owner, "评价医养有限公司", &"9".repeat(64)).await);
+    let path = format!("/filings/{id}");
+    let rate = format!("{path}/rate");
+    // Not before it closes.
+    let page = owner
+        .submit(&path, &rate, &[("stars", "1"), ("comment", "太慢")])
+        .await;
+    assert_eq!(page.status, StatusCode::BAD_REQUEST, "{}", page.body);
+    assert!(page.body.contains("办结后才能评价"), "{}", page.body);
+
+    decide(&app, &id).await;
+    let page = owner.get(&path).await;
+    assert!(page.body.contains("请评价本次办理服务"), "{}", page.body);
+    let mut other = Browser::new(&router);
+    other.sign_in("other@applicant.cn").await;
+    let page = other.submit("/my", &rate, &[("stars", "5")]).await;
+    assert_eq!(page.status, StatusCode::NOT_FOUND, "not theirs");
+    let page = owner
+        .submit(
+            &path,
+            &rate,
+            &[("stars", "2"), ("comment", "<b>材料</b>要求说明不清")],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    let page = owner.submit(&path, &rate, &[("stars", "5")]).await;
+    assert!(page.body.contains("此申请已评价过"), "once: {}", page.body);
+
+    // The poor rating reaches health's head, who answers it.
+    let mut head = Browser::new(&router);
+    head.sign_in("head@staff.cn").await;
+    let page = head.get("/ratings").await;
+    assert!(page.body.contains("&#60;b&#62;材料"), "{}", page.body);
+    let page = head
+        .submit(
+            "/ratings",
+            &format!("/ratings/{id}/answer"),
+            &[("answer", "已改进告知书的说明")],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    let page = head
+        .submit(
+            "/ratings",
+            &format!("/ratings/{id}/answer"),
+            &[("answer", "第二次")],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::BAD_REQUEST, "answered once");
+    assert!(owner.get(&path).await.body.contains("已改进告知书的说明"));
+    let mut reviewer = Browser::new(&router);
+    reviewer.sign_in("health@staff.cn").await;
+    assert_eq!(reviewer.get("/ratings").await.status, StatusCode::FORBIDDEN);
+
+    // The public figures: each department's part finished on time, the rating.
+    let page = Browser::new(&router).get("/stats").await;
+    assert_eq!(page.status, StatusCode::OK);
+    for expected in [
+        "新建医养结合机构",
+        "茂名市卫生健康局",
+        "茂名市民政局",
+        "1（100%）",
+        "2.0",
+    ] {
+        assert!(page.body.contains(expected), "{expected}: {}", page.body);
+    }
 }

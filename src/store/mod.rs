@@ -17,6 +17,7 @@ pub mod accounts;
 pub mod audit;
 pub mod blobs;
 pub mod outbox;
+pub mod ratings;
 pub mod read;
 
 use std::collections::HashMap;

@@ -18,6 +18,7 @@ use super::error::WebError;
 use super::page::{day, render, Nav};
 use crate::app::access::DocumentView;
 use crate::app::accounts::{random_token, Account, Role};
+use crate::app::ratings::{RatingView, LEVELS};
 use crate::app::views::{FilingView, StepView};
 use crate::app::worker::local_now;
 use crate::engine::state::PauseKind;
@@ -27,6 +28,9 @@ pub fn router() -> Router<Web> {
     Router::new()
         .route("/filings/{id}", get(filing_page))
         .route("/filings/{id}/act", post(act))
+        .route("/filings/{id}/rate", post(rate))
+        .route("/ratings", get(poor_ratings))
+        .route("/ratings/{id}/answer", post(answer_rating))
         .route("/filings/{id}/answer", post(answer))
         .route("/filings/{id}/deferred", post(deferred))
         .route("/filings/{id}/documents/{code}", get(document))
@@ -129,6 +133,8 @@ struct FilingPage {
     key: String,
     /// The applicant's own query code.
     query_code: Option<String>,
+    rating: Option<RatingView>,
+    levels: [(u8, &'static str); 5],
     applicant: bool,
     answering: bool,
     has_deferred: bool,
@@ -157,6 +163,7 @@ fn flash(done: &str) -> Option<&'static str> {
         "withdraw" => "申请已撤回。",
         "answer" => "补正材料已提交。",
         "deferred" => "容缺材料已补交。",
+        "rated" => "感谢您的评价。",
         "claim" => "已认领。",
         "release" => "已释放，本部门其他人员可认领。",
         "taken" => "此项已由同事认领。",
@@ -187,8 +194,11 @@ async fn filing_page(
     } else {
         None
     };
+    let rating = web.app.rating_for(account, &id).await?;
     render(&FilingPage {
         query_code,
+        rating,
+        levels: LEVELS,
         nav: Nav::of(&viewer),
         flash: done.done.as_deref().and_then(flash),
         received_on: day(f.received_on),
@@ -504,4 +514,59 @@ async fn material(
         _ => "application/octet-stream",
     };
     Ok(attachment(&upload.name, content_type, bytes))
+}
+
+#[derive(Deserialize)]
+struct RateForm {
+    stars: u8,
+    #[serde(default)]
+    comment: String,
+}
+
+/// The applicant rates a closed filing.
+async fn rate(
+    State(web): State<Web>,
+    Path(id): Path<String>,
+    posted: Posted<RateForm>,
+) -> Result<Response, WebError> {
+    let Posted { viewer, form, .. } = posted;
+    let account = viewer.with_role(&[Role::Applicant])?;
+    web.app
+        .rate(account, &id, form.stars, &form.comment, local_now())
+        .await?;
+    Ok(Redirect::to(&format!("/filings/{id}?done=rated")).into_response())
+}
+
+#[derive(Template)]
+#[template(path = "ratings.html")]
+struct RatingsPage {
+    nav: Nav,
+    ratings: Vec<RatingView>,
+}
+
+/// A head's poor ratings to answer.
+async fn poor_ratings(State(web): State<Web>, viewer: Viewer) -> Result<Html<String>, WebError> {
+    let head = viewer.with_role(&[Role::Head])?;
+    render(&RatingsPage {
+        nav: Nav::of(&viewer),
+        ratings: web.app.poor_ratings(head).await?,
+    })
+}
+
+#[derive(Deserialize)]
+struct AnswerForm {
+    answer: String,
+}
+
+async fn answer_rating(
+    State(web): State<Web>,
+    Path(id): Path<String>,
+    posted: Posted<AnswerForm>,
+) -> Result<Response, WebError> {
+    let Posted { viewer, form, .. } = posted;
+    let head = viewer.with_role(&[Role::Head])?;
+    web.app
+        .answer_rating(head, &id, &form.answer, local_now())
+        .await?;
+    Ok(Redirect::to("/ratings").into_response())
 }

@@ -34,9 +34,14 @@ impl Nav {
                 ("/progress", "进度查询"),
                 ("/verify", "文书核验"),
             ],
-            Some(Role::Window | Role::Reviewer | Role::Head) => {
+            Some(Role::Window | Role::Reviewer) => {
                 vec![("/inbox", "待办事项"), ("/verify", "文书核验")]
             }
+            Some(Role::Head) => vec![
+                ("/inbox", "待办事项"),
+                ("/ratings", "差评处理"),
+                ("/stats", "服务评价"),
+            ],
             Some(Role::Admin) => vec![("/admin/accounts", "账号管理")],
             Some(Role::Policy) => vec![("/verify", "文书核验")],
         });

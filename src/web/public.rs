@@ -26,6 +26,7 @@ pub fn router() -> Router<Web> {
         .route("/verify", get(verify_form))
         .route("/verify/{code}", get(verify_code))
         .route("/progress", get(progress))
+        .route("/stats", get(stats))
 }
 
 /// A procedure in the list (a page's and the API's).
@@ -298,5 +299,44 @@ async fn progress(
         found,
         filing: query.filing.unwrap_or_default(),
         code: query.code.unwrap_or_default(),
+    })
+}
+
+#[derive(Template)]
+#[template(path = "stats.html")]
+struct StatsPage {
+    nav: Nav,
+    /// Procedure, department, decided, on time (share), ratings, average, poor.
+    rows: Vec<(String, String, usize, String, usize, String, usize)>,
+}
+
+/// Per procedure and department: finished on time, and ratings.
+async fn stats(State(app): State<Arc<App>>, viewer: Viewer) -> Result<Html<String>, WebError> {
+    let rows = app
+        .service_figures(local_now().date())
+        .await?
+        .into_iter()
+        .map(|f| {
+            let share = f.on_time_share.map_or_else(
+                || "—".to_string(),
+                |s| format!("{}（{:.0}%）", f.on_time, s * 100.0),
+            );
+            let average = f
+                .average
+                .map_or_else(|| "—".to_string(), |a| format!("{a:.1}"));
+            (
+                f.workflow_title,
+                f.department,
+                f.decided,
+                share,
+                f.ratings,
+                average,
+                f.poor,
+            )
+        })
+        .collect();
+    render(&StatsPage {
+        nav: Nav::of(&viewer),
+        rows,
     })
 }
