@@ -1300,3 +1300,101 @@ async fn applicants_rate_closed_filings_and_heads_answer_poor_ratings() {
         assert!(page.body.contains(expected), "{expected}: {}", page.body);
     }
 }
+
+#[tokio::test]
+async fn the_window_asks_once_for_everything_missing_and_the_applicant_answers_on_the_page() {
+    let (app, router) = product("web-correction", 1 << 20).await;
+    let mut owner = Browser::new(&router);
+    owner.sign_in("owner@applicant.cn").await;
+    // Filed without the fire certificate (deferrable) and the staff list.
+    let csrf = owner.get("/procedures/new_combined/apply").await.csrf();
+    let form = sample_form();
+    let mut fields: Vec<(&str, &str)> =
+        vec![("csrf", &csrf), ("key", "g"), ("applicant", "补正医养")];
+    fields.extend(form.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    let pdf = sample_pdf();
+    let names: Vec<String> = [
+        "application",
+        "feasibility",
+        "site_plan",
+        "rules",
+        "private_registration",
+    ]
+    .iter()
+    .map(|m| format!("material:{m}"))
+    .collect();
+    let files: Vec<(&str, &str, &[u8])> = names
+        .iter()
+        .map(|n| (n.as_str(), "f.pdf", pdf.as_slice()))
+        .collect();
+    let id = filing_id(
+        &owner
+            .multipart("/procedures/new_combined/apply", &fields, &files)
+            .await,
+    );
+    let path = format!("/filings/{id}");
+    let act = format!("{path}/act");
+
+    let mut window = Browser::new(&router);
+    window.sign_in("window@staff.cn").await;
+    // Accepting with a required material missing is refused, in Chinese.
+    let page = window.submit(&path, &act, &[("action", "accept")]).await;
+    assert_eq!(
+        page.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("缺少必交材料"), "{}", page.body);
+    // The notice must list everything missing at once: fire alone is not enough.
+    let page = window
+        .submit(&path, &act, &[("action", "correct"), ("item:fire", "on")])
+        .await;
+    assert_eq!(
+        page.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("一次性列明"), "{}", page.body);
+    let page = window
+        .submit(
+            &path,
+            &act,
+            &[
+                ("action", "correct"),
+                ("item:staff", "on"),
+                ("item:fire", "on"),
+                ("other", "申请书须加盖公章"),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    assert_eq!(
+        app.filing(&id, now().date()).await.unwrap().status,
+        "awaiting_correction"
+    );
+
+    // The applicant answers with the file on the page.
+    let page = owner.get(&path).await;
+    assert!(page.body.contains("补正材料"), "{}", page.body);
+    let csrf = page.csrf();
+    let page = owner
+        .multipart(
+            &format!("{path}/answer"),
+            &[("csrf", &csrf), ("key", "h")],
+            &[
+                ("material:staff", "staff.pdf", &pdf),
+                ("material:fire", "fire.pdf", &pdf),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    let view = app.filing(&id, now().date()).await.unwrap();
+    assert_eq!(view.status, "submitted", "back at the window");
+    assert!(view
+        .materials
+        .iter()
+        .any(|m| m.id == "staff" && m.file.as_deref() == Some("staff.pdf")));
+    assert!(view.corrections[0].answered_on.is_some());
+}
