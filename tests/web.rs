@@ -10,12 +10,11 @@ use std::time::{Duration, Instant};
 
 use axum::body::{to_bytes, Body};
 use axum::http::{header, Request, StatusCode};
-use onewindow::app::{Access, App, Config};
-use onewindow::project::Paths;
+use onewindow::app::{Access, App};
 use tower::ServiceExt as _;
 
 mod common;
-use common::{root, scratch};
+use common::{app_config, root, scratch};
 
 /// A data directory with decided sample filings and their rendered
 /// documents, made by the command line as `./run start` makes it.
@@ -71,19 +70,7 @@ async fn licence(app: &App) -> onewindow::store::DocumentRecord {
 }
 
 async fn app(data: &Path) -> Arc<App> {
-    let config = Config {
-        database: None,
-        data: data.to_path_buf(),
-        paths: Paths {
-            flows: vec![root().join("workflows")],
-            templates: root().join("templates"),
-        },
-        calendars: root().join("calendars"),
-        region: "cn".into(),
-        base_url: "https://yiyang.example.gov.cn/".into(),
-        max_upload: onewindow::app::DEFAULT_MAX_UPLOAD,
-        access: Access::ExistingOnly,
-    };
+    let config = app_config(data, "https://yiyang.example.gov.cn/", Access::ExistingOnly);
     Arc::new(App::open(config).await.expect("the app opens"))
 }
 

@@ -12,27 +12,17 @@ use axum::http::{header, HeaderMap, Request, StatusCode};
 use axum::Router;
 use onewindow::app::accounts::{NewAccount, Role};
 use onewindow::app::{Access, App, Config};
-use onewindow::project::Paths;
 use tower::ServiceExt as _;
 
 mod common;
-use common::{root, scratch};
+use common::{app_config, root, scratch};
 
 const PASSWORD: &str = "a-long-password-1";
 
 async fn app(data: &Path, max_upload: u64) -> Arc<App> {
     let config = Config {
-        database: None,
-        data: data.to_path_buf(),
-        paths: Paths {
-            flows: vec![root().join("workflows")],
-            templates: root().join("templates"),
-        },
-        calendars: root().join("calendars"),
-        region: "cn".into(),
-        base_url: "http://localhost:8080".into(),
         max_upload,
-        access: Access::CreateIfMissing,
+        ..app_config(data, "http://localhost:8080", Access::CreateIfMissing)
     };
     Arc::new(App::open(config).await.expect("the app opens"))
 }

@@ -226,8 +226,9 @@ impl App {
         .map(|_| ())
     }
 
-    /// The first active review waits for an expert review of ten days.
-    async fn sample_pause(&self, id: &str, at: DateTime) -> Result<(), AppError> {
+    /// A filing's first active step, its kind and its reviewer; `None`
+    /// when no step is active.
+    async fn first_active(&self, id: &str) -> Result<Option<(usize, StepKind, Actor)>, AppError> {
         let (filing, _) = self.store.filing(id).await?;
         let workflow = self.workflow(&filing.workflow)?;
         let Some(step) = filing
@@ -235,11 +236,19 @@ impl App {
             .iter()
             .position(|s| matches!(s.status, StepStatus::Active { .. }))
         else {
-            return Ok(());
+            return Ok(None);
         };
         let department = filing.step_department(&workflow, step).unwrap_or_default();
         let actor = Actor::Reviewer {
             department: department.to_string(),
+        };
+        Ok(Some((step, workflow.steps[step].kind, actor)))
+    }
+
+    /// The first active review waits for an expert review of ten days.
+    async fn sample_pause(&self, id: &str, at: DateTime) -> Result<(), AppError> {
+        let Some((step, _, actor)) = self.first_active(id).await? else {
+            return Ok(());
         };
         let command = Command::Pause {
             step,
@@ -253,23 +262,13 @@ impl App {
     /// Every active step decided in favour, a day apart, until the filing is over.
     async fn sample_decide(&self, id: &str, mut at: DateTime) -> Result<(), AppError> {
         for _ in 0..16 {
-            let (filing, _) = self.store.filing(id).await?;
-            let workflow = self.workflow(&filing.workflow)?;
-            let Some(step) = filing
-                .steps
-                .iter()
-                .position(|s| matches!(s.status, StepStatus::Active { .. }))
-            else {
+            let Some((step, kind, actor)) = self.first_active(id).await? else {
                 return Ok(());
             };
             at = at
                 .checked_add(1.day())
                 .map_err(|error| AppError::Config(error.to_string()))?;
-            let department = filing.step_department(&workflow, step).unwrap_or_default();
-            let actor = Actor::Reviewer {
-                department: department.to_string(),
-            };
-            let command = match workflow.steps[step].kind {
+            let command = match kind {
                 StepKind::Filing => Command::File { step },
                 _ => Command::Approve { step },
             };

@@ -961,6 +961,14 @@ impl Store {
             .bind(event.to_string())
             .fetch_all(&self.pool)
             .await?;
+        self.documents_by_code(&rows).await
+    }
+
+    /// The documents whose verification codes are the rows' first column.
+    async fn documents_by_code(
+        &self,
+        rows: &[sqlx::any::AnyRow],
+    ) -> Result<Vec<DocumentRecord>, StoreError> {
         let mut out = Vec::new();
         for row in rows {
             let code: String = row.try_get(0)?;
@@ -985,12 +993,7 @@ impl Store {
             .bind(filing.to_string())
             .fetch_all(&self.pool)
             .await?;
-        let mut out = Vec::new();
-        for row in rows {
-            let code: String = row.try_get(0)?;
-            out.extend(self.document(&code).await?);
-        }
-        Ok(out)
+        self.documents_by_code(&rows).await
     }
 
     /// Marks an outbox row failed for good, with the reason staff will see.

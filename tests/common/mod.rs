@@ -79,3 +79,25 @@ pub fn scratch(name: &str) -> std::path::PathBuf {
     std::fs::create_dir_all(&dir).expect("scratch dir");
     dir
 }
+
+/// The product's configuration over a data folder, on the repository's
+/// definitions and calendars.
+pub fn app_config(
+    data: &Path,
+    base_url: &str,
+    access: onewindow::app::Access,
+) -> onewindow::app::Config {
+    onewindow::app::Config {
+        database: None,
+        data: data.to_path_buf(),
+        paths: Paths {
+            flows: vec![root().join("workflows")],
+            templates: root().join("templates"),
+        },
+        calendars: root().join("calendars"),
+        region: "cn".into(),
+        base_url: base_url.into(),
+        max_upload: onewindow::app::DEFAULT_MAX_UPLOAD,
+        access,
+    }
+}
