@@ -66,6 +66,7 @@ struct Page {
     status: StatusCode,
     headers: HeaderMap,
     body: String,
+    bytes: Vec<u8>,
 }
 
 impl Page {
@@ -134,6 +135,7 @@ impl Browser {
             status,
             headers,
             body: String::from_utf8_lossy(&body).to_string(),
+            bytes: body.to_vec(),
         }
     }
 
@@ -750,6 +752,42 @@ async fn hostile_text_is_shown_as_text_and_bad_files_are_refused() {
         .unwrap()
         .contains("default-src 'none'"));
 
+    // … and printed literally in the acceptance notice's PDF: typst reads
+    // it as data, never as markup.
+    let mut window = Browser::new(&router);
+    window.sign_in("window@staff.cn").await;
+    let path = format!("/filings/{id}");
+    let page = window
+        .submit(&path, &format!("{path}/act"), &[("action", "accept")])
+        .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    render_everything(&app).await;
+    let page = owner.get(&path).await;
+    let link = page
+        .body
+        .split("<a href=\"")
+        .find(|rest| rest.starts_with(&format!("/filings/{id}/documents/")))
+        .and_then(|rest| rest.split('"').next())
+        .expect("the acceptance notice to download")
+        .to_string();
+    let pdf = owner.get(&link).await;
+    assert_eq!(pdf.headers[header::CONTENT_TYPE], "application/pdf");
+    let file = app.config().data.join("notice.pdf");
+    std::fs::write(&file, pdf.bytes).unwrap();
+    let text = std::process::Command::new("pdftotext")
+        .arg(&file)
+        .arg("-")
+        .output()
+        .expect("pdftotext (poppler-utils) runs");
+    let text: String = String::from_utf8_lossy(&text.stdout)
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect();
+    assert!(
+        text.contains("<script>alert(1)</script>#setpage(width:1cm)]$\\"),
+        "{text}"
+    );
+
     // A file whose content is not what its name says; a file over the
     // limit: refused at the material, in Chinese, nothing filed.
     let csrf = owner.get("/procedures/new_combined/apply").await.csrf();
@@ -1185,6 +1223,20 @@ async fn anyone_with_the_number_and_query_code_sees_progress_and_nothing_persona
     )
     .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+/// One pass of the worker: documents typeset, mail written.
+async fn render_everything(app: &App) {
+    let mail = onewindow::app::worker::MailConfig {
+        smtp: None,
+        eml_dir: app.config().data.join("mail"),
+        from: "一窗受理平台 <noreply@onewindow.example.cn>".into(),
+        templates: root().join("templates/mail"),
+    };
+    let worker = onewindow::app::worker::Worker::new(app, &mail)
+        .await
+        .unwrap();
+    worker.pass(app, "test", now(), 500).await.unwrap();
 }
 
 /// Drives a filed new_combined filing to its decision through the use cases.
