@@ -1440,3 +1440,57 @@ async fn the_window_asks_once_for_everything_missing_and_the_applicant_answers_o
         .any(|m| m.id == "staff" && m.file.as_deref() == Some("staff.pdf")));
     assert!(view.corrections[0].answered_on.is_some());
 }
+
+#[tokio::test]
+async fn the_openapi_document_describes_every_route_of_the_api() {
+    let (_app, router) = product("web-openapi", 1 << 20).await;
+    let (status, headers, doc) = api(&router, "GET", "/api/openapi.json", None, None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(headers[header::CONTENT_TYPE]
+        .to_str()
+        .unwrap()
+        .starts_with("application/json"));
+    assert!(
+        doc["openapi"].as_str().unwrap().starts_with("3.1"),
+        "{}",
+        doc["openapi"]
+    );
+    assert_eq!(
+        doc["components"]["securitySchemes"]["bearer"]["scheme"],
+        "bearer"
+    );
+    // Every route the API's router serves is in the document, with each
+    // method it answers.
+    let source = std::fs::read_to_string(root().join("src/web/api.rs")).unwrap();
+    let mut routes = 0;
+    for line in source
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with(".route(\"/api/v1/"))
+    {
+        let path = line.split('"').nth(1).unwrap();
+        if path.contains('*') {
+            continue;
+        }
+        let handlers = line.split(", ").nth(1).unwrap();
+        for method in ["get", "post"] {
+            if handlers.contains(&format!("{method}(")) {
+                assert!(
+                    doc["paths"][path][method].is_object(),
+                    "{method} {path} is not described"
+                );
+                routes += 1;
+            }
+        }
+    }
+    assert!(routes >= 10, "{routes} routes found");
+    for schema in [
+        "FilingView",
+        "ActionRequest",
+        "NewFilingRequest",
+        "ProblemBody",
+        "ProgressView",
+    ] {
+        assert!(doc["components"]["schemas"][schema].is_object(), "{schema}");
+    }
+}

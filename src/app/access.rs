@@ -12,7 +12,7 @@ use super::{App, AppError};
 use crate::engine::{Filing, Upload};
 
 /// A document of a filing as its page lists it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct DocumentView {
     pub title: String,
     pub number: Option<String>,
@@ -223,7 +223,7 @@ impl App {
 
 /// A filing's progress as anyone with its number and query code sees it:
 /// where it stands and by when, nothing about who filed it or what.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ProgressView {
     pub id: String,
     pub workflow_title: String,
@@ -239,7 +239,7 @@ pub struct ProgressView {
 }
 
 /// A step of a filing's progress.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ProgressStep {
     pub label: String,
     pub taken_by: String,

@@ -16,7 +16,7 @@ use crate::engine::Filing;
 use crate::links::Links;
 
 /// A filing as its applicant and its reviewers see it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct FilingView {
     pub id: String,
     pub revision: i64,
@@ -62,7 +62,7 @@ pub struct FilingView {
 }
 
 /// A form field's value as filed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct FieldValue {
     pub id: String,
     pub label: String,
@@ -70,7 +70,7 @@ pub struct FieldValue {
 }
 
 /// A material of the list and what the filing holds of it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct MaterialView {
     pub id: String,
     pub label: String,
@@ -85,7 +85,7 @@ pub struct MaterialView {
 }
 
 /// A correction asked of the applicant.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct CorrectionView {
     /// The step that asked; `None` for the window at intake.
     pub step: Option<usize>,
@@ -96,7 +96,7 @@ pub struct CorrectionView {
 }
 
 /// A department's own part of a filing and its own decision.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct PartView {
     pub department: String,
     pub department_name: String,
@@ -113,7 +113,7 @@ pub struct PartView {
 }
 
 /// A stop of the clock.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct PauseView {
     /// 专家评审, 检验、检测、检疫, 鉴定、评估, 听证 or 申请人补正.
     pub kind: String,
@@ -130,7 +130,7 @@ pub struct PauseView {
 }
 
 /// One step of a filing.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct StepView {
     pub index: usize,
     /// Stable within the workflow version (its place in the route, e.g. `2.1`).
@@ -157,7 +157,7 @@ pub struct StepView {
 }
 
 /// A piece of a department's open work.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct QueueItem {
     pub filing: String,
     /// `None` for intake at the window.
@@ -173,7 +173,7 @@ pub struct QueueItem {
 }
 
 /// A filing in an applicant's list.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct FilingSummary {
     pub id: String,
     pub workflow_title: String,
@@ -193,7 +193,7 @@ pub struct Eligibility {
 }
 
 /// What the public may see of a genuine document.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct VerifiedDocument {
     pub title: String,
     pub number: Option<String>,

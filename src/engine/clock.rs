@@ -17,6 +17,7 @@ pub const DEFAULT_YELLOW_DAYS: u32 = 3;
 
 /// Warning levels shown to reviewers and staff.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[cfg_attr(feature = "full", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Level {
     Green,

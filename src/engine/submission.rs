@@ -11,6 +11,7 @@ use crate::dsl::ir::{Field, FieldType, Requirement, Value, Workflow};
 
 /// An uploaded material as the store recorded it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "full", derive(utoipa::ToSchema))]
 pub struct Upload {
     /// The file name the applicant gave.
     pub name: String,
@@ -115,6 +116,7 @@ pub struct Submission {
 
 /// One problem with a submission, shown to the applicant.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "full", derive(utoipa::ToSchema))]
 pub struct Problem {
     /// The field or material concerned, when there is one.
     pub subject: Option<String>,

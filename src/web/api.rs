@@ -23,6 +23,7 @@ use super::auth::Web;
 use super::error::WebError;
 use super::filing::{carry_out, ActionRequest, FILING_ROLES};
 use super::public::{procedure_list, Notice, Procedure};
+use crate::app::access::ProgressView;
 use crate::app::accounts::{Account, Role};
 use crate::app::views::VerifiedDocument;
 use crate::app::views::{FilingSummary, FilingView, QueueItem};
@@ -42,6 +43,7 @@ pub fn router() -> Router<super::auth::Web> {
         .route("/api/v1/filings/{id}/actions", post(act))
         .route("/api/v1/inbox", get(inbox))
         .route("/api/v1/progress", get(progress))
+        .route("/api/openapi.json", get(openapi))
         .route("/api/v1/{*rest}", any(unknown))
 }
 
@@ -65,7 +67,8 @@ impl From<crate::app::AppError> for Problem {
     }
 }
 
-#[derive(Serialize)]
+/// An error (RFC 9457), in Chinese.
+#[derive(Serialize, utoipa::ToSchema)]
 struct ProblemBody {
     #[serde(rename = "type")]
     kind: &'static str,
@@ -117,10 +120,16 @@ impl IntoResponse for Problem {
     }
 }
 
+#[utoipa::path(get, path = "/api/v1/procedures", tag = "public",
+    responses((status = 200, description = "The procedures in service", body = Vec<Procedure>)))]
 async fn procedures(State(app): State<Arc<App>>) -> Result<Json<Vec<Procedure>>, Problem> {
     Ok(Json(procedure_list(&app)?))
 }
 
+#[utoipa::path(get, path = "/api/v1/procedures/{id}/notice", tag = "public",
+    params(("id" = String, Path, description = "The procedure's id")),
+    responses((status = 200, description = "Its one-time notice (一次性告知书)", body = Notice),
+        (status = 404, description = "No such procedure", body = ProblemBody, content_type = "application/problem+json")))]
 async fn notice(
     State(app): State<Arc<App>>,
     Path(id): Path<String>,
@@ -129,6 +138,10 @@ async fn notice(
 }
 
 /// A genuine document by its verification code; 404 otherwise.
+#[utoipa::path(get, path = "/api/v1/documents/{code}", tag = "public",
+    params(("code" = String, Path, description = "The verification code printed on the document")),
+    responses((status = 200, description = "The document is genuine", body = VerifiedDocument),
+        (status = 404, description = "No document has this code", body = ProblemBody, content_type = "application/problem+json")))]
 async fn document(
     State(app): State<Arc<App>>,
     Path(code): Path<String>,
@@ -182,13 +195,19 @@ fn role(account: &Account, roles: &[Role]) -> Result<(), Problem> {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct UploadQuery {
     /// The file's name; its extension is the kind the content must be.
     name: String,
 }
 
 /// Stores a material's file (the body, as is); its reference for a filing.
+#[utoipa::path(post, path = "/api/v1/uploads", tag = "applicant", params(UploadQuery),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "The file, as is"),
+    security(("bearer" = [])),
+    responses((status = 201, description = "Stored; refer to it by `sha256` when filing", body = Upload),
+        (status = 400, description = "Empty, too large, or not of the kind its name says", body = ProblemBody, content_type = "application/problem+json")))]
 async fn upload(
     State(app): State<Arc<App>>,
     Bearer(account): Bearer,
@@ -206,14 +225,14 @@ async fn upload(
 }
 
 /// A material of a new filing: a file uploaded before, by its hash.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct MaterialRef {
     sha256: String,
     name: String,
 }
 
 /// A new filing as an integrator sends it.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct NewFilingRequest {
     workflow: String,
     applicant: String,
@@ -225,6 +244,11 @@ struct NewFilingRequest {
 
 /// Files an application; the `Idempotency-Key` header files it once
 /// however often the request is sent, answering the same each time.
+#[utoipa::path(post, path = "/api/v1/filings", tag = "applicant", request_body = NewFilingRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "The same key files once")),
+    security(("bearer" = [])),
+    responses((status = 201, description = "Filed", body = FilingView),
+        (status = 422, description = "Every problem of the form, by field", body = ProblemBody, content_type = "application/problem+json")))]
 async fn submit(
     State(app): State<Arc<App>>,
     Bearer(account): Bearer,
@@ -275,6 +299,8 @@ fn invalid(error: AppError) -> Problem {
     }
 }
 
+#[utoipa::path(get, path = "/api/v1/filings", tag = "applicant", security(("bearer" = [])),
+    responses((status = 200, description = "The applicant's filings", body = Vec<FilingSummary>)))]
 async fn my_filings(
     State(app): State<Arc<App>>,
     Bearer(account): Bearer,
@@ -283,6 +309,10 @@ async fn my_filings(
     Ok(Json(app.filings_of(&account.email).await?))
 }
 
+#[utoipa::path(get, path = "/api/v1/filings/{id}", tag = "filings",
+    params(("id" = String, Path, description = "The filing's number")), security(("bearer" = [])),
+    responses((status = 200, description = "The filing as this account may see it", body = FilingView),
+        (status = 404, description = "No such filing, or not this account's to see", body = ProblemBody, content_type = "application/problem+json")))]
 async fn filing(
     State(app): State<Arc<App>>,
     Bearer(account): Bearer,
@@ -295,6 +325,11 @@ async fn filing(
 }
 
 /// An action on a filing; the filing as it is afterwards.
+#[utoipa::path(post, path = "/api/v1/filings/{id}/actions", tag = "filings", request_body = ActionRequest,
+    params(("id" = String, Path, description = "The filing's number")), security(("bearer" = [])),
+    responses((status = 200, description = "Done; the filing as it is now", body = FilingView),
+        (status = 409, description = "Someone acted first (a race)", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 422, description = "The procedure's rules refuse it", body = ProblemBody, content_type = "application/problem+json")))]
 async fn act(
     State(web): State<Web>,
     Bearer(account): Bearer,
@@ -310,14 +345,18 @@ async fn act(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct InboxQuery {
+    /// `mine`, `unclaimed` or `overdue`; all open work without it.
     filter: Option<String>,
     #[serde(default)]
     offset: i64,
 }
 
 /// A department's open work by due date, 200 at a time.
+#[utoipa::path(get, path = "/api/v1/inbox", tag = "departments", params(InboxQuery), security(("bearer" = [])),
+    responses((status = 200, description = "The department's open work by due date", body = Vec<QueueItem>)))]
 async fn inbox(
     State(app): State<Arc<App>>,
     Bearer(account): Bearer,
@@ -341,12 +380,48 @@ async fn inbox(
 }
 
 /// A filing's progress by its number and query code; 404 when they do not match.
+#[utoipa::path(get, path = "/api/v1/progress", tag = "public", params(super::public::ProgressQuery),
+    responses((status = 200, description = "Where the filing stands; nothing personal", body = ProgressView),
+        (status = 404, description = "Number and code do not match", body = ProblemBody, content_type = "application/problem+json")))]
 async fn progress(
     State(app): State<Arc<App>>,
     Query(query): Query<super::public::ProgressQuery>,
-) -> Result<Json<crate::app::access::ProgressView>, Problem> {
+) -> Result<Json<ProgressView>, Problem> {
     super::public::lookup(&app, &query)
         .await?
         .map(Json)
         .ok_or(Problem(WebError::NotFound))
+}
+
+/// The API's description, generated from the handlers and wire types above.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(title = "onewindow 一窗受理 JSON API", description = "医养结合机构一窗受理：申请、受理、审查、进度和文书核验"),
+    paths(procedures, notice, document, upload, submit, my_filings, filing, act, inbox, progress),
+    components(schemas(ProblemBody, crate::engine::Problem)),
+    modifiers(&BearerScheme),
+    tags((name = "public", description = "No sign-in"),
+        (name = "applicant", description = "An applicant's token"),
+        (name = "filings", description = "Whoever may see the filing"),
+        (name = "departments", description = "Window clerks, reviewers, heads"))
+)]
+pub struct ApiDoc;
+
+/// Bearer tokens (`onewindow user token`).
+struct BearerScheme;
+
+impl utoipa::Modify for BearerScheme {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+async fn openapi() -> Json<utoipa::openapi::OpenApi> {
+    use utoipa::OpenApi as _;
+    Json(ApiDoc::openapi())
 }

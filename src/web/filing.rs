@@ -221,8 +221,10 @@ async fn filing_page(
 
 /// An action on a filing, as a page's form or the JSON API sends it: the
 /// one wire type both turn into the engine's command.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 pub(super) struct ActionRequest {
+    /// `accept`, `correct`, `refuse_intake`, `approve`, `file`, `refuse`,
+    /// `step_correct`, `pause`, `resume`, `extend`, `withdraw`, `claim`, `release`.
     pub action: String,
     #[serde(default)]
     pub step: Option<usize>,

@@ -30,7 +30,7 @@ pub fn router() -> Router<Web> {
 }
 
 /// A procedure in the list (a page's and the API's).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub(super) struct Procedure {
     id: String,
     title: String,
@@ -78,14 +78,14 @@ pub(super) fn procedure_list(app: &App) -> Result<Vec<Procedure>, WebError> {
 }
 
 /// A heading of the one-time notice and its lines.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub(super) struct Section {
     heading: String,
     lines: Vec<String>,
 }
 
 /// A procedure's one-time notice, by section (a page's and the API's).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub(super) struct Notice {
     title: String,
     version: u32,
@@ -232,9 +232,12 @@ struct ProgressPage {
     steps: Vec<(String, String, &'static str, String)>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(super) struct ProgressQuery {
+    /// The filing's number.
     pub filing: Option<String>,
+    /// Its query code (查询码), in any letter case.
     pub code: Option<String>,
 }
 
