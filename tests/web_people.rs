@@ -1494,3 +1494,173 @@ async fn the_openapi_document_describes_every_route_of_the_api() {
         assert!(doc["components"]["schemas"][schema].is_object(), "{schema}");
     }
 }
+
+#[tokio::test]
+async fn reviewers_claim_and_pause_heads_extend_and_applicants_supply_and_withdraw_on_the_pages() {
+    let (app, router) = product("web-review-actions", 1 << 20).await;
+    let mut owner = Browser::new(&router);
+    owner.sign_in("owner@applicant.cn").await;
+    // Filed without the fire certificate, which may be supplied later (容缺).
+    let csrf = owner.get("/procedures/new_combined/apply").await.csrf();
+    let form = sample_form();
+    let mut fields: Vec<(&str, &str)> =
+        vec![("csrf", &csrf), ("key", "r"), ("applicant", "容缺医养")];
+    fields.extend(form.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    let pdf = sample_pdf();
+    let names: Vec<String> = [
+        "application",
+        "feasibility",
+        "site_plan",
+        "staff",
+        "rules",
+        "private_registration",
+    ]
+    .iter()
+    .map(|m| format!("material:{m}"))
+    .collect();
+    let files: Vec<(&str, &str, &[u8])> = names
+        .iter()
+        .map(|n| (n.as_str(), "f.pdf", pdf.as_slice()))
+        .collect();
+    let id = filing_id(
+        &owner
+            .multipart("/procedures/new_combined/apply", &fields, &files)
+            .await,
+    );
+    let path = format!("/filings/{id}");
+    let act = format!("{path}/act");
+    let mut window = Browser::new(&router);
+    window.sign_in("window@staff.cn").await;
+    let page = window.submit(&path, &act, &[("action", "accept")]).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+
+    // The applicant supplies the deferred material on the page.
+    let page = owner.get(&path).await;
+    assert!(page.body.contains("容缺，待补交"), "{}", page.body);
+    let csrf = page.csrf();
+    let page = owner
+        .multipart(
+            &format!("{path}/deferred"),
+            &[("csrf", &csrf), ("key", "s")],
+            &[("material:fire", "fire.pdf", &pdf)],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    let view = app.filing(&id, now().date()).await.unwrap();
+    assert!(view.materials.iter().all(|m| !m.deferred), "supplied");
+
+    // Claims: one holder at a time within the department.
+    let step = view
+        .steps
+        .iter()
+        .find(|s| s.state == "active" && s.department.as_deref() == Some("health"))
+        .unwrap()
+        .index
+        .to_string();
+    let mut health = Browser::new(&router);
+    health.sign_in("health@staff.cn").await;
+    let mut colleague = Browser::new(&router);
+    colleague.sign_in("health2@staff.cn").await;
+    let page = health
+        .submit(&path, &act, &[("action", "claim"), ("step", &step)])
+        .await;
+    assert_eq!(page.location(), format!("{path}?done=claim"));
+    let page = colleague
+        .submit(&path, &act, &[("action", "claim"), ("step", &step)])
+        .await;
+    assert_eq!(page.location(), format!("{path}?done=taken"));
+    assert!(colleague
+        .get(&path)
+        .await
+        .body
+        .contains("由 health@staff.cn 办理"));
+    let mine = health.get("/inbox?filter=mine").await;
+    assert!(mine.body.contains(&id), "{}", mine.body);
+    health
+        .submit(&path, &act, &[("action", "release"), ("step", &step)])
+        .await;
+    let page = colleague
+        .submit(&path, &act, &[("action", "claim"), ("step", &step)])
+        .await;
+    assert_eq!(page.location(), format!("{path}?done=claim"), "reassigned");
+
+    // Pause for an expert review, then resume.
+    let page = health
+        .submit(
+            &path,
+            &act,
+            &[
+                ("action", "pause"),
+                ("step", &step),
+                ("kind", "expert_review"),
+                ("days", "5"),
+                ("reason", "专家现场评审"),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    let page = health.get(&path).await;
+    assert!(
+        page.body.contains("计时中止") && page.body.contains("专家现场评审"),
+        "{}",
+        page.body
+    );
+    let page = health
+        .submit(&path, &act, &[("action", "resume"), ("step", &step)])
+        .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+
+    // The head approves an extension with its reason.
+    let mut head = Browser::new(&router);
+    head.sign_in("head@staff.cn").await;
+    let page = head.get(&path).await;
+    let revision = page
+        .body
+        .split("name=\"revision\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap()
+        .to_string();
+    let page = head
+        .submit(
+            &path,
+            &act,
+            &[
+                ("action", "extend"),
+                ("reason", "需补充现场核查"),
+                ("revision", &revision),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    let page = owner.get(&path).await;
+    assert!(
+        page.body.contains("需补充现场核查"),
+        "the applicant sees it: {}",
+        page.body
+    );
+    for action in [
+        "提交申请",
+        "受理",
+        "补交容缺材料",
+        "中止计时",
+        "恢复计时",
+        "批准延长期限",
+    ] {
+        assert!(page.body.contains(action), "{action} in the history");
+    }
+
+    // The applicant withdraws.
+    let page = owner
+        .submit(
+            &path,
+            &act,
+            &[("action", "withdraw"), ("reason", "选址变更")],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    assert_eq!(
+        app.filing(&id, now().date()).await.unwrap().status,
+        "withdrawn"
+    );
+}

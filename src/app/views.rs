@@ -58,7 +58,32 @@ pub struct FilingView {
     pub materials: Vec<MaterialView>,
     /// Corrections asked of the applicant (intake's and each step's).
     pub corrections: Vec<CorrectionView>,
+    /// The limit's extension, once approved.
+    pub extension: Option<ExtensionView>,
+    /// Everything done on the filing, oldest first.
+    pub history: Vec<HistoryView>,
     pub link: String,
+}
+
+/// An approved extension of the limit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct ExtensionView {
+    pub days: u32,
+    pub reason: String,
+    /// The approving head's department.
+    pub approved_by: String,
+    pub on: Date,
+}
+
+/// One thing done on a filing, in words.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct HistoryView {
+    /// `YYYY-MM-DD HH:MM`, China time.
+    pub at: String,
+    /// Who: 申请人, a department, 系统.
+    pub actor: String,
+    /// What: 提交申请, 受理, 准予 …
+    pub action: String,
 }
 
 /// A form field's value as filed.
@@ -316,8 +341,61 @@ impl FilingView {
             form: form_values(workflow, filing),
             materials: materials(workflow, filing),
             corrections: corrections(workflow, filing),
+            extension: filing.extension.as_ref().map(|e| ExtensionView {
+                days: e.days,
+                reason: e.reason.clone(),
+                approved_by: workflow.department_name(&e.approved_by),
+                on: e.on,
+            }),
+            history: filing
+                .history
+                .iter()
+                .map(|entry| HistoryView {
+                    at: entry.at.strftime("%Y-%m-%d %H:%M").to_string(),
+                    actor: actor_words(workflow, &entry.actor),
+                    action: action_words(&entry.command).to_string(),
+                })
+                .collect(),
             link: links.filing(&filing.id),
         }
+    }
+}
+
+/// Who acted, in words: the audit's `role:department` as people say it.
+fn actor_words(workflow: &Workflow, actor: &str) -> String {
+    let (role, rest) = actor.split_once(':').unwrap_or((actor, ""));
+    match role {
+        "applicant" => "申请人".to_string(),
+        "window" => workflow.department_name(rest),
+        "reviewer" => format!("{}审查人员", workflow.department_name(rest)),
+        "head" => format!("{}负责人", workflow.department_name(rest)),
+        "party" => rest.to_string(),
+        "system" => "系统（期限）".to_string(),
+        _ => actor.to_string(),
+    }
+}
+
+/// What was done, in words, by the command's name.
+fn action_words(command: &str) -> &'static str {
+    match command {
+        "submit" => "提交申请",
+        "accept" => "受理",
+        "request_correction" => "出具补正通知",
+        "answer_correction" => "补正材料",
+        "refuse_to_accept" => "不予受理",
+        "approve" => "准予",
+        "refuse" => "不予",
+        "file" => "备案",
+        "sign" => "签署",
+        "request_step_correction" => "审查中要求补正",
+        "answer_step_correction" => "审查中补正材料",
+        "pause" => "中止计时",
+        "resume" => "恢复计时",
+        "extend" => "批准延长期限",
+        "supply_deferred" => "补交容缺材料",
+        "withdraw" => "撤回申请",
+        "timer" => "期限到达",
+        _ => "其他",
     }
 }
 
