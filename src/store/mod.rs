@@ -208,6 +208,10 @@ struct Shared {
     workflows: HashMap<(String, u32), Arc<Workflow>>,
     current: HashMap<String, u32>,
     sql: Sql,
+    /// Uploads known to be stored, by hash: size and kind. A stored file
+    /// never changes, so what was seen once holds (and saves a query per
+    /// material when a filing refers to uploads).
+    uploads: std::sync::Mutex<HashMap<String, (u64, String)>>,
 }
 
 /// Commits and the transitions they carried (group commit at work).
@@ -322,6 +326,7 @@ impl Store {
             workflows,
             current,
             sql,
+            uploads: std::sync::Mutex::default(),
         });
         let rebuilt = read::build_once(&pool, &shared).await?;
         if rebuilt > 0 {
@@ -647,9 +652,44 @@ impl Store {
         &self,
         hashes: &[&str],
     ) -> Result<HashMap<String, (u64, String)>, StoreError> {
-        if hashes.is_empty() {
-            return Ok(HashMap::new());
+        let mut known = HashMap::new();
+        let mut missing = Vec::new();
+        {
+            let cache = self
+                .shared
+                .uploads
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            for hash in hashes {
+                match cache.get(*hash) {
+                    Some(record) => {
+                        known.insert((*hash).to_string(), record.clone());
+                    }
+                    None => missing.push(*hash),
+                }
+            }
         }
+        if missing.is_empty() {
+            return Ok(known);
+        }
+        let found = self.query_upload_records(&missing).await?;
+        let mut cache = self
+            .shared
+            .uploads
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if cache.len() > 100_000 {
+            cache.clear();
+        }
+        cache.extend(found.iter().map(|(k, v)| (k.clone(), v.clone())));
+        known.extend(found);
+        Ok(known)
+    }
+
+    async fn query_upload_records(
+        &self,
+        hashes: &[&str],
+    ) -> Result<HashMap<String, (u64, String)>, StoreError> {
         let marks: Vec<String> = (1..=hashes.len()).map(|n| format!("${n}")).collect();
         let text = self.shared.sql.rewrite(&format!(
             "SELECT sha256, size, kind FROM uploads WHERE sha256 IN ({})",

@@ -142,7 +142,10 @@ pub async fn visitor_cookie(
     next: Next,
 ) -> Response {
     let (mut parts, body) = request.into_parts();
-    let fresh = (cookie(&parts, SESSION_COOKIE).is_none()
+    // The JSON API takes bearer tokens, never cookies.
+    let browser = !parts.uri.path().starts_with("/api/");
+    let fresh = (browser
+        && cookie(&parts, SESSION_COOKIE).is_none()
         && cookie(&parts, VISITOR_COOKIE).is_none())
     .then(random_token);
     if let Some(token) = &fresh {
