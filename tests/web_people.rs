@@ -242,13 +242,7 @@ fn sample_pdf() -> Vec<u8> {
 /// Files new_combined as `browser`'s applicant, with every required
 /// material; the filing's id.
 async fn file(browser: &mut Browser, applicant_name: &str, key: &str) -> Page {
-    let csrf = browser.get("/procedures/new_combined/apply").await.csrf();
-    let form = sample_form();
-    let mut fields: Vec<(&str, &str)> =
-        vec![("csrf", &csrf), ("key", key), ("applicant", applicant_name)];
-    fields.extend(form.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-    let pdf = sample_pdf();
-    let names: Vec<String> = [
+    let all = [
         "application",
         "feasibility",
         "site_plan",
@@ -256,10 +250,24 @@ async fn file(browser: &mut Browser, applicant_name: &str, key: &str) -> Page {
         "staff",
         "rules",
         "private_registration",
-    ]
-    .iter()
-    .map(|m| format!("material:{m}"))
-    .collect();
+    ];
+    file_with(browser, applicant_name, key, &all).await
+}
+
+/// Files new_combined with only these materials.
+async fn file_with(
+    browser: &mut Browser,
+    applicant_name: &str,
+    key: &str,
+    materials: &[&str],
+) -> Page {
+    let csrf = browser.get("/procedures/new_combined/apply").await.csrf();
+    let form = sample_form();
+    let mut fields: Vec<(&str, &str)> =
+        vec![("csrf", &csrf), ("key", key), ("applicant", applicant_name)];
+    fields.extend(form.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    let pdf = sample_pdf();
+    let names: Vec<String> = materials.iter().map(|m| format!("material:{m}")).collect();
     let files: Vec<(&str, &str, &[u8])> = names
         .iter()
         .map(|n| (n.as_str(), "file.pdf", pdf.as_slice()))
@@ -1349,31 +1357,15 @@ async fn the_window_asks_once_for_everything_missing_and_the_applicant_answers_o
     let mut owner = Browser::new(&router);
     owner.sign_in("owner@applicant.cn").await;
     // Filed without the fire certificate (deferrable) and the staff list.
-    let csrf = owner.get("/procedures/new_combined/apply").await.csrf();
-    let form = sample_form();
-    let mut fields: Vec<(&str, &str)> =
-        vec![("csrf", &csrf), ("key", "g"), ("applicant", "补正医养")];
-    fields.extend(form.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-    let pdf = sample_pdf();
-    let names: Vec<String> = [
+    let some = [
         "application",
         "feasibility",
         "site_plan",
         "rules",
         "private_registration",
-    ]
-    .iter()
-    .map(|m| format!("material:{m}"))
-    .collect();
-    let files: Vec<(&str, &str, &[u8])> = names
-        .iter()
-        .map(|n| (n.as_str(), "f.pdf", pdf.as_slice()))
-        .collect();
-    let id = filing_id(
-        &owner
-            .multipart("/procedures/new_combined/apply", &fields, &files)
-            .await,
-    );
+    ];
+    let id = filing_id(&file_with(&mut owner, "补正医养", "g", &some).await);
+    let pdf = sample_pdf();
     let path = format!("/filings/{id}");
     let act = format!("{path}/act");
 
@@ -1501,32 +1493,16 @@ async fn reviewers_claim_and_pause_heads_extend_and_applicants_supply_and_withdr
     let mut owner = Browser::new(&router);
     owner.sign_in("owner@applicant.cn").await;
     // Filed without the fire certificate, which may be supplied later (容缺).
-    let csrf = owner.get("/procedures/new_combined/apply").await.csrf();
-    let form = sample_form();
-    let mut fields: Vec<(&str, &str)> =
-        vec![("csrf", &csrf), ("key", "r"), ("applicant", "容缺医养")];
-    fields.extend(form.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-    let pdf = sample_pdf();
-    let names: Vec<String> = [
+    let some = [
         "application",
         "feasibility",
         "site_plan",
         "staff",
         "rules",
         "private_registration",
-    ]
-    .iter()
-    .map(|m| format!("material:{m}"))
-    .collect();
-    let files: Vec<(&str, &str, &[u8])> = names
-        .iter()
-        .map(|n| (n.as_str(), "f.pdf", pdf.as_slice()))
-        .collect();
-    let id = filing_id(
-        &owner
-            .multipart("/procedures/new_combined/apply", &fields, &files)
-            .await,
-    );
+    ];
+    let id = filing_id(&file_with(&mut owner, "容缺医养", "r", &some).await);
+    let pdf = sample_pdf();
     let path = format!("/filings/{id}");
     let act = format!("{path}/act");
     let mut window = Browser::new(&router);

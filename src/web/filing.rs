@@ -15,7 +15,7 @@ use serde::Deserialize;
 use super::apply::{read_multipart, store_files};
 use super::auth::{Posted, Viewer, Web};
 use super::error::WebError;
-use super::page::{day, render, Nav};
+use super::page::{day, level_words, render, state_words, Nav};
 use crate::app::access::DocumentView;
 use crate::app::accounts::{random_token, Account, Role};
 use crate::app::ratings::{RatingView, LEVELS};
@@ -73,20 +73,8 @@ fn step_row(step: &StepView, account: &Account, claims: &[(Option<usize>, String
         index: step.index,
         label: step.label.clone(),
         taken_by: step.taken_by.clone(),
-        state: match step.state.as_str() {
-            "waiting" => "未开始",
-            "active" => "办理中",
-            "done" => "已办结",
-            "skipped" => "不适用",
-            _ => "已终止",
-        },
-        level_label: match level.as_str() {
-            "green" => "期限内",
-            "yellow" => "临近到期",
-            "red" => "已超期",
-            "paused" => "计时中止",
-            _ => "",
-        },
+        state: state_words(&step.state),
+        level_label: level_words(&level),
         paused: level == "paused",
         level,
         since: day(step.since),

@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 use super::auth::{Viewer, Web};
 use super::error::WebError;
-use super::page::{day, render, Nav};
+use super::page::{day, level_words, render, Nav};
 use crate::app::accounts::Role;
 use crate::app::worker::local_now;
 use crate::app::{QueueFilter, QueuePage};
@@ -81,12 +81,7 @@ async fn inbox(
         .map(|item| {
             let level = format!("{:?}", item.level).to_lowercase();
             Row {
-                level_label: match level.as_str() {
-                    "yellow" => "临近到期",
-                    "red" => "已超期",
-                    "paused" => "计时中止",
-                    _ => "期限内",
-                },
+                level_label: level_words(&level),
                 level,
                 filing: item.filing,
                 workflow_title: item.workflow_title,

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::auth::{Viewer, Web};
 use super::error::WebError;
-use super::page::{day, render, Nav};
+use super::page::{day, render, state_words, Nav};
 use crate::app::access::ProgressView;
 use crate::app::views::VerifiedDocument;
 use crate::app::worker::local_now;
@@ -275,13 +275,7 @@ async fn progress(
         .iter()
         .flat_map(|p| &p.steps)
         .map(|step| {
-            let state = match step.state.as_str() {
-                "waiting" => "未开始",
-                "active" => "办理中",
-                "done" => "已办结",
-                "skipped" => "不适用",
-                _ => "已终止",
-            };
+            let state = state_words(&step.state);
             (
                 step.label.clone(),
                 step.taken_by.clone(),
