@@ -99,13 +99,21 @@ impl Worker {
             let pass = self.pass(app, &plan.name, now, plan.batch).await?;
             add(&mut totals, &pass);
             if pass.timers.claimed == 0 {
-                tracing::info!(
-                    worker = %plan.name,
-                    fired = totals.timers.fired,
-                    rendered = totals.rendered.rendered,
-                    mailed = totals.mail.sent,
-                    "worker idle"
-                );
+                // Said once when a pass did something, not every few
+                // seconds while there is nothing to do.
+                let worked =
+                    pass.timers.fired + pass.rendered.rendered + pass.mail.sent > 0 || plan.once;
+                if worked {
+                    tracing::info!(
+                        worker = %plan.name,
+                        fired = totals.timers.fired,
+                        rendered = totals.rendered.rendered,
+                        mailed = totals.mail.sent,
+                        "worker idle"
+                    );
+                } else {
+                    tracing::debug!(worker = %plan.name, "worker idle");
+                }
                 if plan.once {
                     return Ok(totals);
                 }
