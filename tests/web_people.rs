@@ -1640,3 +1640,54 @@ async fn reviewers_claim_and_pause_heads_extend_and_applicants_supply_and_withdr
         "withdrawn"
     );
 }
+
+/// A 1×1 PNG.
+const PNG: &[u8] = &[
+    137, 80, 78, 71, 13, 10, 26, 10, 0, 0, 0, 13, 73, 72, 68, 82, 0, 0, 0, 1, 0, 0, 0, 1, 8, 6, 0,
+    0, 0, 31, 21, 196, 137, 0, 0, 0, 13, 73, 68, 65, 84, 120, 218, 99, 100, 96, 248, 95, 15, 0, 2,
+    135, 1, 128, 235, 71, 186, 146, 0, 0, 0, 0, 73, 69, 78, 68, 174, 66, 96, 130,
+];
+
+#[tokio::test]
+async fn image_materials_are_previewed_in_the_page_and_nothing_else_is() {
+    let (_app, router) = product("web-preview", 1 << 20).await;
+    let mut owner = Browser::new(&router);
+    owner.sign_in("owner@applicant.cn").await;
+    let csrf = owner.get("/procedures/new_combined/apply").await.csrf();
+    let form = sample_form();
+    let mut fields: Vec<(&str, &str)> =
+        vec![("csrf", &csrf), ("key", "p"), ("applicant", "预览医养")];
+    fields.extend(form.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    let pdf = sample_pdf();
+    let files: Vec<(&str, &str, &[u8])> = vec![
+        ("material:site_plan", "平面图.png", PNG),
+        ("material:application", "申请书.pdf", pdf.as_slice()),
+    ];
+    let id = filing_id(
+        &owner
+            .multipart("/procedures/new_combined/apply", &fields, &files)
+            .await,
+    );
+    let page = owner.get(&format!("/filings/{id}")).await;
+    let preview = format!("/filings/{id}/materials/site_plan/preview");
+    assert!(
+        page.body
+            .contains(&format!("<img class=\"preview\" src=\"{preview}\" alt=\"")),
+        "{}",
+        page.body
+    );
+    let image = owner.get(&preview).await;
+    assert_eq!(image.status, StatusCode::OK);
+    assert_eq!(image.headers[header::CONTENT_TYPE], "image/png");
+    assert_eq!(image.headers[header::CONTENT_DISPOSITION], "inline");
+    assert_eq!(image.headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+    assert_eq!(image.bytes, PNG);
+    // A PDF is a download, never shown inline; someone else's image is not found.
+    let page = owner
+        .get(&format!("/filings/{id}/materials/application/preview"))
+        .await;
+    assert_eq!(page.status, StatusCode::NOT_FOUND);
+    let mut other = Browser::new(&router);
+    other.sign_in("other@applicant.cn").await;
+    assert_eq!(other.get(&preview).await.status, StatusCode::NOT_FOUND);
+}

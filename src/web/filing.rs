@@ -35,6 +35,7 @@ pub fn router() -> Router<Web> {
         .route("/filings/{id}/deferred", post(deferred))
         .route("/filings/{id}/documents/{code}", get(document))
         .route("/filings/{id}/materials/{material}", get(material))
+        .route("/filings/{id}/materials/{material}/preview", get(preview))
 }
 
 /// The roles that see filings.
@@ -504,6 +505,37 @@ async fn material(
         _ => "application/octet-stream",
     };
     Ok(attachment(&upload.name, content_type, bytes))
+}
+
+/// An image material shown in the page (`<img>`): inline, its type checked
+/// by content when it was stored, never sniffed. Other kinds are
+/// downloads only.
+async fn preview(
+    State(web): State<Web>,
+    viewer: Viewer,
+    Path((id, material)): Path<(String, String)>,
+) -> Result<Response, WebError> {
+    let account = viewer.with_role(&FILING_ROLES)?;
+    let (upload, bytes) = web.app.material_file(account, &id, &material).await?;
+    let content_type = image_type(&upload.kind).ok_or(WebError::NotFound)?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CONTENT_DISPOSITION, "inline"),
+            (header::CACHE_CONTROL, "private, no-store"),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+/// The type of a material shown as an image, by its stored kind.
+fn image_type(kind: &str) -> Option<&'static str> {
+    match kind {
+        "png" => Some("image/png"),
+        "jpg" | "jpeg" => Some("image/jpeg"),
+        _ => None,
+    }
 }
 
 #[derive(Deserialize)]

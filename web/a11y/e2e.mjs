@@ -124,9 +124,15 @@ try {
   if (errors === 0) throw new Error("a wrong value was not shown at its field");
   await look(applicant, "apply-errors");
   await applicant.fill("#f-medical_beds", String(answers.form.medical_beds));
+  // The site plan as an image: reviewers see it in the page.
+  const png = Buffer.from(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==",
+    "base64",
+  );
   for (const material of answers.materials) {
-    const file = `${work}/${material}.pdf`;
-    writeFileSync(file, pdf(`e2e ${material}`));
+    const image = material === "site_plan";
+    const file = `${work}/${material}.${image ? "png" : "pdf"}`;
+    writeFileSync(file, image ? png : pdf(`e2e ${material}`));
     await applicant.setInputFiles(`#m-${material}`, file);
   }
   await Promise.all([applicant.waitForNavigation(), applicant.click("form button[type=submit] >> text=提交申请")]);
@@ -148,11 +154,13 @@ try {
   const civil = await session();
   await signIn(health, accounts.health.email, accounts.health.password, "health-inbox");
   await signIn(civil, accounts.civil.email, accounts.civil.password, "civil-inbox");
-  for (const [page, action, name] of [
-    [health, "approve", "health"],
-    [civil, "file", "civil"],
+  for (const [page, name] of [
+    [health, "health"],
+    [civil, "civil"],
   ]) {
     await page.goto(`${base}/filings/${filing}`);
+    const shown = await page.locator("img.preview").evaluate((img) => img.complete && img.naturalWidth > 0);
+    if (!shown) throw new Error(`${name}: the site plan image is not shown in the review page`);
     await look(page, `${name}-review`);
   }
   await Promise.all([
