@@ -1691,3 +1691,61 @@ async fn image_materials_are_previewed_in_the_page_and_nothing_else_is() {
     other.sign_in("other@applicant.cn").await;
     assert_eq!(other.get(&preview).await.status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn the_window_refuses_to_accept_with_reasons_and_the_applicant_reads_them() {
+    let (app, router) = product("web-refuse-intake", 1 << 20).await;
+    let mut owner = Browser::new(&router);
+    owner.sign_in("owner@applicant.cn").await;
+    let id = filing_id(&file(&mut owner, "不予受理医养", &"7".repeat(64)).await);
+    let path = format!("/filings/{id}");
+    let act = format!("{path}/act");
+    let mut window = Browser::new(&router);
+    window.sign_in("window@staff.cn").await;
+    // Without a reason: refused, nothing changes.
+    let page = window
+        .submit(
+            &path,
+            &act,
+            &[("action", "refuse_intake"), ("reasons", "  ")],
+        )
+        .await;
+    assert_eq!(
+        page.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("请填写理由"), "{}", page.body);
+    assert_eq!(
+        app.filing(&id, now().date()).await.unwrap().status,
+        "submitted"
+    );
+    let page = window
+        .submit(
+            &path,
+            &act,
+            &[
+                ("action", "refuse_intake"),
+                (
+                    "reasons",
+                    "申请事项不属于本机关职权范围\n请向县级民政部门申请",
+                ),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    let view = app.filing(&id, now().date()).await.unwrap();
+    assert_eq!(view.status, "not_accepted");
+    let page = owner.get(&path).await;
+    assert!(page.body.contains("不予受理"), "{}", page.body);
+    assert!(
+        page.body.contains("申请事项不属于本机关职权范围"),
+        "the applicant reads the reasons: {}",
+        page.body
+    );
+    assert!(
+        !page.body.contains("撤回理由"),
+        "closed: no withdrawal form"
+    );
+}

@@ -37,6 +37,9 @@ pub struct FilingView {
     pub decision: Option<String>,
     /// For people: 准予, 不予, 已备案, 部分准予.
     pub decision_label: Option<String>,
+    /// Why the filing as a whole was refused (at intake: 不予受理), as the
+    /// notice states it; each department's own reasons are in its part.
+    pub refusal_reasons: Vec<String>,
     /// Each deciding department's part (谁审批谁监管), in route order.
     pub parts: Vec<PartView>,
     /// The city's promised completion date; `None` before acceptance or while paused.
@@ -312,6 +315,10 @@ impl FilingView {
             decided_on: filing.decided_on,
             decision: filing.decision.as_ref().map(|d| d.name().to_string()),
             decision_label: filing.decision.as_ref().map(|d| d.chinese().to_string()),
+            refusal_reasons: match &filing.decision {
+                Some(Decision::Refused { reasons }) => reasons.clone(),
+                _ => Vec::new(),
+            },
             parts: parts(workflow, filing),
             promised_due,
             legal_due,
