@@ -7,9 +7,22 @@ use jiff::civil::Date;
 use serde::Serialize;
 
 use super::accounts::{Account, Role};
+use super::ratings::RatingView;
 use super::views::FilingView;
 use super::{App, AppError};
 use crate::engine::{Filing, Upload};
+
+/// A filing as its page shows it to one account.
+#[derive(Debug, Clone)]
+pub struct FilingDetail {
+    pub view: FilingView,
+    pub documents: Vec<DocumentView>,
+    /// Who holds each claimed piece of work (`None`: intake).
+    pub claims: Vec<(Option<usize>, String)>,
+    pub rating: Option<RatingView>,
+    /// The applicant's own query code (查询码), made the first time.
+    pub query_code: Option<String>,
+}
 
 /// A document of a filing as its page lists it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -55,16 +68,41 @@ impl App {
         self.view(&filing, revision, today)
     }
 
-    /// The documents of a filing this account may see.
+    /// Everything a filing's page shows to this account, after one check
+    /// that it may see the filing: the view, the documents, who holds which
+    /// piece of work, the rating, and the query code when it is the
+    /// applicant's own.
     ///
     /// # Errors
     /// As [`App::filing_for`].
-    pub async fn documents_for(
+    pub async fn filing_detail(
         &self,
         account: &Account,
         id: &str,
-    ) -> Result<Vec<DocumentView>, AppError> {
-        self.visible(account, id).await?;
+        today: Date,
+    ) -> Result<FilingDetail, AppError> {
+        let (filing, revision) = self.store.filing(id).await?;
+        let workflow = self.pinned(&filing)?;
+        if !may_see(account, &workflow, &filing) {
+            return Err(AppError::NotFound(format!("filing `{id}`")));
+        }
+        let query_code = if account.role == Role::Applicant {
+            let now = super::worker::local_now().to_string();
+            Some(self.store.query_code(id, &new_query_code(), &now).await?)
+        } else {
+            None
+        };
+        Ok(FilingDetail {
+            view: self.view(&filing, revision, today)?,
+            documents: self.documents_of(id).await?,
+            claims: self.store.claims_of(id).await?,
+            rating: self.store.rating(id).await?.map(RatingView::of),
+            query_code,
+        })
+    }
+
+    /// The documents issued on a filing.
+    async fn documents_of(&self, id: &str) -> Result<Vec<DocumentView>, AppError> {
         let departments = self.departments();
         Ok(self
             .store
@@ -132,19 +170,6 @@ impl App {
             .get(&upload.sha256)
             .map_err(|_| missing())?;
         Ok((upload, bytes))
-    }
-
-    /// Who holds each claimed piece of a visible filing's work (`None`: intake).
-    ///
-    /// # Errors
-    /// As [`App::filing_for`].
-    pub async fn claims_for(
-        &self,
-        account: &Account,
-        id: &str,
-    ) -> Result<Vec<(Option<usize>, String)>, AppError> {
-        self.visible(account, id).await?;
-        Ok(self.store.claims_of(id).await?)
     }
 
     /// Takes (or with `take` false gives back) a piece of a visible
@@ -293,17 +318,6 @@ fn new_query_code() -> String {
 }
 
 impl App {
-    /// The query code of a filing this account may see, made the first
-    /// time it is asked for.
-    ///
-    /// # Errors
-    /// As [`App::filing_for`].
-    pub async fn query_code_for(&self, account: &Account, id: &str) -> Result<String, AppError> {
-        self.visible(account, id).await?;
-        let now = super::worker::local_now().to_string();
-        Ok(self.store.query_code(id, &new_query_code(), &now).await?)
-    }
-
     /// A filing's progress for anyone with its number and query code (in
     /// any letter case); `None` when they do not match.
     ///

@@ -42,7 +42,7 @@ pub struct RatingView {
 }
 
 impl RatingView {
-    fn of(row: RatingRow) -> RatingView {
+    pub(super) fn of(row: RatingRow) -> RatingView {
         RatingView {
             level: LEVELS
                 .iter()
@@ -132,19 +132,6 @@ impl App {
             )]));
         }
         Ok(RatingView::of(row))
-    }
-
-    /// The rating of a filing this account may see.
-    ///
-    /// # Errors
-    /// As [`App::filing_for`].
-    pub async fn rating_for(
-        &self,
-        account: &Account,
-        id: &str,
-    ) -> Result<Option<RatingView>, AppError> {
-        self.visible(account, id).await?;
-        Ok(self.store.rating(id).await?.map(RatingView::of))
     }
 
     /// The poor ratings of filings the head's department took part in,

@@ -29,6 +29,18 @@ pub enum Level {
     Paused,
 }
 
+impl Level {
+    /// The stable name, as serialized: `green`, `yellow`, `red`, `paused`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Level::Green => "green",
+            Level::Yellow => "yellow",
+            Level::Red => "red",
+            Level::Paused => "paused",
+        }
+    }
+}
+
 /// The filing's two overall limits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]

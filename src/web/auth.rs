@@ -23,7 +23,7 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
 use super::error::WebError;
-use crate::app::accounts::{random_token, Account, Role};
+use crate::app::accounts::{normalize_email, random_token, Account, Role};
 use crate::app::App;
 
 /// The cookie of a signed-in browser.
@@ -95,7 +95,7 @@ impl Guard {
     /// A successful sign-in clears the account's count (not the address's).
     pub fn succeeded(&self, email: &str) {
         let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        failures.remove(&format!("account:{}", email.trim().to_lowercase()));
+        failures.remove(&format!("account:{}", normalize_email(email)));
     }
 }
 

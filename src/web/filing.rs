@@ -16,7 +16,7 @@ use super::apply::{read_multipart, store_files};
 use super::auth::{Posted, Viewer, Web};
 use super::error::WebError;
 use super::page::{day, level_words, render, state_words, Nav};
-use crate::app::access::DocumentView;
+use crate::app::access::{DocumentView, FilingDetail};
 use crate::app::accounts::{random_token, Account, Role};
 use crate::app::ratings::{RatingView, LEVELS};
 use crate::app::views::{FilingView, StepView};
@@ -49,7 +49,7 @@ struct StepRow {
     taken_by: String,
     state: &'static str,
     /// `green`, `yellow`, `red`, `paused`; empty unless active.
-    level: String,
+    level: &'static str,
     level_label: &'static str,
     since: String,
     due_on: String,
@@ -64,10 +64,7 @@ struct StepRow {
 }
 
 fn step_row(step: &StepView, account: &Account, claims: &[(Option<usize>, String)]) -> StepRow {
-    let level = step
-        .level
-        .map(|level| format!("{level:?}").to_lowercase())
-        .unwrap_or_default();
+    let level = step.level.map_or("", |level| level.name());
     let active = step.state == "active";
     let reviews = matches!(account.role, Role::Reviewer);
     StepRow {
@@ -75,7 +72,7 @@ fn step_row(step: &StepView, account: &Account, claims: &[(Option<usize>, String
         label: step.label.clone(),
         taken_by: step.taken_by.clone(),
         state: state_words(&step.state),
-        level_label: level_words(&level),
+        level_label: level_words(level),
         paused: level == "paused",
         level,
         since: day(step.since),
@@ -132,6 +129,13 @@ struct FilingPage {
     head: bool,
 }
 
+impl FilingPage {
+    /// Whether a material of this kind is shown in the page ([`preview`]).
+    fn previewed(&self, kind: Option<&str>) -> bool {
+        kind.and_then(image_type).is_some()
+    }
+}
+
 #[derive(Deserialize)]
 struct Done {
     done: Option<String>,
@@ -168,9 +172,13 @@ async fn filing_page(
 ) -> Result<Html<String>, WebError> {
     let account = viewer.with_role(&FILING_ROLES)?;
     let today = local_now().date();
-    let f = web.app.filing_for(account, &id, today).await?;
-    let documents = web.app.documents_for(account, &id).await?;
-    let claims = web.app.claims_for(account, &id).await?;
+    let FilingDetail {
+        view: f,
+        documents,
+        claims,
+        rating,
+        query_code,
+    } = web.app.filing_detail(account, &id, today).await?;
     let steps = f
         .steps
         .iter()
@@ -178,12 +186,6 @@ async fn filing_page(
         .collect();
     let decided = matches!(f.status.as_str(), "decided" | "not_accepted" | "withdrawn");
     let applicant = account.role == Role::Applicant;
-    let query_code = if applicant {
-        Some(web.app.query_code_for(account, &id).await?)
-    } else {
-        None
-    };
-    let rating = web.app.rating_for(account, &id).await?;
     render(&FilingPage {
         query_code,
         rating,
@@ -500,9 +502,7 @@ async fn material(
     let (upload, bytes) = web.app.material_file(account, &id, &material).await?;
     let content_type = match upload.kind.as_str() {
         "pdf" => "application/pdf",
-        "png" => "image/png",
-        "jpg" | "jpeg" => "image/jpeg",
-        _ => "application/octet-stream",
+        kind => image_type(kind).unwrap_or("application/octet-stream"),
     };
     Ok(attachment(&upload.name, content_type, bytes))
 }

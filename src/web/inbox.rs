@@ -79,10 +79,10 @@ async fn inbox(
         .await?
         .into_iter()
         .map(|item| {
-            let level = format!("{:?}", item.level).to_lowercase();
+            let level = item.level.name();
             Row {
-                level_label: level_words(&level),
-                level,
+                level_label: level_words(level),
+                level: level.to_string(),
                 filing: item.filing,
                 workflow_title: item.workflow_title,
                 label: item.label,
