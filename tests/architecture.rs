@@ -196,14 +196,10 @@ fn every_form_a_page_posts_carries_its_token() {
         if path.ends_with("api.rs") {
             continue;
         }
-        for piece in text.split("post(").skip(1) {
-            let name: String = piece
-                .chars()
-                .take_while(|c| c.is_alphanumeric() || *c == '_')
-                .collect();
-            if name.is_empty() {
-                continue;
-            }
+        for piece in text.split("Route::post(").skip(1) {
+            // Route::post("/path", AUDIENCE, handler)
+            let call = &piece[..piece.find(')').unwrap()];
+            let name = call.rsplit(", ").next().unwrap().trim().to_string();
             let start = text
                 .find(&format!("async fn {name}("))
                 .unwrap_or_else(|| panic!("{path}: handler `{name}`"));
@@ -221,6 +217,33 @@ fn every_form_a_page_posts_carries_its_token() {
         apply.contains("if name != \"csrf\""),
         "multipart reads the token first"
     );
+}
+
+#[test]
+fn which_role_may_use_a_route_has_one_home() {
+    // The route table says who may use each route and its door admits
+    // them (src/web/routes.rs); the router is built from the table alone,
+    // so no handler checks roles and no route is added beside it.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for (path, text) in sources(&root.join("src/web")) {
+        if path.ends_with("routes.rs") || path.ends_with("error.rs") {
+            continue;
+        }
+        // (A page may show each role its own buttons; refusing is the door's.)
+        for check in ["with_role", "roles.contains", "WebError::Forbidden("] {
+            assert!(
+                !text.contains(check),
+                "{path} refuses roles itself: `{check}`"
+            );
+        }
+        let routes = text.matches(".route(").count();
+        // mod.rs: the table's routes, and the API's catch-all.
+        let allowed = if path.ends_with("web/mod.rs") { 2 } else { 0 };
+        assert!(
+            routes <= allowed,
+            "{path} adds routes beside the table ({routes})"
+        );
+    }
 }
 
 #[test]

@@ -12,6 +12,7 @@ use axum::http::{header, HeaderMap, Request, StatusCode};
 use axum::Router;
 use onewindow::app::accounts::{NewAccount, Role};
 use onewindow::app::{Access, App, Config};
+use onewindow::web::routes::Audience;
 use tower::ServiceExt as _;
 
 mod common;
@@ -665,58 +666,152 @@ async fn a_filing_through_the_pages_from_submission_to_decision() {
     }
 }
 
+/// Who the matrix asks: every account of [`people`], and nobody.
+const VISITORS: [Option<(&str, Role)>; 10] = [
+    Some(("owner@applicant.cn", Role::Applicant)),
+    Some(("other@applicant.cn", Role::Applicant)),
+    Some(("window@staff.cn", Role::Window)),
+    Some(("health@staff.cn", Role::Reviewer)),
+    Some(("civil@staff.cn", Role::Reviewer)),
+    Some(("insurance@staff.cn", Role::Reviewer)),
+    Some(("head@staff.cn", Role::Head)),
+    Some(("policy@staff.cn", Role::Policy)),
+    Some(("admin@staff.cn", Role::Admin)),
+    None,
+];
+
+/// The route × role matrix, generated from the router's own table: every
+/// route, for every role and for nobody. What the route's audience admits
+/// gets through; any other role gets 403, nobody is asked to sign in (401
+/// under the API); a filing that is not one's own answers 404 as if it did
+/// not exist; every posted page asks for its form token first. Whoever
+/// does not see the filing never reads its applicant or its number in any
+/// answer of any route.
 #[tokio::test]
-async fn each_role_sees_only_what_is_its_own() {
+async fn every_route_admits_its_audience_and_no_one_else() {
     let (app, router) = product("web-matrix", 1 << 20).await;
     let mut owner = Browser::new(&router);
     owner.sign_in("owner@applicant.cn").await;
     let id = filing_id(&file(&mut owner, "隐私医养有限公司", &"b".repeat(64)).await);
-    let material = format!("/filings/{id}/materials/application");
-    let pages = [
-        "/my".to_string(),
-        "/inbox".to_string(),
-        "/admin/accounts".to_string(),
-        format!("/filings/{id}"),
-        material.clone(),
-        "/procedures/new_combined/apply".to_string(),
-        "/ratings".to_string(),
-    ];
-    // What each role gets on each page: 200, 403 (not its role's page) or
-    // 404 (a filing that is not its own: it might as well not exist).
-    let expected: [(&str, [u16; 7]); 9] = [
-        ("owner@applicant.cn", [200, 403, 403, 200, 200, 200, 403]),
-        ("other@applicant.cn", [200, 403, 403, 404, 404, 200, 403]),
-        ("window@staff.cn", [403, 200, 403, 200, 200, 403, 403]),
-        ("health@staff.cn", [403, 200, 403, 200, 200, 403, 403]),
-        ("civil@staff.cn", [403, 200, 403, 200, 200, 403, 403]),
-        ("insurance@staff.cn", [403, 200, 403, 404, 404, 403, 403]),
-        ("head@staff.cn", [403, 200, 403, 200, 200, 403, 200]),
-        ("policy@staff.cn", [403, 403, 403, 403, 403, 403, 403]),
-        ("admin@staff.cn", [403, 403, 200, 403, 403, 403, 403]),
-    ];
-    for (email, statuses) in expected {
+    let path = format!("/filings/{id}");
+    let mut window = Browser::new(&router);
+    window.sign_in("window@staff.cn").await;
+    let page = window
+        .submit(&path, &format!("{path}/act"), &[("action", "accept")])
+        .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    render_everything(&app).await;
+    let code = owner
+        .get(&path)
+        .await
+        .body
+        .split(&format!("{path}/documents/"))
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the acceptance notice")
+        .to_string();
+    // Who may see this filing: its applicant, the window, the departments
+    // with a step in it (health, civil affairs) and their heads.
+    let sees = |email: &str| {
+        ["owner@", "window@", "health@", "civil@", "head@"]
+            .iter()
+            .any(|who| email.starts_with(who))
+    };
+
+    let routes = onewindow::web::routes();
+    assert!(routes.len() > 30, "the table lists every route");
+    for visitor in &VISITORS {
         let mut browser = Browser::new(&router);
-        browser.sign_in(email).await;
-        for (path, status) in pages.iter().zip(statuses) {
-            let page = browser.get(path).await;
-            assert_eq!(page.status.as_u16(), status, "{email} {path}");
-            if status != 200 {
+        let mut token = None;
+        if let Some((email, _)) = visitor {
+            browser.sign_in(email).await;
+            token = Some(app.issue_api_token(email, "matrix", now()).await.unwrap());
+        }
+        let who = visitor.map_or("nobody", |(email, _)| email);
+        for route in &routes {
+            let concrete = if route.path.contains("procedures/{id}") {
+                route.path.replace("{id}", "new_combined")
+            } else {
+                route
+                    .path
+                    .replace("{id}", &id)
+                    .replace("{code}", &code)
+                    .replace("{material}", "application")
+            };
+            let mut request = Request::builder()
+                .method(route.method.clone())
+                .uri(&concrete);
+            let mut body = Body::empty();
+            if route.is_api() {
+                if let Some(token) = &token {
+                    request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+                }
+                if route.method == axum::http::Method::POST {
+                    request = request.header(header::CONTENT_TYPE, "application/json");
+                    body = Body::from("{}");
+                }
+            } else if route.method == axum::http::Method::POST {
+                // A post without its form token.
+                request = request.header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+                body = Body::from("x=1");
+            }
+            let mut page = browser.send(request, body).await;
+            if !route.is_api() && [400, 415].contains(&page.status.as_u16()) {
+                // A page that takes files: a multipart post without its token.
+                page = browser.multipart(&concrete, &[("x", "1")], &[]).await;
+            }
+            let status = page.status.as_u16();
+            let label = format!("{who} {} {}", route.method, route.path);
+            let refused_for_role = status == 403 && !page.body.contains("表单已失效");
+            match visitor {
+                _ if route.audience == Audience::Anyone => {
+                    assert!(!refused_for_role && status != 401, "{label}: {status}");
+                    assert!(!page.location().starts_with("/login"), "{label}");
+                }
+                None if route.is_api() => assert_eq!(status, 401, "{label}"),
+                None => {
+                    assert_eq!(status, 303, "{label}");
+                    assert!(page.location().starts_with("/login?next="), "{label}");
+                }
+                Some((_, role)) if !route.audience.admits(*role) => {
+                    assert!(refused_for_role, "{label}: {status} {}", page.body);
+                }
+                Some(_) if route.method == axum::http::Method::POST && !route.is_api() => {
+                    assert_eq!(status, 403, "{label}");
+                    assert!(page.body.contains("表单已失效"), "{label}: {}", page.body);
+                }
+                Some((email, _)) if route.path.starts_with("/filings/{id}") && !sees(email) => {
+                    assert_eq!(status, 404, "{label}");
+                }
+                Some((email, _)) if route.path.starts_with("/api/v1/filings/{id}") => {
+                    // A read says 404; an action without its fields is
+                    // refused before anyone looks for the filing.
+                    let expected = match (sees(email), route.method.as_str()) {
+                        (true, _) => status != 404,
+                        (false, "GET") => status == 404,
+                        (false, _) => status == 404 || status == 422,
+                    };
+                    assert!(expected, "{label}: {status}");
+                    assert!(!refused_for_role && status != 401, "{label}: {status}");
+                }
+                Some(_) if route.method == axum::http::Method::POST => {
+                    assert!(!refused_for_role && status != 401, "{label}: {status}");
+                }
+                Some(_) => assert_eq!(status, 200, "{label}: {}", page.body),
+            }
+            // A document's holder is shown to whoever holds its code.
+            let keyed = route.path.contains("{code}");
+            if !keyed && !visitor.is_some_and(|(email, _)| sees(email)) {
                 assert!(
                     !page.body.contains("隐私医养"),
-                    "{email} {path} leaks the applicant"
+                    "{label} leaks the applicant"
                 );
-                assert!(!page.body.contains(&id), "{email} {path} leaks the filing");
+                assert!(!page.body.contains(&id), "{label} leaks the filing");
             }
         }
     }
-    // Nobody signed in: every one of these asks to sign in.
-    let mut nobody = Browser::new(&router);
-    for path in &pages {
-        let page = nobody.get(path).await;
-        assert_eq!(page.status, StatusCode::SEE_OTHER, "{path}");
-        assert!(page.location().starts_with("/login?next="), "{path}");
-    }
     // A download is an attachment, never sniffed.
+    let material = format!("/filings/{id}/materials/application");
     let page = owner.get(&material).await;
     let disposition = page.headers[header::CONTENT_DISPOSITION].to_str().unwrap();
     assert!(disposition.starts_with("attachment;"), "{disposition}");
@@ -735,7 +830,7 @@ async fn each_role_sees_only_what_is_its_own() {
     assert_eq!(page.status, StatusCode::NOT_FOUND);
     assert_eq!(
         app.filing(&id, now().date()).await.unwrap().status,
-        "submitted"
+        "in_review"
     );
 }
 
@@ -1451,29 +1546,27 @@ async fn the_openapi_document_describes_every_route_of_the_api() {
         doc["components"]["securitySchemes"]["bearer"]["scheme"],
         "bearer"
     );
-    // Every route the API's router serves is in the document, with each
-    // method it answers.
-    let source = std::fs::read_to_string(root().join("src/web/api.rs")).unwrap();
+    // Every route of the API in the router's table is in the document,
+    // with its method; those for accounts say they take a bearer token.
     let mut routes = 0;
-    for line in source
-        .lines()
-        .map(str::trim)
-        .filter(|l| l.starts_with(".route(\"/api/v1/"))
-    {
-        let path = line.split('"').nth(1).unwrap();
-        if path.contains('*') {
+    for route in onewindow::web::routes() {
+        if !route.path.starts_with("/api/v1/") {
             continue;
         }
-        let handlers = line.split(", ").nth(1).unwrap();
-        for method in ["get", "post"] {
-            if handlers.contains(&format!("{method}(")) {
-                assert!(
-                    doc["paths"][path][method].is_object(),
-                    "{method} {path} is not described"
-                );
-                routes += 1;
-            }
-        }
+        let method = route.method.as_str().to_ascii_lowercase();
+        let operation = &doc["paths"][route.path][&method];
+        assert!(
+            operation.is_object(),
+            "{method} {} is not described",
+            route.path
+        );
+        assert_eq!(
+            operation["security"].is_array(),
+            route.audience != Audience::Anyone,
+            "{method} {}: bearer token",
+            route.path
+        );
+        routes += 1;
     }
     assert!(routes >= 10, "{routes} routes found");
     for schema in [
@@ -1649,7 +1742,7 @@ const PNG: &[u8] = &[
 ];
 
 #[tokio::test]
-async fn image_materials_are_previewed_in_the_page_and_nothing_else_is() {
+async fn materials_are_previewed_in_their_filings_page_only() {
     let (_app, router) = product("web-preview", 1 << 20).await;
     let mut owner = Browser::new(&router);
     owner.sign_in("owner@applicant.cn").await;
@@ -1682,9 +1775,37 @@ async fn image_materials_are_previewed_in_the_page_and_nothing_else_is() {
     assert_eq!(image.headers[header::CONTENT_DISPOSITION], "inline");
     assert_eq!(image.headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
     assert_eq!(image.bytes, PNG);
-    // A PDF is a download, never shown inline; someone else's image is not found.
+    // A PDF is shown in a frame of the filing's page, by the browser's PDF
+    // viewer: only the product's own pages may frame it, and pages may
+    // frame nothing but the product's own.
+    let framed = format!("/filings/{id}/materials/application/preview");
+    assert!(
+        page.body.contains(&format!(
+            "<iframe class=\"preview\" src=\"{framed}\" title=\"医养结合机构设立申请书（申请书.pdf）\""
+        )),
+        "{}",
+        page.body
+    );
+    let policy = page.headers[header::CONTENT_SECURITY_POLICY]
+        .to_str()
+        .unwrap();
+    assert!(policy.contains("frame-src 'self'"), "{policy}");
+    assert!(policy.contains("frame-ancestors 'none'"), "{policy}");
+    assert_eq!(page.headers[header::X_FRAME_OPTIONS], "DENY");
+    let shown = owner.get(&framed).await;
+    assert_eq!(shown.status, StatusCode::OK);
+    assert_eq!(shown.headers[header::CONTENT_TYPE], "application/pdf");
+    assert_eq!(shown.headers[header::CONTENT_DISPOSITION], "inline");
+    assert_eq!(shown.headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+    assert_eq!(shown.headers[header::X_FRAME_OPTIONS], "SAMEORIGIN");
+    assert_eq!(
+        shown.headers[header::CONTENT_SECURITY_POLICY],
+        "frame-ancestors 'self'"
+    );
+    assert_eq!(shown.bytes, pdf);
+    // A material not filed is not found; nor is someone else's image.
     let page = owner
-        .get(&format!("/filings/{id}/materials/application/preview"))
+        .get(&format!("/filings/{id}/materials/fire/preview"))
         .await;
     assert_eq!(page.status, StatusCode::NOT_FOUND);
     let mut other = Browser::new(&router);

@@ -5,23 +5,26 @@ use askama::Template;
 use axum::extract::{Query, State};
 use axum::http::header;
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
-use axum::Router;
 use serde::Deserialize;
 
 use super::auth::{set_cookie, Posted, Viewer, Web, SESSION_COOKIE, VISITOR_COOKIE};
 use super::error::WebError;
 use super::page::{render, Nav};
+use super::routes::{Audience::Anyone, Route, ADMIN};
 use crate::app::accounts::{Account, NewAccount, Role, SESSION_HOURS};
 use crate::app::worker::local_now;
 use crate::app::AppError;
 
-pub fn router() -> Router<Web> {
-    Router::new()
-        .route("/login", get(login_page).post(login))
-        .route("/logout", post(logout))
-        .route("/register", get(register_page).post(register))
-        .route("/admin/accounts", get(accounts_page).post(add_account))
+pub fn routes() -> Vec<Route> {
+    vec![
+        Route::get("/login", Anyone, login_page),
+        Route::post("/login", Anyone, login),
+        Route::post("/logout", Anyone, logout),
+        Route::get("/register", Anyone, register_page),
+        Route::post("/register", Anyone, register),
+        Route::get("/admin/accounts", ADMIN, accounts_page),
+        Route::post("/admin/accounts", ADMIN, add_account),
+    ]
 }
 
 /// Where an account starts after signing in.
@@ -252,7 +255,6 @@ async fn accounts_view(
 }
 
 async fn accounts_page(State(web): State<Web>, viewer: Viewer) -> Result<Html<String>, WebError> {
-    viewer.with_role(&[Role::Admin])?;
     accounts_view(&web, &viewer, None, Vec::new()).await
 }
 
@@ -271,7 +273,7 @@ async fn add_account(
     posted: Posted<AccountForm>,
 ) -> Result<Response, WebError> {
     let Posted { viewer, form, .. } = posted;
-    let admin = viewer.with_role(&[Role::Admin])?.email.clone();
+    let admin = viewer.signed_in()?.email.clone();
     let role = Role::parse(&form.role)
         .filter(|role| *role != Role::Applicant)
         .ok_or_else(|| WebError::BadRequest(format!("没有角色“{}”", form.role)))?;

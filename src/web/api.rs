@@ -8,8 +8,7 @@ use std::sync::Arc;
 use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{any, get, post};
-use axum::{Json, Router};
+use axum::Json;
 use serde::Serialize;
 
 use std::collections::BTreeMap;
@@ -21,10 +20,11 @@ use serde::Deserialize;
 
 use super::auth::Web;
 use super::error::WebError;
-use super::filing::{carry_out, ActionRequest, FILING_ROLES};
+use super::filing::{carry_out, ActionRequest};
 use super::public::{procedure_list, Notice, Procedure};
+use super::routes::{Audience::Anyone, Route, APPLICANT, FILING, STAFF};
 use crate::app::access::ProgressView;
-use crate::app::accounts::{Account, Role};
+use crate::app::accounts::Account;
 use crate::app::views::VerifiedDocument;
 use crate::app::views::{FilingSummary, FilingView, QueueItem};
 use crate::app::worker::local_now;
@@ -32,23 +32,24 @@ use crate::app::App;
 use crate::app::{AppError, NewFiling, QueueFilter, QueuePage};
 use crate::engine::{Applicant, Upload};
 
-pub fn router() -> Router<super::auth::Web> {
-    Router::new()
-        .route("/api/v1/procedures", get(procedures))
-        .route("/api/v1/procedures/{id}/notice", get(notice))
-        .route("/api/v1/documents/{code}", get(document))
-        .route("/api/v1/uploads", post(upload))
-        .route("/api/v1/filings", get(my_filings).post(submit))
-        .route("/api/v1/filings/{id}", get(filing))
-        .route("/api/v1/filings/{id}/actions", post(act))
-        .route("/api/v1/inbox", get(inbox))
-        .route("/api/v1/progress", get(progress))
-        .route("/api/openapi.json", get(openapi))
-        .route("/api/v1/{*rest}", any(unknown))
+pub fn routes() -> Vec<Route> {
+    vec![
+        Route::get("/api/v1/procedures", Anyone, procedures),
+        Route::get("/api/v1/procedures/{id}/notice", Anyone, notice),
+        Route::get("/api/v1/documents/{code}", Anyone, document),
+        Route::post("/api/v1/uploads", APPLICANT, upload),
+        Route::get("/api/v1/filings", APPLICANT, my_filings),
+        Route::post("/api/v1/filings", APPLICANT, submit),
+        Route::get("/api/v1/filings/{id}", FILING, filing),
+        Route::post("/api/v1/filings/{id}/actions", FILING, act),
+        Route::get("/api/v1/inbox", STAFF, inbox),
+        Route::get("/api/v1/progress", Anyone, progress),
+        Route::get("/api/openapi.json", Anyone, openapi),
+    ]
 }
 
 /// Anything else under the API answers as the API does.
-async fn unknown() -> Problem {
+pub(super) async fn unknown() -> Problem {
     Problem(WebError::NotFound)
 }
 
@@ -154,6 +155,7 @@ async fn document(
 }
 
 /// The account a bearer token belongs to; 401 without a valid one.
+#[derive(Clone)]
 pub struct Bearer(pub Account);
 
 impl<S> FromRequestParts<S> for Bearer
@@ -164,6 +166,9 @@ where
     type Rejection = Problem;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Bearer, Problem> {
+        if let Some(bearer) = parts.extensions.get::<Bearer>() {
+            return Ok(bearer.clone());
+        }
         let unauthorized = || {
             Problem(WebError::SignIn {
                 next: String::new(),
@@ -180,18 +185,8 @@ where
             .ok_or_else(unauthorized)?;
         let app = Arc::<App>::from_ref(state);
         let account = app.token_account(token).await?.ok_or_else(unauthorized)?;
+        parts.extensions.insert(Bearer(account.clone()));
         Ok(Bearer(account))
-    }
-}
-
-fn role(account: &Account, roles: &[Role]) -> Result<(), Problem> {
-    if roles.contains(&account.role) {
-        Ok(())
-    } else {
-        Err(Problem(WebError::Forbidden(format!(
-            "{}不能办理此项",
-            account.role.chinese()
-        ))))
     }
 }
 
@@ -210,11 +205,9 @@ struct UploadQuery {
         (status = 400, description = "Empty, too large, or not of the kind its name says", body = ProblemBody, content_type = "application/problem+json")))]
 async fn upload(
     State(app): State<Arc<App>>,
-    Bearer(account): Bearer,
     Query(query): Query<UploadQuery>,
     body: axum::body::Bytes,
 ) -> Result<(StatusCode, Json<Upload>), Problem> {
-    role(&account, &[Role::Applicant])?;
     let kind = query
         .name
         .rsplit_once('.')
@@ -255,7 +248,6 @@ async fn submit(
     headers: HeaderMap,
     Json(request): Json<NewFilingRequest>,
 ) -> Result<Response, Problem> {
-    role(&account, &[Role::Applicant])?;
     let key = headers
         .get("idempotency-key")
         .and_then(|v| v.to_str().ok())
@@ -305,7 +297,6 @@ async fn my_filings(
     State(app): State<Arc<App>>,
     Bearer(account): Bearer,
 ) -> Result<Json<Vec<FilingSummary>>, Problem> {
-    role(&account, &[Role::Applicant])?;
     Ok(Json(app.filings_of(&account.email).await?))
 }
 
@@ -318,7 +309,6 @@ async fn filing(
     Bearer(account): Bearer,
     Path(id): Path<String>,
 ) -> Result<Json<FilingView>, Problem> {
-    role(&account, &FILING_ROLES)?;
     Ok(Json(
         app.filing_for(&account, &id, local_now().date()).await?,
     ))
@@ -336,7 +326,6 @@ async fn act(
     Path(id): Path<String>,
     Json(request): Json<ActionRequest>,
 ) -> Result<Json<FilingView>, Problem> {
-    role(&account, &FILING_ROLES)?;
     carry_out(&web, &account, &id, &request).await?;
     Ok(Json(
         web.app
@@ -362,7 +351,6 @@ async fn inbox(
     Bearer(account): Bearer,
     Query(query): Query<InboxQuery>,
 ) -> Result<Json<Vec<QueueItem>>, Problem> {
-    role(&account, &[Role::Window, Role::Reviewer, Role::Head])?;
     let filter = match query.filter.as_deref() {
         Some("mine") => QueueFilter::ClaimedBy(account.email.clone()),
         Some("unclaimed") => QueueFilter::Unclaimed,

@@ -8,13 +8,12 @@ use askama::Template;
 use axum::extract::{Multipart, Path, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use axum::routing::get;
-use axum::Router;
 
 use super::auth::{Viewer, Web};
 use super::error::WebError;
 use super::page::{day, render, Nav};
-use crate::app::accounts::{random_token, Account, Role};
+use super::routes::{Route, APPLICANT};
+use crate::app::accounts::{random_token, Account};
 use crate::app::worker::local_now;
 use crate::app::{AppError, NewFiling};
 use crate::dsl::ir::{FieldType, Requirement, Value};
@@ -22,10 +21,12 @@ use crate::dsl::Workflow;
 use crate::engine::submission::DEFAULT_KINDS;
 use crate::engine::{Applicant, Problem, Upload};
 
-pub fn router() -> Router<Web> {
-    Router::new()
-        .route("/my", get(my_filings))
-        .route("/procedures/{id}/apply", get(form_page).post(submit))
+pub fn routes() -> Vec<Route> {
+    vec![
+        Route::get("/my", APPLICANT, my_filings),
+        Route::get("/procedures/{id}/apply", APPLICANT, form_page),
+        Route::post("/procedures/{id}/apply", APPLICANT, submit),
+    ]
 }
 
 /// A filing in the applicant's list.
@@ -45,7 +46,7 @@ struct MyPage {
 }
 
 async fn my_filings(State(web): State<Web>, viewer: Viewer) -> Result<Html<String>, WebError> {
-    let account = viewer.with_role(&[Role::Applicant])?;
+    let account = viewer.signed_in()?;
     let filings = web
         .app
         .filings_of(&account.email)
@@ -261,7 +262,7 @@ async fn form_page(
     viewer: Viewer,
     Path(id): Path<String>,
 ) -> Result<Html<String>, WebError> {
-    let account = viewer.with_role(&[Role::Applicant])?;
+    let account = viewer.signed_in()?;
     let workflow = web.app.workflow(&id)?;
     let refill = Refill {
         typed: &Typed::new(),
@@ -396,7 +397,7 @@ async fn submit(
     Path(id): Path<String>,
     multipart: Multipart,
 ) -> Result<Response, WebError> {
-    let account = viewer.with_role(&[Role::Applicant])?.clone();
+    let account = viewer.signed_in()?.clone();
     let workflow = web.app.workflow(&id)?;
     let (typed, files) = read_multipart(&viewer, multipart).await?;
     let had_files = !files.is_empty();

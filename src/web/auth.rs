@@ -23,7 +23,7 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
 use super::error::WebError;
-use crate::app::accounts::{normalize_email, random_token, Account, Role};
+use crate::app::accounts::{normalize_email, random_token, Account};
 use crate::app::App;
 
 /// The cookie of a signed-in browser.
@@ -199,19 +199,6 @@ impl Viewer {
             next: self.path.clone(),
             expired: self.session.is_some(),
         })
-    }
-
-    /// The account if it has one of these roles.
-    pub fn with_role(&self, roles: &[Role]) -> Result<&Account, WebError> {
-        let account = self.signed_in()?;
-        if roles.contains(&account.role) {
-            Ok(account)
-        } else {
-            Err(WebError::Forbidden(format!(
-                "{}不能办理此项；请使用有相应权限的账号登录。",
-                account.role.chinese()
-            )))
-        }
     }
 }
 

@@ -8,14 +8,13 @@ use askama::Template;
 use axum::extract::{Multipart, Path, Query, State};
 use axum::http::header;
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
-use axum::Router;
 use serde::Deserialize;
 
 use super::apply::{read_multipart, store_files};
 use super::auth::{Posted, Viewer, Web};
 use super::error::WebError;
 use super::page::{day, level_words, render, state_words, Nav};
+use super::routes::{Route, APPLICANT, FILING, HEAD};
 use crate::app::access::{DocumentView, FilingDetail};
 use crate::app::accounts::{random_token, Account, Role};
 use crate::app::ratings::{RatingView, LEVELS};
@@ -24,23 +23,24 @@ use crate::app::worker::local_now;
 use crate::engine::state::PauseKind;
 use crate::engine::Command;
 
-pub fn router() -> Router<Web> {
-    Router::new()
-        .route("/filings/{id}", get(filing_page))
-        .route("/filings/{id}/act", post(act))
-        .route("/filings/{id}/rate", post(rate))
-        .route("/ratings", get(poor_ratings))
-        .route("/ratings/{id}/answer", post(answer_rating))
-        .route("/filings/{id}/answer", post(answer))
-        .route("/filings/{id}/deferred", post(deferred))
-        .route("/filings/{id}/documents/{code}", get(document))
-        .route("/filings/{id}/materials/{material}", get(material))
-        .route("/filings/{id}/materials/{material}/preview", get(preview))
+pub fn routes() -> Vec<Route> {
+    vec![
+        Route::get("/filings/{id}", FILING, filing_page),
+        Route::post("/filings/{id}/act", FILING, act),
+        Route::post("/filings/{id}/answer", APPLICANT, answer),
+        Route::post("/filings/{id}/deferred", APPLICANT, deferred),
+        Route::post("/filings/{id}/rate", APPLICANT, rate),
+        Route::get("/filings/{id}/documents/{code}", FILING, document),
+        Route::get("/filings/{id}/materials/{material}", FILING, material),
+        Route::get(
+            "/filings/{id}/materials/{material}/preview",
+            FILING,
+            preview,
+        ),
+        Route::get("/ratings", HEAD, poor_ratings),
+        Route::post("/ratings/{id}/answer", HEAD, answer_rating),
+    ]
 }
-
-/// The roles that see filings.
-pub(super) const FILING_ROLES: [Role; 4] =
-    [Role::Applicant, Role::Window, Role::Reviewer, Role::Head];
 
 /// A step as the page shows it.
 struct StepRow {
@@ -130,9 +130,16 @@ struct FilingPage {
 }
 
 impl FilingPage {
-    /// Whether a material of this kind is shown in the page ([`preview`]).
-    fn previewed(&self, kind: Option<&str>) -> bool {
-        kind.and_then(image_type).is_some()
+    /// Whether a material of this kind is shown in the page as an image
+    /// ([`preview`]).
+    fn pictured(&self, kind: Option<&str>) -> bool {
+        kind.and_then(preview_type) == Some(Preview::Image)
+    }
+
+    /// Whether a material of this kind is shown in the page in a frame,
+    /// by the browser's PDF viewer ([`preview`]).
+    fn framed(&self, kind: Option<&str>) -> bool {
+        kind.and_then(preview_type) == Some(Preview::Pdf)
     }
 }
 
@@ -170,7 +177,7 @@ async fn filing_page(
     Path(id): Path<String>,
     Query(done): Query<Done>,
 ) -> Result<Html<String>, WebError> {
-    let account = viewer.with_role(&FILING_ROLES)?;
+    let account = viewer.signed_in()?;
     let today = local_now().date();
     let FilingDetail {
         view: f,
@@ -396,7 +403,7 @@ async fn act(
     posted: Posted<HashMap<String, String>>,
 ) -> Result<Response, WebError> {
     let Posted { viewer, form, .. } = posted;
-    let account = viewer.with_role(&FILING_ROLES)?;
+    let account = viewer.signed_in()?;
     let request = ActionRequest::from_form(&form)?;
     let done = carry_out(&web, account, &id, &request).await?;
     Ok(Redirect::to(&format!("/filings/{id}?done={done}")).into_response())
@@ -429,7 +436,7 @@ async fn upload_answer(
     multipart: Multipart,
     what: &'static str,
 ) -> Result<Response, WebError> {
-    let account = viewer.with_role(&[Role::Applicant])?.clone();
+    let account = viewer.signed_in()?.clone();
     let (typed, files) = read_multipart(&viewer, multipart).await?;
     let (uploads, problems) = store_files(&web, files).await?;
     if !problems.is_empty() {
@@ -488,7 +495,7 @@ async fn document(
     viewer: Viewer,
     Path((id, code)): Path<(String, String)>,
 ) -> Result<Response, WebError> {
-    let account = viewer.with_role(&FILING_ROLES)?;
+    let account = viewer.signed_in()?;
     let (name, bytes) = web.app.document_pdf(account, &id, &code).await?;
     Ok(attachment(&name, "application/pdf", bytes))
 }
@@ -498,27 +505,26 @@ async fn material(
     viewer: Viewer,
     Path((id, material)): Path<(String, String)>,
 ) -> Result<Response, WebError> {
-    let account = viewer.with_role(&FILING_ROLES)?;
+    let account = viewer.signed_in()?;
     let (upload, bytes) = web.app.material_file(account, &id, &material).await?;
-    let content_type = match upload.kind.as_str() {
-        "pdf" => "application/pdf",
-        kind => image_type(kind).unwrap_or("application/octet-stream"),
-    };
+    let content_type = content_type(&upload.kind).unwrap_or("application/octet-stream");
     Ok(attachment(&upload.name, content_type, bytes))
 }
 
-/// An image material shown in the page (`<img>`): inline, its type checked
-/// by content when it was stored, never sniffed. Other kinds are
-/// downloads only.
+/// A material shown in the filing's page: images in an `<img>`, PDFs in a
+/// frame of the filing's own page (the only page that may frame it). Its
+/// kind was checked by content when it was stored; never sniffed. Other
+/// kinds are downloads only.
 async fn preview(
     State(web): State<Web>,
     viewer: Viewer,
     Path((id, material)): Path<(String, String)>,
 ) -> Result<Response, WebError> {
-    let account = viewer.with_role(&FILING_ROLES)?;
+    let account = viewer.signed_in()?;
     let (upload, bytes) = web.app.material_file(account, &id, &material).await?;
-    let content_type = image_type(&upload.kind).ok_or(WebError::NotFound)?;
-    Ok((
+    preview_type(&upload.kind).ok_or(WebError::NotFound)?;
+    let content_type = content_type(&upload.kind).ok_or(WebError::NotFound)?;
+    let mut response = (
         [
             (header::CONTENT_TYPE, content_type),
             (header::CONTENT_DISPOSITION, "inline"),
@@ -526,12 +532,32 @@ async fn preview(
         ],
         bytes,
     )
-        .into_response())
+        .into_response();
+    response.extensions_mut().insert(super::Framing::BySelf);
+    Ok(response)
 }
 
-/// The type of a material shown as an image, by its stored kind.
-fn image_type(kind: &str) -> Option<&'static str> {
+/// How a material is shown in the page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Preview {
+    Image,
+    Pdf,
+}
+
+/// How a material of this stored kind is shown in the page, if at all.
+fn preview_type(kind: &str) -> Option<Preview> {
     match kind {
+        "png" | "jpg" | "jpeg" => Some(Preview::Image),
+        "pdf" => Some(Preview::Pdf),
+        _ => None,
+    }
+}
+
+/// The media type of a material by its stored kind (checked by content
+/// when it was stored).
+fn content_type(kind: &str) -> Option<&'static str> {
+    match kind {
+        "pdf" => Some("application/pdf"),
         "png" => Some("image/png"),
         "jpg" | "jpeg" => Some("image/jpeg"),
         _ => None,
@@ -552,7 +578,7 @@ async fn rate(
     posted: Posted<RateForm>,
 ) -> Result<Response, WebError> {
     let Posted { viewer, form, .. } = posted;
-    let account = viewer.with_role(&[Role::Applicant])?;
+    let account = viewer.signed_in()?;
     web.app
         .rate(account, &id, form.stars, &form.comment, local_now())
         .await?;
@@ -568,7 +594,7 @@ struct RatingsPage {
 
 /// A head's poor ratings to answer.
 async fn poor_ratings(State(web): State<Web>, viewer: Viewer) -> Result<Html<String>, WebError> {
-    let head = viewer.with_role(&[Role::Head])?;
+    let head = viewer.signed_in()?;
     render(&RatingsPage {
         nav: Nav::of(&viewer),
         ratings: web.app.poor_ratings(head).await?,
@@ -586,7 +612,7 @@ async fn answer_rating(
     posted: Posted<AnswerForm>,
 ) -> Result<Response, WebError> {
     let Posted { viewer, form, .. } = posted;
-    let head = viewer.with_role(&[Role::Head])?;
+    let head = viewer.signed_in()?;
     web.app
         .answer_rating(head, &id, &form.answer, local_now())
         .await?;

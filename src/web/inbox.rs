@@ -5,19 +5,17 @@
 use askama::Template;
 use axum::extract::{Query, State};
 use axum::response::Html;
-use axum::routing::get;
-use axum::Router;
 use serde::Deserialize;
 
 use super::auth::{Viewer, Web};
 use super::error::WebError;
 use super::page::{day, level_words, render, Nav};
-use crate::app::accounts::Role;
+use super::routes::{Route, STAFF};
 use crate::app::worker::local_now;
 use crate::app::{QueueFilter, QueuePage};
 
-pub fn router() -> Router<Web> {
-    Router::new().route("/inbox", get(inbox))
+pub fn routes() -> Vec<Route> {
+    vec![Route::get("/inbox", STAFF, inbox)]
 }
 
 /// A row of the inbox.
@@ -57,7 +55,7 @@ async fn inbox(
     viewer: Viewer,
     Query(query): Query<Filter>,
 ) -> Result<Html<String>, WebError> {
-    let account = viewer.with_role(&[Role::Window, Role::Reviewer, Role::Head])?;
+    let account = viewer.signed_in()?;
     let department = account.department.clone().unwrap_or_default();
     let chosen = query.filter.as_deref().unwrap_or("all");
     let filter = match chosen {

@@ -16,6 +16,7 @@ mod filing;
 mod inbox;
 mod page;
 mod public;
+pub mod routes;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -24,8 +25,9 @@ use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::any;
 use axum::Router;
+use routes::Audience::Anyone;
 
 pub use error::WebError;
 
@@ -35,7 +37,24 @@ use auth::Web;
 /// The stylesheet, compiled in: pages load nothing from another site.
 const SITE_CSS: &str = include_str!("../../web/static/site.css");
 
-/// Every route of the product, each audience's router merged here.
+/// Every route of the product with who may use it: each audience's
+/// routes, merged here. The router is built from this table.
+pub fn routes() -> Vec<routes::Route> {
+    let mut all = public::routes();
+    all.extend(accounts::routes());
+    all.extend(apply::routes());
+    all.extend(filing::routes());
+    all.extend(inbox::routes());
+    all.extend(api::routes());
+    all.extend([
+        routes::Route::get("/healthz", Anyone, healthz),
+        routes::Route::get("/readyz", Anyone, readyz),
+        routes::Route::get("/static/site.css", Anyone, stylesheet),
+    ]);
+    all
+}
+
+/// The router: [`routes`], each behind its audience's door.
 /// Cookies are marked `Secure` when the product's public address is https.
 pub fn router(app: Arc<App>) -> Router {
     // Uploads: three files at the limit in one request, and the form.
@@ -47,16 +66,13 @@ pub fn router(app: Arc<App>) -> Router {
         app,
         guard: Arc::default(),
     };
-    Router::new()
-        .merge(public::router())
-        .merge(accounts::router())
-        .merge(apply::router())
-        .merge(filing::router())
-        .merge(inbox::router())
-        .merge(api::router())
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .route("/static/site.css", get(stylesheet))
+    let table = routes().into_iter().fold(Router::new(), |router, route| {
+        let path = route.path;
+        router.route(path, route.admitted(&web))
+    });
+    table
+        // Anything else under the API answers as the API does.
+        .route("/api/v1/{*rest}", any(api::unknown))
         .fallback(not_found)
         .layer(axum::extract::DefaultBodyLimit::max(body_limit))
         .layer(middleware::from_fn_with_state(
@@ -67,20 +83,42 @@ pub fn router(app: Arc<App>) -> Router {
         .with_state(web)
 }
 
-/// The headers every answer carries: no script at all, nothing framed,
-/// nothing loaded from elsewhere, no type sniffing.
+/// Whether an answer may be shown in a frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Framing {
+    /// Never (every page).
+    Never,
+    /// Only by the product's own pages: a material previewed in its
+    /// filing's page. Such an answer is a file, not a page, so it carries
+    /// no policy for scripts or styles of its own (the browser's PDF
+    /// viewer shows it).
+    BySelf,
+}
+
+/// The headers every answer carries: no script at all, nothing framed
+/// but a material in its filing's page, nothing loaded from elsewhere, no
+/// type sniffing.
 async fn security_headers(request: Request, next: Next) -> Response {
     let mut response = next.run(request).await;
+    let framing = response
+        .extensions()
+        .get::<Framing>()
+        .copied()
+        .unwrap_or(Framing::Never);
+    let (policy, frame_options) = match framing {
+        Framing::Never => (
+            "default-src 'none'; style-src 'self'; img-src 'self'; frame-src 'self'; \
+             form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+            "DENY",
+        ),
+        Framing::BySelf => ("frame-ancestors 'self'", "SAMEORIGIN"),
+    };
     let headers = response.headers_mut();
     for (name, value) in [
-        (
-            header::CONTENT_SECURITY_POLICY,
-            "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; \
-             frame-ancestors 'none'; base-uri 'none'",
-        ),
+        (header::CONTENT_SECURITY_POLICY, policy),
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         (header::REFERRER_POLICY, "no-referrer"),
-        (header::X_FRAME_OPTIONS, "DENY"),
+        (header::X_FRAME_OPTIONS, frame_options),
     ] {
         headers.insert(name, HeaderValue::from_static(value));
     }

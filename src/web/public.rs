@@ -7,26 +7,26 @@ use std::sync::Arc;
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::response::Html;
-use axum::routing::get;
-use axum::Router;
 use serde::{Deserialize, Serialize};
 
-use super::auth::{Viewer, Web};
+use super::auth::Viewer;
 use super::error::WebError;
 use super::page::{day, render, state_words, Nav};
+use super::routes::{Audience::Anyone, Route};
 use crate::app::access::ProgressView;
 use crate::app::views::VerifiedDocument;
 use crate::app::worker::local_now;
 use crate::app::App;
 
-pub fn router() -> Router<Web> {
-    Router::new()
-        .route("/", get(procedures))
-        .route("/procedures/{id}", get(notice))
-        .route("/verify", get(verify_form))
-        .route("/verify/{code}", get(verify_code))
-        .route("/progress", get(progress))
-        .route("/stats", get(stats))
+pub fn routes() -> Vec<Route> {
+    vec![
+        Route::get("/", Anyone, procedures),
+        Route::get("/procedures/{id}", Anyone, notice),
+        Route::get("/verify", Anyone, verify_form),
+        Route::get("/verify/{code}", Anyone, verify_code),
+        Route::get("/progress", Anyone, progress),
+        Route::get("/stats", Anyone, stats),
+    ]
 }
 
 /// A procedure in the list (a page's and the API's).

@@ -161,6 +161,14 @@ try {
     await page.goto(`${base}/filings/${filing}`);
     const shown = await page.locator("img.preview").evaluate((img) => img.complete && img.naturalWidth > 0);
     if (!shown) throw new Error(`${name}: the site plan image is not shown in the review page`);
+    // The application (a PDF) opens in the page, in the browser's viewer.
+    const [framed] = await Promise.all([
+      page.waitForResponse((r) => r.url().endsWith("/materials/application/preview")),
+      page.locator("details:has(iframe.preview) summary").first().click(),
+    ]);
+    if (framed.status() !== 200 || framed.headers()["content-type"] !== "application/pdf") {
+      throw new Error(`${name}: the application PDF is not shown in the review page (${framed.status()})`);
+    }
     await look(page, `${name}-review`);
   }
   await Promise.all([
