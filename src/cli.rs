@@ -1,6 +1,6 @@
 //! The `onewindow` command line. `main.rs` only calls [`main`].
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -77,6 +77,19 @@ enum Command {
     Check {
         /// `.flow` files or folders (default: workflows/).
         paths: Vec<PathBuf>,
+        #[arg(long, default_value = "templates")]
+        templates: PathBuf,
+    },
+    /// Say in Chinese what changed between two versions of a definition:
+    /// steps, departments, order, limits, materials, form, rules, documents.
+    Diff {
+        /// The earlier `.flow` file.
+        old: PathBuf,
+        /// The later `.flow` file.
+        new: PathBuf,
+        /// The departments both versions name (read with each).
+        #[arg(long, default_value = "workflows/departments.flow")]
+        departments: PathBuf,
         #[arg(long, default_value = "templates")]
         templates: PathBuf,
     },
@@ -418,6 +431,19 @@ fn init_logging(command: &Command) {
 fn run(command: Command) -> Outcome {
     match command {
         Command::Check { paths, templates } => check(paths, templates),
+        Command::Diff {
+            old,
+            new,
+            departments,
+            templates,
+        } => diff(
+            &old,
+            &new,
+            &Paths {
+                flows: vec![departments],
+                templates,
+            },
+        ),
         Command::Serve {
             store,
             addr,
@@ -537,6 +563,48 @@ fn check(paths: Vec<PathBuf>, templates: PathBuf) -> Outcome {
         return Ok(ExitCode::FAILURE);
     }
     println!("ok: {} workflow(s) checked", loaded.checked.workflows.len());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `shared`: the departments' file and the templates, read with each version.
+fn diff(old: &Path, new: &Path, shared: &Paths) -> Outcome {
+    let one = |path: &Path| -> Result<dsl::Workflow, String> {
+        let mut flows = shared.flows.clone();
+        flows.push(path.to_path_buf());
+        let loaded = project::load(&Paths {
+            flows,
+            templates: shared.templates.clone(),
+        })
+        .map_err(|error| {
+            format!(
+                "{error}; pass --departments and --templates when not run from the project folder"
+            )
+        })?;
+        if loaded.checked.has_errors() {
+            return Err(format!(
+                "{} has errors; only checked definitions are compared\n{}",
+                path.display(),
+                loaded.render_diagnostics()
+            ));
+        }
+        match loaded.checked.workflows.as_slice() {
+            [workflow] => Ok(workflow.clone()),
+            found => Err(format!(
+                "{} defines {} workflows; compare one file of one workflow with another",
+                path.display(),
+                found.len()
+            )),
+        }
+    };
+    let (old, new) = (one(old)?, one(new)?);
+    if old.id != new.id {
+        eprintln!(
+            "note: comparing two different workflows (`{}` and `{}`)",
+            old.id, new.id
+        );
+    }
+    let changes = dsl::diff::diff(&old, &new);
+    print!("{}", dsl::diff::render(&old, &new, &changes));
     Ok(ExitCode::SUCCESS)
 }
 

@@ -237,3 +237,51 @@ fn check_without_departments_says_where_they_are_defined_and_does_not_cascade() 
     assert!(text.contains("departments.flow"), "{text}");
     assert!(!text.contains("department ``"), "no cascade: {text}");
 }
+
+#[test]
+fn diff_says_what_changed_between_two_files_in_chinese() {
+    let scratch = std::env::temp_dir().join(format!("onewindow-cli-diff-{}", std::process::id()));
+    std::fs::create_dir_all(&scratch).unwrap();
+    let shipped = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("workflows/new_combined.flow"),
+    )
+    .unwrap();
+    let newer = shipped.replace("version 4 ", "version 5 ").replace(
+        "fire \"消防验收或备案证明\" required deferrable",
+        "fire \"消防验收或备案证明\" required",
+    );
+    let file = scratch.join("new_combined.flow");
+    std::fs::write(&file, newer).unwrap();
+    let output = onewindow(&[
+        "diff",
+        "workflows/new_combined.flow",
+        file.to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(
+        stdout(&output),
+        "新建医养结合机构：第4版 → 第5版\n\n申请材料\n  - 「消防验收或备案证明」不再容缺，须在受理前提交\n"
+    );
+    // A version with errors is not compared: its diagnostics are shown.
+    std::fs::write(
+        &file,
+        shipped.replace("within 5 workdays", "within 50 workdays"),
+    )
+    .unwrap();
+    let output = onewindow(&[
+        "diff",
+        "workflows/new_combined.flow",
+        file.to_str().unwrap(),
+    ]);
+    assert!(!output.status.success());
+    assert!(
+        stderr(&output).contains("only checked definitions are compared"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(
+        stderr(&output).contains("new_combined.flow:"),
+        "{}",
+        stderr(&output)
+    );
+}
