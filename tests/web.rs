@@ -386,17 +386,16 @@ async fn the_public_pages_pass_the_accessibility_check() {
 async fn a_filing_end_to_end_in_chromium() {
     let data = scratch("web-e2e");
     let mut accounts = serde_json::Map::new();
-    for (key, department) in [
-        ("window", "window"),
-        ("health", "health"),
-        ("civil", "civil"),
+    for (key, role, department) in [
+        ("window", "window", Some("window")),
+        ("health", "reviewer", Some("health")),
+        ("civil", "reviewer", Some("civil")),
+        ("policy", "policy", None),
     ] {
         let email = format!("{key}@e2e.example.cn");
-        let role = if key == "window" {
-            "window"
-        } else {
-            "reviewer"
-        };
+        let department = department
+            .map(|d| vec!["--department", d])
+            .unwrap_or_default();
         let output = Command::new(env!("CARGO_BIN_EXE_onewindow"))
             .args([
                 "user",
@@ -406,7 +405,9 @@ async fn a_filing_end_to_end_in_chromium() {
                 "--name",
                 &format!("{key} 测试"),
             ])
-            .args(["--role", role, "--department", department, "--data"])
+            .args(["--role", role])
+            .args(department)
+            .arg("--data")
             .arg(&data)
             .env("ONEWINDOW_PASSWORD", "e2e-staff-password")
             .current_dir(root())
@@ -450,7 +451,8 @@ async fn a_filing_end_to_end_in_chromium() {
     let summary: serde_json::Value =
         serde_json::from_str(stdout.lines().last().expect("a summary")).unwrap();
     assert_eq!(summary["serious"], 0, "{stdout}");
-    assert!(summary["pages"].as_u64().unwrap() >= 15, "{stdout}");
+    assert!(summary["pages"].as_u64().unwrap() >= 20, "{stdout}");
+    assert!(stdout.contains("\"page\":\"policy-compare\""), "{stdout}");
     for line in stdout.lines().filter(|l| l.contains("\"screenshot\"")) {
         let report: serde_json::Value = serde_json::from_str(line).unwrap();
         let shot = std::fs::read(report["screenshot"].as_str().unwrap()).unwrap();

@@ -729,7 +729,9 @@ async fn every_route_admits_its_audience_and_no_one_else() {
         }
         let who = visitor.map_or("nobody", |(email, _)| email);
         for route in &routes {
-            let concrete = if route.path.contains("procedures/{id}") {
+            let concrete = if route.path.contains("procedures/{id}")
+                || route.path.contains("workflows/{id}")
+            {
                 route.path.replace("{id}", "new_combined")
             } else {
                 route
@@ -1869,4 +1871,96 @@ async fn the_window_refuses_to_accept_with_reasons_and_the_applicant_reads_them(
         !page.body.contains("撤回理由"),
         "closed: no withdrawal form"
     );
+}
+
+/// The definitions folder with new_combined at version 5: the fire
+/// certificate no longer deferrable (容缺).
+fn definitions_with_version_5() -> std::path::PathBuf {
+    let flows = scratch("web-policy-flows");
+    for entry in std::fs::read_dir(root().join("workflows")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "flow") {
+            let mut text = std::fs::read_to_string(&path).unwrap();
+            if path.ends_with("new_combined.flow") {
+                text = text.replace("version 4 ", "version 5 ").replace(
+                    "fire \"消防验收或备案证明\" required deferrable",
+                    "fire \"消防验收或备案证明\" required",
+                );
+            }
+            std::fs::write(flows.join(path.file_name().unwrap()), text).unwrap();
+        }
+    }
+    flows
+}
+
+#[tokio::test]
+async fn policy_staff_see_each_version_its_filings_and_what_changed() {
+    let (app, router) = product("web-policy", 1 << 20).await;
+    let mut owner = Browser::new(&router);
+    owner.sign_in("owner@applicant.cn").await;
+    let old = filing_id(&file(&mut owner, "旧版医养", &"5".repeat(64)).await);
+    let data = app.config().data.clone();
+    drop((app, router));
+
+    // The product restarts with version 5 of the definition.
+    let config = Config {
+        paths: onewindow::project::Paths {
+            flows: vec![definitions_with_version_5()],
+            templates: root().join("templates"),
+        },
+        ..app_config(&data, "http://localhost:8080", Access::ExistingOnly)
+    };
+    let app = Arc::new(App::open(config).await.unwrap());
+    let router = onewindow::web::router(app.clone());
+    let mut owner = Browser::new(&router);
+    owner.sign_in("owner@applicant.cn").await;
+    let new = filing_id(&file(&mut owner, "新版医养", &"6".repeat(64)).await);
+    assert_eq!(app.filing(&old, now().date()).await.unwrap().version, 4);
+    assert_eq!(app.filing(&new, now().date()).await.unwrap().version, 5);
+
+    let mut policy = Browser::new(&router);
+    let page = policy.sign_in("policy@staff.cn").await;
+    assert_eq!(page.location(), "/policy");
+    let page = policy.get("/policy").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("第5版（在用）"), "{}", page.body);
+    assert!(page.body.contains("<td>第4版</td>"), "{}", page.body);
+    assert!(page.body.contains("待受理 1 件"), "{}", page.body);
+
+    let page = policy.get("/policy/workflows/new_combined/compare").await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(page.body.contains("第4版 → 第5版的变化"), "{}", page.body);
+    assert!(page.body.contains("<h3>申请材料</h3>"), "{}", page.body);
+    assert!(
+        page.body
+            .contains("<li>「消防验收或备案证明」不再容缺，须在受理前提交</li>"),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body
+            .contains("按第4版在办的申请共 1 件（待受理 1 件）"),
+        "{}",
+        page.body
+    );
+    // The other way round and with itself; an unknown version is not found.
+    let page = policy
+        .get("/policy/workflows/new_combined/compare?from=5&to=5")
+        .await;
+    assert!(page.body.contains("两个版本的内容相同"), "{}", page.body);
+    let page = policy
+        .get("/policy/workflows/new_combined/compare?from=3&to=5")
+        .await;
+    assert_eq!(page.status, StatusCode::NOT_FOUND);
+
+    // The filing on version 4 goes on under it: the window accepts it.
+    let mut window = Browser::new(&router);
+    window.sign_in("window@staff.cn").await;
+    let path = format!("/filings/{old}");
+    let page = window
+        .submit(&path, &format!("{path}/act"), &[("action", "accept")])
+        .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    let view = app.filing(&old, now().date()).await.unwrap();
+    assert_eq!((view.version, view.status.as_str()), (4, "in_review"));
 }

@@ -15,6 +15,7 @@ pub mod access;
 pub mod accounts;
 pub mod corrections;
 pub mod error;
+pub mod policy;
 pub mod ratings;
 pub mod samples;
 pub mod views;

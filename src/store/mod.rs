@@ -19,6 +19,7 @@ pub mod blobs;
 pub mod outbox;
 pub mod ratings;
 pub mod read;
+pub mod versions;
 
 use std::collections::HashMap;
 use std::fmt;

@@ -33,7 +33,7 @@ pub fn home(role: Role) -> &'static str {
         Role::Applicant => "/my",
         Role::Window | Role::Reviewer | Role::Head => "/inbox",
         Role::Admin => "/admin/accounts",
-        Role::Policy => "/",
+        Role::Policy => "/policy",
     }
 }
 

@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use super::auth::{Viewer, Web};
 use super::error::WebError;
-use super::page::{day, level_words, render, Nav};
+use super::page::{day, level_words, provisional_years, render, Nav};
 use super::routes::{Route, STAFF};
 use crate::app::worker::local_now;
 use crate::app::{QueueFilter, QueuePage};
@@ -118,14 +118,7 @@ async fn inbox(
             .get(&department)
             .cloned()
             .unwrap_or(department),
-        provisional: web
-            .app
-            .calendar()
-            .provisional_years()
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join("、"),
+        provisional: provisional_years(&web.app),
         filters,
         items,
     })

@@ -15,6 +15,7 @@ mod error;
 mod filing;
 mod inbox;
 mod page;
+mod policy;
 mod public;
 pub mod routes;
 
@@ -45,6 +46,7 @@ pub fn routes() -> Vec<routes::Route> {
     all.extend(apply::routes());
     all.extend(filing::routes());
     all.extend(inbox::routes());
+    all.extend(policy::routes());
     all.extend(api::routes());
     all.extend([
         routes::Route::get("/healthz", Anyone, healthz),

@@ -43,7 +43,7 @@ impl Nav {
                 ("/stats", "服务评价"),
             ],
             Some(Role::Admin) => vec![("/admin/accounts", "账号管理")],
-            Some(Role::Policy) => vec![("/verify", "文书核验")],
+            Some(Role::Policy) => vec![("/policy", "事项与版本"), ("/verify", "文书核验")],
         });
         Nav {
             links,
@@ -63,6 +63,18 @@ pub fn render(template: &impl Template) -> Result<Html<String>, WebError> {
         .render()
         .map(Html)
         .map_err(|error| WebError::Internal(error.to_string()))
+}
+
+/// The years whose dates are provisional (no calendar file yet),
+/// 、-separated; empty when none. Staff pages warn with it
+/// (`calendar_warning.html`).
+pub fn provisional_years(app: &crate::app::App) -> String {
+    app.calendar()
+        .provisional_years()
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("、")
 }
 
 /// A day as pages print it; a dash when there is none.

@@ -199,6 +199,15 @@ try {
   if (genuine !== 1) throw new Error("the public page did not verify the permit");
   await look(anyone, "verified");
   result.code = code;
+
+  // Policy staff read the workflows' versions and compare two of them.
+  const policy = await session();
+  await signIn(policy, accounts.policy.email, accounts.policy.password, "policy-versions");
+  await policy.goto(`${base}/policy/workflows/new_combined/compare`);
+  if (!(await policy.locator("h1").first().textContent()).includes("版本比较")) {
+    throw new Error("the policy staff's compare page did not open");
+  }
+  await look(policy, "policy-compare");
 } catch (error) {
   result.error = String(error.stack || error);
 } finally {
