@@ -1964,3 +1964,232 @@ async fn policy_staff_see_each_version_its_filings_and_what_changed() {
     let view = app.filing(&old, now().date()).await.unwrap();
     assert_eq!((view.version, view.status.as_str()), (4, "in_review"));
 }
+
+/// The policy staff's editor: a draft is checked at its line, previewed,
+/// saved per person; publishing needs a reason and an error-free text on
+/// the version in service, writes the audit chain, and only new filings
+/// take the new version — also after a restart.
+#[tokio::test]
+async fn policy_staff_edit_check_and_publish_a_new_version() {
+    let (app, router) = product("web-publish", 1 << 20).await;
+    app.add_account(
+        NewAccount {
+            email: "policy2@staff.cn".into(),
+            name: "第二位政策人员".into(),
+            role: Role::Policy,
+            department: None,
+            password: PASSWORD.into(),
+        },
+        "test",
+        now(),
+    )
+    .await
+    .unwrap();
+    let mut owner = Browser::new(&router);
+    owner.sign_in("owner@applicant.cn").await;
+    let before = filing_id(&file(&mut owner, "发布前医养", &"8".repeat(64)).await);
+
+    let edit = "/policy/workflows/new_combined/edit";
+    let mut policy = Browser::new(&router);
+    policy.sign_in("policy@staff.cn").await;
+    let page = policy.get(edit).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(page.body.contains("workflow new_combined"), "{}", page.body);
+    assert!(page.body.contains("没有发现问题"), "{}", page.body);
+    assert!(
+        page.body.contains("一、"),
+        "the one-time notice: {}",
+        page.body
+    );
+    assert!(page
+        .body
+        .contains("<img class=\"diagram\" src=\"/policy/workflows/new_combined/diagram.svg"));
+    let shipped = std::fs::read_to_string(root().join("workflows/new_combined.flow")).unwrap();
+
+    // An error is shown at its line and column, the line marked.
+    let broken = shipped.replace("within 5 workdays", "within 5 weekdays");
+    let line = broken
+        .lines()
+        .position(|l| l.contains("within 5 weekdays"))
+        .unwrap()
+        + 1;
+    let page = policy
+        .submit(
+            edit,
+            edit,
+            &[
+                ("text", &broken),
+                ("base_version", "4"),
+                ("action", "check"),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    let page = policy.get(page.location()).await;
+    assert!(
+        page.body
+            .contains(&format!("<a href=\"#L{line}\">第{line}行第")),
+        "{}",
+        page.body
+    );
+    assert!(page
+        .body
+        .contains(&format!("<li id=\"L{line}\" class=\"marked\">")));
+    assert!(
+        page.body.contains("定义有错误，改正后显示"),
+        "{}",
+        page.body
+    );
+
+    // The second person's draft is theirs; each sees the other is editing.
+    let mut second = Browser::new(&router);
+    second.sign_in("policy2@staff.cn").await;
+    let page = second.get(edit).await;
+    assert!(
+        page.body.contains("policy@staff.cn 也在编辑此事项"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("没有发现问题"), "not the other's draft");
+    let theirs = shipped.replace("version 4 ", "version 5 ").replace(
+        "rule \"医养结合机构应同时提供养老床位\" require care_beds > 0",
+        "rule \"医养结合机构应同时提供养老床位\" require care_beds >= 2",
+    );
+    let page = second
+        .submit(
+            edit,
+            edit,
+            &[
+                ("text", &theirs),
+                ("base_version", "4"),
+                ("action", "check"),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+
+    // Fixed, as version 5; without a reason it is not published.
+    let fixed = shipped.replace("version 4 ", "version 5 ").replace(
+        "fire \"消防验收或备案证明\" required deferrable",
+        "fire \"消防验收或备案证明\" required",
+    );
+    let page = policy
+        .submit(
+            edit,
+            edit,
+            &[
+                ("text", &fixed),
+                ("base_version", "4"),
+                ("action", "publish"),
+                ("reason", " "),
+            ],
+        )
+        .await;
+    assert_eq!(
+        page.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("请填写变更说明"), "{}", page.body);
+    assert_eq!(app.workflow("new_combined").unwrap().version, 4);
+    let svg = policy
+        .get("/policy/workflows/new_combined/diagram.svg")
+        .await;
+    assert_eq!(svg.headers[header::CONTENT_TYPE], "image/svg+xml");
+    assert!(svg.body.contains("<svg"), "{}", svg.body);
+
+    let reason = "消防证明不再容缺受理（测试）";
+    let page = policy
+        .submit(
+            edit,
+            edit,
+            &[
+                ("text", &fixed),
+                ("base_version", "4"),
+                ("action", "publish"),
+                ("reason", reason),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    assert_eq!(
+        page.location(),
+        "/policy/workflows/new_combined/compare?from=4&to=5"
+    );
+    let page = policy.get(page.location()).await;
+    assert!(
+        page.body.contains("「消防验收或备案证明」不再容缺"),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body.contains("按第4版在办的申请共 1 件"),
+        "{}",
+        page.body
+    );
+    let page = policy.get("/policy").await;
+    assert!(page.body.contains("policy@staff.cn，"), "{}", page.body);
+    assert!(page.body.contains(reason), "{}", page.body);
+
+    // New filings take version 5; the earlier one stays on 4.
+    let after = filing_id(&file(&mut owner, "发布后医养", &"9".repeat(64)).await);
+    assert_eq!(app.filing(&before, now().date()).await.unwrap().version, 4);
+    assert_eq!(app.filing(&after, now().date()).await.unwrap().version, 5);
+
+    // The second person's draft was begun on version 4: refused, said why.
+    let page = second
+        .submit(
+            edit,
+            edit,
+            &[
+                ("text", &theirs),
+                ("base_version", "4"),
+                ("action", "publish"),
+                ("reason", "床位"),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        page.body.contains("草稿基于第4版，而在用版本已是第5版"),
+        "{}",
+        page.body
+    );
+    assert_eq!(app.workflow("new_combined").unwrap().version, 5);
+
+    // The publication is in the audit chain, which still verifies.
+    let audit = app.verify_audit().await.unwrap();
+    assert!(audit.is_intact(), "{audit:?}");
+    let entries = app.store().audit_entries().await.unwrap();
+    let entry = entries
+        .iter()
+        .find(|e| e.filing_id == "workflow:new_combined")
+        .expect("the publication's audit entry");
+    assert_eq!((entry.revision, entry.comment.as_str()), (5, reason));
+    assert_eq!(entry.actor, "policy <policy@staff.cn>");
+
+    // After a restart on the same files (version 4), version 5 stays in service.
+    let data = app.config().data.clone();
+    drop((app, router, owner, policy, second));
+    let app = Arc::new(
+        App::open(app_config(
+            &data,
+            "http://localhost:8080",
+            Access::ExistingOnly,
+        ))
+        .await
+        .unwrap(),
+    );
+    assert_eq!(app.workflow("new_combined").unwrap().version, 5);
+    let router = onewindow::web::router(app);
+    let mut policy = Browser::new(&router);
+    policy.sign_in("policy@staff.cn").await;
+    let page = policy.get(edit).await;
+    assert!(page.body.contains("在用版本：第5版"), "{}", page.body);
+    assert!(
+        page.body.contains("version 5 "),
+        "the published text: {}",
+        page.body
+    );
+}

@@ -5,9 +5,14 @@
 use serde::Serialize;
 
 use super::{App, AppError};
+use jiff::civil::{Date, DateTime};
+
+use super::accounts::Account;
 use crate::dsl::diff::{self, Change};
+use crate::dsl::draft::DraftCheck;
 use crate::engine::state::Status;
-use crate::store::versions::PinnedCount;
+use crate::engine::Problem;
+use crate::store::versions::{DraftRow, PinnedCount, Publication};
 
 /// A workflow's versions, newest first.
 #[derive(Debug, Clone, Serialize)]
@@ -29,6 +34,9 @@ pub struct VersionRow {
     pub filings: Vec<(String, i64)>,
     /// Filings not yet closed: those a change does not reach.
     pub in_progress: i64,
+    /// Who published it in the browser, when, and why; `None` for a
+    /// version from the definitions' files.
+    pub published: Option<(String, String, String)>,
 }
 
 /// Two versions compared.
@@ -53,6 +61,7 @@ impl App {
     pub async fn workflow_versions(&self, id: &str) -> Result<VersionsView, AppError> {
         let current = self.workflow(id)?;
         let counts = self.store.pinned_counts(id).await?;
+        let publications = self.store.publications(id).await?;
         let versions = self
             .store
             .versions_of(id)
@@ -72,6 +81,16 @@ impl App {
                         .iter()
                         .map(|(_, n)| n)
                         .sum(),
+                    published: publications
+                        .iter()
+                        .find(|p| p.version == workflow.version)
+                        .map(|p| {
+                            (
+                                p.published_by.clone(),
+                                p.published_at.clone(),
+                                p.reason.clone(),
+                            )
+                        }),
                 }
             })
             .collect();
@@ -129,4 +148,272 @@ fn by_status(pinned: &[&PinnedCount], keep: impl Fn(Status) -> bool) -> Vec<(Str
             (count > 0).then(|| (status.chinese().to_string(), count))
         })
         .collect()
+}
+
+/// A draft as the editor previews it: the check, and for a draft without
+/// errors its diagram, one-time notice and a simulated filing.
+#[derive(Debug, Clone)]
+pub struct DraftPreview {
+    pub check: DraftCheck,
+    /// The routing diagram as SVG (Graphviz), or why it could not be drawn.
+    pub diagram: Option<Result<Vec<u8>, String>>,
+    pub notice: Option<String>,
+    /// The sample filing's due dates from the chosen day, or why it could
+    /// not run (the sample answers no longer fit the form, a year without
+    /// a calendar…).
+    pub simulation: Option<Result<String, String>>,
+}
+
+impl App {
+    /// The definition of a workflow as its file holds it today.
+    ///
+    /// # Errors
+    /// [`AppError::NotFound`] when no file defines it; an unreadable folder.
+    pub fn definition_text(&self, id: &str) -> Result<String, AppError> {
+        let input = self.definitions_input()?;
+        input
+            .flows
+            .into_iter()
+            .find(|(_, text)| text.contains(&format!("workflow {id} ")))
+            .map(|(_, text)| text)
+            .ok_or_else(|| AppError::NotFound(format!("the definition of workflow `{id}`")))
+    }
+
+    /// Checks a draft of workflow `id` with the other definitions and, when
+    /// it has no error, draws, tells and simulates it from `start`.
+    ///
+    /// # Errors
+    /// An unreadable definitions folder.
+    pub fn preview_draft(
+        &self,
+        id: &str,
+        text: &str,
+        start: Date,
+    ) -> Result<DraftPreview, AppError> {
+        let input = self.definitions_input()?;
+        let check = crate::dsl::draft::check_draft(&input, id, text);
+        let Some(workflow) = &check.workflow else {
+            return Ok(DraftPreview {
+                check,
+                diagram: None,
+                notice: None,
+                simulation: None,
+            });
+        };
+        let diagram = crate::project::graphviz_svg(&crate::dsl::graph::dot(workflow))
+            .map_err(|error| error.to_string());
+        let notice = crate::dsl::notice::one_time_notice(workflow);
+        let answers =
+            crate::project::read_answers(&crate::project::sample_path(&self.config.paths, id));
+        let simulation = answers.and_then(|answers| {
+            crate::engine::simulate::simulate(workflow, self.calendar(), start, &answers)
+                .map(|report| report.to_string())
+                .map_err(|error| error.to_string())
+        });
+        Ok(DraftPreview {
+            diagram: Some(diagram),
+            notice: Some(notice),
+            simulation: Some(simulation),
+            check,
+        })
+    }
+
+    fn definitions_input(&self) -> Result<crate::dsl::Input, AppError> {
+        crate::project::read(&self.config.paths)
+            .map_err(|error| AppError::Config(error.to_string()))
+    }
+}
+
+/// The longest definition the editor takes.
+pub const MAX_DEFINITION: usize = 256 * 1024;
+
+/// What the editor opens with for one person.
+#[derive(Debug, Clone)]
+pub struct EditorState {
+    pub text: String,
+    /// The version in service when this text was begun.
+    pub base_version: u32,
+    /// The version in service now.
+    pub current: u32,
+    /// When the person's draft was saved; `None` for the definition in service.
+    pub saved_at: Option<String>,
+    /// Other people's drafts of the same workflow: who, when, on which version.
+    pub others: Vec<(String, String, u32)>,
+    /// The versions published in the browser, newest first.
+    pub publications: Vec<Publication>,
+}
+
+/// A draft as a person submits it: its text and the version it was begun on.
+#[derive(Debug, Clone)]
+pub struct DraftInput {
+    pub text: String,
+    pub base_version: u32,
+}
+
+impl DraftInput {
+    /// The text as the checker reads it: a browser sends CRLF line ends.
+    fn text(&self) -> Result<String, AppError> {
+        if self.text.len() > MAX_DEFINITION {
+            return Err(AppError::Invalid(vec![Problem::about(
+                "text",
+                format!("定义过长（超过{}KB）", MAX_DEFINITION / 1024),
+            )]));
+        }
+        Ok(self.text.replace("\r\n", "\n"))
+    }
+}
+
+impl App {
+    /// The editor of workflow `id` for `account`: their draft, or the
+    /// definition in service.
+    ///
+    /// # Errors
+    /// [`AppError::NotFound`] for an unknown workflow; a store failure.
+    pub async fn editor(&self, id: &str, account: &Account) -> Result<EditorState, AppError> {
+        let current = self.workflow(id)?.version;
+        let drafts = self.store.drafts_of(id).await?;
+        let publications = self.store.publications(id).await?;
+        let own = drafts.iter().find(|d| d.account == account.email);
+        let others = drafts
+            .iter()
+            .filter(|d| d.account != account.email)
+            .map(|d| (d.account.clone(), d.saved_at.clone(), d.base_version))
+            .collect();
+        let (text, base_version, saved_at) = match own {
+            Some(draft) => (
+                draft.text.clone(),
+                draft.base_version,
+                Some(draft.saved_at.clone()),
+            ),
+            None => (
+                self.definition_in_service(id, current, &publications)
+                    .await?,
+                current,
+                None,
+            ),
+        };
+        Ok(EditorState {
+            text,
+            base_version,
+            current,
+            saved_at,
+            others,
+            publications,
+        })
+    }
+
+    /// The text of the version in service: the last one published in the
+    /// browser, or the definitions' file.
+    async fn definition_in_service(
+        &self,
+        id: &str,
+        current: u32,
+        publications: &[Publication],
+    ) -> Result<String, AppError> {
+        if publications.first().is_some_and(|p| p.version == current) {
+            if let Some(text) = self.store.publication_text(id, current).await? {
+                return Ok(text);
+            }
+        }
+        self.definition_text(id)
+    }
+
+    /// Saves `account`'s draft of workflow `id`.
+    ///
+    /// # Errors
+    /// [`AppError::Invalid`] for a text over [`MAX_DEFINITION`]; an unknown
+    /// workflow; a store failure.
+    pub async fn save_draft(
+        &self,
+        id: &str,
+        account: &Account,
+        draft: &DraftInput,
+        now: DateTime,
+    ) -> Result<(), AppError> {
+        self.workflow(id)?;
+        let row = DraftRow {
+            workflow: id.to_string(),
+            account: account.email.clone(),
+            base_version: draft.base_version,
+            text: draft.text()?,
+            saved_at: now.to_string(),
+        };
+        Ok(self.store.save_draft(&row).await?)
+    }
+
+    /// Throws `account`'s draft of workflow `id` away: the editor opens the
+    /// version in service again.
+    ///
+    /// # Errors
+    /// A store failure.
+    pub async fn discard_draft(&self, id: &str, account: &Account) -> Result<(), AppError> {
+        Ok(self.store.discard_draft(id, &account.email).await?)
+    }
+
+    /// Publishes `account`'s draft as the next version of workflow `id`
+    /// with its reason (变更说明); the new version's number.
+    ///
+    /// # Errors
+    /// [`AppError::Invalid`] with every reason it cannot be published: no
+    /// reason given, errors in the definition, a draft begun on a version
+    /// that is no longer in service (someone published since), a version
+    /// number that is not the next, nothing changed; a store failure.
+    pub async fn publish(
+        &self,
+        id: &str,
+        account: &Account,
+        draft: &DraftInput,
+        reason: &str,
+        now: DateTime,
+    ) -> Result<u32, AppError> {
+        let current = self.workflow(id)?;
+        let text = draft.text()?;
+        let reason = reason.trim();
+        let mut problems = Vec::new();
+        if reason.is_empty() || reason.chars().count() > 500 {
+            problems.push(Problem::about("reason", "请填写变更说明（500字以内）"));
+        }
+        if draft.base_version != current.version {
+            problems.push(Problem::about(
+                "text",
+                format!(
+                    "草稿基于第{}版，而在用版本已是第{}版（他人已发布）：请先比较两版的变化，在第{}版的基础上修改后再发布",
+                    draft.base_version, current.version, current.version
+                ),
+            ));
+        }
+        let check = crate::dsl::draft::check_draft(&self.definitions_input()?, id, &text);
+        match &check.workflow {
+            None => problems.push(Problem::about("text", "定义有错误，改正后才能发布")),
+            Some(workflow) if workflow.version != current.version + 1 => {
+                problems.push(Problem::about(
+                    "text",
+                    format!(
+                        "新版本的版本号应为 {}（version {}），现为 {}",
+                        current.version + 1,
+                        current.version + 1,
+                        workflow.version
+                    ),
+                ));
+            }
+            Some(workflow) if diff::diff(&current, workflow).is_empty() => {
+                problems.push(Problem::about("text", "与在用版本相比没有变化"));
+            }
+            Some(_) => {}
+        }
+        let Some(workflow) = check.workflow.filter(|_| problems.is_empty()) else {
+            return Err(AppError::Invalid(problems));
+        };
+        let version = workflow.version;
+        let publication = Publication {
+            workflow: id.to_string(),
+            version,
+            published_by: account.email.clone(),
+            published_at: now.to_string(),
+            reason: reason.to_string(),
+        };
+        self.store.publish(workflow, &text, &publication).await?;
+        tracing::info!(workflow = id, version, by = %account.email, "published");
+        Ok(version)
+    }
 }

@@ -9,6 +9,7 @@ pub mod ast;
 pub mod check;
 pub mod diagnostic;
 pub mod diff;
+pub mod draft;
 pub mod graph;
 pub mod ir;
 pub mod notice;

@@ -84,6 +84,12 @@ pub enum StoreError {
         version: u32,
     },
     Config(String),
+    /// Publishing a version that is not the next one: someone published
+    /// since (the workflow is at `current`).
+    Superseded {
+        id: String,
+        current: u32,
+    },
     /// An uploaded file was refused (size, kind); the message is for the applicant.
     Upload(String),
     Database(String),
@@ -100,6 +106,11 @@ impl fmt::Display for StoreError {
                 "filing {filing} changed since you loaded it (revision {expected}, now {actual}): reload and try again"
             ),
             StoreError::NotFound(id) => write!(f, "no filing `{id}`"),
+            StoreError::Superseded { id, current } => write!(
+                f,
+                "workflow `{id}` is at version {current} now: base the draft on it and publish version {}",
+                current + 1
+            ),
             StoreError::UnknownWorkflow { id, version: Some(version) } => {
                 write!(f, "no workflow `{id}` version {version} is known to this store")
             }
@@ -201,13 +212,43 @@ pub struct Options {
     pub max_upload: u64,
 }
 
+/// The workflow versions the store knows.
+#[derive(Default)]
+struct Versions {
+    all: HashMap<(String, u32), Arc<Workflow>>,
+    /// The version new filings of each workflow take.
+    current: HashMap<String, u32>,
+}
+
+impl Shared {
+    fn versions(&self) -> std::sync::RwLockReadGuard<'_, Versions> {
+        // A panic while publishing leaves the maps as they were or with the
+        // new version whole: reading them on is safe.
+        self.versions
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// A workflow at a version.
+    fn workflow_at(&self, id: &str, version: u32) -> Option<Arc<Workflow>> {
+        self.versions().all.get(&(id.to_string(), version)).cloned()
+    }
+
+    /// The version new filings of a workflow take.
+    fn current_of(&self, id: &str) -> Option<Arc<Workflow>> {
+        let versions = self.versions();
+        let version = versions.current.get(id)?;
+        versions.all.get(&(id.to_string(), *version)).cloned()
+    }
+}
+
 /// Shared by the store's handles and its committer.
 struct Shared {
     backend: Backend,
     calendar: Calendar,
-    /// Every known version, current and pinned.
-    workflows: HashMap<(String, u32), Arc<Workflow>>,
-    current: HashMap<String, u32>,
+    /// Every known version, current and pinned; a version published while
+    /// serving joins them.
+    versions: std::sync::RwLock<Versions>,
     sql: Sql,
     /// Uploads known to be stored, by hash: size and kind. A stored file
     /// never changes, so what was seen once holds (and saves a query per
@@ -319,13 +360,20 @@ impl Store {
             let definition: String = row.try_get(2)?;
             let workflow: Workflow = serde_json::from_str(&definition)
                 .map_err(|e| StoreError::Database(e.to_string()))?;
+            // A version newer than the definitions' files was published in
+            // the browser: new filings take it.
+            if current.get(&id).is_some_and(|&file| version > file) {
+                current.insert(id.clone(), version);
+            }
             workflows.insert((id, version), Arc::new(workflow));
         }
         let shared = Arc::new(Shared {
             backend,
             calendar: options.calendar,
-            workflows,
-            current,
+            versions: std::sync::RwLock::new(Versions {
+                all: workflows,
+                current,
+            }),
             sql,
             uploads: std::sync::Mutex::default(),
         });
@@ -377,16 +425,12 @@ impl Store {
 
     /// The current version of a workflow.
     pub fn workflow(&self, id: &str) -> Option<Arc<Workflow>> {
-        let version = self.shared.current.get(id)?;
-        self.shared
-            .workflows
-            .get(&(id.to_string(), *version))
-            .cloned()
+        self.shared.current_of(id)
     }
 
     /// The ids of the current workflows, sorted.
     pub fn workflow_ids(&self) -> Vec<String> {
-        let mut ids: Vec<String> = self.shared.current.keys().cloned().collect();
+        let mut ids: Vec<String> = self.shared.versions().current.keys().cloned().collect();
         ids.sort();
         ids
     }
@@ -842,10 +886,7 @@ impl Store {
 
     /// A workflow at the version a filing was pinned to.
     pub fn workflow_version(&self, id: &str, version: u32) -> Option<Arc<Workflow>> {
-        self.shared
-            .workflows
-            .get(&(id.to_string(), version))
-            .cloned()
+        self.shared.workflow_at(id, version)
     }
 
     /// An issued document by its verification code.
@@ -1892,14 +1933,13 @@ async fn apply_one(
             let Some(workflow_id) = &request.workflow else {
                 return Ok(Err(StoreError::NotFound(request.filing.clone())));
             };
-            let Some(version) = shared.current.get(workflow_id) else {
+            let Some(workflow) = shared.current_of(workflow_id) else {
                 return Ok(Err(StoreError::UnknownWorkflow {
                     id: workflow_id.clone(),
                     version: None,
                 }));
             };
-            let workflow = &shared.workflows[&(workflow_id.clone(), *version)];
-            draft = Filing::draft(request.filing.clone(), workflow);
+            draft = Filing::draft(request.filing.clone(), &workflow);
             (&draft, 0)
         }
     };
@@ -1912,15 +1952,13 @@ async fn apply_one(
             }));
         }
     }
-    let Some(workflow) = shared
-        .workflows
-        .get(&(filing.workflow.clone(), filing.version))
-    else {
+    let Some(pinned) = shared.workflow_at(&filing.workflow, filing.version) else {
         return Ok(Err(StoreError::UnknownWorkflow {
             id: filing.workflow.clone(),
             version: Some(filing.version),
         }));
     };
+    let workflow: &Workflow = &pinned;
     let context = Context {
         workflow,
         calendar: &shared.calendar,

@@ -321,14 +321,11 @@ const NO_DUE_DATE: &str = "9999-12-31";
 /// committed transition; were it to, the work is still listed, without a
 /// due date.
 pub(super) fn open_rows(shared: &Shared, filing: &Filing) -> Vec<WorkRow> {
-    let Some(workflow) = shared
-        .workflows
-        .get(&(filing.workflow.clone(), filing.version))
-    else {
+    let Some(workflow) = shared.workflow_at(&filing.workflow, filing.version) else {
         return Vec::new();
     };
-    let work = clock::open_work(workflow, filing, &shared.calendar).unwrap_or_else(|_| {
-        clock::open_work(workflow, &without_dates(filing), &shared.calendar).unwrap_or_default()
+    let work = clock::open_work(&workflow, filing, &shared.calendar).unwrap_or_else(|_| {
+        clock::open_work(&workflow, &without_dates(filing), &shared.calendar).unwrap_or_default()
     });
     work.into_iter()
         .map(|work| WorkRow {

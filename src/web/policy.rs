@@ -4,20 +4,28 @@
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
-use axum::response::Html;
+use axum::http::header;
+use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
-use super::auth::{Viewer, Web};
+use super::auth::{Posted, Viewer, Web};
 use super::error::WebError;
 use super::page::{provisional_years, render, Nav};
 use super::routes::{Route, POLICY};
-use crate::app::policy::{Comparison, VersionsView};
+use crate::app::accounts::Account;
+use crate::app::policy::{Comparison, DraftInput, DraftPreview, EditorState, VersionsView};
+use crate::app::worker::local_now;
+use crate::app::AppError;
 use crate::dsl::diff::Section;
+use crate::dsl::draft::Located;
 
 pub fn routes() -> Vec<Route> {
     vec![
         Route::get("/policy", POLICY, workflows),
         Route::get("/policy/workflows/{id}/compare", POLICY, compare),
+        Route::get("/policy/workflows/{id}/edit", POLICY, editor),
+        Route::post("/policy/workflows/{id}/edit", POLICY, edit),
+        Route::get("/policy/workflows/{id}/diagram.svg", POLICY, diagram),
     ]
 }
 
@@ -96,4 +104,198 @@ async fn compare(
         comparison,
         sections,
     })
+}
+
+#[derive(Template)]
+#[template(path = "editor.html")]
+struct EditorPage {
+    nav: Nav,
+    id: String,
+    title: String,
+    state: EditorState,
+    start: String,
+    /// Why publishing was refused, each in a sentence.
+    refused: Vec<String>,
+    diagnostics: Vec<Located>,
+    /// The draft's lines, numbered, each with its diagnostics' messages.
+    lines: Vec<(usize, String, bool)>,
+    /// The diagram's address (with the draft's time, so a new one is drawn),
+    /// or why there is none.
+    diagram: Result<String, String>,
+    notice: Option<String>,
+    simulation: Option<Result<String, String>>,
+}
+
+impl EditorPage {
+    /// Whether the draft is the one shown by a diagnostic's file name.
+    fn in_draft(&self, diagnostic: &Located) -> bool {
+        diagnostic.file == crate::dsl::draft::draft_name(&self.id)
+    }
+}
+
+async fn editor_page(
+    web: &Web,
+    viewer: &Viewer,
+    id: &str,
+    state: EditorState,
+    start: jiff::civil::Date,
+    refused: Vec<String>,
+) -> Result<Html<String>, WebError> {
+    let title = web.app.workflow(id)?.title.clone();
+    let DraftPreview {
+        check,
+        diagram,
+        notice,
+        simulation,
+    } = web.app.preview_draft(id, &state.text, start)?;
+    let draft = crate::dsl::draft::draft_name(id);
+    let lines = state
+        .text
+        .lines()
+        .enumerate()
+        .map(|(index, line)| {
+            let marked = check
+                .diagnostics
+                .iter()
+                .any(|d| d.file == draft && d.line == index + 1);
+            (index + 1, line.to_string(), marked)
+        })
+        .collect();
+    let diagram = match diagram {
+        Some(Ok(_)) => Ok(format!(
+            "/policy/workflows/{id}/diagram.svg?at={}",
+            super::auth::encode_query(state.saved_at.as_deref().unwrap_or("current"))
+        )),
+        Some(Err(why)) => Err(why),
+        None => Err("定义有错误，改正后显示路线图".to_string()),
+    };
+    render(&EditorPage {
+        nav: Nav::of(viewer),
+        id: id.to_string(),
+        title,
+        start: start.to_string(),
+        refused,
+        diagnostics: check.diagnostics,
+        lines,
+        diagram,
+        notice,
+        simulation,
+        state,
+    })
+}
+
+#[derive(Deserialize)]
+struct Start {
+    start: Option<jiff::civil::Date>,
+}
+
+/// The editor: the person's draft (or the version in service) checked and
+/// previewed.
+async fn editor(
+    State(web): State<Web>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+    Query(query): Query<Start>,
+) -> Result<Html<String>, WebError> {
+    let account = viewer.signed_in()?;
+    let state = web.app.editor(&id, account).await?;
+    let start = query.start.unwrap_or_else(|| local_now().date());
+    editor_page(&web, &viewer, &id, state, start, Vec::new()).await
+}
+
+#[derive(Deserialize)]
+struct EditForm {
+    text: String,
+    base_version: u32,
+    #[serde(default)]
+    start: Option<jiff::civil::Date>,
+    /// `check` (saves the draft), `publish` or `discard`.
+    action: String,
+    #[serde(default)]
+    reason: String,
+}
+
+/// Checks and saves the draft, publishes it, or throws it away.
+async fn edit(
+    State(web): State<Web>,
+    Path(id): Path<String>,
+    posted: Posted<EditForm>,
+) -> Result<Response, WebError> {
+    let Posted { viewer, form, .. } = posted;
+    let account = viewer.signed_in()?.clone();
+    let now = local_now();
+    let start = form.start.unwrap_or_else(|| now.date());
+    let draft = DraftInput {
+        text: form.text,
+        base_version: form.base_version,
+    };
+    let edit_path = format!("/policy/workflows/{id}/edit?start={start}");
+    match form.action.as_str() {
+        "discard" => {
+            web.app.discard_draft(&id, &account).await?;
+            Ok(Redirect::to(&edit_path).into_response())
+        }
+        "publish" => publish(&web, &viewer, &account, &id, &draft, &form.reason, start).await,
+        _ => {
+            web.app.save_draft(&id, &account, &draft, now).await?;
+            Ok(Redirect::to(&edit_path).into_response())
+        }
+    }
+}
+
+async fn publish(
+    web: &Web,
+    viewer: &Viewer,
+    account: &Account,
+    id: &str,
+    draft: &DraftInput,
+    reason: &str,
+    start: jiff::civil::Date,
+) -> Result<Response, WebError> {
+    // What is published is saved first: a refusal loses nothing.
+    web.app.save_draft(id, account, draft, local_now()).await?;
+    match web
+        .app
+        .publish(id, account, draft, reason, local_now())
+        .await
+    {
+        Ok(version) => Ok(Redirect::to(&format!(
+            "/policy/workflows/{id}/compare?from={}&to={version}",
+            version - 1
+        ))
+        .into_response()),
+        Err(AppError::Invalid(problems)) => {
+            let state = web.app.editor(id, account).await?;
+            let refused = problems.into_iter().map(|p| p.message).collect();
+            let page = editor_page(web, viewer, id, state, start, refused).await?;
+            Ok((axum::http::StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+        }
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// The routing diagram of the person's draft (or of the version in
+/// service), as SVG for the editor's `<img>`.
+async fn diagram(
+    State(web): State<Web>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+) -> Result<Response, WebError> {
+    let account = viewer.signed_in()?;
+    let state = web.app.editor(&id, account).await?;
+    let preview = web
+        .app
+        .preview_draft(&id, &state.text, local_now().date())?;
+    let svg = preview
+        .diagram
+        .and_then(Result::ok)
+        .ok_or(WebError::NotFound)?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "image/svg+xml"),
+            (header::CACHE_CONTROL, "private, no-store"),
+        ],
+        svg,
+    )
+        .into_response())
 }
