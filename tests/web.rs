@@ -452,7 +452,7 @@ async fn a_filing_end_to_end_in_chromium() {
         serde_json::from_str(stdout.lines().last().expect("a summary")).unwrap();
     assert_eq!(summary["serious"], 0, "{stdout}");
     assert!(summary["pages"].as_u64().unwrap() >= 20, "{stdout}");
-    assert!(stdout.contains("\"page\":\"policy-compare\""), "{stdout}");
+    assert!(stdout.contains("\"page\":\"policy-published\""), "{stdout}");
     for line in stdout.lines().filter(|l| l.contains("\"screenshot\"")) {
         let report: serde_json::Value = serde_json::from_str(line).unwrap();
         let shot = std::fs::read(report["screenshot"].as_str().unwrap()).unwrap();

@@ -336,7 +336,7 @@ impl App {
             account: account.email.clone(),
             base_version: draft.base_version,
             text: draft.text()?,
-            saved_at: now.to_string(),
+            saved_at: now.strftime("%Y-%m-%d %H:%M:%S").to_string(),
         };
         Ok(self.store.save_draft(&row).await?)
     }
@@ -409,7 +409,7 @@ impl App {
             workflow: id.to_string(),
             version,
             published_by: account.email.clone(),
-            published_at: now.to_string(),
+            published_at: now.strftime("%Y-%m-%d %H:%M").to_string(),
             reason: reason.to_string(),
         };
         self.store.publish(workflow, &text, &publication).await?;

@@ -208,6 +208,33 @@ try {
     throw new Error("the policy staff's compare page did not open");
   }
   await look(policy, "policy-compare");
+
+  // They edit new_combined: an error is shown at its line, then fixed and
+  // published as version 5 with its reason; the compare page lists the change.
+  await policy.goto(`${base}/policy/workflows/new_combined/edit`);
+  await look(policy, "policy-editor");
+  const shipped = await policy.inputValue("#text");
+  await policy.fill("#text", shipped.replace("within 5 workdays", "within 5 weekdays"));
+  await press(policy, "button[value=check]", "policy-editor-error");
+  const at = await policy.locator("ul.diagnostics li.error a").first().textContent();
+  if (!/^第\d+行第\d+列$/.test(at)) throw new Error(`the error is not shown at its line: ${at}`);
+  const fixed = shipped
+    .replace("version 4 ", "version 5 ")
+    .replace('fire "消防验收或备案证明" required deferrable', 'fire "消防验收或备案证明" required');
+  await policy.fill("#text", fixed);
+  await press(policy, "button[value=check]", "policy-editor-fixed");
+  if ((await policy.locator("ul.diagnostics li.error").count()) !== 0) throw new Error("the fixed draft still has errors");
+  const drawn = await policy.locator("img.diagram").evaluate((img) => img.complete && img.naturalWidth > 0);
+  if (!drawn) throw new Error("the draft's diagram is not shown");
+  await policy.fill("#reason", "消防验收或备案证明不再容缺受理");
+  await press(policy, "button[value=publish]", "policy-published");
+  if (!policy.url().endsWith("/compare?from=4&to=5")) throw new Error(`not published: ${policy.url()}`);
+  if (!(await policy.locator("main").textContent()).includes("不再容缺")) throw new Error("the compare page does not list the change");
+  await policy.goto(`${base}/policy`);
+  const versions = await policy.locator("main").textContent();
+  if (!versions.includes("第5版（在用）") || !versions.includes("已办结 1 件")) {
+    throw new Error("the versions page does not show version 5 in service and the decided filing on version 4");
+  }
 } catch (error) {
   result.error = String(error.stack || error);
 } finally {
