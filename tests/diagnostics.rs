@@ -132,3 +132,15 @@ fn all_problems_of_a_file_are_reported_at_once() {
         loaded.render_diagnostics()
     );
 }
+
+#[test]
+fn the_benchmarks_generated_definition_checks_clean() {
+    // `bench dsl` checks the shipped definitions repeated past 1 MB: a file
+    // that large is parsed on every core, and must read as the small one.
+    std::env::set_current_dir(root()).expect("repository root");
+    let input = project::read(&Paths::default()).expect("the shipped definitions");
+    let generated = onewindow::bench::generate(&input, 512 * 1024);
+    let loaded = dsl::load(&generated);
+    assert_eq!(loaded.render_diagnostics(), "");
+    assert!(loaded.checked.workflows.len() > 50);
+}

@@ -96,9 +96,15 @@ fn parse_in_parallel(file: FileId, text: &str) -> Option<File> {
     });
     let mut tree = File::default();
     for part in parts {
-        let part = part?;
-        tree.departments.extend(part.departments);
-        tree.workflows.extend(part.workflows);
+        // Every kind of item, named: a new kind cannot be left out here.
+        let File {
+            departments,
+            workflows,
+            jurisdictions,
+        } = part?;
+        tree.departments.extend(departments);
+        tree.workflows.extend(workflows);
+        tree.jurisdictions.extend(jurisdictions);
     }
     Some(tree)
 }
@@ -976,8 +982,10 @@ mod tests {
     const WORKFLOW: &str = "workflow w \"流程\" {\n  version 1 // 版本\n  form { beds: int \"床位\" range 0..9 }\n  review by health \"审批\" within 3 workdays when beds < 5\n}\n";
 
     fn large(copies: usize) -> String {
-        let mut text =
-            String::from("department health \"卫生健康局\" { email \"h@example.gov.cn\" }\n");
+        let mut text = String::from(
+            "jurisdiction \"茂名市\" { district maonan \"茂南区\" }\n\
+             department health \"卫生健康局\" { email \"h@example.gov.cn\" }\n",
+        );
         for _ in 0..copies {
             text.push_str(WORKFLOW);
         }
@@ -993,6 +1001,7 @@ mod tests {
         assert!(diagnostics.is_empty());
         assert_eq!(parallel, sequential);
         assert_eq!(parallel.workflows.len(), 2000);
+        assert_eq!(parallel.jurisdictions.len(), 1);
     }
 
     #[test]
