@@ -80,6 +80,11 @@ enum Command {
         #[arg(long, default_value = "templates")]
         templates: PathBuf,
     },
+    /// Export a workflow for other tools.
+    Export {
+        #[command(subcommand)]
+        what: ExportCommand,
+    },
     /// Say in Chinese what changed between two versions of a definition:
     /// steps, departments, order, limits, materials, form, rules, documents.
     Diff {
@@ -384,6 +389,20 @@ enum BenchCommand {
     },
 }
 
+#[derive(Subcommand)]
+enum ExportCommand {
+    /// BPMN 2.0 XML: a lane per department, user tasks, parallel gateways,
+    /// conditional flows with their conditions as text.
+    Bpmn {
+        workflow: String,
+        /// Write here instead of standard output.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+        #[command(flatten)]
+        definitions: DefinitionArgs,
+    },
+}
+
 #[derive(Clone, Copy, ValueEnum, PartialEq)]
 enum BackendChoice {
     Sqlite,
@@ -431,6 +450,23 @@ fn init_logging(command: &Command) {
 fn run(command: Command) -> Outcome {
     match command {
         Command::Check { paths, templates } => check(paths, templates),
+        Command::Export {
+            what:
+                ExportCommand::Bpmn {
+                    workflow,
+                    output,
+                    definitions,
+                },
+        } => {
+            let loaded = load_clean(&definitions)?;
+            let xml = dsl::bpmn::export(find(&loaded, &workflow)?);
+            match output {
+                Some(path) => std::fs::write(&path, xml)
+                    .map_err(|error| format!("{}: {error}", path.display()))?,
+                None => print!("{xml}"),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Diff {
             old,
             new,

@@ -6,6 +6,7 @@
 //! text (the CLI reads folders with [`crate::project`]).
 
 pub mod ast;
+pub mod bpmn;
 pub mod check;
 pub mod diagnostic;
 pub mod diff;
