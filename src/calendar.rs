@@ -116,6 +116,31 @@ impl Calendar {
     /// # Errors
     /// An unreadable file, or any [`CalendarError::Invalid`] of [`Calendar::from_files`].
     pub fn load(dir: &Path, region: &str) -> Result<Calendar, CalendarError> {
+        Calendar::with_provisional_years(&Calendar::read_files(dir, region)?)
+    }
+
+    /// Builds a calendar from `(region, path, text)` files as
+    /// [`Calendar::from_files`], with the provisional years after the last.
+    ///
+    /// # Errors
+    /// As [`Calendar::from_files`].
+    pub fn with_provisional_years(
+        files: &[(String, String, String)],
+    ) -> Result<Calendar, CalendarError> {
+        let mut calendar = Calendar::from_files(files)?;
+        calendar.add_provisional_years();
+        Ok(calendar)
+    }
+
+    /// The year files of `dir/cn/` and, when `region` is not `cn`,
+    /// `dir/<region>/`, as `(region, path, text)`, base region first.
+    ///
+    /// # Errors
+    /// An unreadable folder or file.
+    pub fn read_files(
+        dir: &Path,
+        region: &str,
+    ) -> Result<Vec<(String, String, String)>, CalendarError> {
         let mut files = Vec::new();
         let mut regions = vec!["cn"];
         if region != "cn" {
@@ -142,9 +167,7 @@ impl Calendar {
                 files.push((name.to_string(), path.display().to_string(), text));
             }
         }
-        let mut calendar = Calendar::from_files(&files)?;
-        calendar.add_provisional_years();
-        Ok(calendar)
+        Ok(files)
     }
 
     /// Adds the provisional years after the last loaded one.
@@ -238,6 +261,13 @@ impl Calendar {
             }
             for workday in &file.workdays {
                 let date = parse(&workday.date)?;
+                if !matches!(date.weekday(), Weekday::Saturday | Weekday::Sunday) {
+                    return Err(invalid(format!(
+                        "{date} is a {:?}: a make-up working day (`{}`) falls on a Saturday or Sunday",
+                        date.weekday(),
+                        workday.name
+                    )));
+                }
                 year.workdays.insert(date, workday.name.clone());
             }
             if let Some(date) = year
@@ -251,6 +281,12 @@ impl Calendar {
             }
         }
         Ok(calendar)
+    }
+
+    /// Where a year's days come from: the notices' titles, or a note that
+    /// the year is provisional.
+    pub fn sources(&self, year: i16) -> &[String] {
+        self.years.get(&year).map_or(&[], |y| y.sources.as_slice())
     }
 
     /// The years this calendar covers.
@@ -481,11 +517,16 @@ mod tests {
     #[test]
     fn contradictory_or_misplaced_files_are_refused() {
         let file = |text: &str| vec![("cn".to_string(), "cn/x.toml".to_string(), text.to_string())];
-        let both = "region = \"cn\"\nyear = 2026\nsource = \"s\"\nholidays = [{ from = \"2026-01-01\", to = \"2026-01-01\", name = \"元旦\" }]\nworkdays = [{ date = \"2026-01-01\", name = \"x\" }]\n";
+        let both = "region = \"cn\"\nyear = 2026\nsource = \"s\"\nholidays = [{ from = \"2026-01-01\", to = \"2026-01-03\", name = \"元旦\" }]\nworkdays = [{ date = \"2026-01-03\", name = \"x\" }]\n";
         assert!(Calendar::from_files(&file(both))
             .unwrap_err()
             .to_string()
             .contains("both"));
+        let weekday = "region = \"cn\"\nyear = 2026\nsource = \"s\"\nworkdays = [{ date = \"2026-01-05\", name = \"调休上班\" }]\n";
+        assert!(Calendar::from_files(&file(weekday))
+            .unwrap_err()
+            .to_string()
+            .contains("falls on a Saturday or Sunday"));
         let outside = "region = \"cn\"\nyear = 2026\nsource = \"s\"\nworkdays = [{ date = \"2027-01-02\", name = \"x\" }]\n";
         assert!(Calendar::from_files(&file(outside))
             .unwrap_err()

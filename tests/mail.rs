@@ -625,7 +625,7 @@ async fn pause_and_extension_mails_state_their_facts() {
     let completion = onewindow::engine::clock::overall_due(
         &workflow,
         &expected,
-        store.calendar(),
+        &store.calendar(),
         onewindow::engine::clock::Limit::Promised,
     )
     .unwrap()

@@ -681,7 +681,7 @@ async fn queues_follow_every_transition_in_the_same_commit() {
         assert_eq!(intake[0].step, None, "{url}");
         assert_eq!(
             intake[0].due_on,
-            clock::intake_due(&workflow, &filing, store.calendar()).unwrap(),
+            clock::intake_due(&workflow, &filing, &store.calendar()).unwrap(),
             "{url}"
         );
         assert_eq!(intake[0].applicant, "茂名康颐医养有限公司");
@@ -696,7 +696,7 @@ async fn queues_follow_every_transition_in_the_same_commit() {
             .is_empty());
         // Both departments at once, each with the clock's due date and level.
         for (department, step) in [("health", 0), ("civil", 1)] {
-            let due = clock::step_due(&workflow, &filing, store.calendar(), step).unwrap();
+            let due = clock::step_due(&workflow, &filing, &store.calendar(), step).unwrap();
             let queue = store
                 .queue(&page(department, date(2026, 9, 15), QueueFilter::All))
                 .await
@@ -712,7 +712,7 @@ async fn queues_follow_every_transition_in_the_same_commit() {
             assert_eq!(overdue.len(), 1, "{url} {department}");
             assert_eq!(overdue[0].level, Level::Red);
             for day in [due.unwrap(), date(2026, 9, 16)] {
-                let expected = clock::level(&workflow, due, day, store.calendar()).unwrap();
+                let expected = clock::level(&workflow, due, day, &store.calendar()).unwrap();
                 let listed = store
                     .queue(&page(department, day, QueueFilter::All))
                     .await

@@ -2193,3 +2193,143 @@ async fn policy_staff_edit_check_and_publish_a_new_version() {
         page.body
     );
 }
+
+/// A copy of the repository's calendars the test may add years to.
+fn calendars_copy() -> std::path::PathBuf {
+    let dir = scratch("web-calendars");
+    std::fs::create_dir_all(dir.join("cn")).unwrap();
+    for entry in std::fs::read_dir(root().join("calendars/cn")).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, dir.join("cn").join(path.file_name().unwrap())).unwrap();
+    }
+    dir
+}
+
+/// Policy staff add a year's holidays: checked first (a make-up day on a
+/// weekday is refused), the filings whose due dates move are listed, and
+/// once in service the dates are counted on it and the filing's
+/// reminders are scheduled again, in its history.
+#[tokio::test]
+async fn policy_staff_add_a_calendar_year_and_see_the_dates_it_moves() {
+    let data = scratch("web-calendar");
+    let calendars = calendars_copy();
+    let config = Config {
+        calendars: calendars.clone(),
+        ..app_config(&data, "http://localhost:8080", Access::CreateIfMissing)
+    };
+    let app = Arc::new(App::open(config).await.unwrap());
+    people(&app).await;
+    let router = onewindow::web::router(app.clone());
+    let mut owner = Browser::new(&router);
+    owner.sign_in("owner@applicant.cn").await;
+    let id = filing_id(&file(&mut owner, "日历医养", &"c".repeat(64)).await);
+    let mut window = Browser::new(&router);
+    window.sign_in("window@staff.cn").await;
+    let path = format!("/filings/{id}");
+    let page = window
+        .submit(&path, &format!("{path}/act"), &[("action", "accept")])
+        .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    let view = app.filing(&id, now().date()).await.unwrap();
+    let due = view
+        .steps
+        .iter()
+        .find_map(|s| s.due_on)
+        .expect("a step due");
+
+    // A week of holidays ending on that due date, in the due date's year:
+    // a correction of its file when it has one, else the year's new file.
+    let year = due.year();
+    let start = due.checked_sub(jiff::Span::new().days(6)).unwrap();
+    let range = format!("  {{ from = \"{start}\", to = \"{due}\", name = \"测试假期\" }},\n");
+    let existing = calendars.join(format!("cn/{year}.toml"));
+    let text = match std::fs::read_to_string(&existing) {
+        Ok(text) => text.replacen("holidays = [\n", &format!("holidays = [\n{range}"), 1),
+        Err(_) => format!(
+            "region = \"cn\"\nyear = {year}\nsource = \"测试通知\"\nholidays = [\n{range}]\nworkdays = []\n"
+        ),
+    };
+
+    let mut policy = Browser::new(&router);
+    policy.sign_in("policy@staff.cn").await;
+    let page = policy.get("/policy/calendars").await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(page.body.contains("已录入"), "{}", page.body);
+
+    // A make-up working day on a weekday is refused, nothing written.
+    let monday = "region = \"cn\"\nyear = 2030\nsource = \"s\"\nworkdays = [{ date = \"2030-01-07\", name = \"调休上班\" }]\n";
+    let page = policy
+        .submit(
+            "/policy/calendars",
+            "/policy/calendars",
+            &[("text", monday), ("action", "apply")],
+        )
+        .await;
+    assert_eq!(
+        page.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body.contains("falls on a Saturday or Sunday"),
+        "{}",
+        page.body
+    );
+    assert!(!calendars.join("cn/2030.toml").exists());
+
+    // Checked: the filing's due dates that move are listed; nothing changes.
+    let page = policy
+        .submit(
+            "/policy/calendars",
+            "/policy/calendars",
+            &[("text", &text), ("action", "check")],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(page.body.contains("日历文件检查无误"), "{}", page.body);
+    assert!(
+        page.body.contains(&format!("<a href=\"/filings/{id}\">")),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body.contains(&format!("<td>{due}</td>")),
+        "{}",
+        page.body
+    );
+    let unchanged = app.filing(&id, now().date()).await.unwrap();
+    assert_eq!(unchanged.steps.iter().find_map(|s| s.due_on), Some(due));
+
+    // Applied: in service at once, the file written, the filing recounted.
+    let page = policy
+        .submit(
+            "/policy/calendars",
+            "/policy/calendars",
+            &[("text", &text), ("action", "apply")],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(page.body.contains("节假日安排已生效"), "{}", page.body);
+    assert!(std::fs::read_to_string(&existing)
+        .unwrap()
+        .contains("测试假期"));
+    assert!(
+        !app.calendar().is_workday(due).unwrap(),
+        "{due} is a holiday now"
+    );
+    let moved = app.filing(&id, now().date()).await.unwrap();
+    let after = moved.steps.iter().find_map(|s| s.due_on).unwrap();
+    assert!(after > due, "{after} after {due}");
+    assert!(!moved.provisional || after.year() > year, "{moved:?}");
+    assert!(
+        moved
+            .history
+            .iter()
+            .any(|h| h.action == "节假日安排更新，按新日历重新计算期限"),
+        "{:?}",
+        moved.history
+    );
+    let audit = app.verify_audit().await.unwrap();
+    assert!(audit.is_intact(), "{audit:?}");
+}

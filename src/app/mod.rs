@@ -13,6 +13,7 @@
 
 pub mod access;
 pub mod accounts;
+pub mod calendars;
 pub mod corrections;
 pub mod error;
 pub mod policy;
@@ -210,7 +211,7 @@ impl App {
         &self.config
     }
 
-    pub fn calendar(&self) -> &Calendar {
+    pub fn calendar(&self) -> std::sync::Arc<Calendar> {
         self.store.calendar()
     }
 
@@ -363,7 +364,7 @@ impl App {
             &workflow,
             filing,
             revision,
-            self.calendar(),
+            &self.calendar(),
             today,
             &self.links,
         ))

@@ -206,7 +206,7 @@ impl App {
         let answers =
             crate::project::read_answers(&crate::project::sample_path(&self.config.paths, id));
         let simulation = answers.and_then(|answers| {
-            crate::engine::simulate::simulate(workflow, self.calendar(), start, &answers)
+            crate::engine::simulate::simulate(workflow, &self.calendar(), start, &answers)
                 .map(|report| report.to_string())
                 .map_err(|error| error.to_string())
         });

@@ -402,6 +402,7 @@ fn action_words(command: &str) -> &'static str {
         "supply_deferred" => "补交容缺材料",
         "withdraw" => "撤回申请",
         "timer" => "期限到达",
+        "recalendar" => "节假日安排更新，按新日历重新计算期限",
         _ => "其他",
     }
 }

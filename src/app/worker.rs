@@ -234,9 +234,14 @@ async fn render_one(
     let issued_on: Date = record.issued_on.parse().map_err(|_| "bad issue date")?;
     // As it stood when issued; older documents: as it stands now.
     let due_on = record.due_on.or_else(|| {
-        clock::overall_due(&workflow, &filing, store.calendar(), clock::Limit::Promised)
-            .ok()
-            .flatten()
+        clock::overall_due(
+            &workflow,
+            &filing,
+            &store.calendar(),
+            clock::Limit::Promised,
+        )
+        .ok()
+        .flatten()
     });
     let facts = DocumentFacts {
         issued_by: &record.issued_by,

@@ -65,7 +65,7 @@ pub async fn drive_filing(
     while applied.filing.status == Status::InReview {
         let mut next: Option<(Date, usize)> = None;
         for index in 0..workflow.steps.len() {
-            if let Some(due) = clock::step_due(workflow, &applied.filing, calendar, index)
+            if let Some(due) = clock::step_due(workflow, &applied.filing, &calendar, index)
                 .map_err(|e| StoreError::Rejected(e.into()))?
             {
                 if next.is_none_or(|(best, _)| due < best) {

@@ -125,6 +125,13 @@ pub enum Command {
     Timer {
         timer: Timer,
     },
+    /// A year's holidays were published (or corrected): the filing's
+    /// reminders and deemed acceptance are scheduled again on the new
+    /// calendar (the due dates themselves are always derived from it).
+    Recalendar {
+        /// What changed, for the history: e.g. the notice that was added.
+        note: String,
+    },
 }
 
 impl Command {
@@ -147,6 +154,7 @@ impl Command {
             Command::SupplyDeferred { .. } => "supply_deferred",
             Command::Withdraw { .. } => "withdraw",
             Command::Timer { .. } => "timer",
+            Command::Recalendar { .. } => "recalendar",
         }
     }
 }
@@ -514,6 +522,7 @@ impl Machine<'_> {
             }
             Command::Withdraw { reason } => self.withdraw(actor, name, reason)?,
             Command::Timer { timer } => return self.timer(actor, name, timer),
+            Command::Recalendar { .. } => return self.recalendar(actor, name),
         }
         Ok(true)
     }
@@ -958,6 +967,44 @@ impl Machine<'_> {
             return Err(self.wrong_actor(actor, name, "the timer worker"));
         }
         self.fire(*timer)
+    }
+
+    /// The calendar changed: the timers of what is open are scheduled on
+    /// it (the old ones are re-checked when they fire and do nothing when
+    /// they no longer apply). False when nothing is open.
+    fn recalendar(&mut self, actor: &Actor, name: &'static str) -> Result<bool, EngineError> {
+        if *actor != Actor::System {
+            return Err(self.wrong_actor(actor, name, "the system"));
+        }
+        match self.filing.status {
+            Status::Submitted => {
+                let Some(due) = clock::intake_due(self.workflow, &self.filing, self.calendar)?
+                else {
+                    return Ok(false);
+                };
+                let after = due.tomorrow().map_err(|_| CalendarError::YearNotLoaded {
+                    year: due.year(),
+                    date: due,
+                })?;
+                self.effects.push(Effect::ScheduleTimer {
+                    at: after.max(self.today),
+                    timer: Timer::DeemedAcceptance,
+                });
+                Ok(true)
+            }
+            Status::InReview => {
+                let active: Vec<usize> = (0..self.filing.steps.len())
+                    .filter(|&index| {
+                        matches!(self.filing.steps[index].status, StepStatus::Active { .. })
+                    })
+                    .collect();
+                for step in &active {
+                    self.schedule_step_timers(*step)?;
+                }
+                Ok(!active.is_empty())
+            }
+            _ => Ok(false),
+        }
     }
 
     // ---- intake ------------------------------------------------------------

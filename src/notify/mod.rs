@@ -376,7 +376,7 @@ async fn compose(
         department: &department_id,
         told: &told,
     };
-    let values = values(store.calendar(), mailer, &workflow, &filing, &about);
+    let values = values(&store.calendar(), mailer, &workflow, &filing, &about);
     let (subject, text) = mailer.templates.fill(event, &values);
     let attachments = decision_attachments(store, &filing, event, &department_id).await?;
     message(mailer, row, subject, text, &addresses, attachments).map(Some)

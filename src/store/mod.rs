@@ -221,6 +221,15 @@ struct Versions {
 }
 
 impl Shared {
+    fn calendar(&self) -> Arc<Calendar> {
+        Arc::clone(
+            &self
+                .calendar
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        )
+    }
+
     fn versions(&self) -> std::sync::RwLockReadGuard<'_, Versions> {
         // A panic while publishing leaves the maps as they were or with the
         // new version whole: reading them on is safe.
@@ -245,7 +254,9 @@ impl Shared {
 /// Shared by the store's handles and its committer.
 struct Shared {
     backend: Backend,
-    calendar: Calendar,
+    /// The working-day calendar; replaced whole when a year's notice is
+    /// added while serving.
+    calendar: std::sync::RwLock<Arc<Calendar>>,
     /// Every known version, current and pinned; a version published while
     /// serving joins them.
     versions: std::sync::RwLock<Versions>,
@@ -369,7 +380,7 @@ impl Store {
         }
         let shared = Arc::new(Shared {
             backend,
-            calendar: options.calendar,
+            calendar: std::sync::RwLock::new(Arc::new(options.calendar)),
             versions: std::sync::RwLock::new(Versions {
                 all: workflows,
                 current,
@@ -411,8 +422,19 @@ impl Store {
         )
     }
 
-    pub fn calendar(&self) -> &Calendar {
-        &self.shared.calendar
+    /// The working-day calendar as it is now.
+    pub fn calendar(&self) -> Arc<Calendar> {
+        self.shared.calendar()
+    }
+
+    /// Puts a new calendar in service (a year's notice added or corrected):
+    /// every date derived from now on is counted on it.
+    pub fn set_calendar(&self, calendar: Calendar) {
+        *self
+            .shared
+            .calendar
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(calendar);
     }
 
     pub fn backend(&self) -> Backend {
@@ -1959,9 +1981,10 @@ async fn apply_one(
         }));
     };
     let workflow: &Workflow = &pinned;
+    let calendar = shared.calendar();
     let context = Context {
         workflow,
-        calendar: &shared.calendar,
+        calendar: &calendar,
     };
     let transition = match engine::transition(
         context,
@@ -2003,7 +2026,7 @@ async fn apply_one(
     let due_on = engine::clock::overall_due(
         workflow,
         &transition.filing,
-        &shared.calendar,
+        &calendar,
         engine::clock::Limit::Promised,
     )
     .ok()
@@ -2359,7 +2382,8 @@ fn comment(command: &Command) -> String {
         Command::RefuseToAccept { reasons } | Command::Refuse { reasons, .. } => reasons.join("；"),
         Command::Pause { reason, .. }
         | Command::Extend { reason }
-        | Command::Withdraw { reason } => reason.clone(),
+        | Command::Withdraw { reason }
+        | Command::Recalendar { note: reason } => reason.clone(),
         _ => String::new(),
     }
 }

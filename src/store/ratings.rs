@@ -105,6 +105,19 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
+    /// The filings still open (at the window or in review).
+    ///
+    /// # Errors
+    /// A database failure.
+    pub async fn open_filings(&self) -> Result<Vec<String>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id FROM filings WHERE status IN ('submitted', 'awaiting_correction', 'in_review') ORDER BY id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(|row| Ok(row.try_get(0)?)).collect()
+    }
+
     /// The filings that are over (decided, not accepted or withdrawn).
     ///
     /// # Errors

@@ -324,8 +324,9 @@ pub(super) fn open_rows(shared: &Shared, filing: &Filing) -> Vec<WorkRow> {
     let Some(workflow) = shared.workflow_at(&filing.workflow, filing.version) else {
         return Vec::new();
     };
-    let work = clock::open_work(&workflow, filing, &shared.calendar).unwrap_or_else(|_| {
-        clock::open_work(&workflow, &without_dates(filing), &shared.calendar).unwrap_or_default()
+    let calendar = shared.calendar();
+    let work = clock::open_work(&workflow, filing, &calendar).unwrap_or_else(|_| {
+        clock::open_work(&workflow, &without_dates(filing), &calendar).unwrap_or_default()
     });
     work.into_iter()
         .map(|work| WorkRow {

@@ -43,7 +43,11 @@ impl Nav {
                 ("/stats", "服务评价"),
             ],
             Some(Role::Admin) => vec![("/admin/accounts", "账号管理")],
-            Some(Role::Policy) => vec![("/policy", "事项与版本"), ("/verify", "文书核验")],
+            Some(Role::Policy) => vec![
+                ("/policy", "事项与版本"),
+                ("/policy/calendars", "工作日日历"),
+                ("/verify", "文书核验"),
+            ],
         });
         Nav {
             links,

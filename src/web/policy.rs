@@ -10,9 +10,10 @@ use serde::Deserialize;
 
 use super::auth::{Posted, Viewer, Web};
 use super::error::WebError;
-use super::page::{provisional_years, render, Nav};
+use super::page::{day, provisional_years, render, Nav};
 use super::routes::{Route, POLICY};
 use crate::app::accounts::Account;
+use crate::app::calendars::{CalendarYear, YearCheck};
 use crate::app::policy::{Comparison, DraftInput, DraftPreview, EditorState, VersionsView};
 use crate::app::worker::local_now;
 use crate::app::AppError;
@@ -26,6 +27,8 @@ pub fn routes() -> Vec<Route> {
         Route::get("/policy/workflows/{id}/edit", POLICY, editor),
         Route::post("/policy/workflows/{id}/edit", POLICY, edit),
         Route::get("/policy/workflows/{id}/diagram.svg", POLICY, diagram),
+        Route::get("/policy/calendars", POLICY, calendars),
+        Route::post("/policy/calendars", POLICY, calendar_year),
     ]
 }
 
@@ -298,4 +301,100 @@ async fn diagram(
         svg,
     )
         .into_response())
+}
+
+#[derive(Template)]
+#[template(path = "calendars.html")]
+struct CalendarsPage {
+    nav: Nav,
+    provisional: String,
+    years: Vec<CalendarYear>,
+    text: String,
+    /// What the file's check found, and whether it is now in service.
+    checked: Option<(YearCheck, bool)>,
+    problems: Vec<String>,
+}
+
+/// A year's file to start from: the first provisional year, fixed-date
+/// holidays filled in.
+fn year_template(app: &crate::app::App) -> String {
+    let year = app
+        .calendar()
+        .provisional_years()
+        .first()
+        .copied()
+        .unwrap_or_else(|| local_now().date().year() + 1);
+    format!(
+        "region = \"cn\"\nyear = {year}\nsource = \"国务院办公厅关于{year}年部分节假日安排的通知（发文日期）\"\n\n\
+         holidays = [\n  {{ from = \"{year}-01-01\", to = \"{year}-01-01\", name = \"元旦\" }},\n]\n\n\
+         workdays = [\n  # {{ date = \"{year}-02-07\", name = \"春节调休上班\" }},\n]\n"
+    )
+}
+
+async fn calendars_page(
+    web: &Web,
+    viewer: &Viewer,
+    text: String,
+    checked: Option<(YearCheck, bool)>,
+    problems: Vec<String>,
+) -> Result<Html<String>, WebError> {
+    render(&CalendarsPage {
+        nav: Nav::of(viewer),
+        provisional: provisional_years(&web.app),
+        years: web.app.calendar_years(),
+        text,
+        checked,
+        problems,
+    })
+}
+
+/// The calendar's years and a form for a year's holidays and make-up days.
+async fn calendars(State(web): State<Web>, viewer: Viewer) -> Result<Html<String>, WebError> {
+    let text = year_template(&web.app);
+    calendars_page(&web, &viewer, text, None, Vec::new()).await
+}
+
+#[derive(Deserialize)]
+struct YearForm {
+    text: String,
+    /// `check` or `apply`.
+    action: String,
+}
+
+/// Checks a year's file and lists the due dates it moves; `apply` puts it
+/// in service.
+async fn calendar_year(
+    State(web): State<Web>,
+    posted: Posted<YearForm>,
+) -> Result<Response, WebError> {
+    let Posted { viewer, form, .. } = posted;
+    let account = viewer.signed_in()?.clone();
+    if form.text.len() > 64 * 1024 {
+        return Err(WebError::BadRequest("日历文件过长".to_string()));
+    }
+    let now = local_now();
+    let result = if form.action == "apply" {
+        web.app
+            .add_calendar_year(&form.text, &account, now)
+            .await
+            .map(|check| (check, true))
+    } else {
+        web.app
+            .check_calendar_year(&form.text, now.date())
+            .await
+            .map(|check| (check, false))
+    };
+    match result {
+        Ok(checked) => Ok(
+            calendars_page(&web, &viewer, form.text, Some(checked), Vec::new())
+                .await?
+                .into_response(),
+        ),
+        Err(AppError::Invalid(problems)) => {
+            let problems = problems.into_iter().map(|p| p.message).collect();
+            let page = calendars_page(&web, &viewer, form.text, None, problems).await?;
+            Ok((axum::http::StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+        }
+        Err(error) => Err(error.into()),
+    }
 }
