@@ -109,6 +109,9 @@ pub fn months_end(start: Date, months: u32) -> Option<Date> {
     target.yesterday().ok()
 }
 
+/// Said after a date in a provisional year.
+pub const PROVISIONAL_NOTE: &str = "（暂定：该年节假日安排尚未公布，公布后可能调整）";
+
 impl Calendar {
     /// Loads `dir/cn/*.toml`, then `dir/<region>/*.toml` on top when `region`
     /// is not `cn` (local holidays such as a prefecture's festival).
@@ -202,6 +205,21 @@ impl Calendar {
         self.years
             .get(&date.year())
             .is_some_and(|year| year.provisional)
+    }
+
+    /// A date as people are told it (mails, documents): marked when its
+    /// year's holidays are not yet published, so it may still move.
+    pub fn describe(&self, date: Date) -> String {
+        format!("{date}{}", self.note(date))
+    }
+
+    /// What follows a date people are told: empty, or [`PROVISIONAL_NOTE`].
+    pub fn note(&self, date: Date) -> &'static str {
+        if self.is_provisional(date) {
+            PROVISIONAL_NOTE
+        } else {
+            ""
+        }
     }
 
     /// The years computed provisionally, for the warning staff see.
@@ -431,6 +449,23 @@ mod tests {
         assert!(
             calendar.is_workday(date(2025, 9, 28)).unwrap(),
             "Sunday made a working day for National Day"
+        );
+    }
+
+    #[test]
+    fn dates_in_a_provisional_year_are_told_as_such() {
+        let calendar = national();
+        let last = calendar
+            .years()
+            .filter(|y| !calendar.provisional_years().contains(y))
+            .max()
+            .unwrap();
+        let known = date(last, 6, 1);
+        let later = date(last + 1, 6, 1);
+        assert_eq!(calendar.describe(known), known.to_string());
+        assert_eq!(
+            calendar.describe(later),
+            format!("{later}{PROVISIONAL_NOTE}")
         );
     }
 

@@ -71,7 +71,12 @@ fn every_template_renders_readable_chinese_with_embedded_fonts() {
     let expected: [(&str, &[&str]); 11] = [
         (
             "acceptance_notice",
-            &["受理通知书", "决定予以受理", "茂名康颐医养有限公司"],
+            &[
+                "受理通知书",
+                "决定予以受理",
+                "茂名康颐医养有限公司",
+                "2027-01-08（暂定：该年节假日安排尚未公布，公布后可能调整）前作出决定",
+            ],
         ),
         (
             "refusal_notice",

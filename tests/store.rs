@@ -637,6 +637,7 @@ async fn issued_documents_are_rendered_stored_and_verifiable() {
             ),
             issued_on: date(2026, 9, 17),
             due_on: None,
+            due_note: "",
         };
         let data = onewindow::documents::document_data(&workflow, &filing, outcome, &facts);
         let again = renderer

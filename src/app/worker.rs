@@ -243,7 +243,9 @@ async fn render_one(
         .ok()
         .flatten()
     });
+    let due_note = due_on.map_or("", |due| store.calendar().note(due));
     let facts = DocumentFacts {
+        due_note,
         issued_by: &record.issued_by,
         number: record.number.as_deref(),
         verify_code: &record.verify_code,

@@ -469,6 +469,9 @@ pub struct DocumentFacts<'a> {
     pub issued_on: jiff::civil::Date,
     /// The promised due date, when known.
     pub due_on: Option<jiff::civil::Date>,
+    /// Said after it: empty, or that it is provisional
+    /// ([`crate::calendar::Calendar::note`]).
+    pub due_note: &'static str,
 }
 
 /// The data of one issued document: every input its template declares,
@@ -561,6 +564,7 @@ fn system_value(
                 .unwrap_or(facts.issued_on),
         )),
         SystemInput::DueOn => facts.due_on.map(date),
+        SystemInput::DueNote => Some(serde_json::Value::String(facts.due_note.to_string())),
         SystemInput::ValidUntil => {
             crate::registry::valid_until(workflow, filing, facts.issued_on).map(date)
         }

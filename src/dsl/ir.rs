@@ -896,6 +896,9 @@ pub enum SystemInput {
     AcceptedOn,
     DecidedOn,
     DueOn,
+    /// After the due date: empty, or that it is provisional (its year's
+    /// holidays are not yet published).
+    DueNote,
     ValidUntil,
     Basis,
     Parties,
@@ -910,7 +913,7 @@ pub enum SystemInput {
 }
 
 impl SystemInput {
-    pub const ALL: [SystemInput; 23] = [
+    pub const ALL: [SystemInput; 24] = [
         SystemInput::Number,
         SystemInput::IssuedOn,
         SystemInput::Department,
@@ -926,6 +929,7 @@ impl SystemInput {
         SystemInput::AcceptedOn,
         SystemInput::DecidedOn,
         SystemInput::DueOn,
+        SystemInput::DueNote,
         SystemInput::ValidUntil,
         SystemInput::Basis,
         SystemInput::Parties,
@@ -954,6 +958,7 @@ impl SystemInput {
             SystemInput::AcceptedOn => "accepted_on",
             SystemInput::DecidedOn => "decided_on",
             SystemInput::DueOn => "due_on",
+            SystemInput::DueNote => "due_note",
             SystemInput::ValidUntil => "valid_until",
             SystemInput::Basis => "basis",
             SystemInput::Parties => "parties",

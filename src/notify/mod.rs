@@ -400,10 +400,12 @@ fn values<'v>(
 ) -> HashMap<&'v str, String> {
     let (step, told) = (about.step, about.told);
     let day = |d: Option<jiff::civil::Date>| d.map_or_else(String::new, |d| d.to_string());
+    // A date still to come may lie in a year whose holidays are not out.
+    let ahead = |d: Option<jiff::civil::Date>| d.map_or_else(String::new, |d| calendar.describe(d));
     let step_label = step
         .and_then(|s| workflow.steps.get(s))
         .map_or_else(String::new, |s| s.label.clone());
-    let due = day(step.and_then(|s| {
+    let due = ahead(step.and_then(|s| {
         crate::engine::clock::step_due(workflow, filing, calendar, s)
             .ok()
             .flatten()
@@ -457,7 +459,7 @@ fn values<'v>(
             "days",
             told.days.map_or_else(String::new, |d| d.to_string()),
         ),
-        ("until", day(told.until)),
+        ("until", ahead(told.until)),
         ("decision", decision),
     ])
 }
