@@ -739,6 +739,7 @@ async fn every_route_admits_its_audience_and_no_one_else() {
                     .replace("{id}", &id)
                     .replace("{code}", &code)
                     .replace("{material}", "application")
+                    .replace("{template}", "acceptance_notice")
             };
             let mut request = Request::builder()
                 .method(route.method.clone())
@@ -2004,6 +2005,23 @@ async fn policy_staff_edit_check_and_publish_a_new_version() {
     assert!(page
         .body
         .contains("<img class=\"diagram\" src=\"/policy/workflows/new_combined/diagram.svg"));
+    // Each document the definition issues, typeset with sample data.
+    let sample = "/policy/templates/acceptance_notice/sample.pdf";
+    assert!(
+        page.body
+            .contains(&format!("<a href=\"{sample}\">《受理通知书》</a>")),
+        "{}",
+        page.body
+    );
+    let pdf = policy.get(sample).await;
+    assert_eq!(pdf.headers[header::CONTENT_TYPE], "application/pdf");
+    assert!(pdf.bytes.starts_with(b"%PDF-"));
+    for bad in ["no_such_template", "..%2Fsecrets", "Acceptance"] {
+        let page = policy
+            .get(&format!("/policy/templates/{bad}/sample.pdf"))
+            .await;
+        assert_eq!(page.status, StatusCode::NOT_FOUND, "{bad}");
+    }
     let shipped = std::fs::read_to_string(root().join("workflows/new_combined.flow")).unwrap();
 
     // An error is shown at its line and column, the line marked.

@@ -417,3 +417,38 @@ impl App {
         Ok(version)
     }
 }
+
+impl App {
+    /// A template typeset with its sample data (`templates/samples/`), as
+    /// the editor previews a workflow's documents.
+    ///
+    /// # Errors
+    /// [`AppError::NotFound`] for a template without sample data; a
+    /// template that fails to render.
+    pub fn template_sample_pdf(&self, template: &str) -> Result<Vec<u8>, AppError> {
+        let not_found = || AppError::NotFound(format!("sample data of template `{template}`"));
+        if template.is_empty()
+            || !template
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        {
+            return Err(not_found());
+        }
+        let folder = &self.config.paths.templates;
+        let text = std::fs::read_to_string(folder.join("samples").join(format!("{template}.json")))
+            .map_err(|_| not_found())?;
+        let data: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(&text).map_err(|error| AppError::Config(error.to_string()))?;
+        let date = data
+            .get("issued_on")
+            .and_then(|d| d.as_str())
+            .and_then(|d| d.parse().ok())
+            .unwrap_or_else(|| super::worker::local_now().date());
+        let renderer = crate::documents::Renderer::new(folder)?;
+        let meta = crate::documents::Meta {
+            ident: format!("样例-{template}"),
+            date,
+        };
+        Ok(renderer.render(template, &data, &meta)?)
+    }
+}

@@ -27,6 +27,11 @@ pub fn routes() -> Vec<Route> {
         Route::get("/policy/workflows/{id}/edit", POLICY, editor),
         Route::post("/policy/workflows/{id}/edit", POLICY, edit),
         Route::get("/policy/workflows/{id}/diagram.svg", POLICY, diagram),
+        Route::get(
+            "/policy/templates/{template}/sample.pdf",
+            POLICY,
+            sample_pdf,
+        ),
         Route::get("/policy/calendars", POLICY, calendars),
         Route::post("/policy/calendars", POLICY, calendar_year),
     ]
@@ -127,6 +132,8 @@ struct EditorPage {
     diagram: Result<String, String>,
     notice: Option<String>,
     simulation: Option<Result<String, String>>,
+    /// The draft's documents: when issued, title, template.
+    documents: Vec<(&'static str, String, String)>,
 }
 
 impl EditorPage {
@@ -164,6 +171,12 @@ async fn editor_page(
             (index + 1, line.to_string(), marked)
         })
         .collect();
+    let documents = check
+        .workflow
+        .iter()
+        .flat_map(|workflow| &workflow.outcomes)
+        .map(|o| (o.event.chinese(), o.title.clone(), o.template.clone()))
+        .collect();
     let diagram = match diagram {
         Some(Ok(_)) => Ok(format!(
             "/policy/workflows/{id}/diagram.svg?at={}",
@@ -183,6 +196,7 @@ async fn editor_page(
         diagram,
         notice,
         simulation,
+        documents,
         state,
     })
 }
@@ -397,4 +411,24 @@ async fn calendar_year(
         }
         Err(error) => Err(error.into()),
     }
+}
+
+/// A template typeset with its sample data, shown in the browser.
+async fn sample_pdf(
+    State(web): State<Web>,
+    Path(template): Path<String>,
+) -> Result<Response, WebError> {
+    let app = web.app.clone();
+    let pdf = tokio::task::spawn_blocking(move || app.template_sample_pdf(&template))
+        .await
+        .map_err(|error| WebError::Internal(error.to_string()))??;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/pdf"),
+            (header::CONTENT_DISPOSITION, "inline"),
+            (header::CACHE_CONTROL, "private, no-store"),
+        ],
+        pdf,
+    )
+        .into_response())
 }
