@@ -235,6 +235,14 @@ try {
   if (!versions.includes("第5版（在用）") || !versions.includes("已办结 1 件")) {
     throw new Error("the versions page does not show version 5 in service and the decided filing on version 4");
   }
+  // The next year's holidays: the page offers its file, checked before it
+  // takes effect (not applied here: the run shares the repository's calendars).
+  await policy.goto(`${base}/policy/calendars`);
+  await look(policy, "policy-calendars");
+  await press(policy, "button[value=check]", "policy-calendar-checked");
+  if (!(await policy.locator(".result").textContent()).includes("检查无误")) {
+    throw new Error("the offered calendar file does not check");
+  }
 } catch (error) {
   result.error = String(error.stack || error);
 } finally {
