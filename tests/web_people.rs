@@ -2005,6 +2005,52 @@ async fn policy_staff_edit_check_and_publish_a_new_version() {
     assert!(page
         .body
         .contains("<img class=\"diagram\" src=\"/policy/workflows/new_combined/diagram.svg"));
+    // The editor alone runs a script, the product's own, which checks the
+    // text as it is typed: diagnostics as JSON, nothing saved.
+    let policy_header = page.headers[header::CONTENT_SECURITY_POLICY]
+        .to_str()
+        .unwrap();
+    assert!(
+        policy_header.contains("script-src 'self'"),
+        "{policy_header}"
+    );
+    let script_at = page
+        .body
+        .find("<script src=\"/static/editor.js\" defer></script>")
+        .expect("the editor's script");
+    assert!(
+        script_at > page.body.find("<main").unwrap(),
+        "in the page's body"
+    );
+    let other = policy.get("/policy").await;
+    let other_header = other.headers[header::CONTENT_SECURITY_POLICY]
+        .to_str()
+        .unwrap();
+    assert!(!other_header.contains("script-src"), "{other_header}");
+    let script = policy.get("/static/editor.js").await;
+    assert!(
+        script.body.contains("textContent"),
+        "text only, never markup"
+    );
+    let typed = std::fs::read_to_string(root().join("workflows/new_combined.flow"))
+        .unwrap()
+        .replace("within 5 workdays", "within 5 weekdays");
+    let check = "/policy/workflows/new_combined/check";
+    let answer = policy.submit(edit, check, &[("text", &typed)]).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    let answer: serde_json::Value = serde_json::from_str(&answer.body).unwrap();
+    let first = &answer["diagnostics"][0];
+    assert_eq!(first["error"], true, "{answer}");
+    assert!(first["line"].as_u64().unwrap() > 1, "{answer}");
+    assert_eq!(
+        policy.post(check, &[("text", &typed)]).await.status,
+        StatusCode::FORBIDDEN
+    );
+    assert!(
+        policy.get(edit).await.body.contains("没有发现问题"),
+        "a check while typing saves nothing"
+    );
+
     // Each document the definition issues, typeset with sample data.
     let sample = "/policy/templates/acceptance_notice/sample.pdf";
     assert!(

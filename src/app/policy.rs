@@ -218,6 +218,20 @@ impl App {
         })
     }
 
+    /// Checks a draft of workflow `id` with the other definitions, nothing
+    /// more: what the editor asks while its text is typed.
+    ///
+    /// # Errors
+    /// [`AppError::NotFound`] for an unknown workflow; an unreadable folder.
+    pub fn check_draft(&self, id: &str, text: &str) -> Result<DraftCheck, AppError> {
+        self.workflow(id)?;
+        Ok(crate::dsl::draft::check_draft(
+            &self.definitions_input()?,
+            id,
+            text,
+        ))
+    }
+
     fn definitions_input(&self) -> Result<crate::dsl::Input, AppError> {
         crate::project::read(&self.config.paths)
             .map_err(|error| AppError::Config(error.to_string()))

@@ -38,6 +38,10 @@ use auth::Web;
 /// The stylesheet, compiled in: pages load nothing from another site.
 const SITE_CSS: &str = include_str!("../../web/static/site.css");
 
+/// The one script: the policy staff's editor checks while they type. Pages
+/// that load it are marked [`OwnScript`]; all others forbid every script.
+const EDITOR_JS: &str = include_str!("../../web/static/editor.js");
+
 /// Every route of the product with who may use it: each audience's
 /// routes, merged here. The router is built from this table.
 pub fn routes() -> Vec<routes::Route> {
@@ -52,6 +56,7 @@ pub fn routes() -> Vec<routes::Route> {
         routes::Route::get("/healthz", Anyone, healthz),
         routes::Route::get("/readyz", Anyone, readyz),
         routes::Route::get("/static/site.css", Anyone, stylesheet),
+        routes::Route::get("/static/editor.js", Anyone, editor_script),
     ]);
     all
 }
@@ -85,6 +90,11 @@ pub fn router(app: Arc<App>) -> Router {
         .with_state(web)
 }
 
+/// A page that runs the product's own script (from `/static/`, never
+/// inline) and asks the product for JSON: the editor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct OwnScript;
+
 /// Whether an answer may be shown in a frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Framing {
@@ -107,7 +117,14 @@ async fn security_headers(request: Request, next: Next) -> Response {
         .get::<Framing>()
         .copied()
         .unwrap_or(Framing::Never);
+    let scripted = response.extensions().get::<OwnScript>().is_some();
     let (policy, frame_options) = match framing {
+        Framing::Never if scripted => (
+            "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; \
+             img-src 'self'; frame-src 'self'; form-action 'self'; frame-ancestors 'none'; \
+             base-uri 'none'",
+            "DENY",
+        ),
         Framing::Never => (
             "default-src 'none'; style-src 'self'; img-src 'self'; frame-src 'self'; \
              form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
@@ -147,6 +164,14 @@ async fn stylesheet() -> Response {
     (
         [(header::CONTENT_TYPE, "text/css; charset=utf-8")],
         SITE_CSS,
+    )
+        .into_response()
+}
+
+async fn editor_script() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+        EDITOR_JS,
     )
         .into_response()
 }

@@ -26,6 +26,7 @@ pub fn routes() -> Vec<Route> {
         Route::get("/policy/workflows/{id}/compare", POLICY, compare),
         Route::get("/policy/workflows/{id}/edit", POLICY, editor),
         Route::post("/policy/workflows/{id}/edit", POLICY, edit),
+        Route::post("/policy/workflows/{id}/check", POLICY, live_check),
         Route::get("/policy/workflows/{id}/diagram.svg", POLICY, diagram),
         Route::get(
             "/policy/templates/{template}/sample.pdf",
@@ -137,6 +138,11 @@ struct EditorPage {
 }
 
 impl EditorPage {
+    /// The file name the draft's diagnostics carry.
+    fn draft_name(&self) -> String {
+        crate::dsl::draft::draft_name(&self.id)
+    }
+
     /// Whether the draft is the one shown by a diagnostic's file name.
     fn in_draft(&self, diagnostic: &Located) -> bool {
         diagnostic.file == crate::dsl::draft::draft_name(&self.id)
@@ -150,7 +156,7 @@ async fn editor_page(
     state: EditorState,
     start: jiff::civil::Date,
     refused: Vec<String>,
-) -> Result<Html<String>, WebError> {
+) -> Result<Response, WebError> {
     let title = web.app.workflow(id)?.title.clone();
     let DraftPreview {
         check,
@@ -185,7 +191,7 @@ async fn editor_page(
         Some(Err(why)) => Err(why),
         None => Err("定义有错误，改正后显示路线图".to_string()),
     };
-    render(&EditorPage {
+    let mut page = render(&EditorPage {
         nav: Nav::of(viewer),
         id: id.to_string(),
         title,
@@ -198,7 +204,11 @@ async fn editor_page(
         simulation,
         documents,
         state,
-    })
+    })?
+    .into_response();
+    // It loads the editor's script, which checks while typing.
+    page.extensions_mut().insert(super::OwnScript);
+    Ok(page)
 }
 
 #[derive(Deserialize)]
@@ -213,11 +223,40 @@ async fn editor(
     viewer: Viewer,
     Path(id): Path<String>,
     Query(query): Query<Start>,
-) -> Result<Html<String>, WebError> {
+) -> Result<Response, WebError> {
     let account = viewer.signed_in()?;
     let state = web.app.editor(&id, account).await?;
     let start = query.start.unwrap_or_else(|| local_now().date());
     editor_page(&web, &viewer, &id, state, start, Vec::new()).await
+}
+
+#[derive(Deserialize)]
+struct CheckForm {
+    text: String,
+}
+
+/// What checking while typing answers.
+#[derive(serde::Serialize)]
+struct LiveCheck {
+    diagnostics: Vec<Located>,
+}
+
+/// Checks a draft as typed (nothing saved): its diagnostics as JSON for
+/// the editor's script.
+async fn live_check(
+    State(web): State<Web>,
+    Path(id): Path<String>,
+    posted: Posted<CheckForm>,
+) -> Result<Response, WebError> {
+    let text = posted.form.text;
+    if text.len() > crate::app::policy::MAX_DEFINITION {
+        return Err(WebError::BadRequest("定义过长".to_string()));
+    }
+    let check = web.app.check_draft(&id, &text.replace("\r\n", "\n"))?;
+    Ok(axum::Json(LiveCheck {
+        diagnostics: check.diagnostics,
+    })
+    .into_response())
 }
 
 #[derive(Deserialize)]

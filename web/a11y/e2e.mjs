@@ -214,7 +214,11 @@ try {
   await policy.goto(`${base}/policy/workflows/new_combined/edit`);
   await look(policy, "policy-editor");
   const shipped = await policy.inputValue("#text");
+  // Typed, the error shows without pressing anything (the editor's script).
   await policy.fill("#text", shipped.replace("within 5 workdays", "within 5 weekdays"));
+  await policy.waitForFunction(() => document.getElementById("live-status").textContent.includes("发现"));
+  result.liveCheckMs = Number(await policy.locator("#live-status").getAttribute("data-round-trip-ms"));
+  await look(policy, "policy-editor-typing");
   await press(policy, "button[value=check]", "policy-editor-error");
   const at = await policy.locator("ul.diagnostics li.error a").first().textContent();
   if (!/^第\d+行第\d+列$/.test(at)) throw new Error(`the error is not shown at its line: ${at}`);
