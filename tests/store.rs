@@ -1020,3 +1020,118 @@ async fn evaluations_are_recorded_with_their_consequences() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_version_published_joins_the_store_and_its_audit_chain_on_both_backends() {
+    use onewindow::store::versions::{DraftRow, Publication};
+    for url in fresh_databases().await {
+        let store = open(&url).await;
+        submit(&store, "F-1", "new_combined", date(2026, 9, 14)).await;
+        let draft = DraftRow {
+            workflow: "new_combined".into(),
+            account: "policy@example.cn".into(),
+            base_version: 4,
+            text: "workflow new_combined …".into(),
+            saved_at: "2026-09-15 09:00:00".into(),
+        };
+        store.save_draft(&draft).await.unwrap();
+        store
+            .save_draft(&DraftRow {
+                text: "saved again".into(),
+                ..draft.clone()
+            })
+            .await
+            .unwrap();
+        let drafts = store.drafts_of("new_combined").await.unwrap();
+        assert_eq!(drafts.len(), 1, "{url}: one draft per person");
+        assert_eq!(drafts[0].text, "saved again");
+
+        let mut next = (*store.workflow("new_combined").unwrap()).clone();
+        next.version = 5;
+        next.promised_limit = 15;
+        let publication = Publication {
+            workflow: "new_combined".into(),
+            version: 5,
+            published_by: "policy@example.cn".into(),
+            published_at: "2026-09-15 10:00".into(),
+            reason: "承诺时限缩短".into(),
+        };
+        store
+            .publish(next.clone(), "text of 5", &publication)
+            .await
+            .unwrap();
+        assert_eq!(store.current_version("new_combined"), Some(5), "{url}");
+        assert!(store.drafts_of("new_combined").await.unwrap().is_empty());
+        assert_eq!(
+            store
+                .publication_text("new_combined", 5)
+                .await
+                .unwrap()
+                .as_deref(),
+            Some("text of 5")
+        );
+        // Publishing 5 again: someone already did.
+        let again = store.publish(next, "again", &publication).await;
+        assert!(
+            matches!(again, Err(StoreError::Superseded { current: 5, .. })),
+            "{url}: {again:?}"
+        );
+        // The filing on 4 goes on under it; the chain verifies.
+        let accepted = store
+            .apply(Request::new(
+                "F-1",
+                window(),
+                Command::Accept,
+                at(date(2026, 9, 15)),
+            ))
+            .await
+            .unwrap();
+        assert_eq!(accepted.filing.version, 4, "{url}");
+        assert!(store.verify_audit().await.unwrap().is_intact(), "{url}");
+        let counts = store.pinned_counts("new_combined").await.unwrap();
+        assert_eq!(counts.len(), 1, "{url}: {counts:?}");
+        assert_eq!((counts[0].version, counts[0].count), (4, 1));
+
+        // Failed sign-ins: counted per key since a time, cleared on success.
+        let keys = ["account:a@x.cn".to_string(), "address:1.2.3.4".to_string()];
+        for minute in 0..3 {
+            store
+                .record_failure(
+                    &keys,
+                    &format!("2026-09-15T10:0{minute}:00"),
+                    "2026-09-15T09:45:00",
+                )
+                .await
+                .unwrap();
+        }
+        assert_eq!(
+            store
+                .failures_since(&keys[0], "2026-09-15T09:59:00")
+                .await
+                .unwrap(),
+            3
+        );
+        assert_eq!(
+            store
+                .failures_since(&keys[0], "2026-09-15T10:00:30")
+                .await
+                .unwrap(),
+            2
+        );
+        store.clear_failures(&keys[0]).await.unwrap();
+        assert_eq!(
+            store
+                .failures_since(&keys[0], "2026-09-15T09:00:00")
+                .await
+                .unwrap(),
+            0
+        );
+        assert_eq!(
+            store
+                .failures_since(&keys[1], "2026-09-15T09:00:00")
+                .await
+                .unwrap(),
+            3
+        );
+    }
+}

@@ -454,7 +454,9 @@ async fn a_filing_end_to_end_in_chromium() {
     assert!(summary["pages"].as_u64().unwrap() >= 20, "{stdout}");
     assert!(stdout.contains("\"page\":\"policy-published\""), "{stdout}");
     // The editor's script checked the typed error on its own.
-    let live = summary["liveCheckMs"].as_u64().expect("the live check answered");
+    let live = summary["liveCheckMs"]
+        .as_u64()
+        .expect("the live check answered");
     eprintln!("the editor's check while typing answered in Chromium in {live} ms");
     for line in stdout.lines().filter(|l| l.contains("\"screenshot\"")) {
         let report: serde_json::Value = serde_json::from_str(line).unwrap();

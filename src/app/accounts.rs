@@ -27,6 +27,21 @@ pub const MAX_PASSWORD: usize = 256;
 /// How long a session lasts from sign-in.
 pub const SESSION_HOURS: i64 = 12;
 
+/// Failed sign-ins allowed per account, and per address, in the window.
+pub const FAILURES_PER_ACCOUNT: i64 = 5;
+pub const FAILURES_PER_ADDRESS: i64 = 30;
+pub const SIGN_IN_WINDOW_MINUTES: i64 = 15;
+
+/// What a sign-in came to.
+#[derive(Debug)]
+pub enum SignIn {
+    Welcome(Account, SessionToken),
+    /// Wrong address or password (which, is not said).
+    Refused,
+    /// Too many failures lately: not even checked.
+    TooMany,
+}
+
 /// A signed-in account.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Account {
@@ -273,6 +288,51 @@ impl App {
     /// A store failure.
     pub async fn has_accounts(&self) -> Result<bool, AppError> {
         Ok(self.store.account_count().await? > 0)
+    }
+
+    /// Signs in unless this account or this address failed too often in
+    /// the last [`SIGN_IN_WINDOW_MINUTES`] minutes ([`FAILURES_PER_ACCOUNT`]
+    /// and [`FAILURES_PER_ADDRESS`]), counted in the database, so that
+    /// every process serving it keeps one count.
+    ///
+    /// # Errors
+    /// A store failure.
+    pub async fn sign_in_limited(
+        &self,
+        email: &str,
+        password: &str,
+        address: Option<std::net::IpAddr>,
+        now: DateTime,
+    ) -> Result<SignIn, AppError> {
+        let account_key = format!("account:{}", normalize_email(email));
+        let address_key = format!(
+            "address:{}",
+            address.map_or_else(String::new, |a| a.to_string())
+        );
+        let since = now
+            .checked_sub(SIGN_IN_WINDOW_MINUTES.minutes())
+            .map_err(|error| AppError::Config(error.to_string()))?
+            .to_string();
+        for (key, limit) in [
+            (&account_key, FAILURES_PER_ACCOUNT),
+            (&address_key, FAILURES_PER_ADDRESS),
+        ] {
+            if self.store.failures_since(key, &since).await? >= limit {
+                return Ok(SignIn::TooMany);
+            }
+        }
+        match self.sign_in(email, password, now).await? {
+            Some((account, token)) => {
+                self.store.clear_failures(&account_key).await?;
+                Ok(SignIn::Welcome(account, token))
+            }
+            None => {
+                self.store
+                    .record_failure(&[account_key, address_key], &now.to_string(), &since)
+                    .await?;
+                Ok(SignIn::Refused)
+            }
+        }
     }
 
     /// Signs in: a new session for the right password, `None` otherwise.

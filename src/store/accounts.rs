@@ -336,3 +336,71 @@ fn qualified(alias: &str) -> String {
         .collect::<Vec<_>>()
         .join(", ")
 }
+
+impl Store {
+    /// How many failed sign-ins were recorded for `key` since `since`.
+    ///
+    /// # Errors
+    /// A database failure.
+    pub async fn failures_since(&self, key: &str, since: &str) -> Result<i64, StoreError> {
+        let text = self
+            .shared
+            .sql
+            .rewrite("SELECT COUNT(*) FROM sign_in_failures WHERE key = $1 AND at > $2");
+        let row = sqlx::query(&text)
+            .bind(key.to_string())
+            .bind(since.to_string())
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.try_get(0)?)
+    }
+
+    /// Records a failed sign-in under each key; forgets those older than
+    /// `forget_before`.
+    ///
+    /// # Errors
+    /// A database failure.
+    pub async fn record_failure(
+        &self,
+        keys: &[String],
+        at: &str,
+        forget_before: &str,
+    ) -> Result<(), StoreError> {
+        let purge = self
+            .shared
+            .sql
+            .rewrite("DELETE FROM sign_in_failures WHERE at <= $1");
+        sqlx::query(&purge)
+            .bind(forget_before.to_string())
+            .execute(&self.pool)
+            .await?;
+        let insert = self
+            .shared
+            .sql
+            .rewrite("INSERT INTO sign_in_failures (key, at) VALUES ($1, $2)");
+        for key in keys {
+            sqlx::query(&insert)
+                .bind(key.clone())
+                .bind(at.to_string())
+                .execute(&self.pool)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Forgets the failed sign-ins of `key` (a successful sign-in).
+    ///
+    /// # Errors
+    /// A database failure.
+    pub async fn clear_failures(&self, key: &str) -> Result<(), StoreError> {
+        let text = self
+            .shared
+            .sql
+            .rewrite("DELETE FROM sign_in_failures WHERE key = $1");
+        sqlx::query(&text)
+            .bind(key.to_string())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}

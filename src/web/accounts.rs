@@ -11,7 +11,7 @@ use super::auth::{set_cookie, Posted, Viewer, Web, SESSION_COOKIE, VISITOR_COOKI
 use super::error::WebError;
 use super::page::{render, Nav};
 use super::routes::{Audience::Anyone, Route, ADMIN};
-use crate::app::accounts::{Account, NewAccount, Role, SESSION_HOURS};
+use crate::app::accounts::{Account, NewAccount, Role, SignIn, SESSION_HOURS};
 use crate::app::worker::local_now;
 use crate::app::AppError;
 
@@ -81,26 +81,25 @@ struct LoginForm {
 
 async fn login(State(web): State<Web>, posted: Posted<LoginForm>) -> Result<Response, WebError> {
     let Posted { viewer, form, peer } = posted;
-    if !web.guard.allows(&form.email, peer) {
-        return Err(WebError::TooMany);
-    }
-    let Some((account, token)) = web
+    let signed = web
         .app
-        .sign_in(&form.email, &form.password, local_now())
-        .await?
-    else {
-        web.guard.failed(&form.email, peer);
-        tracing::info!(email = %form.email, ?peer, "sign-in failed");
-        let page = render(&LoginPage {
-            nav: Nav::of(&viewer),
-            next: form.next,
-            email: form.email,
-            expired: false,
-            failed: true,
-        })?;
-        return Ok((axum::http::StatusCode::UNAUTHORIZED, page).into_response());
+        .sign_in_limited(&form.email, &form.password, peer, local_now())
+        .await?;
+    let (account, token) = match signed {
+        SignIn::Welcome(account, token) => (account, token),
+        SignIn::TooMany => return Err(WebError::TooMany),
+        SignIn::Refused => {
+            tracing::info!(email = %form.email, ?peer, "sign-in failed");
+            let page = render(&LoginPage {
+                nav: Nav::of(&viewer),
+                next: form.next,
+                email: form.email,
+                expired: false,
+                failed: true,
+            })?;
+            return Ok((axum::http::StatusCode::UNAUTHORIZED, page).into_response());
+        }
     };
-    web.guard.succeeded(&account.email);
     // A new session each time: a cookie from before cannot be ridden.
     if let Some(old) = &viewer.session {
         web.app.sign_out(old).await?;

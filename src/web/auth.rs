@@ -1,16 +1,14 @@
-//! Who is asking: the session cookie turned into an account ([`Viewer`],
-//! [`SignedIn`]), the token every form carries ([`Posted`]), and the limit
-//! on failed sign-ins ([`Guard`]).
+//! Who is asking: the session cookie turned into an account ([`Viewer`]),
+//! and the token every form carries ([`Posted`]). Failed sign-ins are
+//! limited by the application (`App::sign_in_limited`), in the database.
 //!
 //! Every browser holds one random cookie: a visitor's before sign-in, a
 //! session's after (a new one at each sign-in, so a cookie planted before
 //! cannot be ridden). A form's token is the SHA-256 of that cookie: a page
 //! of another site cannot read the cookie, so it cannot forge the token.
 
-use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, FromRef, FromRequest, FromRequestParts, Request};
@@ -23,7 +21,7 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
 use super::error::WebError;
-use crate::app::accounts::{normalize_email, random_token, Account};
+use crate::app::accounts::{random_token, Account};
 use crate::app::App;
 
 /// The cookie of a signed-in browser.
@@ -31,16 +29,10 @@ pub const SESSION_COOKIE: &str = "ow_session";
 /// The cookie of a browser not signed in (the base of its forms' tokens).
 pub const VISITOR_COOKIE: &str = "ow_visitor";
 
-/// Failed sign-ins allowed per account, and per address, in [`WINDOW`].
-const PER_ACCOUNT: usize = 5;
-const PER_ADDRESS: usize = 30;
-const WINDOW: Duration = Duration::from_secs(15 * 60);
-
 /// What every handler shares.
 #[derive(Clone)]
 pub struct Web {
     pub app: Arc<App>,
-    pub guard: Arc<Guard>,
     /// Cookies are `Secure` when the product is reached over TLS.
     pub secure: bool,
 }
@@ -48,54 +40,6 @@ pub struct Web {
 impl FromRef<Web> for Arc<App> {
     fn from_ref(web: &Web) -> Arc<App> {
         web.app.clone()
-    }
-}
-
-/// Counts failed sign-ins per account and per address.
-#[derive(Default)]
-pub struct Guard {
-    failures: Mutex<HashMap<String, Vec<Instant>>>,
-}
-
-impl Guard {
-    fn keys(email: &str, address: Option<IpAddr>) -> [(String, usize); 2] {
-        [
-            (
-                format!("account:{}", email.trim().to_lowercase()),
-                PER_ACCOUNT,
-            ),
-            (
-                format!(
-                    "address:{}",
-                    address.map_or_else(String::new, |a| a.to_string())
-                ),
-                PER_ADDRESS,
-            ),
-        ]
-    }
-
-    /// Whether another attempt for this account from this address is allowed.
-    pub fn allows(&self, email: &str, address: Option<IpAddr>) -> bool {
-        let now = Instant::now();
-        let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        Guard::keys(email, address).iter().all(|(key, limit)| {
-            let times = failures.entry(key.clone()).or_default();
-            times.retain(|at| now.duration_since(*at) < WINDOW);
-            times.len() < *limit
-        })
-    }
-
-    pub fn failed(&self, email: &str, address: Option<IpAddr>) {
-        let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        for (key, _) in Guard::keys(email, address) {
-            failures.entry(key).or_default().push(Instant::now());
-        }
-    }
-
-    /// A successful sign-in clears the account's count (not the address's).
-    pub fn succeeded(&self, email: &str) {
-        let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        failures.remove(&format!("account:{}", normalize_email(email)));
     }
 }
 

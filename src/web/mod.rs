@@ -71,7 +71,6 @@ pub fn router(app: Arc<App>) -> Router {
     let web = Web {
         secure: app.config().base_url.starts_with("https://"),
         app,
-        guard: Arc::default(),
     };
     let table = routes().into_iter().fold(Router::new(), |router, route| {
         let path = route.path;
