@@ -1583,6 +1583,24 @@ const MAX_CHUNK: usize = 64;
 /// One multi-row INSERT per chunk of `rows`, each row `columns` values wide.
 type AnyQuery<'q> = sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>>;
 
+/// How audit entries are written: the columns [`bind_audit`] binds.
+const AUDIT_INSERT: &str = "INSERT INTO audit (seq, filing_id, revision, actor, at, event, comment, state_hash, prev_hash, hash)";
+const AUDIT_COLUMNS: usize = 10;
+
+fn bind_audit<'q>(query: AnyQuery<'q>, entry: &audit::Entry) -> AnyQuery<'q> {
+    query
+        .bind(entry.seq)
+        .bind(entry.filing_id.clone())
+        .bind(entry.revision)
+        .bind(entry.actor.clone())
+        .bind(entry.at.clone())
+        .bind(entry.event.clone())
+        .bind(entry.comment.clone())
+        .bind(entry.state_hash.clone())
+        .bind(entry.prev_hash.clone())
+        .bind(entry.hash.clone())
+}
+
 async fn insert_rows(
     connection: &mut PoolConnection<Any>,
     shared: &Shared,
@@ -1714,23 +1732,10 @@ async fn write_log(
     insert_rows(
         connection,
         shared,
-        "INSERT INTO audit (seq, filing_id, revision, actor, at, event, comment, state_hash, prev_hash, hash)",
-        10,
+        AUDIT_INSERT,
+        AUDIT_COLUMNS,
         batch.audit.len(),
-        |index, query| {
-            let entry = &batch.audit[index];
-            query
-                .bind(entry.seq)
-                .bind(entry.filing_id.clone())
-                .bind(entry.revision)
-                .bind(entry.actor.clone())
-                .bind(entry.at.clone())
-                .bind(entry.event.clone())
-                .bind(entry.comment.clone())
-                .bind(entry.state_hash.clone())
-                .bind(entry.prev_hash.clone())
-                .bind(entry.hash.clone())
-        },
+        |index, query| bind_audit(query, &batch.audit[index]),
         "",
     )
     .await?;

@@ -252,21 +252,15 @@ impl Store {
                 hash: String::new(),
             };
             entry.hash = super::audit::entry_hash(&entry.prev_hash, &entry);
-            sqlx::query(&sql.rewrite(
-                "INSERT INTO audit (seq, filing_id, revision, actor, at, event, comment, state_hash, prev_hash, hash)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-            ))
-            .bind(entry.seq)
-            .bind(entry.filing_id.clone())
-            .bind(entry.revision)
-            .bind(entry.actor.clone())
-            .bind(entry.at.clone())
-            .bind(entry.event.clone())
-            .bind(entry.comment.clone())
-            .bind(entry.state_hash.clone())
-            .bind(entry.prev_hash.clone())
-            .bind(entry.hash.clone())
-            .execute(&mut *connection)
+            super::insert_rows(
+                &mut connection,
+                &self.shared,
+                super::AUDIT_INSERT,
+                super::AUDIT_COLUMNS,
+                1,
+                |_, query| super::bind_audit(query, &entry),
+                "",
+            )
             .await?;
             sqlx::query(&sql.update_head)
                 .bind(entry.seq)

@@ -64,12 +64,7 @@ impl Route {
         H: Handler<T, Web>,
         T: 'static,
     {
-        Route {
-            method: Method::GET,
-            path,
-            audience,
-            handler: routing::get(handler),
-        }
+        Route::on(Method::GET, path, audience, routing::get(handler))
     }
 
     pub fn post<H, T>(path: &'static str, audience: Audience, handler: H) -> Route
@@ -77,11 +72,20 @@ impl Route {
         H: Handler<T, Web>,
         T: 'static,
     {
+        Route::on(Method::POST, path, audience, routing::post(handler))
+    }
+
+    fn on(
+        method: Method,
+        path: &'static str,
+        audience: Audience,
+        handler: MethodRouter<Web>,
+    ) -> Route {
         Route {
-            method: Method::POST,
+            method,
             path,
             audience,
-            handler: routing::post(handler),
+            handler,
         }
     }
 
