@@ -1,6 +1,7 @@
 //! The store: what the engine decides, kept through crashes, races and retries.
 //!
-//! SQLite by default (a file in the data directory, WAL, `synchronous=FULL`),
+//! SQLite by default (a file in the data directory, WAL checkpointed in the
+//! background, `synchronous=FULL`),
 //! PostgreSQL for a `postgres://` URL; one code path over sqlx's `Any` driver
 //! with a schema per backend in `migrations/`. A transition, its audit entry,
 //! its outbox rows, its timers and its document numbers commit in one
@@ -317,7 +318,8 @@ impl Store {
                     if backend == Backend::Sqlite {
                         connection
                             .execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 10000; \
-                             PRAGMA temp_store = MEMORY; PRAGMA cache_size = -65536;")
+                             PRAGMA temp_store = MEMORY; PRAGMA cache_size = -65536; \
+                             PRAGMA wal_autocheckpoint = 0;")
                             .await?;
                     }
                     Ok(())
@@ -394,6 +396,9 @@ impl Store {
                 filings = rebuilt,
                 "read side built for filings stored before it"
             );
+        }
+        if backend == Backend::Sqlite {
+            tokio::spawn(checkpointer(pool.clone()));
         }
         let connection = pool.acquire().await?;
         let (sender, receiver) = mpsc::channel(4096);
@@ -1269,6 +1274,24 @@ pub struct TimerRun {
 }
 
 /// The committer: takes what is waiting and commits it in one transaction.
+/// Copies SQLite's write-ahead log into the database file in the
+/// background, so that no commit waits for it (connections do not
+/// checkpoint on their own: `wal_autocheckpoint = 0`). Passive: it never
+/// blocks a writer or a reader.
+async fn checkpointer(pool: AnyPool) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_millis(500));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    while !pool.is_closed() {
+        tick.tick().await;
+        if let Err(error) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+            .fetch_optional(&pool)
+            .await
+        {
+            tracing::debug!(%error, "checkpoint");
+        }
+    }
+}
+
 async fn committer(
     mut connection: PoolConnection<Any>,
     shared: Arc<Shared>,
