@@ -186,7 +186,7 @@ impl App {
         for year in store.calendar().provisional_years() {
             tracing::warn!(
                 year,
-                "no calendar file for {year}: its dates are provisional (weekends and fixed-date holidays); add calendars/cn/{year}.toml from the State Council's notice"
+                "no calendar file for {year}: its dates are provisional (weekends and fixed-date holidays); add the year from the State Council's notice on the policy staff's page /policy/calendars (or as calendars/cn/{year}.toml)"
             );
         }
         Ok(App {
