@@ -756,6 +756,9 @@ fn serve(store: &StoreArgs, addr: std::net::SocketAddr, mail: Option<MailConfig>
         if let Some((accounts, filings)) = app.seed_samples(local_now()).await? {
             print_samples(&accounts, &filings);
         }
+        // A year's holidays added by hand while stopped: open filings
+        // are scheduled again on them.
+        app.apply_calendar_changes(local_now()).await?;
         if let Some(mail) = mail {
             let worker = Worker::new(&app, &mail).await?;
             let app = app.clone();

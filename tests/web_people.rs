@@ -2281,6 +2281,83 @@ fn calendars_copy() -> std::path::PathBuf {
     dir
 }
 
+/// A week of holidays ending on `due`, as a year's file: a correction of
+/// its year's file in `calendars` when there is one, else the year's new file.
+fn holidays_ending_on(calendars: &Path, due: jiff::civil::Date) -> (std::path::PathBuf, String) {
+    let year = due.year();
+    let start = due.checked_sub(jiff::Span::new().days(6)).unwrap();
+    let range = format!("  {{ from = \"{start}\", to = \"{due}\", name = \"测试假期\" }},\n");
+    let existing = calendars.join(format!("cn/{year}.toml"));
+    let text = match std::fs::read_to_string(&existing) {
+        Ok(text) => text.replacen("holidays = [\n", &format!("holidays = [\n{range}"), 1),
+        Err(_) => format!(
+            "region = \"cn\"\nyear = {year}\nsource = \"测试通知\"\nholidays = [\n{range}]\nworkdays = []\n"
+        ),
+    };
+    (existing, text)
+}
+
+/// A year's file added by hand while the product is stopped: at the next
+/// start the open filings are scheduled again on it.
+#[tokio::test]
+async fn a_calendar_file_added_by_hand_is_applied_at_the_next_start() {
+    let data = scratch("web-calendar-file");
+    let calendars = calendars_copy();
+    let config = || Config {
+        calendars: calendars.clone(),
+        ..app_config(&data, "http://localhost:8080", Access::CreateIfMissing)
+    };
+    let app = Arc::new(App::open(config()).await.unwrap());
+    people(&app).await;
+    assert_eq!(
+        app.apply_calendar_changes(now()).await.unwrap(),
+        0,
+        "first start"
+    );
+    let router = onewindow::web::router(app.clone());
+    let mut owner = Browser::new(&router);
+    owner.sign_in("owner@applicant.cn").await;
+    let id = filing_id(&file(&mut owner, "手工日历医养", &"d".repeat(64)).await);
+    let mut window = Browser::new(&router);
+    window.sign_in("window@staff.cn").await;
+    let path = format!("/filings/{id}");
+    window
+        .submit(&path, &format!("{path}/act"), &[("action", "accept")])
+        .await;
+    let due = app
+        .filing(&id, now().date())
+        .await
+        .unwrap()
+        .steps
+        .iter()
+        .find_map(|s| s.due_on)
+        .unwrap();
+    drop((app, router, owner, window));
+
+    let (file_path, text) = holidays_ending_on(&calendars, due);
+    std::fs::write(&file_path, text).unwrap();
+    let app = Arc::new(App::open(config()).await.unwrap());
+    assert_eq!(app.apply_calendar_changes(now()).await.unwrap(), 1);
+    assert_eq!(app.apply_calendar_changes(now()).await.unwrap(), 0, "once");
+    let view = app.filing(&id, now().date()).await.unwrap();
+    assert!(view.steps.iter().find_map(|s| s.due_on).unwrap() > due);
+    assert!(view
+        .history
+        .iter()
+        .any(|h| h.action == "节假日安排更新，按新日历重新计算期限"));
+    // The inbox lists the step at its new due date.
+    let router = onewindow::web::router(app.clone());
+    let mut health = Browser::new(&router);
+    health.sign_in("health@staff.cn").await;
+    let inbox = health.get("/inbox").await;
+    assert!(inbox.body.contains(&id), "{}", inbox.body);
+    assert!(
+        !inbox.body.contains(&format!("<td>{due}</td>")),
+        "{}",
+        inbox.body
+    );
+}
+
 /// Policy staff add a year's holidays: checked first (a make-up day on a
 /// weekday is refused), the filings whose due dates move are listed, and
 /// once in service the dates are counted on it and the filing's
@@ -2313,18 +2390,9 @@ async fn policy_staff_add_a_calendar_year_and_see_the_dates_it_moves() {
         .find_map(|s| s.due_on)
         .expect("a step due");
 
-    // A week of holidays ending on that due date, in the due date's year:
-    // a correction of its file when it has one, else the year's new file.
+    // A week of holidays ending on that due date, in the due date's year.
+    let (existing, text) = holidays_ending_on(&calendars, due);
     let year = due.year();
-    let start = due.checked_sub(jiff::Span::new().days(6)).unwrap();
-    let range = format!("  {{ from = \"{start}\", to = \"{due}\", name = \"测试假期\" }},\n");
-    let existing = calendars.join(format!("cn/{year}.toml"));
-    let text = match std::fs::read_to_string(&existing) {
-        Ok(text) => text.replacen("holidays = [\n", &format!("holidays = [\n{range}"), 1),
-        Err(_) => format!(
-            "region = \"cn\"\nyear = {year}\nsource = \"测试通知\"\nholidays = [\n{range}]\nworkdays = []\n"
-        ),
-    };
 
     let mut policy = Browser::new(&router);
     policy.sign_in("policy@staff.cn").await;
@@ -2405,6 +2473,15 @@ async fn policy_staff_add_a_calendar_year_and_see_the_dates_it_moves() {
             .any(|h| h.action == "节假日安排更新，按新日历重新计算期限"),
         "{:?}",
         moved.history
+    );
+    // The inbox lists the step at its new due date.
+    let mut health = Browser::new(&router);
+    health.sign_in("health@staff.cn").await;
+    let inbox = health.get("/inbox").await;
+    assert!(
+        inbox.body.contains(&format!("<td>{after}</td>")),
+        "{}",
+        inbox.body
     );
     let audit = app.verify_audit().await.unwrap();
     assert!(audit.is_intact(), "{audit:?}");

@@ -102,7 +102,60 @@ impl App {
             request.account = Some(account.email.clone());
             self.store.apply(request).await?;
         }
+        // Recorded last: were the process stopped before, the next start
+        // would schedule them again.
+        let fingerprint = self.calendar_fingerprint()?;
+        self.store.set_calendar_fingerprint(&fingerprint).await?;
         Ok(check)
+    }
+
+    /// After a start: when the calendar files differ from those the open
+    /// filings were last scheduled on (a year added or corrected by hand
+    /// while the product was stopped), every open filing is scheduled
+    /// again on them; then the files are recorded as applied. The number
+    /// of filings rescheduled.
+    ///
+    /// # Errors
+    /// An unreadable calendar folder; a store failure.
+    pub async fn apply_calendar_changes(&self, now: DateTime) -> Result<usize, AppError> {
+        let fingerprint = self.calendar_fingerprint()?;
+        let known = self.store.calendar_fingerprint().await?;
+        let mut rescheduled = 0;
+        if known.as_deref().is_some_and(|known| known != fingerprint) {
+            for id in self.store.open_filings().await? {
+                let request = Request::new(
+                    id,
+                    Actor::System,
+                    Command::Recalendar {
+                        note: "日历文件已更新".to_string(),
+                    },
+                    now,
+                );
+                if self.store.apply(request).await?.audit_seq.is_some() {
+                    rescheduled += 1;
+                }
+            }
+            tracing::info!(
+                rescheduled,
+                "the calendar files changed: open filings scheduled again"
+            );
+        }
+        self.store.set_calendar_fingerprint(&fingerprint).await?;
+        Ok(rescheduled)
+    }
+
+    /// A digest of the calendar files (names and texts).
+    fn calendar_fingerprint(&self) -> Result<String, AppError> {
+        let files = Calendar::read_files(&self.config.calendars, &self.config.region)
+            .map_err(|error| AppError::Config(error.to_string()))?;
+        let mut all = String::new();
+        for (region, path, text) in &files {
+            let name = std::path::Path::new(path)
+                .file_name()
+                .map_or_else(String::new, |n| n.to_string_lossy().to_string());
+            all.push_str(&format!("{region}/{name}\n{}\n{text}\n", text.len()));
+        }
+        Ok(crate::store::audit::sha256_hex(all.as_bytes()))
     }
 
     /// The checked file, the calendar with it, and where it is written.

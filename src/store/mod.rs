@@ -2027,8 +2027,11 @@ async fn apply_one(
     let now = request.now.to_string();
     let was_decided = filing.status == engine::Status::Decided;
     // The open work before the batch touched this filing, for the read side.
+    // After a new calendar the stored rows were counted on the old one: none
+    // is taken as before, so every open row is written again.
+    let recounted = matches!(request.command, Command::Recalendar { .. });
     let open_before = (!batch.states.contains_key(&request.filing)).then(|| {
-        if revision > 0 {
+        if revision > 0 && !recounted {
             read::open_rows(shared, filing)
         } else {
             Vec::new()

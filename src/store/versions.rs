@@ -319,3 +319,33 @@ impl Store {
         }
     }
 }
+
+impl Store {
+    /// The fingerprint of the calendar the open filings were last
+    /// scheduled on, if one was recorded.
+    ///
+    /// # Errors
+    /// A database failure.
+    pub async fn calendar_fingerprint(&self) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query("SELECT fingerprint FROM calendar_applied WHERE id = 1")
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|row| row.try_get(0)).transpose()?)
+    }
+
+    /// Records the calendar the open filings are now scheduled on.
+    ///
+    /// # Errors
+    /// A database failure.
+    pub async fn set_calendar_fingerprint(&self, fingerprint: &str) -> Result<(), StoreError> {
+        let text = self.shared.sql.rewrite(
+            "INSERT INTO calendar_applied (id, fingerprint) VALUES (1, $1)
+             ON CONFLICT (id) DO UPDATE SET fingerprint = excluded.fingerprint",
+        );
+        sqlx::query(&text)
+            .bind(fingerprint.to_string())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}
