@@ -140,6 +140,21 @@ fn every_shipped_procedure_exports_as_bpmn_that_bpmn_moddle_reads_as_defined() {
             conditions,
             "{id}: conditions as text"
         );
+
+        // The diagram draws every node, every flow, the pool and its lanes.
+        let drawn = strings(&found["drawn"]);
+        for element in strings(&found["nodes"])
+            .iter()
+            .chain(&strings(&found["flows"]))
+        {
+            assert!(drawn.contains(element), "{id}: {element} is not drawn");
+        }
+        assert!(drawn.contains(&"Participant".to_string()), "{id}: the pool");
+        assert_eq!(
+            drawn.iter().filter(|d| d.starts_with("Lane_")).count(),
+            lanes.len(),
+            "{id}: the lanes"
+        );
     }
 }
 

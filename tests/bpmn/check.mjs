@@ -24,5 +24,11 @@ console.log(
     unresolved: flows.filter((flow) => !flow.sourceRef || !flow.targetRef).length,
     starts: ofType("bpmn:StartEvent").length,
     ends: ofType("bpmn:EndEvent").length,
+    // What the diagram draws: the elements its shapes and edges stand for.
+    nodes: elements.filter((element) => element.$type !== "bpmn:SequenceFlow").map((element) => element.id),
+    flows: flows.map((flow) => flow.id),
+    drawn: (rootElement.diagrams || []).flatMap((diagram) =>
+      (diagram.plane.planeElement || []).filter((shape) => shape.bpmnElement).map((shape) => shape.bpmnElement.id),
+    ),
   }),
 );
