@@ -81,6 +81,30 @@ async function signIn(page, email, password, name) {
   await look(page, name);
 }
 
+// The sample answers typed into the application form.
+async function fillFields(page) {
+  for (const [field, value] of Object.entries(answers.form)) {
+    const input = page.locator(`#f-${field}`);
+    const tag = await input.evaluate((e) => e.tagName);
+    if (tag === "SELECT") await input.selectOption({ label: String(value) });
+    else await input.fill(String(value));
+  }
+}
+
+// Every material chosen; the site plan as an image (reviewers see it in the page).
+async function attachFiles(page) {
+  const png = Buffer.from(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==",
+    "base64",
+  );
+  for (const material of answers.materials) {
+    const image = material === "site_plan";
+    const file = `${work}/${material}.${image ? "png" : "pdf"}`;
+    writeFileSync(file, image ? png : pdf(`e2e ${material}`));
+    await page.setInputFiles(`#m-${material}`, file);
+  }
+}
+
 async function press(page, selector, name) {
   await Promise.all([page.waitForNavigation(), page.click(selector)]);
   const heading = await page.locator("h1").first().textContent();
@@ -110,12 +134,7 @@ try {
   // … and files, with a mistake first: the error shows at its field.
   await applicant.goto(`${base}/procedures/new_combined/apply`);
   await look(applicant, "apply-form");
-  for (const [field, value] of Object.entries(answers.form)) {
-    const input = applicant.locator(`#f-${field}`);
-    const tag = await input.evaluate((e) => e.tagName);
-    if (tag === "SELECT") await input.selectOption({ label: String(value) });
-    else await input.fill(String(value));
-  }
+  await fillFields(applicant);
   // The browser's own checks are off: the server's, in Chinese by field, are tested.
   await applicant.fill("#f-medical_beds", "-5");
   await applicant.evaluate(() => { for (const f of document.forms) f.noValidate = true; });
@@ -124,17 +143,7 @@ try {
   if (errors === 0) throw new Error("a wrong value was not shown at its field");
   await look(applicant, "apply-errors");
   await applicant.fill("#f-medical_beds", String(answers.form.medical_beds));
-  // The site plan as an image: reviewers see it in the page.
-  const png = Buffer.from(
-    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==",
-    "base64",
-  );
-  for (const material of answers.materials) {
-    const image = material === "site_plan";
-    const file = `${work}/${material}.${image ? "png" : "pdf"}`;
-    writeFileSync(file, image ? png : pdf(`e2e ${material}`));
-    await applicant.setInputFiles(`#m-${material}`, file);
-  }
+  await attachFiles(applicant);
   await Promise.all([applicant.waitForNavigation(), applicant.click("form button[type=submit] >> text=提交申请")]);
   const filing = applicant.url().split("/filings/")[1];
   if (!filing) throw new Error(`no filing page after submitting: ${applicant.url()}`);
@@ -234,11 +243,19 @@ try {
   await press(policy, "button[value=publish]", "policy-published");
   if (!policy.url().endsWith("/compare?from=4&to=5")) throw new Error(`not published: ${policy.url()}`);
   if (!(await policy.locator("main").textContent()).includes("不再容缺")) throw new Error("the compare page does not list the change");
+  // The applicant files again: on version 5, while the first stays on 4.
+  await applicant.goto(`${base}/procedures/new_combined/apply`);
+  await fillFields(applicant);
+  await attachFiles(applicant);
+  await Promise.all([applicant.waitForNavigation(), applicant.click("form button[type=submit] >> text=提交申请")]);
+  if (!applicant.url().includes("/filings/")) throw new Error(`the second filing failed: ${applicant.url()}`);
+  await look(applicant, "filed-on-version-5");
   await policy.goto(`${base}/policy`);
-  const versions = await policy.locator("main").textContent();
-  if (!versions.includes("第5版（在用）") || !versions.includes("已办结 1 件")) {
-    throw new Error("the versions page does not show version 5 in service and the decided filing on version 4");
+  const versions = await policy.locator("section", { hasText: "新建医养结合机构" }).first().textContent();
+  if (!/第5版（在用）.*待受理 1 件/s.test(versions) || !/第4版.*已办结 1 件/s.test(versions)) {
+    throw new Error(`the versions page does not show the new filing on 5 and the decided one on 4: ${versions}`);
   }
+  await look(policy, "policy-versions-after");
   // The next year's holidays: the page offers its file, checked before it
   // takes effect (not applied here: the run shares the repository's calendars).
   await policy.goto(`${base}/policy/calendars`);
