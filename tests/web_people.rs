@@ -2144,6 +2144,33 @@ async fn policy_staff_edit_check_and_publish_a_new_version() {
         .await;
     assert_eq!(page.status, StatusCode::SEE_OTHER);
 
+    // Text meant to break the page or the diagram is shown as text.
+    let hostile = shipped.replace("\"新建医养结合机构\" {", "\"<script>alert(1)</script>\" {");
+    let page = policy
+        .submit(
+            edit,
+            edit,
+            &[
+                ("text", &hostile),
+                ("base_version", "4"),
+                ("action", "check"),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    let page = policy.get(edit).await;
+    assert!(!page.body.contains("<script>alert"), "escaped on the page");
+    assert!(
+        page.body.contains("&#60;script&#62;alert(1)"),
+        "{}",
+        page.body
+    );
+    let svg = policy
+        .get("/policy/workflows/new_combined/diagram.svg")
+        .await;
+    assert!(!svg.body.contains("<script"), "{}", svg.body);
+    assert!(svg.body.contains("&lt;script&gt;"), "{}", svg.body);
+
     // Fixed, as version 5; without a reason it is not published.
     let fixed = shipped.replace("version 4 ", "version 5 ").replace(
         "fire \"消防验收或备案证明\" required deferrable",
