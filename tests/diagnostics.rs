@@ -144,3 +144,19 @@ fn the_benchmarks_generated_definition_checks_clean() {
     assert_eq!(loaded.render_diagnostics(), "");
     assert!(loaded.checked.workflows.len() > 50);
 }
+
+#[test]
+fn every_diagnostic_the_cases_raise_has_a_chinese_title() {
+    // The policy staff's editor shows each diagnostic under its kind in Chinese.
+    for case in cases() {
+        for diagnostic in load(&case).checked.diagnostics {
+            assert_ne!(
+                dsl::diagnostic::title(diagnostic.code),
+                "问题",
+                "{}: `{}` has no Chinese title",
+                case.display(),
+                diagnostic.code
+            );
+        }
+    }
+}

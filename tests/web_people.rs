@@ -2103,8 +2103,9 @@ async fn policy_staff_edit_check_and_publish_a_new_version() {
     assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
     let page = policy.get(page.location()).await;
     assert!(
-        page.body
-            .contains(&format!("<a href=\"#L{line}\">第{line}行第")),
+        page.body.contains(&format!(
+            "错误（语法错误）：<a href=\"#L{line}\">第{line}行第"
+        )),
         "{}",
         page.body
     );

@@ -203,3 +203,61 @@ mod tests {
         assert_eq!(closest("pfd", ["ofd", "pdf", "png"]), Some("pdf"));
     }
 }
+
+/// What kind of problem a diagnostic's code names, in Chinese, for the
+/// policy staff's editor (the message itself says the particulars).
+pub fn title(code: &str) -> &'static str {
+    match code {
+        "syntax" => "语法错误",
+        "duplicate-definition" | "duplicate-clause" | "duplicate-choice" => "重复定义",
+        "missing-clause" => "缺少必需的条款",
+        "unknown-department" => "未知部门",
+        "unknown-district" => "未知辖区",
+        "unknown-field" => "未知栏目",
+        "unknown-choice-value" => "不在选项内的值",
+        "unknown-event" => "未知事件",
+        "unknown-template" => "未知文书版式",
+        "unknown-template-input" | "template-input-missing" | "template-input-type" => {
+            "文书版式的输入项不符"
+        }
+        "template-form-mismatch" => "文书版式与事项不符",
+        "unknown-legal-form" | "legal-form-misplaced" | "mixed-part-forms" => "决定的法律形式有误",
+        "unknown-party" => "未知签订方",
+        "unknown-recipient" => "未知通知对象",
+        "unknown-registration" | "registration-field" => "登记事项有误",
+        "unknown-approver" | "extension-approver" => "延长期限的批准人有误",
+        "unknown-file-kind" => "未知文件格式",
+        "unknown-obligation" => "未知义务",
+        "type-mismatch" => "类型不符",
+        "bad-number" | "number-too-large" => "数字有误",
+        "bad-number-pattern" | "number-without-dept" => "文书编号规则有误",
+        "invalid-date" => "日期有误",
+        "invalid-email" => "电子邮箱有误",
+        "empty-range" | "range-not-allowed" | "default-out-of-range" => "取值范围有误",
+        "conflicting-options" => "选项相互矛盾",
+        "legal-limit" | "promised-exceeds-legal" | "route-exceeds-limit" | "zero-limit" => {
+            "办理时限超出法定要求"
+        }
+        "extension-limit" => "延长期限超出法定要求",
+        "intake-limit" | "intake-position" | "missing-intake" => "受理环节有误",
+        "empty-route" | "unreachable-step" => "办理环节有误",
+        "never-holds" | "rules-unsatisfiable" => "条件永远不成立",
+        "independent-violated" | "sequential-departments" => "部门审批互为前置",
+        "independent-misuse"
+        | "jointly-misuse"
+        | "both-independent-and-jointly"
+        | "undeclared-parts" => "部门决定之间的关系未说明或有误",
+        "outcome-never-issued" | "outcome-not-of-part" | "missing-notice" | "notice-incomplete" => {
+            "文书出具有误"
+        }
+        "applicant-not-told" => "未告知申请人",
+        "unstated-requirement" => "未在一次性告知中说明的要求",
+        "consequence-without-evaluation" => "评估后果设置有误",
+        "missing-district-field" | "no-district-department" => "属地办理设置有误",
+        "no-head-address" | "no-reviewer-address" => "缺少部门联系邮箱",
+        "remind-too-late" => "提醒时间过晚",
+        "wrong-actor" => "办理主体有误",
+        "draft-names-another-workflow" => "草稿定义了其他事项",
+        _ => "问题",
+    }
+}

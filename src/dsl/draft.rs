@@ -17,6 +17,8 @@ pub struct Located {
     pub column: usize,
     pub error: bool,
     pub code: &'static str,
+    /// The kind of problem in Chinese ([`super::diagnostic::title`]).
+    pub title: &'static str,
     pub message: String,
     pub hints: Vec<String>,
 }
@@ -70,6 +72,7 @@ pub fn check_draft(input: &Input, id: &str, text: &str) -> DraftCheck {
                 column,
                 error: diagnostic.severity == Severity::Error,
                 code: diagnostic.code,
+                title: super::diagnostic::title(diagnostic.code),
                 message: diagnostic.message.clone(),
                 hints: diagnostic.hints.clone(),
             }
@@ -86,6 +89,7 @@ pub fn check_draft(input: &Input, id: &str, text: &str) -> DraftCheck {
             column: 1,
             error: true,
             code: "draft-names-another-workflow",
+            title: super::diagnostic::title("draft-names-another-workflow"),
             message: format!(
                 "the draft must define workflow `{id}` (`workflow {id} \"…\" {{ … }}`)"
             ),

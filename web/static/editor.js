@@ -23,7 +23,7 @@
       const where = d.file === draft ? document.createElement("a") : document.createElement("span");
       if (d.file === draft) where.href = "#L" + d.line;
       where.textContent = (d.file === draft ? "" : d.file + " ") + "第" + d.line + "行第" + d.column + "列";
-      item.append((d.error ? "错误" : "提示") + "：", where, "：" + d.message);
+      item.append((d.error ? "错误" : "提示") + "（" + d.title + "）：", where, "：" + d.message);
       for (const hint of d.hints) item.append(document.createElement("br"), "建议：" + hint);
       list.append(item);
     }
