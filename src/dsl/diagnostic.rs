@@ -168,42 +168,6 @@ fn display_width(c: char) -> usize {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn caret_under_wide_characters() {
-        let mut sources = SourceMap::new();
-        let file = sources.add("a.flow", "department 卫生 \"市卫生健康局\" x\n");
-        let offset = "department 卫生 \"市卫生健康局\" ".len();
-        let diagnostic = Diagnostic::error(
-            "syntax",
-            Span::new(file, offset, offset + 1),
-            "unexpected `x`",
-        )
-        .with_hint("remove it");
-        let text = render(&sources, &[diagnostic]);
-        assert_eq!(
-            text,
-            concat!(
-                "a.flow:1:24: error: unexpected `x`\n",
-                "     1 | department 卫生 \"市卫生健康局\" x\n",
-                // 11 + 4 + 1 + 14 + 1 display columns: CJK characters are two wide.
-                "       |                                ^\n",
-                "      = hint: remove it\n"
-            )
-        );
-    }
-
-    #[test]
-    fn closest_suggests_only_near_names() {
-        assert_eq!(closest("helth", ["health", "civil"]), Some("health"));
-        assert_eq!(closest("xyz", ["health", "civil"]), None);
-        assert_eq!(closest("pfd", ["ofd", "pdf", "png"]), Some("pdf"));
-    }
-}
-
 /// What kind of problem a diagnostic's code names, in Chinese, for the
 /// policy staff's editor (the message itself says the particulars).
 pub fn title(code: &str) -> &'static str {
@@ -259,5 +223,41 @@ pub fn title(code: &str) -> &'static str {
         "wrong-actor" => "办理主体有误",
         "draft-names-another-workflow" => "草稿定义了其他事项",
         _ => "问题",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn caret_under_wide_characters() {
+        let mut sources = SourceMap::new();
+        let file = sources.add("a.flow", "department 卫生 \"市卫生健康局\" x\n");
+        let offset = "department 卫生 \"市卫生健康局\" ".len();
+        let diagnostic = Diagnostic::error(
+            "syntax",
+            Span::new(file, offset, offset + 1),
+            "unexpected `x`",
+        )
+        .with_hint("remove it");
+        let text = render(&sources, &[diagnostic]);
+        assert_eq!(
+            text,
+            concat!(
+                "a.flow:1:24: error: unexpected `x`\n",
+                "     1 | department 卫生 \"市卫生健康局\" x\n",
+                // 11 + 4 + 1 + 14 + 1 display columns: CJK characters are two wide.
+                "       |                                ^\n",
+                "      = hint: remove it\n"
+            )
+        );
+    }
+
+    #[test]
+    fn closest_suggests_only_near_names() {
+        assert_eq!(closest("helth", ["health", "civil"]), Some("health"));
+        assert_eq!(closest("xyz", ["health", "civil"]), None);
+        assert_eq!(closest("pfd", ["ofd", "pdf", "png"]), Some("pdf"));
     }
 }
