@@ -132,6 +132,9 @@ pub struct App {
     /// Bearer tokens recently seen, so an integrator's burst does not ask
     /// the database for its account on every request.
     tokens: Arc<accounts::TokenCache>,
+    /// The definitions' and templates' texts as read at start, which the
+    /// policy staff's drafts are checked with (not read again per keystroke).
+    definitions: Arc<crate::dsl::Input>,
 }
 
 impl App {
@@ -143,11 +146,12 @@ impl App {
     /// database that does not exist under [`Access::ExistingOnly`];
     /// [`AppError::Store`] when the database cannot be opened.
     pub async fn open(config: Config) -> Result<App, AppError> {
-        let loaded = project::load(&config.paths).map_err(|error| {
+        let definitions = project::read(&config.paths).map_err(|error| {
             AppError::Config(format!(
                 "{error}; pass --workflows and --templates, or run from the project folder"
             ))
         })?;
+        let loaded = crate::dsl::load(&definitions);
         if loaded.checked.has_errors() {
             return Err(AppError::Definitions(loaded.render_diagnostics()));
         }
@@ -194,6 +198,7 @@ impl App {
             links: Links::new(&config.base_url),
             config: Arc::new(config),
             tokens: Arc::default(),
+            definitions: Arc::new(definitions),
         })
     }
 

@@ -165,40 +165,44 @@ pub struct DraftPreview {
 }
 
 impl App {
-    /// The definition of a workflow as its file holds it today.
+    /// The definition of a workflow as its file held it at start.
     ///
     /// # Errors
-    /// [`AppError::NotFound`] when no file defines it; an unreadable folder.
+    /// [`AppError::NotFound`] when no file defines it.
     pub fn definition_text(&self, id: &str) -> Result<String, AppError> {
-        let input = self.definitions_input()?;
-        input
+        self.definitions
             .flows
-            .into_iter()
+            .iter()
             .find(|(_, text)| text.contains(&format!("workflow {id} ")))
-            .map(|(_, text)| text)
+            .map(|(_, text)| text.clone())
             .ok_or_else(|| AppError::NotFound(format!("the definition of workflow `{id}`")))
+    }
+
+    /// The routing diagram of a draft as SVG; `None` while it has errors.
+    ///
+    /// # Errors
+    /// Graphviz cannot draw it (not installed, or it failed).
+    pub fn draft_diagram(&self, id: &str, text: &str) -> Result<Option<Vec<u8>>, AppError> {
+        let check = crate::dsl::draft::check_draft(&self.definitions, id, text);
+        let Some(workflow) = &check.workflow else {
+            return Ok(None);
+        };
+        crate::project::graphviz_svg(&crate::dsl::graph::dot(workflow))
+            .map(Some)
+            .map_err(|error| AppError::Config(error.to_string()))
     }
 
     /// Checks a draft of workflow `id` with the other definitions and, when
     /// it has no error, draws, tells and simulates it from `start`.
-    ///
-    /// # Errors
-    /// An unreadable definitions folder.
-    pub fn preview_draft(
-        &self,
-        id: &str,
-        text: &str,
-        start: Date,
-    ) -> Result<DraftPreview, AppError> {
-        let input = self.definitions_input()?;
-        let check = crate::dsl::draft::check_draft(&input, id, text);
+    pub fn preview_draft(&self, id: &str, text: &str, start: Date) -> DraftPreview {
+        let check = crate::dsl::draft::check_draft(&self.definitions, id, text);
         let Some(workflow) = &check.workflow else {
-            return Ok(DraftPreview {
+            return DraftPreview {
                 check,
                 diagram: None,
                 notice: None,
                 simulation: None,
-            });
+            };
         };
         let diagram = crate::project::graphviz_svg(&crate::dsl::graph::dot(workflow))
             .map_err(|error| error.to_string());
@@ -210,31 +214,22 @@ impl App {
                 .map(|report| report.to_string())
                 .map_err(|error| error.to_string())
         });
-        Ok(DraftPreview {
+        DraftPreview {
             diagram: Some(diagram),
             notice: Some(notice),
             simulation: Some(simulation),
             check,
-        })
+        }
     }
 
     /// Checks a draft of workflow `id` with the other definitions, nothing
     /// more: what the editor asks while its text is typed.
     ///
     /// # Errors
-    /// [`AppError::NotFound`] for an unknown workflow; an unreadable folder.
+    /// [`AppError::NotFound`] for an unknown workflow.
     pub fn check_draft(&self, id: &str, text: &str) -> Result<DraftCheck, AppError> {
         self.workflow(id)?;
-        Ok(crate::dsl::draft::check_draft(
-            &self.definitions_input()?,
-            id,
-            text,
-        ))
-    }
-
-    fn definitions_input(&self) -> Result<crate::dsl::Input, AppError> {
-        crate::project::read(&self.config.paths)
-            .map_err(|error| AppError::Config(error.to_string()))
+        Ok(crate::dsl::draft::check_draft(&self.definitions, id, text))
     }
 }
 
@@ -396,7 +391,7 @@ impl App {
                 ),
             ));
         }
-        let check = crate::dsl::draft::check_draft(&self.definitions_input()?, id, &text);
+        let check = crate::dsl::draft::check_draft(&self.definitions, id, &text);
         match &check.workflow {
             None => problems.push(Problem::about("text", "定义有错误，改正后才能发布")),
             Some(workflow) if workflow.version != current.version + 1 => {

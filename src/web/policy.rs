@@ -163,7 +163,7 @@ async fn editor_page(
         diagram,
         notice,
         simulation,
-    } = web.app.preview_draft(id, &state.text, start)?;
+    } = web.app.preview_draft(id, &state.text, start);
     let draft = crate::dsl::draft::draft_name(id);
     let lines = state
         .text
@@ -339,12 +339,9 @@ async fn diagram(
 ) -> Result<Response, WebError> {
     let account = viewer.signed_in()?;
     let state = web.app.editor(&id, account).await?;
-    let preview = web
+    let svg = web
         .app
-        .preview_draft(&id, &state.text, local_now().date())?;
-    let svg = preview
-        .diagram
-        .and_then(Result::ok)
+        .draft_diagram(&id, &state.text)?
         .ok_or(WebError::NotFound)?;
     Ok((
         [
