@@ -1978,6 +1978,24 @@ async fn policy_staff_see_each_version_its_filings_and_what_changed() {
     assert_eq!((view.version, view.status.as_str()), (4, "in_review"));
 }
 
+/// Posts the editor of new_combined as its page would: the text, begun on
+/// version 4, with an action (`check`, `publish` with a reason, …).
+async fn edit_draft(browser: &mut Browser, text: &str, action: &str, reason: &str) -> Page {
+    let edit = "/policy/workflows/new_combined/edit";
+    browser
+        .submit(
+            edit,
+            edit,
+            &[
+                ("text", text),
+                ("base_version", "4"),
+                ("action", action),
+                ("reason", reason),
+            ],
+        )
+        .await
+}
+
 /// The policy staff's editor: a draft is checked at its line, previewed,
 /// saved per person; publishing needs a reason and an error-free text on
 /// the version in service, writes the audit chain, and only new filings
@@ -2089,17 +2107,7 @@ async fn policy_staff_edit_check_and_publish_a_new_version() {
         .position(|l| l.contains("within 5 weekdays"))
         .unwrap()
         + 1;
-    let page = policy
-        .submit(
-            edit,
-            edit,
-            &[
-                ("text", &broken),
-                ("base_version", "4"),
-                ("action", "check"),
-            ],
-        )
-        .await;
+    let page = edit_draft(&mut policy, &broken, "check", "").await;
     assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
     let page = policy.get(page.location()).await;
     assert!(
@@ -2132,32 +2140,12 @@ async fn policy_staff_edit_check_and_publish_a_new_version() {
         "rule \"医养结合机构应同时提供养老床位\" require care_beds > 0",
         "rule \"医养结合机构应同时提供养老床位\" require care_beds >= 2",
     );
-    let page = second
-        .submit(
-            edit,
-            edit,
-            &[
-                ("text", &theirs),
-                ("base_version", "4"),
-                ("action", "check"),
-            ],
-        )
-        .await;
+    let page = edit_draft(&mut second, &theirs, "check", "").await;
     assert_eq!(page.status, StatusCode::SEE_OTHER);
 
     // Text meant to break the page or the diagram is shown as text.
     let hostile = shipped.replace("\"新建医养结合机构\" {", "\"<script>alert(1)</script>\" {");
-    let page = policy
-        .submit(
-            edit,
-            edit,
-            &[
-                ("text", &hostile),
-                ("base_version", "4"),
-                ("action", "check"),
-            ],
-        )
-        .await;
+    let page = edit_draft(&mut policy, &hostile, "check", "").await;
     assert_eq!(page.status, StatusCode::SEE_OTHER);
     let page = policy.get(edit).await;
     assert!(!page.body.contains("<script>alert"), "escaped on the page");
@@ -2177,18 +2165,7 @@ async fn policy_staff_edit_check_and_publish_a_new_version() {
         "fire \"消防验收或备案证明\" required deferrable",
         "fire \"消防验收或备案证明\" required",
     );
-    let page = policy
-        .submit(
-            edit,
-            edit,
-            &[
-                ("text", &fixed),
-                ("base_version", "4"),
-                ("action", "publish"),
-                ("reason", " "),
-            ],
-        )
-        .await;
+    let page = edit_draft(&mut policy, &fixed, "publish", " ").await;
     assert_eq!(
         page.status,
         StatusCode::UNPROCESSABLE_ENTITY,
@@ -2204,18 +2181,7 @@ async fn policy_staff_edit_check_and_publish_a_new_version() {
     assert!(svg.body.contains("<svg"), "{}", svg.body);
 
     let reason = "消防证明不再容缺受理（测试）";
-    let page = policy
-        .submit(
-            edit,
-            edit,
-            &[
-                ("text", &fixed),
-                ("base_version", "4"),
-                ("action", "publish"),
-                ("reason", reason),
-            ],
-        )
-        .await;
+    let page = edit_draft(&mut policy, &fixed, "publish", reason).await;
     assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
     assert_eq!(
         page.location(),
@@ -2242,18 +2208,7 @@ async fn policy_staff_edit_check_and_publish_a_new_version() {
     assert_eq!(app.filing(&after, now().date()).await.unwrap().version, 5);
 
     // The second person's draft was begun on version 4: refused, said why.
-    let page = second
-        .submit(
-            edit,
-            edit,
-            &[
-                ("text", &theirs),
-                ("base_version", "4"),
-                ("action", "publish"),
-                ("reason", "床位"),
-            ],
-        )
-        .await;
+    let page = edit_draft(&mut second, &theirs, "publish", "床位").await;
     assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(
         page.body.contains("草稿基于第4版，而在用版本已是第5版"),
