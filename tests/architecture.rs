@@ -280,3 +280,32 @@ fn secrets_are_stored_only_as_hashes() {
         }
     }
 }
+
+#[test]
+fn the_only_script_is_the_editors_own_file() {
+    // Pages forbid every script (CSP); the policy staff's editor alone
+    // loads one, the product's own file, never inline, and only its
+    // handler marks its answer as allowed to run it.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut scripts = 0;
+    for entry in std::fs::read_dir(root.join("web/templates")).unwrap() {
+        let path = entry.unwrap().path().display().to_string();
+        let text = std::fs::read_to_string(&path).unwrap();
+        for (at, _) in text.match_indices("<script") {
+            scripts += 1;
+            assert!(path.ends_with("editor.html"), "{path} has a script");
+            assert!(
+                text[at..].starts_with("<script src=\"/static/editor.js\" defer></script>"),
+                "{path}: a script that is not the editor's file"
+            );
+        }
+    }
+    assert_eq!(scripts, 1, "the editor's one script tag");
+    let marked: Vec<String> = sources(&root.join("src/web"))
+        .into_iter()
+        .filter(|(_, text)| text.contains("insert(super::OwnScript)"))
+        .map(|(path, _)| path)
+        .collect();
+    assert_eq!(marked.len(), 1, "{marked:?}");
+    assert!(marked[0].ends_with("policy.rs"), "{marked:?}");
+}
