@@ -88,20 +88,11 @@ impl App {
             .map_err(|error| AppError::Config(format!("{}: {error}", path.display())))?;
         self.store.set_calendar(calendar);
         tracing::info!(year = check.year, by = %account.email, moved = check.moved.len(), "calendar year added");
-        let mut filings: Vec<&str> = check.moved.iter().map(|m| m.filing.as_str()).collect();
+        let mut filings: Vec<String> = check.moved.iter().map(|m| m.filing.clone()).collect();
         filings.dedup();
-        for filing in filings {
-            let mut request = Request::new(
-                filing.to_string(),
-                Actor::System,
-                Command::Recalendar {
-                    note: format!("{}年节假日安排由 {} 录入", check.year, account.email),
-                },
-                now,
-            );
-            request.account = Some(account.email.clone());
-            self.store.apply(request).await?;
-        }
+        let note = format!("{}年节假日安排由 {} 录入", check.year, account.email);
+        self.recalendar(filings, &note, Some(&account.email), now)
+            .await?;
         // Recorded last: were the process stopped before, the next start
         // would schedule them again.
         let fingerprint = self.calendar_fingerprint()?;
@@ -122,25 +113,38 @@ impl App {
         let known = self.store.calendar_fingerprint().await?;
         let mut rescheduled = 0;
         if known.as_deref().is_some_and(|known| known != fingerprint) {
-            for id in self.store.open_filings().await? {
-                let request = Request::new(
-                    id,
-                    Actor::System,
-                    Command::Recalendar {
-                        note: "日历文件已更新".to_string(),
-                    },
-                    now,
-                );
-                if self.store.apply(request).await?.audit_seq.is_some() {
-                    rescheduled += 1;
-                }
-            }
+            let open = self.store.open_filings().await?;
+            rescheduled = self.recalendar(open, "日历文件已更新", None, now).await?;
             tracing::info!(
                 rescheduled,
                 "the calendar files changed: open filings scheduled again"
             );
         }
         self.store.set_calendar_fingerprint(&fingerprint).await?;
+        Ok(rescheduled)
+    }
+
+    /// Schedules these filings again on the calendar in service (an
+    /// audited transition each, by `account` when a person asked); how
+    /// many had open work to schedule.
+    async fn recalendar(
+        &self,
+        filings: Vec<String>,
+        note: &str,
+        account: Option<&str>,
+        now: DateTime,
+    ) -> Result<usize, AppError> {
+        let mut rescheduled = 0;
+        for filing in filings {
+            let command = Command::Recalendar {
+                note: note.to_string(),
+            };
+            let mut request = Request::new(filing, Actor::System, command, now);
+            request.account = account.map(str::to_string);
+            if self.store.apply(request).await?.audit_seq.is_some() {
+                rescheduled += 1;
+            }
+        }
         Ok(rescheduled)
     }
 

@@ -170,11 +170,8 @@ impl App {
     /// # Errors
     /// [`AppError::NotFound`] when no file defines it.
     pub fn definition_text(&self, id: &str) -> Result<String, AppError> {
-        self.definitions
-            .flows
-            .iter()
-            .find(|(_, text)| text.contains(&format!("workflow {id} ")))
-            .map(|(_, text)| text.clone())
+        crate::dsl::draft::definition_of(&self.definitions, id)
+            .map(str::to_string)
             .ok_or_else(|| AppError::NotFound(format!("the definition of workflow `{id}`")))
     }
 
@@ -226,10 +223,12 @@ impl App {
     /// more: what the editor asks while its text is typed.
     ///
     /// # Errors
-    /// [`AppError::NotFound`] for an unknown workflow.
+    /// [`AppError::NotFound`] for an unknown workflow; [`AppError::Invalid`]
+    /// for a text over [`MAX_DEFINITION`].
     pub fn check_draft(&self, id: &str, text: &str) -> Result<DraftCheck, AppError> {
         self.workflow(id)?;
-        Ok(crate::dsl::draft::check_draft(&self.definitions, id, text))
+        let text = definition_as_checked(text)?;
+        Ok(crate::dsl::draft::check_draft(&self.definitions, id, &text))
     }
 }
 
@@ -260,16 +259,21 @@ pub struct DraftInput {
 }
 
 impl DraftInput {
-    /// The text as the checker reads it: a browser sends CRLF line ends.
     fn text(&self) -> Result<String, AppError> {
-        if self.text.len() > MAX_DEFINITION {
-            return Err(AppError::Invalid(vec![Problem::about(
-                "text",
-                format!("定义过长（超过{}KB）", MAX_DEFINITION / 1024),
-            )]));
-        }
-        Ok(self.text.replace("\r\n", "\n"))
+        definition_as_checked(&self.text)
     }
+}
+
+/// A definition as a person sent it, as the checker reads it: within
+/// [`MAX_DEFINITION`], and with a browser's CRLF line ends made LF.
+fn definition_as_checked(text: &str) -> Result<String, AppError> {
+    if text.len() > MAX_DEFINITION {
+        return Err(AppError::Invalid(vec![Problem::about(
+            "text",
+            format!("定义过长（超过{}KB）", MAX_DEFINITION / 1024),
+        )]));
+    }
+    Ok(text.replace("\r\n", "\n"))
 }
 
 impl App {

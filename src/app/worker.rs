@@ -233,17 +233,13 @@ async fn render_one(
         .ok_or("no such outcome")?;
     let issued_on: Date = record.issued_on.parse().map_err(|_| "bad issue date")?;
     // As it stood when issued; older documents: as it stands now.
+    let calendar = store.calendar();
     let due_on = record.due_on.or_else(|| {
-        clock::overall_due(
-            &workflow,
-            &filing,
-            &store.calendar(),
-            clock::Limit::Promised,
-        )
-        .ok()
-        .flatten()
+        clock::overall_due(&workflow, &filing, &calendar, clock::Limit::Promised)
+            .ok()
+            .flatten()
     });
-    let due_note = due_on.map_or("", |due| store.calendar().note(due));
+    let due_note = due_on.map_or("", |due| calendar.note(due));
     let facts = DocumentFacts {
         due_note,
         issued_by: &record.issued_by,

@@ -122,11 +122,7 @@ fn editor_round_trips(input: &dsl::Input, shipped: &dsl::Loaded) -> Result<Vec<R
     let mut trips = Vec::new();
     for workflow in &shipped.checked.workflows {
         let id = workflow.id.as_str();
-        let Some((_, text)) = input
-            .flows
-            .iter()
-            .find(|(_, text)| text.contains(&format!("workflow {id} ")))
-        else {
+        let Some(text) = dsl::draft::definition_of(input, id) else {
             continue;
         };
         let once = |svg: bool| -> Result<Duration, String> {

@@ -42,15 +42,29 @@ pub fn draft_name(id: &str) -> String {
     format!("{id}.flow（草稿）")
 }
 
+/// Whether a file's text defines workflow `id` (`workflow ID "…" {`).
+fn defines(source: &str, id: &str) -> bool {
+    source.contains(&format!("workflow {id} "))
+}
+
+/// The text of the file of `input` that defines workflow `id`: the one a
+/// draft of it stands in for.
+pub fn definition_of<'i>(input: &'i Input, id: &str) -> Option<&'i str> {
+    input
+        .flows
+        .iter()
+        .find(|(_, source)| defines(source, id))
+        .map(|(_, source)| source.as_str())
+}
+
 /// Checks `text` as the definition of workflow `id` with the other
 /// definitions of `input` (the departments and the other workflows), in
 /// place of the file that defines `id` today.
 pub fn check_draft(input: &Input, id: &str, text: &str) -> DraftCheck {
-    let declares = |source: &str| source.contains(&format!("workflow {id} "));
     let mut flows: Vec<(String, String)> = input
         .flows
         .iter()
-        .filter(|(_, source)| !declares(source))
+        .filter(|(_, source)| !defines(source, id))
         .cloned()
         .collect();
     let name = draft_name(id);

@@ -117,18 +117,23 @@ async fn security_headers(request: Request, next: Next) -> Response {
         .copied()
         .unwrap_or(Framing::Never);
     let scripted = response.extensions().get::<OwnScript>().is_some();
+    // A page's policy, with what else it may load before the rest.
+    macro_rules! page_policy {
+        ($also:literal) => {
+            concat!(
+                "default-src 'none'; ",
+                $also,
+                "style-src 'self'; img-src 'self'; frame-src 'self'; form-action 'self'; \
+                 frame-ancestors 'none'; base-uri 'none'"
+            )
+        };
+    }
     let (policy, frame_options) = match framing {
         Framing::Never if scripted => (
-            "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; \
-             img-src 'self'; frame-src 'self'; form-action 'self'; frame-ancestors 'none'; \
-             base-uri 'none'",
+            page_policy!("script-src 'self'; connect-src 'self'; "),
             "DENY",
         ),
-        Framing::Never => (
-            "default-src 'none'; style-src 'self'; img-src 'self'; frame-src 'self'; \
-             form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-            "DENY",
-        ),
+        Framing::Never => (page_policy!(""), "DENY"),
         Framing::BySelf => ("frame-ancestors 'self'", "SAMEORIGIN"),
     };
     let headers = response.headers_mut();

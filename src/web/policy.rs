@@ -248,11 +248,7 @@ async fn live_check(
     Path(id): Path<String>,
     posted: Posted<CheckForm>,
 ) -> Result<Response, WebError> {
-    let text = posted.form.text;
-    if text.len() > crate::app::policy::MAX_DEFINITION {
-        return Err(WebError::BadRequest("定义过长".to_string()));
-    }
-    let check = web.app.check_draft(&id, &text.replace("\r\n", "\n"))?;
+    let check = web.app.check_draft(&id, &posted.form.text)?;
     Ok(axum::Json(LiveCheck {
         diagnostics: check.diagnostics,
     })
