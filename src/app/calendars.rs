@@ -46,11 +46,12 @@ impl App {
     /// The calendar's years, oldest first.
     pub fn calendar_years(&self) -> Vec<CalendarYear> {
         let calendar = self.calendar();
+        let provisional = calendar.provisional_years();
         calendar
             .years()
             .map(|year| CalendarYear {
                 year,
-                provisional: calendar.provisional_years().contains(&year),
+                provisional: provisional.contains(&year),
                 sources: calendar.sources(year).to_vec(),
             })
             .collect()
