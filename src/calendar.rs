@@ -173,12 +173,20 @@ impl Calendar {
         Ok(files)
     }
 
-    /// Adds the provisional years after the last loaded one.
+    /// Adds the provisional years: any year missing between the loaded
+    /// ones (a file for the year after next added before next year's), and
+    /// those after the last.
     fn add_provisional_years(&mut self) {
-        let Some(last) = self.years.keys().next_back().copied() else {
+        let (Some(first), Some(last)) = (
+            self.years.keys().next().copied(),
+            self.years.keys().next_back().copied(),
+        ) else {
             return;
         };
-        for year in last + 1..=last + PROVISIONAL_YEARS {
+        let missing: Vec<i16> = (first..=last + PROVISIONAL_YEARS)
+            .filter(|year| !self.years.contains_key(year))
+            .collect();
+        for year in missing {
             let holidays = FIXED_HOLIDAYS
                 .iter()
                 .filter_map(|(month, day, name)| {
@@ -534,6 +542,32 @@ mod tests {
         assert!(error.to_string().contains("calendars/cn/2029.toml"));
         // Before the first file there is nothing to go on.
         assert!(calendar.is_workday(date(2024, 6, 3)).is_err());
+    }
+
+    /// Regression: a file for the year after next added before next
+    /// year's left next year unloaded, so every limit running into it failed.
+    #[test]
+    fn a_year_missing_between_two_files_is_provisional_not_unknown() {
+        let mut files = Calendar::read_files(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("calendars"),
+            "cn",
+        )
+        .unwrap();
+        files.push((
+            "cn".into(),
+            "2028.toml".into(),
+            "region = \"cn\"\nyear = 2028\nsource = \"s\"\nholidays = [{ from = \"2028-02-29\", to = \"2028-02-29\", name = \"测试\" }]\n".into(),
+        ));
+        let calendar = Calendar::with_provisional_years(&files).unwrap();
+        assert!(calendar.is_provisional(date(2027, 6, 1)));
+        assert_eq!(
+            calendar.add_workdays(date(2026, 12, 31), 1).unwrap(),
+            date(2027, 1, 4),
+            "1 January rests, 2–3 January are a weekend"
+        );
+        assert!(!calendar.is_provisional(date(2028, 2, 29)));
+        assert!(!calendar.is_workday(date(2028, 2, 29)).unwrap());
+        assert_eq!(calendar.provisional_years(), vec![2027, 2029, 2030]);
     }
 
     #[test]

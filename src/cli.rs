@@ -5,8 +5,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::app::worker::{local_now, MailConfig, Worker, WorkerPlan};
-use crate::app::{Access, App, AppError, Config};
+use crate::app::worker::{MailConfig, Worker, WorkerPlan};
+use crate::app::{Access, App, AppError, Clock, Config};
 use crate::dsl;
 use crate::project::{self, Paths};
 
@@ -40,6 +40,22 @@ impl DefinitionArgs {
             flows: self.workflows.clone(),
             templates: self.templates.clone(),
         }
+    }
+}
+
+/// Where a command's time comes from.
+#[derive(clap::Args, Clone)]
+struct ClockArgs {
+    /// The time to start at, in China's local time (e.g. 2026-12-31T16:30);
+    /// the clock runs on from there. Without it, the wall clock. For trying
+    /// the product on the days that matter.
+    #[arg(long, env = "ONEWINDOW_NOW")]
+    now: Option<jiff::civil::DateTime>,
+}
+
+impl ClockArgs {
+    fn clock(&self) -> Clock {
+        self.now.map_or_else(Clock::system, Clock::starting_at)
     }
 }
 
@@ -109,6 +125,8 @@ enum Command {
         #[arg(long)]
         date: Option<jiff::civil::Date>,
         #[command(flatten)]
+        clock: ClockArgs,
+        #[command(flatten)]
         definitions: DefinitionArgs,
     },
     /// Draw a workflow's routing as Graphviz DOT, SVG (through `dot`) or Mermaid.
@@ -152,6 +170,8 @@ enum Command {
         out: PathBuf,
         #[arg(long, default_value = "templates")]
         templates: PathBuf,
+        #[command(flatten)]
+        clock: ClockArgs,
     },
     /// The audit log.
     Audit {
@@ -165,9 +185,6 @@ enum Command {
         /// Run one pass and stop.
         #[arg(long)]
         once: bool,
-        /// The time to act at (China local, e.g. 2026-02-27T09:00), instead of now.
-        #[arg(long)]
-        now: Option<jiff::civil::DateTime>,
         /// This worker's name, recorded on the timers it claims.
         #[arg(long, default_value = "worker")]
         name: String,
@@ -254,6 +271,8 @@ struct StoreArgs {
     )]
     base_url: String,
     #[command(flatten)]
+    clock: ClockArgs,
+    #[command(flatten)]
     definitions: DefinitionArgs,
 }
 
@@ -268,6 +287,7 @@ impl StoreArgs {
             base_url: self.base_url.clone(),
             max_upload: crate::app::DEFAULT_MAX_UPLOAD,
             access,
+            clock: self.clock.clock(),
         }
     }
 
@@ -493,8 +513,14 @@ fn run(command: Command) -> Outcome {
             workflow,
             pdf,
             date,
+            clock,
             definitions,
-        } => notice(&workflow, pdf, date, &definitions),
+        } => notice(
+            &workflow,
+            pdf,
+            date.unwrap_or_else(|| clock.clock().today()),
+            &definitions,
+        ),
         Command::Graph {
             workflow,
             format,
@@ -514,8 +540,9 @@ fn run(command: Command) -> Outcome {
             data,
             out,
             templates,
+            clock,
         } => {
-            render(&template, &data, &out, &templates)?;
+            render(&template, &data, &out, &templates, clock.clock().today())?;
             Ok(ExitCode::SUCCESS)
         }
         Command::User { what } => user(what),
@@ -525,18 +552,12 @@ fn run(command: Command) -> Outcome {
         Command::Worker {
             store,
             once,
-            now,
             name,
             batch,
             mail,
         } => {
             let mail = mail.config(&store);
-            let plan = WorkerPlan {
-                name,
-                now,
-                once,
-                batch,
-            };
+            let plan = WorkerPlan { name, once, batch };
             worker(&store, &mail, &plan)
         }
         Command::Verify {
@@ -647,7 +668,7 @@ fn diff(old: &Path, new: &Path, shared: &Paths) -> Outcome {
 fn notice(
     id: &str,
     pdf: Option<PathBuf>,
-    date: Option<jiff::civil::Date>,
+    date: jiff::civil::Date,
     definitions: &DefinitionArgs,
 ) -> Outcome {
     let loaded = load_clean(definitions)?;
@@ -656,7 +677,6 @@ fn notice(
         print!("{}", dsl::notice::one_time_notice(workflow));
         return Ok(ExitCode::SUCCESS);
     };
-    let date = date.unwrap_or_else(|| local_now().date());
     let renderer = crate::documents::Renderer::new(&definitions.templates)?;
     let data = dsl::notice::notice_data(workflow, date);
     let meta = crate::documents::Meta {
@@ -753,18 +773,17 @@ fn worker(store: &StoreArgs, mail: &MailConfig, plan: &WorkerPlan) -> Outcome {
 fn serve(store: &StoreArgs, addr: std::net::SocketAddr, mail: Option<MailConfig>) -> Outcome {
     runtime()?.block_on(async {
         let app = std::sync::Arc::new(store.open(Access::CreateIfMissing).await?);
-        if let Some((accounts, filings)) = app.seed_samples(local_now()).await? {
+        if let Some((accounts, filings)) = app.seed_samples(app.now()).await? {
             print_samples(&accounts, &filings);
         }
         // A year's holidays added by hand while stopped: open filings
         // are scheduled again on them.
-        app.apply_calendar_changes(local_now()).await?;
+        app.apply_calendar_changes(app.now()).await?;
         if let Some(mail) = mail {
             let worker = Worker::new(&app, &mail).await?;
             let app = app.clone();
             let plan = WorkerPlan {
                 name: "serve".into(),
-                now: None,
                 once: false,
                 batch: 100,
             };
@@ -834,7 +853,7 @@ fn user(what: UserCommand) -> Outcome {
             };
             let created = runtime()?.block_on(async {
                 let app = store.open(Access::CreateIfMissing).await?;
-                app.add_account(account, "cli", local_now()).await
+                app.add_account(account, "cli", app.now()).await
             });
             match created {
                 Ok(account) => {
@@ -864,7 +883,7 @@ fn user(what: UserCommand) -> Outcome {
         } => {
             let token = runtime()?.block_on(async {
                 let app = store.open(Access::ExistingOnly).await?;
-                app.issue_api_token(&email, &label, local_now()).await
+                app.issue_api_token(&email, &label, app.now()).await
             })?;
             println!("{token}");
             Ok(ExitCode::SUCCESS)
@@ -1090,6 +1109,7 @@ fn render(
     data: &std::path::Path,
     out: &std::path::Path,
     templates: &std::path::Path,
+    today: jiff::civil::Date,
 ) -> Result<(), String> {
     let renderer = crate::documents::Renderer::new(templates).map_err(|e| e.to_string())?;
     let one = |input: &std::path::Path, output: &std::path::Path| -> Result<(), String> {
@@ -1110,7 +1130,7 @@ fn render(
             .get("issued_on")
             .and_then(|d| d.as_str())
             .and_then(|d| d.parse().ok())
-            .unwrap_or_else(|| local_now().date());
+            .unwrap_or(today);
         let pdf = renderer
             .render(template, &fields, &crate::documents::Meta { ident, date })
             .map_err(|e| format!("{}: {e}", input.display()))?;

@@ -27,6 +27,7 @@ fn config(data: &Path, flows: PathBuf) -> Config {
         base_url: "https://yiyang.example.gov.cn/".into(),
         max_upload: onewindow::app::DEFAULT_MAX_UPLOAD,
         access: Access::CreateIfMissing,
+        clock: onewindow::app::Clock::fixed(common::ORDINARY_DAY),
     }
 }
 
@@ -534,4 +535,121 @@ async fn dates_in_a_year_without_its_notice_are_shown_as_provisional() {
     let early = new_filing(&app, "PROV-2", "new_combined", date(2026, 9, 14)).await;
     let view = app.submit(early).await.unwrap();
     assert!(!view.provisional);
+}
+
+/// The subjects and bodies of the `.eml` messages written under `data`.
+fn messages(data: &Path) -> Vec<(String, String)> {
+    let Ok(entries) = std::fs::read_dir(data.join("mail")) else {
+        return Vec::new();
+    };
+    entries
+        .map(|entry| std::fs::read(entry.unwrap().path()).unwrap())
+        .map(|bytes| {
+            let message = mail_parser::MessageParser::default()
+                .parse(&bytes)
+                .expect("a message");
+            (
+                message.subject().unwrap_or_default().to_string(),
+                message.body_text(0).unwrap_or_default().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// An agreement from 1 March 2027 runs a year (一年一签) and ends on 29
+/// February 2028, a leap day in a provisional year (Civil Code art. 202: the
+/// day before the anniversary): registered, printed and told as that day,
+/// and its renewal reminded 30 days before it — not a day earlier.
+#[tokio::test]
+async fn an_agreement_whose_renewal_falls_on_29_february() {
+    let (app, data) = open(root().join("workflows")).await;
+    let day = date(2027, 2, 1);
+    let mut filing = new_filing(&app, "A-LEAP", "cooperation_agreement", day).await;
+    filing
+        .form
+        .insert("term_start".into(), serde_json::json!("2027-03-01"));
+    app.submit(filing).await.unwrap();
+    let window = Actor::Window {
+        department: "window".into(),
+    };
+    act(&app, "A-LEAP", window, Command::Accept, day).await;
+    for party in ["medical", "eldercare"] {
+        let party = Actor::Party {
+            party: party.into(),
+        };
+        act(
+            &app,
+            "A-LEAP",
+            party,
+            Command::Sign { step: 0 },
+            date(2027, 2, 3),
+        )
+        .await;
+    }
+    for (step, department) in [(1, "health"), (2, "civil"), (3, "township")] {
+        let filed = date(2027, 2, 5);
+        act(
+            &app,
+            "A-LEAP",
+            reviewer(department),
+            Command::File { step },
+            filed,
+        )
+        .await;
+    }
+    let agreements = app.store().agreements().await.unwrap();
+    let (start, end) = (&agreements[0].3, &agreements[0].4);
+    assert_eq!((start.as_str(), end.as_str()), ("2027-03-01", "2028-02-29"));
+
+    let worker = worker(&app, &data).await;
+    worker
+        .pass(&app, "worker", at(date(2027, 2, 5)), 100)
+        .await
+        .unwrap();
+    let agreement = app
+        .store()
+        .documents_of("A-LEAP", "signed")
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|d| d.template == "cooperation_agreement")
+        .expect("the agreement");
+    let pdf = app
+        .store()
+        .blobs
+        .get(agreement.sha256.as_ref().expect("rendered"))
+        .unwrap();
+    let path = data.join("leap-agreement.pdf");
+    std::fs::write(&path, pdf).unwrap();
+    let output = std::process::Command::new("pdftotext")
+        .arg(&path)
+        .arg("-")
+        .output()
+        .expect("pdftotext (poppler-utils) runs");
+    let text: String = String::from_utf8_lossy(&output.stdout)
+        .split_whitespace()
+        .collect();
+    assert!(text.contains("2028-02-29"), "{text}");
+
+    let renewal = |data: &Path| {
+        messages(data)
+            .into_iter()
+            .filter(|(subject, _)| subject.contains("合作协议即将到期"))
+            .collect::<Vec<_>>()
+    };
+    worker
+        .pass(&app, "worker", at(date(2028, 1, 29)), 100)
+        .await
+        .unwrap();
+    assert!(renewal(&data).is_empty(), "not before its day");
+    worker
+        .pass(&app, "worker", at(date(2028, 1, 30)), 100)
+        .await
+        .unwrap();
+    let told = renewal(&data);
+    assert!(!told.is_empty(), "reminded 30 days before 29 February");
+    assert!(
+        told.iter().all(|(_, body)| body.contains("2028-02-29")),
+        "{told:?}"
+    );
 }

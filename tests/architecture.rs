@@ -309,3 +309,53 @@ fn the_only_script_is_the_editors_own_file() {
     assert_eq!(marked.len(), 1, "{marked:?}");
     assert!(marked[0].ends_with("policy.rs"), "{marked:?}");
 }
+
+/// The ways Rust code can read the wall clock (a monotonic `Instant` for a
+/// latency is not one: it tells no day).
+const WALL_CLOCK: [&str; 6] = [
+    "Timestamp::now",
+    "Zoned::now",
+    "SystemTime::now",
+    "Local::now",
+    "Utc::now",
+    "local_now",
+];
+
+#[test]
+fn only_the_clock_reads_the_wall_clock() {
+    for (path, text) in sources_outside(&["app/clock.rs"]) {
+        for forbidden in WALL_CLOCK {
+            assert!(
+                !text.contains(forbidden),
+                "{path} reads the wall clock (`{forbidden}`): take the time from the app's Clock"
+            );
+        }
+    }
+}
+
+/// A test that reads the wall clock passes until the day it does not (two
+/// calendar tests broke every submission on 7 December): tests set the day
+/// they mean, and run the binary through `common::onewindow()`, which
+/// starts its clock on a named day.
+#[test]
+fn no_test_reads_the_wall_clock() {
+    let tests = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests");
+    let files = sources(&tests);
+    assert!(files.len() >= 15, "the tests were found");
+    for (path, text) in files {
+        if path.ends_with("architecture.rs") {
+            continue;
+        }
+        for forbidden in WALL_CLOCK.iter().chain(&["Clock::system"]) {
+            assert!(
+                !text.contains(forbidden),
+                "{path} reads the wall clock (`{forbidden}`)"
+            );
+        }
+        let runs_the_binary = text.contains("CARGO_BIN_EXE_onewindow");
+        assert!(
+            !runs_the_binary || path.ends_with("common/mod.rs"),
+            "{path} runs the binary itself: use common::onewindow(), which sets its day"
+        );
+    }
+}

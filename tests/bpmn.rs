@@ -81,7 +81,7 @@ fn every_shipped_procedure_exports_as_bpmn_that_bpmn_moddle_reads_as_defined() {
     assert_eq!(shipped.len(), 7);
     for workflow in &shipped {
         let file = dir.join(format!("{}.bpmn", workflow.id));
-        let output = Command::new(env!("CARGO_BIN_EXE_onewindow"))
+        let output = common::onewindow()
             .args(["export", "bpmn", &workflow.id, "-o"])
             .arg(&file)
             .current_dir(root())

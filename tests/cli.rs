@@ -1,12 +1,14 @@
 //! The `onewindow` command line, run as a user runs it.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
+
+mod common;
 
 use onewindow::project::{self, Paths};
 
 fn onewindow(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_onewindow"))
+    common::onewindow()
         .args(args)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
@@ -209,7 +211,7 @@ fn commands_that_only_read_never_create_a_database() {
 
 #[test]
 fn check_outside_the_project_names_the_option_to_pass() {
-    let output = Command::new(env!("CARGO_BIN_EXE_onewindow"))
+    let output = common::onewindow()
         .arg("check")
         .current_dir(std::env::temp_dir())
         .output()

@@ -5,6 +5,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
+mod common;
+
 use onewindow::documents::{require_cjk, DocumentError, Meta, Renderer, MAX_PAGES};
 
 fn root() -> &'static Path {
@@ -385,7 +387,7 @@ fn render_command_writes_one_pdf_and_a_batch() {
         .unwrap();
     }
     let onewindow = |args: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_onewindow"))
+        common::onewindow()
             .current_dir(root())
             .args(args)
             .output()

@@ -17,6 +17,8 @@ use onewindow::engine::{
 };
 use onewindow::project::{self, Paths};
 
+mod common;
+
 struct World {
     loaded: dsl::Loaded,
     calendar: Calendar,
@@ -1505,21 +1507,42 @@ fn withdrawal_closes_open_steps() {
     assert_eq!(case.filing.history.len(), 3);
 }
 
+/// Every shipped procedure, filed on an ordinary day and on each day that
+/// breaks dates (`common::BREAKING_DAYS`: 31 December, the first working
+/// day of January, a make-up Saturday, the eve of a Golden Week, 29
+/// February 2028), is decided within its promise, and every limit it is
+/// told falls on a working day, after the day it was filed.
 #[test]
-fn every_shipped_sample_simulates_within_its_promise() {
+fn every_shipped_sample_simulates_within_its_promise_on_the_days_that_break_dates() {
     let world = world();
-    for workflow in &world.loaded.checked.workflows {
-        let case = world.case(&workflow.id);
-        let report = onewindow::engine::simulate::simulate(
-            workflow,
-            &world.calendar,
-            date(2026, 3, 2),
-            &case.sample(),
-        )
-        .unwrap_or_else(|e| panic!("{}: {e}", workflow.id));
-        assert_eq!(report.filing.status, Status::Decided, "{}", workflow.id);
-        let promised = report.promised_due.clone().expect("promise known");
-        assert!(report.completed_on <= promised, "{}: {report}", workflow.id);
+    let days = std::iter::once(date(2026, 3, 2)).chain(common::BREAKING_DAYS.map(|d| d.at.date()));
+    for day in days {
+        for workflow in &world.loaded.checked.workflows {
+            let case = world.case(&workflow.id);
+            let on = format!("{} filed {day}", workflow.id);
+            let report = onewindow::engine::simulate::simulate(
+                workflow,
+                &world.calendar,
+                day,
+                &case.sample(),
+            )
+            .unwrap_or_else(|e| panic!("{on}: {e}"));
+            assert_eq!(report.filing.status, Status::Decided, "{on}");
+            let promised = report.promised_due.clone().expect("promise known");
+            assert!(report.completed_on <= promised, "{on}: {report}");
+            let legal = report.legal_due.clone().expect("limit known");
+            for (what, due) in [
+                ("intake", report.intake_due),
+                ("promise", promised),
+                ("legal limit", legal),
+            ] {
+                assert!(due > day, "{on}: {what} {due}");
+                assert!(
+                    world.calendar.is_workday(due).unwrap(),
+                    "{on}: {what} {due} is no working day"
+                );
+            }
+        }
     }
 }
 

@@ -368,7 +368,7 @@ fn every_notified_event_has_a_mail_template() {
 
 /// Runs the binary as the README shows, in the repository's folder.
 fn onewindow(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_onewindow"))
+    common::onewindow()
         .args(args)
         .current_dir(root())
         .output()

@@ -14,7 +14,7 @@ mod common;
 use common::{fresh_databases, open, root, scratch};
 
 fn load_command(database: &str, data: &std::path::Path, filings: usize) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_onewindow"));
+    let mut command = common::onewindow();
     command
         .current_dir(root())
         .args([
@@ -171,7 +171,7 @@ async fn two_worker_processes_fire_each_timer_once() {
     }
     // The day after the intake limit: every filing is due for deemed acceptance.
     let spawn = |name: &str| {
-        Command::new(env!("CARGO_BIN_EXE_onewindow"))
+        common::onewindow()
             .current_dir(root())
             .args([
                 "worker",

@@ -44,7 +44,7 @@ fn decided_filings() -> std::path::PathBuf {
 }
 
 fn onewindow_cli(data: &Path, args: &[&str]) {
-    let output = Command::new(env!("CARGO_BIN_EXE_onewindow"))
+    let output = common::onewindow()
         .args(args)
         .arg("--data")
         .arg(data)
@@ -208,7 +208,7 @@ fn serve(data: &Path, options: &[&str]) -> (std::process::Child, u16) {
         .local_addr()
         .unwrap()
         .port();
-    let server = Command::new(env!("CARGO_BIN_EXE_onewindow"))
+    let server = common::onewindow()
         .arg("serve")
         .args(options)
         .args(["--addr", &format!("127.0.0.1:{port}"), "--data"])
@@ -396,7 +396,7 @@ async fn a_filing_end_to_end_in_chromium() {
         let department = department
             .map(|d| vec!["--department", d])
             .unwrap_or_default();
-        let output = Command::new(env!("CARGO_BIN_EXE_onewindow"))
+        let output = common::onewindow()
             .args([
                 "user",
                 "add",
@@ -478,13 +478,20 @@ async fn a_filing_end_to_end_in_chromium() {
 
 /// What `serve` prints until it serves; then it is stopped.
 fn serve_output(data: &Path) -> Vec<String> {
+    serve_output_with(data, &[]).0
+}
+
+/// What `serve` with these options prints on standard output until it
+/// serves, once `/readyz` answers; then it is stopped, and what it logged
+/// on standard error until then.
+fn serve_output_with(data: &Path, options: &[&str]) -> (Vec<String>, String) {
     use std::io::BufRead as _;
     let port = TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
-    let mut server = Command::new(env!("CARGO_BIN_EXE_onewindow"))
+    let mut server = common::onewindow()
         .args([
             "serve",
             "--no-worker",
@@ -493,8 +500,9 @@ fn serve_output(data: &Path) -> Vec<String> {
             "--data",
         ])
         .arg(data)
-        .current_dir(root())
+        .args(options)
         .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("serve starts");
     let stdout = server.stdout.take().unwrap();
@@ -507,9 +515,51 @@ fn serve_output(data: &Path) -> Vec<String> {
             break;
         }
     }
+    wait_for("ready", || http_status(port, "/readyz") == Some(200));
     let _ = server.kill();
+    let mut logged = String::new();
+    server
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut logged)
+        .unwrap();
     let _ = server.wait();
-    lines
+    (lines, logged)
+}
+
+/// `serve` started on 31 December 2026 with next year's calendar file
+/// missing (the State Council's notice not out yet, as every year until
+/// November or December): it starts, warns that 2027 and 2028 are
+/// provisional, files its samples on that day, and says it is ready.
+#[test]
+fn serve_starts_on_31_december_with_next_year_missing() {
+    let data = scratch("web-new-year");
+    let calendars = data.join("calendars");
+    std::fs::create_dir_all(calendars.join("cn")).unwrap();
+    for year in [2025, 2026] {
+        let name = format!("cn/{year}.toml");
+        std::fs::copy(root().join("calendars").join(&name), calendars.join(&name)).unwrap();
+    }
+    let (lines, logged) = serve_output_with(
+        &data,
+        &[
+            "--now",
+            "2026-12-31T16:30",
+            "--calendars",
+            calendars.to_str().unwrap(),
+        ],
+    );
+    let text = lines.join("\n");
+    for year in [2027, 2028] {
+        assert!(
+            logged.contains(&format!("no calendar file for {year}")),
+            "{logged}"
+        );
+    }
+    assert!(text.contains("decided with a permit"), "{text}");
+    assert!(text.contains("overdue"), "{text}");
+    assert!(text.contains("serving on"), "{text}");
 }
 
 /// On first start with an empty database `serve` opens one account per
@@ -570,7 +620,7 @@ fn post_json(
 }
 
 fn cli_output(data: &Path, args: &[&str], env: &[(&str, &str)]) -> String {
-    let output = Command::new(env!("CARGO_BIN_EXE_onewindow"))
+    let output = common::onewindow()
         .args(args)
         .arg("--data")
         .arg(data)

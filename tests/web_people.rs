@@ -11,12 +11,12 @@ use axum::body::{to_bytes, Body};
 use axum::http::{header, HeaderMap, Request, StatusCode};
 use axum::Router;
 use onewindow::app::accounts::{NewAccount, Role};
-use onewindow::app::{Access, App, Config};
+use onewindow::app::{Access, App, Clock, Config};
 use onewindow::web::routes::Audience;
 use tower::ServiceExt as _;
 
 mod common;
-use common::{app_config, root, scratch};
+use common::{app_config, root, scratch, Day};
 
 const PASSWORD: &str = "a-long-password-1";
 
@@ -28,8 +28,21 @@ async fn app(data: &Path, max_upload: u64) -> Arc<App> {
     Arc::new(App::open(config).await.expect("the app opens"))
 }
 
+/// An ordinary day and every day that breaks dates, for the tests of
+/// dates (each iteration's failure names its day through its data folder
+/// and the asserts' messages).
+fn days() -> impl Iterator<Item = Day> {
+    std::iter::once(Day {
+        at: common::ORDINARY_DAY,
+        why: "an ordinary day",
+    })
+    .chain(common::BREAKING_DAYS)
+}
+
+/// The time of the tests that are not about a day of their own: the day
+/// their app's clock stands at ([`common::ORDINARY_DAY`]).
 fn now() -> jiff::civil::DateTime {
-    onewindow::app::worker::local_now()
+    common::ORDINARY_DAY
 }
 
 /// Staff and applicants of the tests, all with [`PASSWORD`].
@@ -1354,7 +1367,7 @@ async fn render_everything(app: &App) {
     let worker = onewindow::app::worker::Worker::new(app, &mail)
         .await
         .unwrap();
-    worker.pass(app, "test", now(), 500).await.unwrap();
+    worker.pass(app, "test", app.now(), 500).await.unwrap();
 }
 
 /// Drives a filed new_combined filing to its decision through the use cases.
@@ -1368,7 +1381,7 @@ async fn decide(app: &App, id: &str) {
         expected_revision: None,
         key: None,
         account: None,
-        now: now(),
+        now: app.now(),
     };
     let window = Actor::Window {
         department: "window".into(),
@@ -2264,11 +2277,14 @@ fn calendars_copy() -> std::path::PathBuf {
     dir
 }
 
-/// A week of holidays ending on `due`, as a year's file: a correction of
-/// its year's file in `calendars` when there is one, else the year's new file.
+/// A week of holidays ending on `due` — cut at 1 January when `due` falls
+/// in a year's first week, since a year's file holds only its own days —
+/// as a year's file: a correction of its year's file in `calendars` when
+/// there is one, else the year's new file.
 fn holidays_ending_on(calendars: &Path, due: jiff::civil::Date) -> (std::path::PathBuf, String) {
     let year = due.year();
-    let start = due.checked_sub(jiff::Span::new().days(6)).unwrap();
+    let week_before = due.checked_sub(jiff::Span::new().days(6)).unwrap();
+    let start = week_before.max(jiff::civil::date(year, 1, 1));
     let range = format!("  {{ from = \"{start}\", to = \"{due}\", name = \"测试假期\" }},\n");
     let existing = calendars.join(format!("cn/{year}.toml"));
     let text = match std::fs::read_to_string(&existing) {
@@ -2281,19 +2297,29 @@ fn holidays_ending_on(calendars: &Path, due: jiff::civil::Date) -> (std::path::P
 }
 
 /// A year's file added by hand while the product is stopped: at the next
-/// start the open filings are scheduled again on it.
+/// start the open filings are scheduled again on it — on an ordinary day
+/// and on each day that breaks dates (regression: on 7 December a filing's
+/// due date fell in January and the test's file began in December).
 #[tokio::test]
 async fn a_calendar_file_added_by_hand_is_applied_at_the_next_start() {
+    for day in days() {
+        calendar_file_added_by_hand_on(day).await;
+    }
+}
+
+async fn calendar_file_added_by_hand_on(day: Day) {
+    eprintln!("on {}: {}", day.at, day.why);
     let data = scratch("web-calendar-file");
     let calendars = calendars_copy();
     let config = || Config {
         calendars: calendars.clone(),
+        clock: Clock::fixed(day.at),
         ..app_config(&data, "http://localhost:8080", Access::CreateIfMissing)
     };
     let app = Arc::new(App::open(config()).await.unwrap());
     people(&app).await;
     assert_eq!(
-        app.apply_calendar_changes(now()).await.unwrap(),
+        app.apply_calendar_changes(app.now()).await.unwrap(),
         0,
         "first start"
     );
@@ -2308,7 +2334,7 @@ async fn a_calendar_file_added_by_hand_is_applied_at_the_next_start() {
         .submit(&path, &format!("{path}/act"), &[("action", "accept")])
         .await;
     let due = app
-        .filing(&id, now().date())
+        .filing(&id, app.today())
         .await
         .unwrap()
         .steps
@@ -2320,9 +2346,13 @@ async fn a_calendar_file_added_by_hand_is_applied_at_the_next_start() {
     let (file_path, text) = holidays_ending_on(&calendars, due);
     std::fs::write(&file_path, text).unwrap();
     let app = Arc::new(App::open(config()).await.unwrap());
-    assert_eq!(app.apply_calendar_changes(now()).await.unwrap(), 1);
-    assert_eq!(app.apply_calendar_changes(now()).await.unwrap(), 0, "once");
-    let view = app.filing(&id, now().date()).await.unwrap();
+    assert_eq!(app.apply_calendar_changes(app.now()).await.unwrap(), 1);
+    assert_eq!(
+        app.apply_calendar_changes(app.now()).await.unwrap(),
+        0,
+        "once"
+    );
+    let view = app.filing(&id, app.today()).await.unwrap();
     assert!(view.steps.iter().find_map(|s| s.due_on).unwrap() > due);
     assert!(view
         .history
@@ -2344,13 +2374,22 @@ async fn a_calendar_file_added_by_hand_is_applied_at_the_next_start() {
 /// Policy staff add a year's holidays: checked first (a make-up day on a
 /// weekday is refused), the filings whose due dates move are listed, and
 /// once in service the dates are counted on it and the filing's
-/// reminders are scheduled again, in its history.
+/// reminders are scheduled again, in its history — on an ordinary day and
+/// on each day that breaks dates.
 #[tokio::test]
 async fn policy_staff_add_a_calendar_year_and_see_the_dates_it_moves() {
+    for day in days() {
+        policy_staff_add_a_calendar_year_on(day).await;
+    }
+}
+
+async fn policy_staff_add_a_calendar_year_on(day: Day) {
+    eprintln!("on {}: {}", day.at, day.why);
     let data = scratch("web-calendar");
     let calendars = calendars_copy();
     let config = Config {
         calendars: calendars.clone(),
+        clock: Clock::fixed(day.at),
         ..app_config(&data, "http://localhost:8080", Access::CreateIfMissing)
     };
     let app = Arc::new(App::open(config).await.unwrap());
@@ -2366,7 +2405,7 @@ async fn policy_staff_add_a_calendar_year_and_see_the_dates_it_moves() {
         .submit(&path, &format!("{path}/act"), &[("action", "accept")])
         .await;
     assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
-    let view = app.filing(&id, now().date()).await.unwrap();
+    let view = app.filing(&id, app.today()).await.unwrap();
     let due = view
         .steps
         .iter()
@@ -2425,7 +2464,7 @@ async fn policy_staff_add_a_calendar_year_and_see_the_dates_it_moves() {
         "{}",
         page.body
     );
-    let unchanged = app.filing(&id, now().date()).await.unwrap();
+    let unchanged = app.filing(&id, app.today()).await.unwrap();
     assert_eq!(unchanged.steps.iter().find_map(|s| s.due_on), Some(due));
 
     // Applied: in service at once, the file written, the filing recounted.
@@ -2445,7 +2484,7 @@ async fn policy_staff_add_a_calendar_year_and_see_the_dates_it_moves() {
         !app.calendar().is_workday(due).unwrap(),
         "{due} is a holiday now"
     );
-    let moved = app.filing(&id, now().date()).await.unwrap();
+    let moved = app.filing(&id, app.today()).await.unwrap();
     let after = moved.steps.iter().find_map(|s| s.due_on).unwrap();
     assert!(after > due, "{after} after {due}");
     assert!(!moved.provisional || after.year() > year, "{moved:?}");
@@ -2468,4 +2507,119 @@ async fn policy_staff_add_a_calendar_year_and_see_the_dates_it_moves() {
     );
     let audit = app.verify_audit().await.unwrap();
     assert!(audit.is_intact(), "{audit:?}");
+}
+
+/// A copy of the repository's calendar files up to `last` (the years after
+/// it missing, as before their notices come out).
+fn calendars_up_to(last: i16) -> std::path::PathBuf {
+    let dir = calendars_copy();
+    for entry in std::fs::read_dir(dir.join("cn")).unwrap() {
+        let path = entry.unwrap().path();
+        let year: i16 = path.file_stem().unwrap().to_str().unwrap().parse().unwrap();
+        if year > last {
+            std::fs::remove_file(path).unwrap();
+        }
+    }
+    dir
+}
+
+/// The text of the first document of the filing whose title contains
+/// `title`, downloaded through the filing's page as its applicant would,
+/// read back with pdftotext, without whitespace.
+async fn document_text(browser: &mut Browser, app: &App, id: &str, title: &str) -> String {
+    let page = browser.get(&format!("/filings/{id}")).await;
+    let link = page
+        .body
+        .split("<a href=\"")
+        .filter(|rest| rest.starts_with(&format!("/filings/{id}/documents/")))
+        .find(|rest| rest.split("</a>").next().is_some_and(|a| a.contains(title)))
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_else(|| panic!("a document {title} to download: {}", page.body))
+        .to_string();
+    let pdf = browser.get(&link).await;
+    assert_eq!(pdf.headers[header::CONTENT_TYPE], "application/pdf");
+    let file = app.config().data.join(format!("{id}-document.pdf"));
+    std::fs::write(&file, pdf.bytes).unwrap();
+    let text = std::process::Command::new("pdftotext")
+        .arg(&file)
+        .arg("-")
+        .output()
+        .expect("pdftotext (poppler-utils) runs");
+    String::from_utf8_lossy(&text.stdout)
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect()
+}
+
+/// A filing received and accepted at the window on 31 December 2026 — the
+/// last working day of the year and the last day the calendar files cover:
+/// its limits run into 2027, whose notice is not out. The applicant's page
+/// and the acceptance notice say the dates are provisional; on the first
+/// working day of January the step is in health's inbox, within its limit.
+#[tokio::test]
+async fn a_filing_accepted_on_the_last_working_day_of_the_year() {
+    let data = scratch("web-year-end");
+    let clock = Clock::fixed(jiff::civil::date(2026, 12, 31).at(16, 30, 0, 0));
+    let config = Config {
+        calendars: calendars_up_to(2026),
+        clock: clock.clone(),
+        ..app_config(&data, "http://localhost:8080", Access::CreateIfMissing)
+    };
+    let app = Arc::new(App::open(config).await.unwrap());
+    assert_eq!(app.calendar().provisional_years(), vec![2027, 2028]);
+    people(&app).await;
+    let router = onewindow::web::router(app.clone());
+    let mut owner = Browser::new(&router);
+    owner.sign_in("owner@applicant.cn").await;
+    let id = filing_id(&file(&mut owner, "岁末医养", &"e".repeat(64)).await);
+    let mut window = Browser::new(&router);
+    window.sign_in("window@staff.cn").await;
+    let path = format!("/filings/{id}");
+    let page = window
+        .submit(&path, &format!("{path}/act"), &[("action", "accept")])
+        .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+
+    let view = app.filing(&id, app.today()).await.unwrap();
+    assert_eq!(view.status, "in_review");
+    assert!(view.provisional, "{view:?}");
+    let due = view
+        .steps
+        .iter()
+        .find_map(|s| s.due_on)
+        .expect("a step due");
+    assert_eq!(due.year(), 2027, "the limit runs into the new year");
+    let page = owner.get(&path).await;
+    assert!(page.body.contains("期限为暂定"), "{}", page.body);
+    assert!(page.body.contains(&due.to_string()), "{}", page.body);
+
+    render_everything(&app).await;
+    let notice = document_text(&mut owner, &app, &id, "受理通知书").await;
+    assert!(notice.contains(&due.to_string()), "{notice}");
+    assert!(notice.contains("暂定"), "{notice}");
+
+    // The first working day of January: in health's inbox, within its limit.
+    clock.set(jiff::civil::date(2027, 1, 4).at(9, 0, 0, 0));
+    let mut health = Browser::new(&router);
+    health.sign_in("health@staff.cn").await;
+    let inbox = health.get("/inbox").await;
+    assert!(inbox.body.contains(&id), "{}", inbox.body);
+    assert!(
+        inbox.body.contains("<tr class=\"level-green\">"),
+        "{}",
+        inbox.body
+    );
+    assert!(!inbox.body.contains("level-red"), "{}", inbox.body);
+    assert!(
+        inbox
+            .body
+            .contains(&format!("<td>{due}</td><td>期限内</td>")),
+        "{}",
+        inbox.body
+    );
+    assert!(
+        inbox.body.contains("2027、2028年的节假日安排尚未录入"),
+        "{}",
+        inbox.body
+    );
 }

@@ -87,7 +87,7 @@ impl App {
             return Err(AppError::NotFound(format!("filing `{id}`")));
         }
         let query_code = if account.role == Role::Applicant {
-            let now = super::worker::local_now().to_string();
+            let now = self.now().to_string();
             Some(self.store.query_code(id, &new_query_code(), &now).await?)
         } else {
             None

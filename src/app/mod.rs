@@ -14,6 +14,7 @@
 pub mod access;
 pub mod accounts;
 pub mod calendars;
+pub mod clock;
 pub mod corrections;
 pub mod error;
 pub mod policy;
@@ -28,6 +29,7 @@ use std::sync::Arc;
 
 use jiff::civil::{Date, DateTime};
 
+pub use clock::Clock;
 pub use error::AppError;
 use views::{FilingSummary, FilingView, QueueItem, VerifiedDocument};
 
@@ -68,6 +70,9 @@ pub struct Config {
     pub base_url: String,
     pub max_upload: u64,
     pub access: Access,
+    /// Where the product's time comes from: the wall clock in service, a
+    /// chosen day in tests.
+    pub clock: Clock,
 }
 
 impl Config {
@@ -214,6 +219,17 @@ impl App {
 
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// The time now, by the configured [`Clock`]: every use case that acts
+    /// takes it from here, never from the wall clock.
+    pub fn now(&self) -> DateTime {
+        self.config.clock.now()
+    }
+
+    /// The day now, by the configured [`Clock`].
+    pub fn today(&self) -> Date {
+        self.config.clock.today()
     }
 
     pub fn calendar(&self) -> std::sync::Arc<Calendar> {

@@ -456,7 +456,7 @@ impl App {
             .get("issued_on")
             .and_then(|d| d.as_str())
             .and_then(|d| d.parse().ok())
-            .unwrap_or_else(|| super::worker::local_now().date());
+            .unwrap_or_else(|| self.today());
         let renderer = crate::documents::Renderer::new(folder)?;
         let meta = crate::documents::Meta {
             ident: format!("样例-{template}"),

@@ -1,6 +1,7 @@
 //! The worker: what happens after commit. Each pass fires the timers that
 //! are due (deemed acceptance, warnings, overdue), renders the documents
 //! the outbox holds, and delivers the mail; run once, or until stopped.
+//! Each pass acts at the app's [`Clock`](super::Clock)'s time.
 //!
 //! Every drain goes through the store's one claim loop
 //! ([`Store::outbox_claims`](crate::store::Store::outbox_claims)), so rows
@@ -34,8 +35,6 @@ pub struct MailConfig {
 pub struct WorkerPlan {
     /// Recorded on what it claims.
     pub name: String,
-    /// The time to act at; the wall clock in China when `None`.
-    pub now: Option<DateTime>,
     /// One pass, then stop.
     pub once: bool,
     /// Timers claimed at a time.
@@ -95,7 +94,7 @@ impl Worker {
     pub async fn run(&self, app: &App, plan: &WorkerPlan) -> Result<WorkerTotals, AppError> {
         let mut totals = WorkerTotals::default();
         loop {
-            let now = plan.now.unwrap_or_else(local_now);
+            let now = app.now();
             let pass = self.pass(app, &plan.name, now, plan.batch).await?;
             add(&mut totals, &pass);
             if pass.timers.claimed == 0 {
@@ -158,13 +157,6 @@ fn add(totals: &mut WorkerTotals, pass: &WorkerTotals) {
     totals.mail.retried += pass.mail.retried;
     totals.mail.failed += pass.mail.failed;
     totals.mail.skipped += pass.mail.skipped;
-}
-
-/// The wall clock in China, for when no time is given.
-pub fn local_now() -> DateTime {
-    let zone = jiff::tz::TimeZone::get("Asia/Shanghai")
-        .unwrap_or(jiff::tz::TimeZone::fixed(jiff::tz::offset(8)));
-    jiff::Timestamp::now().to_zoned(zone).datetime()
 }
 
 /// Renders the documents the outbox holds: each PDF is stored by its

@@ -105,9 +105,10 @@ async fn run(
         base_url: "http://localhost".into(),
         max_upload: crate::app::DEFAULT_MAX_UPLOAD,
         access: Access::CreateIfMissing,
+        clock: crate::app::Clock::system(),
     };
     let app = Arc::new(App::open(config).await.map_err(|e| e.to_string())?);
-    let now = crate::app::worker::local_now();
+    let now = app.now();
     for (email, role, department) in [
         ("bench@applicant.cn", Role::Applicant, None),
         ("bench@health.cn", Role::Reviewer, Some("health")),
@@ -227,7 +228,7 @@ async fn inbox(
     addr: std::net::SocketAddr,
     open: usize,
 ) -> Result<(usize, Vec<Duration>), String> {
-    let now = crate::app::worker::local_now();
+    let now = app.now();
     let filings = app
         .filings_of("bench@applicant.cn")
         .await

@@ -12,7 +12,6 @@ use super::error::WebError;
 use super::page::{render, Nav};
 use super::routes::{Audience::Anyone, Route, ADMIN};
 use crate::app::accounts::{Account, NewAccount, Role, SignIn, SESSION_HOURS};
-use crate::app::worker::local_now;
 use crate::app::AppError;
 
 pub fn routes() -> Vec<Route> {
@@ -83,7 +82,7 @@ async fn login(State(web): State<Web>, posted: Posted<LoginForm>) -> Result<Resp
     let Posted { viewer, form, peer } = posted;
     let signed = web
         .app
-        .sign_in_limited(&form.email, &form.password, peer, local_now())
+        .sign_in_limited(&form.email, &form.password, peer, web.app.now())
         .await?;
     let (account, token) = match signed {
         SignIn::Welcome(account, token) => (account, token),
@@ -170,7 +169,7 @@ async fn register(
     posted: Posted<RegisterForm>,
 ) -> Result<Response, WebError> {
     let Posted { viewer, form, .. } = posted;
-    let now = local_now();
+    let now = web.app.now();
     match web
         .app
         .register(&form.email, &form.name, &form.password, now)
@@ -283,7 +282,7 @@ async fn add_account(
         department: Some(form.department).filter(|d| !d.is_empty()),
         password: form.password,
     };
-    match web.app.add_account(account, &admin, local_now()).await {
+    match web.app.add_account(account, &admin, web.app.now()).await {
         Ok(account) => Ok(
             accounts_view(&web, &viewer, Some(account.email), Vec::new())
                 .await?

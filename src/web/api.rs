@@ -27,7 +27,6 @@ use crate::app::access::ProgressView;
 use crate::app::accounts::Account;
 use crate::app::views::VerifiedDocument;
 use crate::app::views::{FilingSummary, FilingView, QueueItem};
-use crate::app::worker::local_now;
 use crate::app::App;
 use crate::app::{AppError, NewFiling, QueueFilter, QueuePage};
 use crate::engine::{Applicant, Upload};
@@ -213,7 +212,7 @@ async fn upload(
         .rsplit_once('.')
         .map(|(_, ext)| ext.to_ascii_lowercase())
         .unwrap_or_default();
-    let upload = app.upload(&query.name, &kind, &body, local_now()).await?;
+    let upload = app.upload(&query.name, &kind, &body, app.now()).await?;
     Ok((StatusCode::CREATED, Json(upload)))
 }
 
@@ -271,7 +270,7 @@ async fn submit(
         materials,
         key,
         account: Some(account.email.clone()),
-        now: local_now(),
+        now: app.now(),
     };
     let view = app.submit(filing).await.map_err(invalid)?;
     let location = format!("/api/v1/filings/{}", view.id);
@@ -309,9 +308,7 @@ async fn filing(
     Bearer(account): Bearer,
     Path(id): Path<String>,
 ) -> Result<Json<FilingView>, Problem> {
-    Ok(Json(
-        app.filing_for(&account, &id, local_now().date()).await?,
-    ))
+    Ok(Json(app.filing_for(&account, &id, app.today()).await?))
 }
 
 /// An action on a filing; the filing as it is afterwards.
@@ -328,9 +325,7 @@ async fn act(
 ) -> Result<Json<FilingView>, Problem> {
     carry_out(&web, &account, &id, &request).await?;
     Ok(Json(
-        web.app
-            .filing_for(&account, &id, local_now().date())
-            .await?,
+        web.app.filing_for(&account, &id, web.app.today()).await?,
     ))
 }
 
@@ -360,7 +355,7 @@ async fn inbox(
     let page = QueuePage {
         department: account.department.clone().unwrap_or_default(),
         filter,
-        today: local_now().date(),
+        today: app.today(),
         limit: 200,
         offset: query.offset.max(0),
     };

@@ -14,7 +14,6 @@ use super::error::WebError;
 use super::page::{day, render, Nav};
 use super::routes::{Route, APPLICANT};
 use crate::app::accounts::{random_token, Account};
-use crate::app::worker::local_now;
 use crate::app::{AppError, NewFiling};
 use crate::dsl::ir::{FieldType, Requirement, Value};
 use crate::dsl::Workflow;
@@ -352,7 +351,7 @@ pub(super) async fn store_files(
             .rsplit_once('.')
             .map(|(_, ext)| ext.to_ascii_lowercase())
             .unwrap_or_default();
-        match web.app.upload(&name, &kind, &bytes, local_now()).await {
+        match web.app.upload(&name, &kind, &bytes, web.app.now()).await {
             Ok(upload) => {
                 uploads.insert(material, upload);
             }
@@ -421,7 +420,7 @@ async fn submit(
             materials,
             key: Some(format!("web:{}:{key}", account.email)),
             account: Some(account.email.clone()),
-            now: local_now(),
+            now: web.app.now(),
         };
         match web.app.submit(filing).await {
             Ok(view) => return Ok(Redirect::to(&format!("/filings/{}", view.id)).into_response()),

@@ -160,7 +160,7 @@ where
         let app = Arc::<App>::from_ref(state);
         let session = cookie(parts, SESSION_COOKIE);
         let account = match &session {
-            Some(token) => app.session(token, crate::app::worker::local_now()).await?,
+            Some(token) => app.session(token, app.now()).await?,
             None => None,
         };
         let base = session

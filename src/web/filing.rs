@@ -19,7 +19,6 @@ use crate::app::access::{DocumentView, FilingDetail};
 use crate::app::accounts::{random_token, Account, Role};
 use crate::app::ratings::{RatingView, LEVELS};
 use crate::app::views::{FilingView, StepView};
-use crate::app::worker::local_now;
 use crate::engine::state::PauseKind;
 use crate::engine::Command;
 
@@ -178,7 +177,7 @@ async fn filing_page(
     Query(done): Query<Done>,
 ) -> Result<Html<String>, WebError> {
     let account = viewer.signed_in()?;
-    let today = local_now().date();
+    let today = web.app.today();
     let FilingDetail {
         view: f,
         documents,
@@ -361,7 +360,7 @@ pub(super) async fn carry_out(
     id: &str,
     request: &ActionRequest,
 ) -> Result<&'static str, WebError> {
-    let now = local_now();
+    let now = web.app.now();
     match request.action.as_str() {
         "claim" | "release" => {
             let take = request.action == "claim";
@@ -450,7 +449,7 @@ async fn upload_answer(
     let key = typed
         .get("key")
         .map(|k| format!("web:{}:{what}:{k}", account.email));
-    let now = local_now();
+    let now = web.app.now();
     if what == "answer" {
         web.app
             .answer_correction(&account, &id, uploads, key, now)
@@ -580,7 +579,7 @@ async fn rate(
     let Posted { viewer, form, .. } = posted;
     let account = viewer.signed_in()?;
     web.app
-        .rate(account, &id, form.stars, &form.comment, local_now())
+        .rate(account, &id, form.stars, &form.comment, web.app.now())
         .await?;
     Ok(Redirect::to(&format!("/filings/{id}?done=rated")).into_response())
 }
@@ -614,7 +613,7 @@ async fn answer_rating(
     let Posted { viewer, form, .. } = posted;
     let head = viewer.signed_in()?;
     web.app
-        .answer_rating(head, &id, &form.answer, local_now())
+        .answer_rating(head, &id, &form.answer, web.app.now())
         .await?;
     Ok(Redirect::to("/ratings").into_response())
 }

@@ -11,7 +11,6 @@ use super::auth::{Viewer, Web};
 use super::error::WebError;
 use super::page::{day, level_words, provisional_years, render, Nav};
 use super::routes::{Route, STAFF};
-use crate::app::worker::local_now;
 use crate::app::{QueueFilter, QueuePage};
 
 pub fn routes() -> Vec<Route> {
@@ -64,7 +63,7 @@ async fn inbox(
         "overdue" => QueueFilter::Overdue,
         _ => QueueFilter::All,
     };
-    let today = local_now().date();
+    let today = web.app.today();
     let items = web
         .app
         .queue(&QueuePage {

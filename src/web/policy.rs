@@ -15,7 +15,6 @@ use super::routes::{Route, POLICY};
 use crate::app::accounts::Account;
 use crate::app::calendars::{CalendarYear, YearCheck};
 use crate::app::policy::{Comparison, DraftInput, DraftPreview, EditorState, VersionsView};
-use crate::app::worker::local_now;
 use crate::app::AppError;
 use crate::dsl::diff::Section;
 use crate::dsl::draft::Located;
@@ -226,7 +225,7 @@ async fn editor(
 ) -> Result<Response, WebError> {
     let account = viewer.signed_in()?;
     let state = web.app.editor(&id, account).await?;
-    let start = query.start.unwrap_or_else(|| local_now().date());
+    let start = query.start.unwrap_or_else(|| web.app.today());
     editor_page(&web, &viewer, &id, state, start, Vec::new()).await
 }
 
@@ -275,7 +274,7 @@ async fn edit(
 ) -> Result<Response, WebError> {
     let Posted { viewer, form, .. } = posted;
     let account = viewer.signed_in()?.clone();
-    let now = local_now();
+    let now = web.app.now();
     let start = form.start.unwrap_or_else(|| now.date());
     let draft = DraftInput {
         text: form.text,
@@ -305,10 +304,12 @@ async fn publish(
     start: jiff::civil::Date,
 ) -> Result<Response, WebError> {
     // What is published is saved first: a refusal loses nothing.
-    web.app.save_draft(id, account, draft, local_now()).await?;
+    web.app
+        .save_draft(id, account, draft, web.app.now())
+        .await?;
     match web
         .app
-        .publish(id, account, draft, reason, local_now())
+        .publish(id, account, draft, reason, web.app.now())
         .await
     {
         Ok(version) => Ok(Redirect::to(&format!(
@@ -369,7 +370,7 @@ fn year_template(app: &crate::app::App) -> String {
         .provisional_years()
         .first()
         .copied()
-        .unwrap_or_else(|| local_now().date().year() + 1);
+        .unwrap_or_else(|| app.today().year() + 1);
     format!(
         "region = \"cn\"\nyear = {year}\nsource = \"国务院办公厅关于{year}年部分节假日安排的通知（发文日期）\"\n\n\
          holidays = [\n  {{ from = \"{year}-01-01\", to = \"{year}-01-01\", name = \"元旦\" }},\n]\n\n\
@@ -418,7 +419,7 @@ async fn calendar_year(
     if form.text.len() > 64 * 1024 {
         return Err(WebError::BadRequest("日历文件过长".to_string()));
     }
-    let now = local_now();
+    let now = web.app.now();
     let result = if form.action == "apply" {
         web.app
             .add_calendar_year(&form.text, &account, now)

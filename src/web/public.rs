@@ -15,7 +15,6 @@ use super::page::{day, render, state_words, Nav};
 use super::routes::{Audience::Anyone, Route};
 use crate::app::access::ProgressView;
 use crate::app::views::VerifiedDocument;
-use crate::app::worker::local_now;
 use crate::app::App;
 
 pub fn routes() -> Vec<Route> {
@@ -258,7 +257,7 @@ pub(super) async fn lookup(
     if filing.is_empty() || code.trim().is_empty() {
         return Ok(None);
     }
-    match app.progress(filing, code, local_now().date()).await {
+    match app.progress(filing, code, app.today()).await {
         Ok(found) => Ok(found),
         Err(crate::app::AppError::NotFound(_)) => Ok(None),
         Err(other) => Err(other.into()),
@@ -310,7 +309,7 @@ struct StatsPage {
 /// Per procedure and department: finished on time, and ratings.
 async fn stats(State(app): State<Arc<App>>, viewer: Viewer) -> Result<Html<String>, WebError> {
     let rows = app
-        .service_figures(local_now().date())
+        .service_figures(app.today())
         .await?
         .into_iter()
         .map(|f| {

@@ -1,6 +1,11 @@
 //! Helpers shared by the store's test files: fresh databases on both
-//! backends, and opening the store on the repository's definitions.
+//! backends, and opening the store on the repository's definitions; the
+//! days tests run on.
 #![allow(dead_code)]
+
+pub mod days;
+#[allow(unused_imports)] // each test file uses its own part
+pub use days::{Day, BREAKING_DAYS, ORDINARY_DAY};
 
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -99,5 +104,18 @@ pub fn app_config(
         base_url: base_url.into(),
         max_upload: onewindow::app::DEFAULT_MAX_UPLOAD,
         access,
+        clock: onewindow::app::Clock::fixed(ORDINARY_DAY),
     }
+}
+
+/// The `onewindow` binary as a test runs it: in the project folder, its
+/// clock started on [`ORDINARY_DAY`] (`ONEWINDOW_NOW`; a `--now` given to
+/// the command, or another `ONEWINDOW_NOW`, says another day). No test
+/// runs the product on the wall clock.
+pub fn onewindow() -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_onewindow"));
+    command
+        .current_dir(root())
+        .env("ONEWINDOW_NOW", ORDINARY_DAY.to_string());
+    command
 }
