@@ -2623,3 +2623,112 @@ async fn a_filing_accepted_on_the_last_working_day_of_the_year() {
         inbox.body
     );
 }
+
+/// Regression (issue 19): a civil-affairs reviewer claimed health's step
+/// (303 `?done=claim`, then shown as its 办理人), a step that does not
+/// apply could be claimed, and anyone who saw a filing could release
+/// another department's claim. Only those who may decide a piece now hold
+/// it: through the pages and the API alike, everyone else is refused and
+/// no claim changes.
+#[tokio::test]
+async fn only_the_steps_department_claims_or_releases_it() {
+    let (app, router) = product("web-claims", onewindow::app::DEFAULT_MAX_UPLOAD).await;
+    let mut owner = Browser::new(&router);
+    owner.sign_in("owner@applicant.cn").await;
+    let id = filing_id(&file(&mut owner, "认领医养", &"f".repeat(64)).await);
+    let path = format!("/filings/{id}");
+    let act = format!("{path}/act");
+    let mut window = Browser::new(&router);
+    window.sign_in("window@staff.cn").await;
+    let page = window.submit(&path, &act, &[("action", "accept")]).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    let view = app.filing(&id, app.today()).await.unwrap();
+    let step_of = |department: &str, state: &str| {
+        view.steps
+            .iter()
+            .find(|s| s.state == state && s.department.as_deref() == Some(department))
+            .map(|s| s.index.to_string())
+    };
+    let health_step = step_of("health", "active").expect("health's step in progress");
+    let skipped = view
+        .steps
+        .iter()
+        .find(|s| s.state == "skipped")
+        .map(|s| s.index.to_string())
+        .expect("a step that does not apply");
+
+    let mut civil = Browser::new(&router);
+    civil.sign_in("civil@staff.cn").await;
+    let mut health = Browser::new(&router);
+    health.sign_in("health@staff.cn").await;
+    for (who, step) in [
+        (&mut civil, &health_step),
+        (&mut health, &skipped),
+        (&mut window, &health_step),
+    ] {
+        let page = who
+            .submit(&path, &act, &[("action", "claim"), ("step", step)])
+            .await;
+        assert_eq!(
+            page.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "step {step}: {}",
+            page.body
+        );
+        assert!(page.body.contains("不属于您的职责"), "{}", page.body);
+    }
+    // The window's intake is done: no one claims it any more.
+    let page = window.submit(&path, &act, &[("action", "claim")]).await;
+    assert_eq!(
+        page.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        page.body
+    );
+    assert!(
+        app.store().claims_of(&id).await.unwrap().is_empty(),
+        "no claim was stored"
+    );
+
+    // Health claims its own step; civil affairs cannot release it, by page
+    // or by API.
+    let page = health
+        .submit(&path, &act, &[("action", "claim"), ("step", &health_step)])
+        .await;
+    assert_eq!(page.location(), format!("{path}?done=claim"));
+    let page = civil
+        .submit(
+            &path,
+            &act,
+            &[("action", "release"), ("step", &health_step)],
+        )
+        .await;
+    assert_eq!(
+        page.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        page.body
+    );
+    let token = app
+        .issue_api_token("civil@staff.cn", "test", app.now())
+        .await
+        .unwrap();
+    let step: usize = health_step.parse().unwrap();
+    for action in ["release", "claim"] {
+        let (status, _, body) = api(
+            &router,
+            "POST",
+            &format!("/api/v1/filings/{id}/actions"),
+            Some(&token),
+            json(&serde_json::json!({"action": action, "step": step})),
+            None,
+        )
+        .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{action}: {body}");
+    }
+    assert_eq!(
+        app.store().claims_of(&id).await.unwrap(),
+        vec![(Some(step), "health@staff.cn".to_string())],
+        "health still holds it"
+    );
+}

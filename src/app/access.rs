@@ -173,10 +173,13 @@ impl App {
     }
 
     /// Takes (or with `take` false gives back) a piece of a visible
-    /// filing's work; `false` when a colleague holds it.
+    /// filing's work; `false` when a colleague holds it. Only those who
+    /// may decide the piece now ([`Filing::worker_of`]) may hold it or
+    /// give it back: another department's step, a step not in progress or
+    /// an intake already done is refused, and nothing changes.
     ///
     /// # Errors
-    /// As [`App::filing_for`].
+    /// As [`App::filing_for`]; the engine's `WrongActor` for anyone else.
     pub async fn claim_as(
         &self,
         account: &Account,
@@ -185,7 +188,22 @@ impl App {
         take: bool,
         now: jiff::civil::DateTime,
     ) -> Result<bool, AppError> {
-        self.visible(account, id).await?;
+        let filing = self.visible(account, id).await?;
+        let workflow = self.pinned(&filing)?;
+        let actor = account.actor();
+        let worker = filing.worker_of(&workflow, step);
+        if worker.is_none() || worker != actor {
+            // Refused as deciding it would be: the same rule, the same words.
+            let command = if take { "claim" } else { "release" };
+            return Err(AppError::Store(crate::store::StoreError::Rejected(
+                crate::engine::EngineError::WrongActor {
+                    command,
+                    expected: worker
+                        .map_or_else(|| "无人（该环节当前不在办理中）".into(), |w| w.to_string()),
+                    actor: actor.map_or_else(String::new, |a| a.to_string()),
+                },
+            )));
+        }
         if take {
             self.claim(id, step, &account.email, now).await
         } else {

@@ -130,6 +130,34 @@ impl Filing {
             .or_else(|| workflow.steps.get(index)?.department.as_deref())
     }
 
+    /// Who works on a piece of this filing now, as the engine takes its
+    /// decisions from them: the intake (`None`) while the filing is at the
+    /// window — the intake's window —, a review or filing step while it is
+    /// active — its department's reviewers ([`Self::step_department`]).
+    /// `None` when no one does: a step waiting, done or not applying, one
+    /// signed by parties, a filing past intake. Claiming a piece asks this,
+    /// so only the people who may decide it can hold it.
+    pub fn worker_of(
+        &self,
+        workflow: &crate::dsl::Workflow,
+        piece: Option<usize>,
+    ) -> Option<super::Actor> {
+        let Some(index) = piece else {
+            return (self.status == Status::Submitted).then(|| super::Actor::Window {
+                department: workflow.intake.department.clone(),
+            });
+        };
+        let step = workflow.steps.get(index)?;
+        let active = matches!(self.steps.get(index)?.status, StepStatus::Active { .. });
+        let decided_by_a_department = step.kind != crate::dsl::ir::StepKind::Signing;
+        if !(active && decided_by_a_department) {
+            return None;
+        }
+        Some(super::Actor::Reviewer {
+            department: self.step_department(workflow, index)?.to_string(),
+        })
+    }
+
     /// The department that decided a part named by its definition's
     /// department (`kind`): the district's when its steps were `local`.
     pub fn part_department<'a>(
