@@ -54,7 +54,9 @@ async fn new_filing(app: &App, id: &str, workflow: &str, day: Date) -> NewFiling
     let mut materials = std::collections::BTreeMap::new();
     for material in &answers.materials {
         let upload = app
-            .upload(
+            .store()
+            .store_upload(
+                "applicant@onewindow.example.cn",
                 &format!("{material}.pdf"),
                 "pdf",
                 b"%PDF-1.7\n%sample\n",

@@ -510,7 +510,7 @@ async fn uploads_are_stored_by_content_with_limits() {
         let now = DateTime::from_parts(date(2026, 9, 14), Time::constant(9, 0, 0, 0));
         let pdf = b"%PDF-1.7\n1 0 obj << >> endobj\n".to_vec();
         let upload = store
-            .store_upload("申请书.pdf", "PDF", &pdf, now)
+            .store_upload("owner@applicant.cn", "申请书.pdf", "PDF", &pdf, now)
             .await
             .expect("stored");
         assert_eq!(
@@ -519,7 +519,7 @@ async fn uploads_are_stored_by_content_with_limits() {
         );
         assert_eq!(store.blobs.get(&upload.sha256).unwrap(), pdf, "{url}");
         let again = store
-            .store_upload("副本.pdf", "pdf", &pdf, now)
+            .store_upload("owner@applicant.cn", "副本.pdf", "pdf", &pdf, now)
             .await
             .expect("same content");
         assert_eq!(again.sha256, upload.sha256);
@@ -529,12 +529,24 @@ async fn uploads_are_stored_by_content_with_limits() {
             "{url}: stored once by content"
         );
         let error = store
-            .store_upload("x.pdf", "pdf", b"<html><script>alert(1)</script>", now)
+            .store_upload(
+                "owner@applicant.cn",
+                "x.pdf",
+                "pdf",
+                b"<html><script>alert(1)</script>",
+                now,
+            )
             .await
             .unwrap_err();
         assert!(error.to_string().contains("不是PDF格式"), "{error}");
         let error = store
-            .store_upload("big.pdf", "pdf", &vec![b'%'; 21 * 1024 * 1024], now)
+            .store_upload(
+                "owner@applicant.cn",
+                "big.pdf",
+                "pdf",
+                &vec![b'%'; 21 * 1024 * 1024],
+                now,
+            )
             .await
             .unwrap_err();
         assert!(error.to_string().contains("文件过大"), "{error}");
@@ -543,6 +555,33 @@ async fn uploads_are_stored_by_content_with_limits() {
             1,
             "{url}: refused files leave nothing"
         );
+        // An upload is its sender's: another account naming its hash finds
+        // nothing, as with a hash never uploaded; sending the same bytes
+        // makes it theirs too, stored once.
+        let hashes = [upload.sha256.as_str()];
+        let mine = store
+            .upload_records("owner@applicant.cn", &hashes)
+            .await
+            .unwrap();
+        assert_eq!(
+            mine.get(&upload.sha256),
+            Some(&(pdf.len() as u64, "pdf".to_string()))
+        );
+        let theirs = store
+            .upload_records("other@applicant.cn", &hashes)
+            .await
+            .unwrap();
+        assert!(theirs.is_empty(), "{url}: {theirs:?}");
+        store
+            .store_upload("other@applicant.cn", "同一文件.pdf", "pdf", &pdf, now)
+            .await
+            .unwrap();
+        let theirs = store
+            .upload_records("other@applicant.cn", &hashes)
+            .await
+            .unwrap();
+        assert_eq!(theirs.len(), 1, "{url}");
+        assert_eq!(store.count("uploads").await.unwrap(), 1, "{url}");
     }
 }
 

@@ -1222,6 +1222,38 @@ async fn the_api_files_acts_and_answers_with_bearer_tokens() {
     let path = format!("/api/v1/filings/{id}");
     let (status, ..) = api(&router, "GET", &path, Some(&other), None, None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // Regression (issue 19): another applicant naming the owner's upload by
+    // its hash filed with it (201) and downloaded the bytes. Now it is not
+    // found — the very answer a hash never uploaded gets — and nothing is
+    // filed.
+    let unknown = "0".repeat(64);
+    let mut answers = Vec::new();
+    for hash in [upload["sha256"].as_str().unwrap(), unknown.as_str()] {
+        let mut borrowed = new.clone();
+        for reference in borrowed["materials"].as_object_mut().unwrap().values_mut() {
+            reference["sha256"] = serde_json::json!(hash);
+        }
+        let (status, _, problem) = api(
+            &router,
+            "POST",
+            "/api/v1/filings",
+            Some(&other),
+            json(&borrowed),
+            None,
+        )
+        .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+        answers.push(problem["errors"].as_array().unwrap().len());
+        let shown = problem.to_string();
+        assert!(shown.contains("没有找到已上传的文件"), "{shown}");
+    }
+    assert_eq!(
+        answers[0], answers[1],
+        "indistinguishable from a wrong hash"
+    );
+    let (_, _, theirs) = api(&router, "GET", "/api/v1/filings", Some(&other), None, None).await;
+    assert!(theirs.as_array().unwrap().is_empty(), "{theirs}");
     let (status, ..) = api(
         &router,
         "POST",

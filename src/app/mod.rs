@@ -301,33 +301,45 @@ impl App {
         self.view(&applied.filing, applied.revision, action.now.date())
     }
 
-    /// Stores an uploaded material (size limit, kind checked by content).
+    /// Stores a file an account uploads, as that account's own (size
+    /// limit, kind checked by content). The name is what the account's
+    /// browser or client sent, cleaned here for every door alike
+    /// ([`upload_name`]); its kind is its extension.
     ///
     /// # Errors
     /// The store's refusal of the file, in words for the applicant.
     pub async fn upload(
         &self,
-        name: &str,
-        kind: &str,
+        account: &accounts::Account,
+        file_name: &str,
         bytes: &[u8],
-        now: DateTime,
     ) -> Result<Upload, AppError> {
-        Ok(self.store.store_upload(name, kind, bytes, now).await?)
+        let name = upload_name(file_name);
+        let kind = name
+            .rsplit_once('.')
+            .map(|(_, extension)| extension.to_ascii_lowercase())
+            .unwrap_or_default();
+        Ok(self
+            .store
+            .store_upload(&account.email, &name, &kind, bytes, self.now())
+            .await?)
     }
 
-    /// Uploads stored earlier, named by their hashes (the JSON API uploads
-    /// first, then files referring to what it stored): material → (hash,
-    /// file name) in, material → upload out.
+    /// Uploads `account` stored earlier, named by their hashes (the JSON
+    /// API uploads first, then files referring to what it stored):
+    /// material → (hash, file name) in, material → upload out. A hash
+    /// another account uploaded is not found, as a wrong one is.
     ///
     /// # Errors
-    /// [`AppError::Invalid`] naming each material whose hash nothing was
-    /// uploaded under.
+    /// [`AppError::Invalid`] naming each material whose hash `account`
+    /// uploaded nothing under.
     pub async fn uploaded(
         &self,
+        account: &accounts::Account,
         references: BTreeMap<String, (String, String)>,
     ) -> Result<BTreeMap<String, Upload>, AppError> {
         let hashes: Vec<&str> = references.values().map(|(hash, _)| hash.as_str()).collect();
-        let stored = self.store.upload_records(&hashes).await?;
+        let stored = self.store.upload_records(&account.email, &hashes).await?;
         let mut uploads = BTreeMap::new();
         let mut problems = Vec::new();
         for (material, (sha256, name)) in &references {
@@ -336,7 +348,7 @@ impl App {
                     uploads.insert(
                         material.clone(),
                         Upload {
-                            name: name.clone(),
+                            name: upload_name(name),
                             kind: kind.clone(),
                             sha256: sha256.clone(),
                             size: *size,
@@ -562,4 +574,20 @@ fn new_filing_id(workflow: &Workflow, now: DateTime) -> String {
         now.strftime("%Y%m%d%H%M%S"),
         random.to_uppercase()
     )
+}
+
+/// The longest file name kept for an upload, in characters.
+pub const MAX_UPLOAD_NAME: usize = 200;
+
+/// A file name as the product keeps it, whichever door it came through:
+/// the last part of a path (browsers on Windows send `C:\\…\\name`), no
+/// control characters, at most [`MAX_UPLOAD_NAME`] characters.
+pub fn upload_name(sent: &str) -> String {
+    sent.rsplit(['/', '\\'])
+        .next()
+        .unwrap_or_default()
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(MAX_UPLOAD_NAME)
+        .collect()
 }

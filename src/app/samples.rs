@@ -155,7 +155,14 @@ impl App {
         for material in &answers.materials {
             let bytes = sample_pdf(&format!("sample material: {material}"));
             let upload = self
-                .upload(&format!("{material}.pdf"), "pdf", &bytes, now)
+                .store
+                .store_upload(
+                    &applicant.email,
+                    &format!("{material}.pdf"),
+                    "pdf",
+                    &bytes,
+                    now,
+                )
                 .await?;
             materials.insert(material.clone(), upload);
         }

@@ -145,7 +145,8 @@ async fn run(
     // uploaded first would send it.
     let pdf = crate::app::samples::sample_pdf("bench material");
     let upload = app
-        .upload("material.pdf", "pdf", &pdf, now)
+        .store()
+        .store_upload("bench@applicant.cn", "material.pdf", "pdf", &pdf, now)
         .await
         .map_err(|e| e.to_string())?;
     let materials: serde_json::Map<String, serde_json::Value> = answers

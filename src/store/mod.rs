@@ -265,7 +265,8 @@ struct Shared {
     /// Uploads known to be stored, by hash: size and kind. A stored file
     /// never changes, so what was seen once holds (and saves a query per
     /// material when a filing refers to uploads).
-    uploads: std::sync::Mutex<HashMap<String, (u64, String)>>,
+    /// Uploads' sizes and kinds by (owner, hash): what an owner may name.
+    uploads: std::sync::Mutex<HashMap<(String, String), (u64, String)>>,
 }
 
 /// Commits and the transitions they carried (group commit at work).
@@ -684,14 +685,15 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
-    /// Stores an uploaded material by its content and records it; the
-    /// returned [`engine::Upload`] is what a submission carries.
+    /// Stores an upload as `owner`'s: the bytes by their SHA-256 (once,
+    /// whoever sends them), and `owner` among those who sent them.
     ///
     /// # Errors
-    /// [`StoreError::Upload`] for a file too large, empty or not of its
-    /// declared kind; a database failure.
+    /// [`StoreError::Upload`] for a refused file (empty, too large, not of
+    /// its kind), or a database failure.
     pub async fn store_upload(
         &self,
+        owner: &str,
         name: &str,
         kind: &str,
         bytes: &[u8],
@@ -701,29 +703,41 @@ impl Store {
             .blobs
             .put(kind, bytes)
             .map_err(|e| StoreError::Upload(e.to_string()))?;
+        let kind = kind.to_ascii_lowercase();
+        let mut transaction = self.pool.begin().await?;
         sqlx::query(&self.shared.sql.insert_upload)
             .bind(stored.sha256.clone())
             .bind(stored.size as i64)
-            .bind(kind.to_ascii_lowercase())
+            .bind(kind.clone())
             .bind(now.to_string())
-            .execute(&self.pool)
+            .execute(&mut *transaction)
             .await?;
+        sqlx::query(&self.shared.sql.insert_upload_owner)
+            .bind(stored.sha256.clone())
+            .bind(owner.to_string())
+            .bind(now.to_string())
+            .execute(&mut *transaction)
+            .await?;
+        transaction.commit().await?;
         Ok(engine::Upload {
             name: name.to_string(),
-            kind: kind.to_ascii_lowercase(),
+            kind,
             sha256: stored.sha256,
             size: stored.size,
         })
     }
 
-    /// Stored uploads' sizes and kinds, by hash, in one query.
+    /// The sizes and kinds of the uploads `owner` sent, by hash, in one
+    /// query: a hash `owner` did not send is missing, as an unknown one is.
     ///
     /// # Errors
     /// A database failure.
     pub async fn upload_records(
         &self,
+        owner: &str,
         hashes: &[&str],
     ) -> Result<HashMap<String, (u64, String)>, StoreError> {
+        let key = |hash: &str| (owner.to_string(), hash.to_string());
         let mut known = HashMap::new();
         let mut missing = Vec::new();
         {
@@ -733,7 +747,7 @@ impl Store {
                 .lock()
                 .unwrap_or_else(|e| e.into_inner());
             for hash in hashes {
-                match cache.get(*hash) {
+                match cache.get(&key(hash)) {
                     Some(record) => {
                         known.insert((*hash).to_string(), record.clone());
                     }
@@ -744,7 +758,7 @@ impl Store {
         if missing.is_empty() {
             return Ok(known);
         }
-        let found = self.query_upload_records(&missing).await?;
+        let found = self.query_upload_records(owner, &missing).await?;
         let mut cache = self
             .shared
             .uploads
@@ -753,21 +767,24 @@ impl Store {
         if cache.len() > 100_000 {
             cache.clear();
         }
-        cache.extend(found.iter().map(|(k, v)| (k.clone(), v.clone())));
+        cache.extend(found.iter().map(|(hash, v)| (key(hash), v.clone())));
         known.extend(found);
         Ok(known)
     }
 
     async fn query_upload_records(
         &self,
+        owner: &str,
         hashes: &[&str],
     ) -> Result<HashMap<String, (u64, String)>, StoreError> {
-        let marks: Vec<String> = (1..=hashes.len()).map(|n| format!("${n}")).collect();
+        let marks: Vec<String> = (2..=hashes.len() + 1).map(|n| format!("${n}")).collect();
         let text = self.shared.sql.rewrite(&format!(
-            "SELECT sha256, size, kind FROM uploads WHERE sha256 IN ({})",
+            "SELECT u.sha256, u.size, u.kind FROM uploads u
+             JOIN upload_owners o ON o.sha256 = u.sha256
+             WHERE o.account = $1 AND u.sha256 IN ({})",
             marks.join(", ")
         ));
-        let mut query = sqlx::query(&text);
+        let mut query = sqlx::query(&text).bind(owner.to_string());
         for hash in hashes {
             query = query.bind((*hash).to_string());
         }
@@ -2440,6 +2457,7 @@ struct Sql {
     complete_outbox: String,
     record_opening: String,
     insert_upload: String,
+    insert_upload_owner: String,
     select_document: String,
     record_pdf: String,
     fail_outbox: String,
@@ -2529,6 +2547,9 @@ impl Sql {
             record_opening: q("UPDATE institutions SET opened_on = $1 WHERE id = $2"),
             insert_upload: q(
                 "INSERT INTO uploads (sha256, size, kind, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (sha256) DO NOTHING",
+            ),
+            insert_upload_owner: q(
+                "INSERT INTO upload_owners (sha256, account, created_at) VALUES ($1, $2, $3) ON CONFLICT (sha256, account) DO NOTHING",
             ),
             select_document: q(
                 "SELECT filing_id, event, outcome, title, template, issued_by, issued_on, number, verify_code, sha256, due_on

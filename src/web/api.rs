@@ -204,15 +204,11 @@ struct UploadQuery {
         (status = 400, description = "Empty, too large, or not of the kind its name says", body = ProblemBody, content_type = "application/problem+json")))]
 async fn upload(
     State(app): State<Arc<App>>,
+    Bearer(account): Bearer,
     Query(query): Query<UploadQuery>,
     body: axum::body::Bytes,
 ) -> Result<(StatusCode, Json<Upload>), Problem> {
-    let kind = query
-        .name
-        .rsplit_once('.')
-        .map(|(_, ext)| ext.to_ascii_lowercase())
-        .unwrap_or_default();
-    let upload = app.upload(&query.name, &kind, &body, app.now()).await?;
+    let upload = app.upload(&account, &query.name, &body).await?;
     Ok((StatusCode::CREATED, Json(upload)))
 }
 
@@ -257,7 +253,7 @@ async fn submit(
         .into_iter()
         .map(|(material, r)| (material, (r.sha256, r.name)))
         .collect();
-    let materials = app.uploaded(references).await.map_err(invalid)?;
+    let materials = app.uploaded(&account, references).await.map_err(invalid)?;
     let filing = NewFiling {
         id: None,
         workflow: request.workflow,

@@ -334,24 +334,14 @@ pub(super) async fn read_multipart(
 /// file is a problem of its material.
 pub(super) async fn store_files(
     web: &Web,
+    account: &Account,
     files: Vec<(String, String, Vec<u8>)>,
 ) -> Result<(BTreeMap<String, Upload>, Vec<Problem>), WebError> {
     let mut uploads = BTreeMap::new();
     let mut problems = Vec::new();
     for (material, file, bytes) in files {
-        let name: String = file
-            .rsplit(['/', '\\'])
-            .next()
-            .unwrap_or_default()
-            .chars()
-            .filter(|c| !c.is_control())
-            .take(200)
-            .collect();
-        let kind = name
-            .rsplit_once('.')
-            .map(|(_, ext)| ext.to_ascii_lowercase())
-            .unwrap_or_default();
-        match web.app.upload(&name, &kind, &bytes, web.app.now()).await {
+        let name = crate::app::upload_name(&file);
+        match web.app.upload(account, &file, &bytes).await {
             Ok(upload) => {
                 uploads.insert(material, upload);
             }
@@ -400,7 +390,7 @@ async fn submit(
     let workflow = web.app.workflow(&id)?;
     let (typed, files) = read_multipart(&viewer, multipart).await?;
     let had_files = !files.is_empty();
-    let (materials, mut problems) = store_files(&web, files).await?;
+    let (materials, mut problems) = store_files(&web, &account, files).await?;
     let key = typed
         .get("key")
         .filter(|k| k.len() == 64 && k.chars().all(|c| c.is_ascii_hexdigit()))

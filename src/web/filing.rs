@@ -437,7 +437,7 @@ async fn upload_answer(
 ) -> Result<Response, WebError> {
     let account = viewer.signed_in()?.clone();
     let (typed, files) = read_multipart(&viewer, multipart).await?;
-    let (uploads, problems) = store_files(&web, files).await?;
+    let (uploads, problems) = store_files(&web, &account, files).await?;
     if !problems.is_empty() {
         return Err(WebError::BadRequest(crate::engine::Problem::list(
             &problems,
