@@ -70,10 +70,12 @@ async fn people(app: &App) {
     }
 }
 
-/// A browser: one router, its cookies.
+/// A browser: one router, its cookies, and the address it connects from
+/// (none: the router sees no peer).
 struct Browser {
     router: Router,
     cookies: HashMap<String, String>,
+    peer: Option<std::net::SocketAddr>,
 }
 
 struct Page {
@@ -118,6 +120,7 @@ impl Browser {
         Browser {
             router: router.clone(),
             cookies: HashMap::new(),
+            peer: None,
         }
     }
 
@@ -127,10 +130,11 @@ impl Browser {
             .iter()
             .map(|(k, v)| format!("{k}={v}"))
             .collect();
-        let request = request
-            .header(header::COOKIE, cookie.join("; "))
-            .body(body)
-            .unwrap();
+        let mut request = request.header(header::COOKIE, cookie.join("; "));
+        if let Some(peer) = self.peer {
+            request = request.extension(axum::extract::ConnectInfo(peer));
+        }
+        let request = request.body(body).unwrap();
         let response = self.router.clone().oneshot(request).await.unwrap();
         for value in response.headers().get_all(header::SET_COOKIE) {
             let text = value.to_str().unwrap();
@@ -432,6 +436,47 @@ async fn sign_in_failures_are_limited_per_account_in_every_process() {
     // Another account from elsewhere is not held up.
     let mut other = Browser::new(&router);
     other.sign_in("other@applicant.cn").await;
+}
+
+/// Regression (issue 19): five wrong passwords locked any account for 15
+/// minutes, for everyone, from anywhere — five requests kept a department
+/// out of its inbox. Now the address that fails is refused for that
+/// account, and the account's owner, from their own address, gets in at
+/// once.
+#[tokio::test]
+async fn failures_from_one_address_never_lock_the_owner_out() {
+    let (_app, router) = product("web-lockout", 1 << 20).await;
+    let mut attacker = Browser::new(&router);
+    attacker.peer = Some("203.0.113.9:40000".parse().unwrap());
+    let mut statuses = std::collections::BTreeSet::new();
+    for _ in 0..50 {
+        let page = attacker
+            .submit(
+                "/login",
+                "/login",
+                &[("email", "health@staff.cn"), ("password", "guess-1234567")],
+            )
+            .await;
+        statuses.insert(page.status);
+    }
+    assert_eq!(
+        statuses,
+        [StatusCode::UNAUTHORIZED, StatusCode::TOO_MANY_REQUESTS].into(),
+        "refused, then held up"
+    );
+    let mut owner = Browser::new(&router);
+    owner.peer = Some("198.51.100.20:50000".parse().unwrap());
+    owner.sign_in("health@staff.cn").await;
+    assert!(owner.get("/inbox").await.body.contains("待办事项"));
+    // The attacker's address stays held up, even with the right password.
+    let page = attacker
+        .submit(
+            "/login",
+            "/login",
+            &[("email", "health@staff.cn"), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::TOO_MANY_REQUESTS);
 }
 
 #[tokio::test]

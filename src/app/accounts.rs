@@ -27,10 +27,28 @@ pub const MAX_PASSWORD: usize = 256;
 /// How long a session lasts from sign-in.
 pub const SESSION_HOURS: i64 = 12;
 
-/// Failed sign-ins allowed per account, and per address, in the window.
-pub const FAILURES_PER_ACCOUNT: i64 = 5;
+/// Failed sign-ins of one account from one address in the window, after
+/// which that address is refused for that account (others are not).
+pub const FAILURES_PER_ACCOUNT_AND_ADDRESS: i64 = 5;
+/// Failed sign-ins from one address in the window, whatever the accounts,
+/// after which that address is refused.
 pub const FAILURES_PER_ADDRESS: i64 = 30;
+/// Failed sign-ins of one account from anywhere in the window after which
+/// every attempt on it is slowed — never refused, so that no one can keep
+/// its owner out by failing on purpose.
+pub const FAILURES_BEFORE_SLOWING: i64 = 5;
+/// How much each failure past [`FAILURES_BEFORE_SLOWING`] slows an
+/// attempt, up to [`MAX_SLOWING_MS`].
+pub const SLOWING_STEP_MS: u64 = 100;
+pub const MAX_SLOWING_MS: u64 = 2_000;
 pub const SIGN_IN_WINDOW_MINUTES: i64 = 15;
+
+/// How long an attempt on an account that failed `failures` times lately
+/// waits before its password is checked.
+pub fn slowing(failures: i64) -> std::time::Duration {
+    let past = u64::try_from(failures - FAILURES_BEFORE_SLOWING).unwrap_or(0);
+    std::time::Duration::from_millis((past * SLOWING_STEP_MS).min(MAX_SLOWING_MS))
+}
 
 /// What a sign-in came to.
 #[derive(Debug)]
@@ -290,10 +308,13 @@ impl App {
         Ok(self.store.account_count().await? > 0)
     }
 
-    /// Signs in unless this account or this address failed too often in
-    /// the last [`SIGN_IN_WINDOW_MINUTES`] minutes ([`FAILURES_PER_ACCOUNT`]
-    /// and [`FAILURES_PER_ADDRESS`]), counted in the database, so that
-    /// every process serving it keeps one count.
+    /// Signs in unless this address failed too often lately — on this
+    /// account ([`FAILURES_PER_ACCOUNT_AND_ADDRESS`]) or on any
+    /// ([`FAILURES_PER_ADDRESS`]) — in the last [`SIGN_IN_WINDOW_MINUTES`]
+    /// minutes. An account failed on from many places is slowed
+    /// ([`slowing`]), never locked: its owner, from their own address,
+    /// still gets in. Failures are counted in the database, so every
+    /// process serving it keeps one count.
     ///
     /// # Errors
     /// A store failure.
@@ -304,31 +325,37 @@ impl App {
         address: Option<std::net::IpAddr>,
         now: DateTime,
     ) -> Result<SignIn, AppError> {
-        let account_key = format!("account:{}", normalize_email(email));
-        let address_key = format!(
-            "address:{}",
-            address.map_or_else(String::new, |a| a.to_string())
-        );
+        let account = normalize_email(email);
+        let address = address.map_or_else(String::new, |a| a.to_string());
+        let account_key = format!("account:{account}");
+        let pair_key = format!("pair:{account} {address}");
+        let address_key = format!("address:{address}");
         let since = now
             .checked_sub(SIGN_IN_WINDOW_MINUTES.minutes())
             .map_err(|error| AppError::Config(error.to_string()))?
             .to_string();
         for (key, limit) in [
-            (&account_key, FAILURES_PER_ACCOUNT),
+            (&pair_key, FAILURES_PER_ACCOUNT_AND_ADDRESS),
             (&address_key, FAILURES_PER_ADDRESS),
         ] {
             if self.store.failures_since(key, &since).await? >= limit {
                 return Ok(SignIn::TooMany);
             }
         }
+        let failures = self.store.failures_since(&account_key, &since).await?;
+        tokio::time::sleep(slowing(failures)).await;
         match self.sign_in(email, password, now).await? {
             Some((account, token)) => {
-                self.store.clear_failures(&account_key).await?;
+                self.store.clear_failures(&pair_key).await?;
                 Ok(SignIn::Welcome(account, token))
             }
             None => {
                 self.store
-                    .record_failure(&[account_key, address_key], &now.to_string(), &since)
+                    .record_failure(
+                        &[account_key, pair_key, address_key],
+                        &now.to_string(),
+                        &since,
+                    )
                     .await?;
                 Ok(SignIn::Refused)
             }
@@ -440,5 +467,24 @@ impl App {
             self.tokens.put(hash, account.clone());
         }
         Ok(account)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_account_failed_on_is_slowed_step_by_step_up_to_a_bound() {
+        assert_eq!(slowing(0), std::time::Duration::ZERO);
+        assert_eq!(slowing(FAILURES_BEFORE_SLOWING), std::time::Duration::ZERO);
+        assert_eq!(
+            slowing(FAILURES_BEFORE_SLOWING + 3),
+            std::time::Duration::from_millis(3 * SLOWING_STEP_MS)
+        );
+        assert_eq!(
+            slowing(10_000),
+            std::time::Duration::from_millis(MAX_SLOWING_MS)
+        );
     }
 }
