@@ -1903,9 +1903,10 @@ async fn materials_are_previewed_in_their_filings_page_only() {
     assert_eq!(shown.headers[header::CONTENT_DISPOSITION], "inline");
     assert_eq!(shown.headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
     assert_eq!(shown.headers[header::X_FRAME_OPTIONS], "SAMEORIGIN");
+    // Sandboxed (issue 19): a script inside the PDF cannot run.
     assert_eq!(
         shown.headers[header::CONTENT_SECURITY_POLICY],
-        "frame-ancestors 'self'"
+        "sandbox; frame-ancestors 'self'"
     );
     assert_eq!(shown.bytes, pdf);
     // A material not filed is not found; nor is someone else's image.
@@ -1916,6 +1917,60 @@ async fn materials_are_previewed_in_their_filings_page_only() {
     let mut other = Browser::new(&router);
     other.sign_in("other@applicant.cn").await;
     assert_eq!(other.get(&preview).await.status, StatusCode::NOT_FOUND);
+}
+
+/// Regression (issue 19): the pages of a signed-in person (`/my`,
+/// `/filings/ID`, the inbox) carried no `Cache-Control`, so a shared
+/// computer's cache kept them. Every answer to a signed-in browser or a
+/// bearer token is `no-store`; a public page is not marked; over https
+/// every answer carries HSTS and cookies are `Secure`.
+#[tokio::test]
+async fn nothing_a_signed_in_person_sees_is_cached_and_https_is_strict() {
+    let data = scratch("web-https");
+    let config = app_config(
+        &data,
+        "https://yiyang.example.gov.cn",
+        Access::CreateIfMissing,
+    );
+    let app = Arc::new(App::open(config).await.unwrap());
+    people(&app).await;
+    let router = onewindow::web::router(app.clone());
+    let mut anonymous = Browser::new(&router);
+    let public = anonymous.get("/").await;
+    assert_eq!(public.status, StatusCode::OK);
+    assert!(!public.headers.contains_key(header::CACHE_CONTROL));
+    assert_eq!(
+        public.headers[header::STRICT_TRANSPORT_SECURITY],
+        "max-age=31536000"
+    );
+    let mut owner = Browser::new(&router);
+    let signed = owner.sign_in("owner@applicant.cn").await;
+    let cookie = signed.headers[header::SET_COOKIE].to_str().unwrap();
+    assert!(cookie.contains("; Secure"), "{cookie}");
+    let id = filing_id(&file(&mut owner, "缓存医养", &"5".repeat(64)).await);
+    let mut health = Browser::new(&router);
+    health.sign_in("health@staff.cn").await;
+    let mut pages = Vec::new();
+    for path in ["/my".to_string(), format!("/filings/{id}"), "/".into()] {
+        pages.push((owner.get(&path).await, path));
+    }
+    pages.push((health.get("/inbox").await, "/inbox".into()));
+    for (page, path) in pages {
+        assert_eq!(page.status, StatusCode::OK, "{path}");
+        assert_eq!(
+            page.headers[header::CACHE_CONTROL],
+            "private, no-store",
+            "{path}"
+        );
+    }
+    let token = app
+        .issue_api_token("owner@applicant.cn", "test", app.now())
+        .await
+        .unwrap();
+    let (status, headers, _) =
+        api(&router, "GET", "/api/v1/filings", Some(&token), None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers[header::CACHE_CONTROL], "private, no-store");
 }
 
 #[tokio::test]

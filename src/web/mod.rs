@@ -85,7 +85,10 @@ pub fn router(app: Arc<App>) -> Router {
             web.clone(),
             auth::visitor_cookie,
         ))
-        .layer(middleware::from_fn(security_headers))
+        .layer(middleware::from_fn_with_state(
+            web.clone(),
+            security_headers,
+        ))
         .with_state(web)
 }
 
@@ -107,9 +110,17 @@ pub(crate) enum Framing {
 }
 
 /// The headers every answer carries: no script at all, nothing framed
-/// but a material in its filing's page, nothing loaded from elsewhere, no
-/// type sniffing.
-async fn security_headers(request: Request, next: Next) -> Response {
+/// but a material in its filing's page (sandboxed: no script in it runs),
+/// nothing loaded from elsewhere, no type sniffing; nothing kept in a cache
+/// that a signed-in person was shown; over https, HSTS.
+async fn security_headers(State(web): State<Web>, request: Request, next: Next) -> Response {
+    let signed_in = request.headers().contains_key(header::AUTHORIZATION)
+        || request
+            .headers()
+            .get_all(header::COOKIE)
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .any(|value| value.contains(&format!("{}=", auth::SESSION_COOKIE)));
     let mut response = next.run(request).await;
     let framing = response
         .extensions()
@@ -134,7 +145,7 @@ async fn security_headers(request: Request, next: Next) -> Response {
             "DENY",
         ),
         Framing::Never => (page_policy!(""), "DENY"),
-        Framing::BySelf => ("frame-ancestors 'self'", "SAMEORIGIN"),
+        Framing::BySelf => ("sandbox; frame-ancestors 'self'", "SAMEORIGIN"),
     };
     let headers = response.headers_mut();
     for (name, value) in [
@@ -144,6 +155,18 @@ async fn security_headers(request: Request, next: Next) -> Response {
         (header::X_FRAME_OPTIONS, frame_options),
     ] {
         headers.insert(name, HeaderValue::from_static(value));
+    }
+    if signed_in && !headers.contains_key(header::CACHE_CONTROL) {
+        headers.insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("private, no-store"),
+        );
+    }
+    if web.secure {
+        headers.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000"),
+        );
     }
     response
 }
