@@ -2864,3 +2864,171 @@ async fn only_the_steps_department_claims_or_releases_it() {
         "health still holds it"
     );
 }
+
+/// The sample new_combined request of the JSON API, every material the
+/// upload `sha256`.
+fn api_filing(sha256: &str, applicant: &str) -> serde_json::Value {
+    let sample: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("workflows/samples/new_combined.json")).unwrap(),
+    )
+    .unwrap();
+    let materials: serde_json::Map<String, serde_json::Value> = sample["materials"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            let m = m.as_str().unwrap();
+            (
+                m.to_string(),
+                serde_json::json!({"sha256": sha256, "name": format!("{m}.pdf")}),
+            )
+        })
+        .collect();
+    serde_json::json!({
+        "workflow": "new_combined",
+        "applicant": applicant,
+        "form": sample["form"],
+        "materials": materials,
+    })
+}
+
+/// Regression (issue 19): missing fields, wrong types, bad JSON, a wrong
+/// content type, a missing query parameter and an oversized body answered
+/// English `text/plain`; an `Idempotency-Key` sent again with another body
+/// silently answered with the first filing. Every refusal under `/api` is
+/// now `application/problem+json` in Chinese, naming the field at fault,
+/// and nothing is stored.
+#[tokio::test]
+async fn the_api_refuses_bad_input_as_problems_in_chinese() {
+    let (app, router) = product("web-api-input", 1 << 20).await;
+    let token = app
+        .issue_api_token("owner@applicant.cn", "test", app.now())
+        .await
+        .unwrap();
+    let post =
+        |path: &'static str, body: Option<(&'static str, Vec<u8>)>, key: Option<&'static str>| {
+            let (router, token) = (router.clone(), token.clone());
+            async move {
+                let response = api(&router, "POST", path, Some(&token), body, key).await;
+                assert_eq!(
+                    response.1[header::CONTENT_TYPE],
+                    "application/problem+json",
+                    "{path}: {:?}",
+                    response.2
+                );
+                response
+            }
+        };
+    let shown = |problem: &serde_json::Value| problem.to_string();
+
+    let (status, _, problem) = post(
+        "/api/v1/filings",
+        Some(("text/plain", b"{}".to_vec())),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{problem}");
+    assert!(shown(&problem).contains("请求正文须为 JSON"), "{problem}");
+
+    let (status, _, problem) = post(
+        "/api/v1/filings",
+        Some(("application/json", b"{\"workflow\":".to_vec())),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{problem}");
+    assert!(shown(&problem).contains("不是有效的 JSON"), "{problem}");
+
+    let invalid_utf8 = b"{\"workflow\":\"new_combined\",\"applicant\":\"ab\xff(cd\"}".to_vec();
+    let (status, _, problem) = post(
+        "/api/v1/filings",
+        Some(("application/json", invalid_utf8)),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "invalid UTF-8: {problem}");
+
+    let (status, _, problem) = post(
+        "/api/v1/filings",
+        json(&serde_json::json!({"applicant": "某"})),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+    assert_eq!(problem["errors"][0]["subject"], "workflow", "{problem}");
+    assert!(
+        shown(&problem).contains("缺少必填字段 workflow"),
+        "{problem}"
+    );
+
+    let (status, _, problem) = post(
+        "/api/v1/filings",
+        json(&serde_json::json!({"workflow": 3, "applicant": "某"})),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+    assert!(
+        shown(&problem).contains("类型不符：应为 字符串"),
+        "{problem}"
+    );
+
+    let (status, _, problem) = post(
+        "/api/v1/uploads",
+        Some(("application/pdf", sample_pdf())),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{problem}");
+    assert!(shown(&problem).contains("缺少查询参数 name"), "{problem}");
+
+    let huge = vec![b' '; 9 * 1024 * 1024];
+    let (status, _, problem) =
+        post("/api/v1/filings", Some(("application/json", huge)), None).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{problem}");
+    let (_, _, mine) = api(&router, "GET", "/api/v1/filings", Some(&token), None, None).await;
+    assert!(mine.as_array().unwrap().is_empty(), "nothing filed: {mine}");
+
+    // The same key with the same body files once; with another body it is
+    // refused, and the first filing stays as it was.
+    let (status, _, upload) = api(
+        &router,
+        "POST",
+        "/api/v1/uploads?name=application.pdf",
+        Some(&token),
+        Some(("application/pdf", sample_pdf())),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{upload}");
+    let sha256 = upload["sha256"].as_str().unwrap();
+    let first = api_filing(sha256, "幂等医养");
+    let (status, _, filed) = api(
+        &router,
+        "POST",
+        "/api/v1/filings",
+        Some(&token),
+        json(&first),
+        Some("same-key"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{filed}");
+    let (status, _, again) = api(
+        &router,
+        "POST",
+        "/api/v1/filings",
+        Some(&token),
+        json(&first),
+        Some("same-key"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{again}");
+    assert_eq!(again["id"], filed["id"]);
+    let other = api_filing(sha256, "另一家医养");
+    let (status, _, problem) = post("/api/v1/filings", json(&other), Some("same-key")).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+    assert!(shown(&problem).contains("Idempotency-Key"), "{problem}");
+    let (_, _, mine) = api(&router, "GET", "/api/v1/filings", Some(&token), None, None).await;
+    assert_eq!(mine.as_array().unwrap().len(), 1, "{mine}");
+    assert_eq!(mine[0]["id"], filed["id"]);
+}

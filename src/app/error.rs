@@ -38,6 +38,11 @@ impl AppError {
         matches!(self, AppError::Store(StoreError::Conflict { .. }))
     }
 
+    /// Whether an idempotency key came again with another request.
+    pub fn is_key_reused(&self) -> bool {
+        matches!(self, AppError::Store(StoreError::KeyReused(_)))
+    }
+
     /// Why an uploaded file was refused (size, kind), for the applicant.
     pub fn upload_refusal(&self) -> Option<&str> {
         match self {

@@ -114,6 +114,34 @@ pub struct NewFiling {
     pub now: DateTime,
 }
 
+impl NewFiling {
+    /// What this filing asks, as a SHA-256 of its content (fields in name
+    /// order, materials by their hashes): the same content sent again gives
+    /// the same fingerprint, whatever order a client wrote it in.
+    pub fn fingerprint(&self) -> String {
+        let materials: BTreeMap<&String, &String> = self
+            .materials
+            .iter()
+            .map(|(material, upload)| (material, &upload.sha256))
+            .collect();
+        let content = serde_json::json!({
+            "workflow": self.workflow,
+            "applicant": [self.applicant.name, self.applicant.email],
+            "form": sorted(&self.form),
+            "facts": sorted(&self.facts),
+            "materials": materials,
+        });
+        crate::store::audit::sha256_hex(content.to_string().as_bytes())
+    }
+}
+
+/// A JSON object's fields in name order.
+fn sorted(
+    map: &serde_json::Map<String, serde_json::Value>,
+) -> BTreeMap<&String, &serde_json::Value> {
+    map.iter().collect()
+}
+
 /// A command on an existing filing.
 #[derive(Debug, Clone)]
 pub struct Action {
@@ -262,6 +290,7 @@ impl App {
     /// refusal or a store failure.
     pub async fn submit(&self, filing: NewFiling) -> Result<FilingView, AppError> {
         let workflow = self.workflow(&filing.workflow)?;
+        let fingerprint = filing.fingerprint();
         let submission = engine::validate(
             &workflow,
             filing.applicant,
@@ -281,6 +310,7 @@ impl App {
         );
         request.workflow = Some(workflow.id.clone());
         request.key = filing.key;
+        request.fingerprint = Some(fingerprint);
         request.account = filing.account;
         let applied = self.store.apply(request).await?;
         self.view(&applied.filing, applied.revision, filing.now.date())

@@ -96,6 +96,9 @@ pub enum StoreError {
     Database(String),
     /// The committer stopped (the process is shutting down).
     Closed,
+    /// An idempotency key sent again with another request than the one it
+    /// first came with; nothing was written.
+    KeyReused(String),
 }
 
 impl fmt::Display for StoreError {
@@ -123,6 +126,9 @@ impl fmt::Display for StoreError {
             StoreError::Config(message) | StoreError::Upload(message) => write!(f, "{message}"),
             StoreError::Database(message) => write!(f, "database: {message}"),
             StoreError::Closed => write!(f, "the store is closed"),
+            StoreError::KeyReused(key) => {
+                write!(f, "the key `{key}` was used before for another request")
+            }
         }
     }
 }
@@ -153,6 +159,9 @@ pub struct Request {
     pub command: Command,
     /// The same key applies once, however often it is sent.
     pub key: Option<String>,
+    /// What the keyed request asked (a SHA-256 of its content): the key
+    /// sent again with another is refused ([`StoreError::KeyReused`]).
+    pub fingerprint: Option<String>,
     /// The revision the actor saw; a different current revision is a conflict.
     pub expected_revision: Option<i64>,
     pub now: DateTime,
@@ -174,6 +183,7 @@ impl Request {
             account: None,
             command,
             key: None,
+            fingerprint: None,
             expected_revision: None,
             now,
             timer: None,
@@ -1370,8 +1380,9 @@ struct Batch {
     /// latest state as serialized for the audit hash.
     changed: Vec<String>,
     states: HashMap<String, String>,
-    keys: HashMap<String, (String, i64)>,
-    new_keys: Vec<(String, String, i64, String)>,
+    /// Keys already applied: the filing, its revision then, the fingerprint.
+    keys: HashMap<String, (String, i64, Option<String>)>,
+    new_keys: Vec<(String, String, i64, String, Option<String>)>,
     audit: Vec<audit::Entry>,
     outbox: Vec<OutboxInsert>,
     institutions: Vec<InstitutionRow>,
@@ -1514,14 +1525,16 @@ async fn prefetch(
     cache: &HashMap<String, (Filing, i64)>,
 ) -> Result<(), sqlx::Error> {
     let keys: Vec<String> = unique(requests.iter().filter_map(|r| r.key.clone()));
-    let select_keys = "SELECT key, filing_id, revision FROM idempotency WHERE key IN ({set})";
+    let select_keys =
+        "SELECT key, filing_id, revision, fingerprint FROM idempotency WHERE key IN ({set})";
     for row in fetch_in(connection, shared, select_keys, &keys).await? {
-        batch
-            .keys
-            .insert(row.try_get(0)?, (row.try_get(1)?, row.try_get(2)?));
+        batch.keys.insert(
+            row.try_get(0)?,
+            (row.try_get(1)?, row.try_get(2)?, row.try_get(3)?),
+        );
     }
     let mut ids: Vec<String> = requests.iter().map(|r| r.filing.clone()).collect();
-    ids.extend(batch.keys.values().map(|(filing, _)| filing.clone()));
+    ids.extend(batch.keys.values().map(|(filing, _, _)| filing.clone()));
     let ids = unique(ids.into_iter());
     let mut missing = Vec::new();
     let select_revisions = "SELECT id, revision FROM filings WHERE id IN ({set})";
@@ -1817,16 +1830,17 @@ async fn write_log(
     insert_rows(
         connection,
         shared,
-        "INSERT INTO idempotency (key, filing_id, revision, created_at)",
-        4,
+        "INSERT INTO idempotency (key, filing_id, revision, created_at, fingerprint)",
+        5,
         batch.new_keys.len(),
         |index, query| {
-            let (key, filing, revision, now) = &batch.new_keys[index];
+            let (key, filing, revision, now, fingerprint) = &batch.new_keys[index];
             query
                 .bind(key.clone())
                 .bind(filing.clone())
                 .bind(*revision)
                 .bind(now.clone())
+                .bind(fingerprint.clone())
         },
         "",
     )
@@ -1965,10 +1979,16 @@ fn batch_existed(batch: &Batch, id: &str) -> bool {
         .is_some_and(|(_, _, existed)| *existed)
 }
 
-/// A retried request (its key applied before): answered as before.
+/// A retried request (its key applied before): answered as before — or
+/// refused when the key came first with another request.
 fn replayed(batch: &Batch, request: &Request) -> Option<Result<Applied, StoreError>> {
     let key = request.key.as_ref()?;
-    let (filing_id, revision) = batch.keys.get(key)?;
+    let (filing_id, revision, fingerprint) = batch.keys.get(key)?;
+    if let (Some(first), Some(now)) = (fingerprint, &request.fingerprint) {
+        if first != now {
+            return Some(Err(StoreError::KeyReused(key.clone())));
+        }
+    }
     let Some((filing, _, _)) = batch.filings.get(filing_id) else {
         return Some(Err(StoreError::NotFound(filing_id.clone())));
     };
@@ -2098,10 +2118,16 @@ async fn apply_one(
             request.filing.clone(),
             next_revision,
             now.clone(),
+            request.fingerprint.clone(),
         ));
-        batch
-            .keys
-            .insert(key.clone(), (request.filing.clone(), next_revision));
+        batch.keys.insert(
+            key.clone(),
+            (
+                request.filing.clone(),
+                next_revision,
+                request.fingerprint.clone(),
+            ),
+        );
     }
     batch.fired.extend(request.timer);
     batch.audit.push(entry.clone());

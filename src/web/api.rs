@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use std::collections::BTreeMap;
 
-use axum::extract::{FromRef, FromRequestParts, Query};
+use axum::extract::{FromRef, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use serde::Deserialize;
@@ -21,6 +21,7 @@ use serde::Deserialize;
 use super::auth::Web;
 use super::error::WebError;
 use super::filing::{carry_out, ActionRequest};
+use super::input::{FileBody, JsonBody, PathOf, QueryOf};
 use super::public::{procedure_list, Notice, Procedure};
 use super::routes::{Audience::Anyone, Route, APPLICANT, FILING, STAFF};
 use crate::app::access::ProgressView;
@@ -132,7 +133,7 @@ async fn procedures(State(app): State<Arc<App>>) -> Result<Json<Vec<Procedure>>,
         (status = 404, description = "No such procedure", body = ProblemBody, content_type = "application/problem+json")))]
 async fn notice(
     State(app): State<Arc<App>>,
-    Path(id): Path<String>,
+    PathOf(id): PathOf<String>,
 ) -> Result<Json<Notice>, Problem> {
     Ok(Json(Notice::of(&app, &id)?))
 }
@@ -144,7 +145,7 @@ async fn notice(
         (status = 404, description = "No document has this code", body = ProblemBody, content_type = "application/problem+json")))]
 async fn document(
     State(app): State<Arc<App>>,
-    Path(code): Path<String>,
+    PathOf(code): PathOf<String>,
 ) -> Result<Json<VerifiedDocument>, Problem> {
     if code.chars().count() > super::public::MAX_FIELD {
         return Err(WebError::NotFound.into());
@@ -205,8 +206,8 @@ struct UploadQuery {
 async fn upload(
     State(app): State<Arc<App>>,
     Bearer(account): Bearer,
-    Query(query): Query<UploadQuery>,
-    body: axum::body::Bytes,
+    QueryOf(query): QueryOf<UploadQuery>,
+    FileBody(body): FileBody,
 ) -> Result<(StatusCode, Json<Upload>), Problem> {
     let upload = app.upload(&account, &query.name, &body).await?;
     Ok((StatusCode::CREATED, Json(upload)))
@@ -241,7 +242,7 @@ async fn submit(
     State(app): State<Arc<App>>,
     Bearer(account): Bearer,
     headers: HeaderMap,
-    Json(request): Json<NewFilingRequest>,
+    JsonBody(request): JsonBody<NewFilingRequest>,
 ) -> Result<Response, Problem> {
     let key = headers
         .get("idempotency-key")
@@ -302,7 +303,7 @@ async fn my_filings(
 async fn filing(
     State(app): State<Arc<App>>,
     Bearer(account): Bearer,
-    Path(id): Path<String>,
+    PathOf(id): PathOf<String>,
 ) -> Result<Json<FilingView>, Problem> {
     Ok(Json(app.filing_for(&account, &id, app.today()).await?))
 }
@@ -316,8 +317,8 @@ async fn filing(
 async fn act(
     State(web): State<Web>,
     Bearer(account): Bearer,
-    Path(id): Path<String>,
-    Json(request): Json<ActionRequest>,
+    PathOf(id): PathOf<String>,
+    JsonBody(request): JsonBody<ActionRequest>,
 ) -> Result<Json<FilingView>, Problem> {
     carry_out(&web, &account, &id, &request).await?;
     Ok(Json(
@@ -340,7 +341,7 @@ struct InboxQuery {
 async fn inbox(
     State(app): State<Arc<App>>,
     Bearer(account): Bearer,
-    Query(query): Query<InboxQuery>,
+    QueryOf(query): QueryOf<InboxQuery>,
 ) -> Result<Json<Vec<QueueItem>>, Problem> {
     let filter = match query.filter.as_deref() {
         Some("mine") => QueueFilter::ClaimedBy(account.email.clone()),
@@ -364,7 +365,7 @@ async fn inbox(
         (status = 404, description = "Number and code do not match", body = ProblemBody, content_type = "application/problem+json")))]
 async fn progress(
     State(app): State<Arc<App>>,
-    Query(query): Query<super::public::ProgressQuery>,
+    QueryOf(query): QueryOf<super::public::ProgressQuery>,
 ) -> Result<Json<ProgressView>, Problem> {
     super::public::lookup(&app, &query)
         .await?

@@ -27,6 +27,8 @@ pub enum WebError {
     TooMany,
     /// An upload over the limit.
     TooLarge(String),
+    /// A body of a type not taken here (the API takes JSON, or a file).
+    UnsupportedMediaType(String),
     /// The engine refused what was asked (the rules of the procedure).
     Refused(String),
     /// Someone else acted first (a step already decided, a filing moved on).
@@ -49,6 +51,11 @@ impl From<AppError> for WebError {
                     } else {
                         WebError::Refused(refusal.chinese())
                     }
+                } else if other.is_key_reused() {
+                    WebError::Refused(
+                        "此请求标识（Idempotency-Key）已用于另一份内容不同的申请；如要另行申请，请换一个标识"
+                            .to_string(),
+                    )
                 } else if other.is_conflict() {
                     WebError::Conflict("此事项在您打开页面后已有变化".to_string())
                 } else if let Some(message) = other.upload_refusal() {
@@ -106,6 +113,11 @@ impl WebError {
             WebError::TooLarge(message) => {
                 (StatusCode::PAYLOAD_TOO_LARGE, "文件过大", message.clone())
             }
+            WebError::UnsupportedMediaType(message) => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "请求格式不支持",
+                message.clone(),
+            ),
             WebError::Refused(message) => (
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "无法办理",

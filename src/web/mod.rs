@@ -14,6 +14,7 @@ pub mod auth;
 mod error;
 mod filing;
 mod inbox;
+mod input;
 mod page;
 mod policy;
 mod public;
