@@ -166,9 +166,14 @@ impl Browser {
             .iter()
             .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
             .collect();
+        self.post_raw(path, body.join("&").into_bytes()).await
+    }
+
+    /// Posts a form body as is (already percent-encoded).
+    async fn post_raw(&mut self, path: &str, body: Vec<u8>) -> Page {
         self.send(
             Request::post(path).header(header::CONTENT_TYPE, "application/x-www-form-urlencoded"),
-            Body::from(body.join("&")),
+            Body::from(body),
         )
         .await
     }
@@ -181,19 +186,43 @@ impl Browser {
         self.post(path, &fields).await
     }
 
+    /// Posts a percent-encoded form body after the page's token.
+    async fn submit_raw(&mut self, page_path: &str, path: &str, encoded: &[u8]) -> Page {
+        let csrf = self.get(page_path).await.csrf();
+        let body = [format!("csrf={csrf}&").as_bytes(), encoded].concat();
+        self.post_raw(path, body).await
+    }
+
     async fn multipart(
         &mut self,
         path: &str,
         fields: &[(&str, &str)],
         files: &[(&str, &str, &[u8])],
     ) -> Page {
+        let fields: Vec<(&str, &[u8])> = fields.iter().map(|(k, v)| (*k, v.as_bytes())).collect();
+        self.multipart_with(path, &fields, files).await
+    }
+
+    /// A multipart form whose text fields are bytes as given (UTF-8 or not).
+    async fn multipart_bytes(&mut self, path: &str, fields: &[(&str, &[u8])]) -> Page {
+        self.multipart_with(path, fields, &[]).await
+    }
+
+    async fn multipart_with(
+        &mut self,
+        path: &str,
+        fields: &[(&str, &[u8])],
+        files: &[(&str, &str, &[u8])],
+    ) -> Page {
         let boundary = "----onewindow-test-boundary";
         let mut body = Vec::new();
         for (name, value) in fields {
             body.extend_from_slice(
-                format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n")
+                format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n")
                     .as_bytes(),
             );
+            body.extend_from_slice(value);
+            body.extend_from_slice(b"\r\n");
         }
         for (name, file, bytes) in files {
             body.extend_from_slice(
@@ -3002,6 +3031,36 @@ async fn the_api_refuses_bad_input_as_problems_in_chinese() {
     .await;
     assert_eq!(status, StatusCode::CREATED, "{upload}");
     let sha256 = upload["sha256"].as_str().unwrap();
+    // The same limits at every door: a 5,000,000-character name is
+    // refused by the API as by the form.
+    let long = api_filing(sha256, &"x".repeat(5_000_000));
+    let (status, _, problem) = post("/api/v1/filings", json(&long), None).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        shown(&problem).contains("申请人名称超过200个字"),
+        "{}",
+        &shown(&problem)[..300]
+    );
+    let mut browser = Browser::new(&router);
+    browser.sign_in("owner@applicant.cn").await;
+    let csrf = browser.get("/procedures/new_combined/apply").await.csrf();
+    let page = browser
+        .multipart_bytes(
+            "/procedures/new_combined/apply",
+            &[
+                ("csrf", csrf.as_bytes()),
+                ("key", &[b'a'; 64]),
+                ("applicant", b"ab\xff(cd\xff"),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::BAD_REQUEST, "{}", page.body);
+    assert!(page.body.contains("不是有效的 UTF-8 文字"), "{}", page.body);
+    let page = browser
+        .submit_raw("/login", "/login", b"email=ab%FF%28cd&password=x")
+        .await;
+    assert_eq!(page.status, StatusCode::BAD_REQUEST, "{}", page.body);
+
     let first = api_filing(sha256, "幂等医养");
     let (status, _, filed) = api(
         &router,

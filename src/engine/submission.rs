@@ -141,6 +141,13 @@ impl Problem {
 /// The files an applicant may upload when a material names no kinds.
 pub const DEFAULT_KINDS: &[&str] = &["pdf", "ofd", "jpg", "jpeg", "png"];
 
+/// The longest applicant name taken, in characters, at every door.
+pub const MAX_NAME: usize = 200;
+/// The longest text a form field or a list item takes, in characters.
+pub const MAX_TEXT: usize = 2000;
+/// The most items a list field takes.
+pub const MAX_LIST_ITEMS: usize = 100;
+
 /// Types and checks a submission. `form` is what the applicant typed,
 /// `facts` what the registry supplies; both are JSON objects.
 ///
@@ -162,6 +169,12 @@ pub fn validate(
         problems.push(Problem {
             subject: None,
             message: "请填写申请人名称".to_string(),
+        });
+    }
+    if applicant.name.chars().count() > MAX_NAME {
+        problems.push(Problem {
+            subject: None,
+            message: format!("申请人名称超过{MAX_NAME}个字"),
         });
     }
     let email = applicant
@@ -293,6 +306,9 @@ fn typed(field: &Field, json: &Json) -> Result<Value, String> {
             if text.is_empty() && field.required {
                 return Err(format!("请填写“{label}”"));
             }
+            if text.chars().count() > MAX_TEXT {
+                return Err(format!("“{label}”超过{MAX_TEXT}个字"));
+            }
             Value::Text(text.to_string())
         }
         (FieldType::Choice(choices), Json::String(text)) => {
@@ -325,9 +341,15 @@ fn typed(field: &Field, json: &Json) -> Result<Value, String> {
                 .map_err(|_| format!("“{label}”应为日期（年-月-日）"))?,
         ),
         (FieldType::List, Json::Array(items)) => {
+            if items.len() > MAX_LIST_ITEMS {
+                return Err(format!("“{label}”最多{MAX_LIST_ITEMS}项"));
+            }
             let mut texts = Vec::with_capacity(items.len());
             for item in items {
                 match item {
+                    Json::String(text) if text.chars().count() > MAX_TEXT => {
+                        return Err(format!("“{label}”的每一项不超过{MAX_TEXT}个字"));
+                    }
                     Json::String(text) if !text.trim().is_empty() => {
                         texts.push(text.trim().to_string())
                     }

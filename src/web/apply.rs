@@ -280,8 +280,8 @@ struct Posted {
     files: Vec<(String, String, Vec<u8>)>,
 }
 
-/// The longest text field accepted.
-const MAX_TEXT: usize = 2000;
+/// The longest text a form field takes (the engine's limit, at every door).
+const MAX_TEXT: usize = crate::engine::submission::MAX_TEXT;
 
 /// Reads a multipart body; the form token must come first, before any file
 /// is looked at.
@@ -296,6 +296,13 @@ pub(super) async fn read_multipart(
             WebError::BadRequest(format!("表单无法读取：{}", error.body_text()))
         }
     };
+    // Text as sent, UTF-8 only: never decoded lossily, nor guessed as
+    // UTF-16 from a byte-order mark.
+    let text_of = |name: &str, bytes: axum::body::Bytes| {
+        String::from_utf8(bytes.to_vec()).map_err(|_| {
+            WebError::BadRequest(format!("“{name}”不是有效的 UTF-8 文字，未作任何改动"))
+        })
+    };
     let mut posted = Posted::default();
     let mut checked = false;
     while let Some(field) = multipart.next_field().await.map_err(too_large)? {
@@ -304,7 +311,7 @@ pub(super) async fn read_multipart(
             if name != "csrf" {
                 return Err(WebError::Csrf);
             }
-            viewer.check(&field.text().await.map_err(too_large)?)?;
+            viewer.check(&text_of(&name, field.bytes().await.map_err(too_large)?)?)?;
             checked = true;
             continue;
         }
@@ -317,7 +324,7 @@ pub(super) async fn read_multipart(
                     .push((material.to_string(), file, bytes.to_vec()));
             }
         } else {
-            let text = field.text().await.map_err(too_large)?;
+            let text = text_of(&name, field.bytes().await.map_err(too_large)?)?;
             if text.chars().count() > MAX_TEXT {
                 return Err(WebError::BadRequest(format!("“{name}”超过{MAX_TEXT}个字")));
             }

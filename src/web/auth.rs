@@ -218,6 +218,11 @@ where
         let bytes = Bytes::from_request(Request::from_parts(parts.clone(), body), state)
             .await
             .map_err(|_| WebError::BadRequest("表单过大或无法读取".to_string()))?;
+        if !decodes_as_utf8(&bytes) {
+            return Err(WebError::BadRequest(
+                "表单内容不是有效的 UTF-8 文字，未作任何改动".to_string(),
+            ));
+        }
         let form = |bytes: Bytes| Request::from_parts(parts.clone(), Body::from(bytes));
         let Form(token) = Form::<Token>::from_request(form(bytes.clone()), state)
             .await
@@ -234,5 +239,50 @@ where
             form: fields,
             peer,
         })
+    }
+}
+
+/// Whether a form body (`application/x-www-form-urlencoded`) decodes to
+/// UTF-8 text: the form parser would replace what does not, and store
+/// "ab\u{fffd}" where the person typed something else.
+fn decodes_as_utf8(body: &[u8]) -> bool {
+    let mut decoded = Vec::with_capacity(body.len());
+    let mut bytes = body.iter().copied();
+    while let Some(byte) = bytes.next() {
+        match byte {
+            b'%' => {
+                let high = bytes.next().and_then(|b| (b as char).to_digit(16));
+                let low = bytes.next().and_then(|b| (b as char).to_digit(16));
+                match (high, low) {
+                    (Some(high), Some(low)) => decoded.push((high * 16 + low) as u8),
+                    _ => return false,
+                }
+            }
+            b'&' | b'=' => {
+                if std::str::from_utf8(&decoded).is_err() {
+                    return false;
+                }
+                decoded.clear();
+            }
+            other => decoded.push(other),
+        }
+    }
+    std::str::from_utf8(&decoded).is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::decodes_as_utf8;
+
+    #[test]
+    fn a_form_decodes_as_utf8_or_is_refused() {
+        assert!(decodes_as_utf8(b"name=%E4%B8%AD&x=a+b"));
+        assert!(!decodes_as_utf8(b"name=ab%FF%28cd"), "invalid UTF-8");
+        assert!(
+            !decodes_as_utf8(b"name=%FF%FEa%00"),
+            "a UTF-16 byte-order mark"
+        );
+        assert!(!decodes_as_utf8(b"name=%E4"), "cut off");
+        assert!(!decodes_as_utf8(b"name=%G1"), "not a percent escape");
     }
 }
