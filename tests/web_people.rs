@@ -3091,3 +3091,283 @@ async fn the_api_refuses_bad_input_as_problems_in_chinese() {
     assert_eq!(mine.as_array().unwrap().len(), 1, "{mine}");
     assert_eq!(mine[0]["id"], filed["id"]);
 }
+
+/// What must not move when someone is refused: the filing's revision and
+/// the whole store's audit entries, outbox rows, timers, claims and inbox
+/// rows.
+async fn footprint(app: &App, id: &str) -> Vec<i64> {
+    let store = app.store();
+    let mut marks = vec![store.filing(id).await.unwrap().1];
+    for table in [
+        "audit",
+        "outbox",
+        "timers",
+        "step_claims",
+        "active_steps",
+        "documents",
+    ] {
+        marks.push(store.count(table).await.unwrap());
+    }
+    marks
+}
+
+/// A step's actions as a person of any role may try them.
+fn step_attempts(step: usize) -> Vec<(&'static str, Option<onewindow::engine::Command>)> {
+    use onewindow::engine::Command;
+    vec![
+        ("claim", None),
+        ("release", None),
+        ("approve", Some(Command::Approve { step })),
+        (
+            "refuse",
+            Some(Command::Refuse {
+                step,
+                reasons: vec!["不符合条件".into()],
+            }),
+        ),
+        ("file", Some(Command::File { step })),
+        ("sign", Some(Command::Sign { step })),
+        (
+            "correct",
+            Some(Command::RequestStepCorrection {
+                step,
+                items: vec!["补充说明".into()],
+            }),
+        ),
+        (
+            "pause",
+            Some(Command::Pause {
+                step,
+                kind: onewindow::engine::state::PauseKind::ExpertReview,
+                days: 5,
+                reason: "专家评审".into(),
+            }),
+        ),
+    ]
+}
+
+/// Tries one action as `account`; whether it was done. A refusal must be
+/// a refusal (not found, not theirs, not now) — never a failure.
+async fn attempt(
+    app: &App,
+    account: &onewindow::app::accounts::Account,
+    id: &str,
+    step: Option<usize>,
+    action: &str,
+    command: Option<onewindow::engine::Command>,
+) -> bool {
+    let outcome = match command {
+        Some(command) => app
+            .act_as(account, id, command, None, None, app.now())
+            .await
+            .map(|_| true),
+        None => {
+            app.claim_as(account, id, step, action == "claim", app.now())
+                .await
+        }
+    };
+    match outcome {
+        Ok(done) => done,
+        Err(error) => {
+            assert!(
+                matches!(error, onewindow::app::AppError::NotFound(_))
+                    || error.rejection().is_some()
+                    || error.is_conflict(),
+                "{id} {action} as {}: a failure, not a refusal: {error}",
+                account.email
+            );
+            false
+        }
+    }
+}
+
+/// The department × step matrix (issue 19), generated from the shipped
+/// definitions: every procedure is filed from its sample and carried to
+/// its decision; at each step in progress and at each step waiting, done or
+/// not applying, every action is tried by an account of every role and
+/// every department (districts included). Only the step's own department
+/// holds or decides it while it is in progress; everyone else is refused
+/// and nothing changes — the revision, the audit chain, the outbox, the
+/// timers, the claims, the inbox rows.
+#[tokio::test]
+async fn only_the_department_a_definition_names_acts_on_its_step() {
+    use onewindow::app::accounts::{Account, Role};
+    use onewindow::engine::{Actor, Command};
+    let (app, _router) = product("web-step-matrix", onewindow::app::DEFAULT_MAX_UPLOAD).await;
+    let mut accounts: Vec<Account> = Vec::new();
+    for (role, department) in app
+        .departments()
+        .keys()
+        .flat_map(|d| [Role::Window, Role::Reviewer, Role::Head].map(|r| (r, Some(d.clone()))))
+        .chain([Role::Applicant, Role::Policy, Role::Admin].map(|r| (r, None)))
+    {
+        let email = format!(
+            "{}-{}@matrix.cn",
+            role.name(),
+            department.as_deref().unwrap_or("none")
+        );
+        let new = NewAccount {
+            email,
+            name: format!("矩阵{}", role.chinese()),
+            role,
+            department,
+            password: PASSWORD.into(),
+        };
+        accounts.push(app.add_account(new, "test", app.now()).await.unwrap());
+    }
+    let (mut tried, mut done) = (0usize, 0usize);
+    for workflow_id in app.workflow_ids() {
+        let workflow = app.workflow(&workflow_id).unwrap();
+        let answers = onewindow::project::read_answers(
+            &root().join(format!("workflows/samples/{workflow_id}.json")),
+        )
+        .unwrap();
+        let owner = accounts.iter().find(|a| a.role == Role::Applicant).unwrap();
+        let mut materials = std::collections::BTreeMap::new();
+        for material in &answers.materials {
+            let bytes = sample_pdf();
+            let upload = app
+                .upload(owner, &format!("{material}.pdf"), &bytes)
+                .await
+                .unwrap();
+            materials.insert(material.clone(), upload);
+        }
+        let filed = app
+            .submit(onewindow::app::NewFiling {
+                id: None,
+                workflow: workflow_id.clone(),
+                applicant: onewindow::engine::Applicant {
+                    name: answers.applicant.clone(),
+                    email: Some(owner.email.clone()),
+                },
+                form: answers.form.clone(),
+                facts: answers.facts.clone(),
+                materials,
+                key: None,
+                account: Some(owner.email.clone()),
+                now: app.now(),
+            })
+            .await
+            .unwrap_or_else(|e| panic!("{workflow_id}: {e}"));
+        let id = filed.id.clone();
+
+        // Intake: only the intake's window claims and accepts it.
+        let window = |account: &Account| {
+            account.role == Role::Window
+                && account.department.as_deref() == Some(workflow.intake.department.as_str())
+        };
+        let before = footprint(&app, &id).await;
+        for account in accounts.iter().filter(|a| !window(a)) {
+            for (action, command) in [("claim", None), ("accept", Some(Command::Accept))] {
+                tried += 1;
+                assert!(
+                    !attempt(&app, account, &id, None, action, command).await,
+                    "{workflow_id}: {} may not {action} at intake",
+                    account.email
+                );
+            }
+        }
+        assert_eq!(
+            footprint(&app, &id).await,
+            before,
+            "{workflow_id}: intake unchanged"
+        );
+        let clerk = accounts.iter().find(|a| window(a)).unwrap();
+        assert!(
+            attempt(&app, clerk, &id, None, "claim", None).await,
+            "{workflow_id}"
+        );
+        assert!(attempt(&app, clerk, &id, None, "accept", Some(Command::Accept)).await);
+        done += 2;
+
+        // Then step by step, until nothing is in progress.
+        loop {
+            let view = app.filing(&id, app.today()).await.unwrap();
+            let active: Vec<_> = view.steps.iter().filter(|s| s.state == "active").collect();
+            if active.is_empty() {
+                break;
+            }
+            for step in &view.steps {
+                let decides = |account: &Account| {
+                    step.state == "active"
+                        && step.kind != "signing"
+                        && account.role == Role::Reviewer
+                        && account.department == step.department
+                };
+                let before = footprint(&app, &id).await;
+                for account in accounts.iter().filter(|a| !decides(a)) {
+                    for (action, command) in step_attempts(step.index) {
+                        tried += 1;
+                        assert!(
+                            !attempt(&app, account, &id, Some(step.index), action, command).await,
+                            "{workflow_id} step {} ({}, {}): {} may not {action}",
+                            step.index,
+                            step.label,
+                            step.state,
+                            account.email
+                        );
+                    }
+                }
+                assert_eq!(
+                    footprint(&app, &id).await,
+                    before,
+                    "{workflow_id} step {}: nothing changed",
+                    step.index
+                );
+            }
+            // Those the definition names do it: hold, give back, decide.
+            for step in active {
+                let index = step.index;
+                if step.kind == "signing" {
+                    for party in &workflow.parties {
+                        let party = Actor::Party {
+                            party: party.id.clone(),
+                        };
+                        app.act(onewindow::app::Action {
+                            filing: id.clone(),
+                            actor: party,
+                            command: Command::Sign { step: index },
+                            expected_revision: None,
+                            key: None,
+                            account: None,
+                            now: app.now(),
+                        })
+                        .await
+                        .unwrap();
+                    }
+                    continue;
+                }
+                let reviewer = accounts
+                    .iter()
+                    .find(|a| a.role == Role::Reviewer && a.department == step.department)
+                    .unwrap_or_else(|| {
+                        panic!("{workflow_id}: a reviewer of {:?}", step.department)
+                    });
+                let decision = if step.kind == "review" {
+                    ("approve", Command::Approve { step: index })
+                } else {
+                    ("file", Command::File { step: index })
+                };
+                for (action, command) in [("claim", None), ("release", None), ("claim", None)]
+                    .into_iter()
+                    .chain([(decision.0, Some(decision.1))])
+                {
+                    assert!(
+                        attempt(&app, reviewer, &id, Some(index), action, command).await,
+                        "{workflow_id} step {index}: {} may {action}",
+                        reviewer.email
+                    );
+                    done += 1;
+                }
+            }
+        }
+        let view = app.filing(&id, app.today()).await.unwrap();
+        assert_eq!(
+            view.status, "decided",
+            "{workflow_id}: carried to its decision"
+        );
+    }
+    eprintln!("department × step matrix: {tried} refused attempts, {done} done");
+    assert!(tried > 5_000, "{tried}");
+    assert!(app.verify_audit().await.unwrap().is_intact());
+}
