@@ -59,7 +59,7 @@ async fn new_filing(app: &App, id: &str, workflow: &str, day: Date) -> NewFiling
                 "applicant@onewindow.example.cn",
                 &format!("{material}.pdf"),
                 "pdf",
-                b"%PDF-1.7\n%sample\n",
+                &onewindow::app::samples::sample_pdf("sample"),
                 at(day),
             )
             .await

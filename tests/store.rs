@@ -508,7 +508,7 @@ async fn uploads_are_stored_by_content_with_limits() {
     for url in fresh_databases().await {
         let store = open(&url).await;
         let now = DateTime::from_parts(date(2026, 9, 14), Time::constant(9, 0, 0, 0));
-        let pdf = b"%PDF-1.7\n1 0 obj << >> endobj\n".to_vec();
+        let pdf = onewindow::app::samples::sample_pdf("申请书");
         let upload = store
             .store_upload("owner@applicant.cn", "申请书.pdf", "PDF", &pdf, now)
             .await

@@ -1029,6 +1029,28 @@ async fn hostile_text_is_shown_as_text_and_bad_files_are_refused() {
     );
     assert_eq!(owner.get("/my").await.body.matches("/filings/").count(), 1);
 
+    // Regression (issue 19): random bytes after a `%PDF` header were taken
+    // as a PDF. The file is parsed now, and refused at its material.
+    let noise: Vec<u8> = (0..(max as u32 / 2))
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    let fake = [b"%PDF-1.7\n".as_slice(), &noise].concat();
+    let page = owner
+        .multipart(
+            "/procedures/new_combined/apply",
+            &fields,
+            &[("material:application", "application.pdf", &fake)],
+        )
+        .await;
+    assert_eq!(
+        page.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("无法作为PDF打开"), "{}", page.body);
+    assert_eq!(owner.get("/my").await.body.matches("/filings/").count(), 1);
+
     // A body over the request limit: 413.
     let huge = vec![b'x'; 9 * 1024 * 1024];
     let page = owner

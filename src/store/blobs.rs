@@ -32,6 +32,9 @@ pub enum BlobError {
         declared: String,
     },
     UnknownKind(String),
+    /// Begins as a PDF does but is not one a reader can open (damaged,
+    /// cut off, random bytes after the header, encrypted).
+    UnreadablePdf,
     NotFound(String),
     Io(std::io::Error),
 }
@@ -47,6 +50,10 @@ impl std::fmt::Display for BlobError {
                 write!(f, "文件内容不是{}格式", declared.to_uppercase())
             }
             BlobError::UnknownKind(kind) => write!(f, "不接受的文件格式：{kind}"),
+            BlobError::UnreadablePdf => write!(
+                f,
+                "文件无法作为PDF打开（已损坏、不完整或已加密），请重新导出后上传"
+            ),
             BlobError::NotFound(sha) => write!(f, "no stored file {sha}"),
             BlobError::Io(error) => write!(f, "storage: {error}"),
         }
@@ -108,6 +115,9 @@ impl Blobs {
         if !prefixes.iter().any(|prefix| bytes.starts_with(prefix)) {
             return Err(BlobError::WrongKind { declared: kind });
         }
+        if kind == "pdf" && !opens_as_pdf(bytes) {
+            return Err(BlobError::UnreadablePdf);
+        }
         let sha256 = sha256_hex(bytes);
         let path = self
             .path(&sha256)
@@ -142,6 +152,18 @@ impl Blobs {
     }
 }
 
+/// Whether a PDF reader opens these bytes and finds a page: its
+/// cross-reference table (or, damaged, the objects it can rebuild it from)
+/// and its page tree. A reader that fails on hostile bytes by panicking
+/// refuses them too.
+fn opens_as_pdf(bytes: &[u8]) -> bool {
+    let bytes = bytes.to_vec();
+    std::panic::catch_unwind(move || {
+        hayro_syntax::Pdf::new(bytes).is_ok_and(|pdf| !pdf.pages().is_empty())
+    })
+    .unwrap_or(false)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -155,7 +177,8 @@ mod tests {
     #[test]
     fn content_addressed_and_checked() {
         let (blobs, dir) = blobs(1024);
-        let pdf = b"%PDF-1.7\n% sample\n";
+        let sample = crate::app::samples::sample_pdf("sample");
+        let pdf = sample.as_slice();
         let stored = blobs.put("pdf", pdf).unwrap();
         assert_eq!(stored.sha256, sha256_hex(pdf));
         assert_eq!(
@@ -180,6 +203,18 @@ mod tests {
             })
         ));
         assert!(matches!(blobs.put("pdf", b""), Err(BlobError::Empty)));
+        // Parsed, not judged by the header: random bytes after `%PDF-`,
+        // and a PDF cut off before its pages, are refused.
+        let noise: Vec<u8> = (0..900u32).map(|i| (i * 7919 % 251) as u8).collect();
+        let fake = [b"%PDF-1.7\n".as_slice(), &noise].concat();
+        assert!(matches!(
+            blobs.put("pdf", &fake),
+            Err(BlobError::UnreadablePdf)
+        ));
+        assert!(matches!(
+            blobs.put("pdf", &pdf[..pdf.len() / 3]),
+            Err(BlobError::UnreadablePdf)
+        ));
         assert!(matches!(
             blobs.get("../../etc/passwd"),
             Err(BlobError::NotFound(_))
