@@ -558,6 +558,27 @@ async fn registering_checks_every_field_and_signs_in() {
         )
         .await;
     assert!(page.body.contains("该电子邮箱已注册"), "{}", page.body);
+    // Long enough but guessable (issue 19): a common password, a keyboard
+    // row, the person's own address.
+    for weak in ["password123456", "qwertyuiopas", "new@applicant.cn1"] {
+        let page = browser
+            .submit(
+                "/register",
+                "/register",
+                &[
+                    ("name", "新申请人"),
+                    ("email", "new@applicant.cn"),
+                    ("password", weak),
+                ],
+            )
+            .await;
+        assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY, "{weak}");
+        assert!(
+            page.body.contains("密码太容易被猜中"),
+            "{weak}: {}",
+            page.body
+        );
+    }
     let page = browser
         .submit(
             "/register",

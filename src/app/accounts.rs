@@ -50,6 +50,15 @@ pub fn slowing(failures: i64) -> std::time::Duration {
     std::time::Duration::from_millis((past * SLOWING_STEP_MS).min(MAX_SLOWING_MS))
 }
 
+/// Whether a password resists guessing as a bank would require: the
+/// estimator's score of 3 of 4 or more ("safely unguessable"), with the
+/// person's own name and address counted as easy guesses.
+pub fn strong_enough(password: &str, name: &str, email: &str) -> bool {
+    let local = email.split('@').next().unwrap_or_default();
+    let score = zxcvbn::zxcvbn(password, &[name, email, local]).score();
+    score >= zxcvbn::Score::Three
+}
+
 /// What a sign-in came to.
 #[derive(Debug)]
 pub enum SignIn {
@@ -208,6 +217,11 @@ impl App {
             problems.push(Problem::about(
                 "password",
                 format!("密码至少{MIN_PASSWORD}个字符，至多{MAX_PASSWORD}个字节"),
+            ));
+        } else if !strong_enough(&account.password, name, &email) {
+            problems.push(Problem::about(
+                "password",
+                "密码太容易被猜中（常见密码、键盘或数字序列、含姓名或邮箱等），请换一个更长、更少见的密码",
             ));
         }
         match (&account.department, account.role.has_department()) {
@@ -473,6 +487,26 @@ impl App {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_password_a_bank_would_refuse_is_refused() {
+        let strong = |password: &str| strong_enough(password, "李审查", "li@health.example.cn");
+        for common in [
+            "password123456",
+            "1234567890",
+            "qwertyuiopas",
+            "li@health.example.cn1",
+        ] {
+            assert!(!strong(common), "{common}");
+        }
+        for good in [
+            "a-long-password-1",
+            "correct horse battery staple",
+            "53f19a9dba583e12",
+        ] {
+            assert!(strong(good), "{good}");
+        }
+    }
 
     #[test]
     fn an_account_failed_on_is_slowed_step_by_step_up_to_a_bound() {
