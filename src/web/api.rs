@@ -194,12 +194,13 @@ where
 #[into_params(parameter_in = Query)]
 struct UploadQuery {
     /// The file's name; its extension is the kind the content must be.
+    #[param(min_length = 3, max_length = 200, pattern = r"\.[A-Za-z0-9]+$")]
     name: String,
 }
 
 /// Stores a material's file (the body, as is); its reference for a filing.
 #[utoipa::path(post, path = "/api/v1/uploads", tag = "applicant", params(UploadQuery),
-    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "The file, as is"),
+    request_body(content = FileBytes, content_type = "application/octet-stream", description = "The file, as is"),
     security(("bearer" = [])),
     responses((status = 201, description = "Stored; refer to it by `sha256` when filing", body = Upload),
         (status = 400, description = "Empty, too large, or not of the kind its name says", body = ProblemBody, content_type = "application/problem+json")))]
@@ -212,6 +213,12 @@ async fn upload(
     let upload = app.upload(&account, &query.name, &body).await?;
     Ok((StatusCode::CREATED, Json(upload)))
 }
+
+/// A file's bytes, as the body of an upload.
+#[derive(utoipa::ToSchema)]
+#[schema(value_type = String, format = Binary)]
+#[allow(dead_code)] // describes the body; the handler reads the bytes
+struct FileBytes(Vec<u8>);
 
 /// A material of a new filing: a file uploaded before, by its hash.
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -379,13 +386,60 @@ async fn progress(
     info(title = "onewindow 一窗受理 JSON API", description = "医养结合机构一窗受理：申请、受理、审查、进度和文书核验"),
     paths(procedures, notice, document, upload, submit, my_filings, filing, act, inbox, progress),
     components(schemas(ProblemBody, crate::engine::Problem)),
-    modifiers(&BearerScheme),
+    modifiers(&BearerScheme, &Refusals),
     tags((name = "public", description = "No sign-in"),
         (name = "applicant", description = "An applicant's token"),
         (name = "filings", description = "Whoever may see the filing"),
         (name = "departments", description = "Window clerks, reviewers, heads"))
 )]
 pub struct ApiDoc;
+
+/// The refusals every operation can answer, declared once for all of them
+/// from what the operation takes: a query or path (400, 404), a bearer
+/// token (401, 403), a body (413, 415, 422). Each is a [`ProblemBody`] as
+/// `application/problem+json`; what an operation declares itself stays.
+struct Refusals;
+
+impl utoipa::Modify for Refusals {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+        let problem = |description: &str| {
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/problem+json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("ProblemBody")))
+                        .build(),
+                )
+                .build()
+        };
+        for item in openapi.paths.paths.values_mut() {
+            for operation in [&mut item.get, &mut item.post].into_iter().flatten() {
+                let mut refusals = vec![
+                    ("400", "请求有误：查询参数或正文不符合要求"),
+                    ("404", "未找到，或无权查看"),
+                ];
+                if operation.security.is_some() {
+                    refusals.push(("401", "需要有效的访问令牌"));
+                    refusals.push(("403", "此账号的角色不能办理"));
+                }
+                if operation.request_body.is_some() {
+                    refusals.push(("413", "请求正文过大"));
+                    refusals.push(("415", "请求正文的类型不支持"));
+                    refusals.push(("422", "填写有误，或按办理规则不能办理"));
+                }
+                for (status, description) in refusals {
+                    operation
+                        .responses
+                        .responses
+                        .entry(status.to_string())
+                        .or_insert_with(|| problem(description).into());
+                }
+            }
+        }
+    }
+}
 
 /// Bearer tokens (`onewindow user token`).
 struct BearerScheme;
