@@ -321,42 +321,13 @@ async fn a_24_month_agreement_prints_and_registers_the_same_term() {
         }
     }
     let (app, data) = open(flows).await;
-    let day = date(2026, 11, 2);
-    app.submit(new_filing(&app, "A-24", "cooperation_agreement", day).await)
-        .await
-        .unwrap();
-    act(
+    let filing = new_filing(&app, "A-24", "cooperation_agreement", date(2026, 11, 2)).await;
+    agreement_signed_and_filed(
         &app,
-        "A-24",
-        Actor::Window {
-            department: "window".into(),
-        },
-        Command::Accept,
-        day,
+        filing,
+        [date(2026, 11, 2), date(2026, 11, 4), date(2026, 11, 6)],
     )
     .await;
-    for party in ["medical", "eldercare"] {
-        act(
-            &app,
-            "A-24",
-            Actor::Party {
-                party: party.into(),
-            },
-            Command::Sign { step: 0 },
-            date(2026, 11, 4),
-        )
-        .await;
-    }
-    for (step, department) in [(1, "health"), (2, "civil"), (3, "township")] {
-        act(
-            &app,
-            "A-24",
-            reviewer(department),
-            Command::File { step },
-            date(2026, 11, 6),
-        )
-        .await;
-    }
     let agreements = app.store().agreements().await.unwrap();
     assert_eq!(agreements.len(), 1);
     let (start, end) = (&agreements[0].3, &agreements[0].4);
@@ -366,29 +337,7 @@ async fn a_24_month_agreement_prints_and_registers_the_same_term() {
         .pass(&app, "worker", at(date(2026, 11, 6)), 100)
         .await
         .unwrap();
-    let agreement = app
-        .store()
-        .documents_of("A-24", "signed")
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|d| d.template == "cooperation_agreement")
-        .expect("the agreement");
-    let pdf = app
-        .store()
-        .blobs
-        .get(agreement.sha256.as_ref().expect("rendered"))
-        .unwrap();
-    let path = data.join("agreement.pdf");
-    std::fs::write(&path, pdf).unwrap();
-    let output = std::process::Command::new("pdftotext")
-        .arg(&path)
-        .arg("-")
-        .output()
-        .expect("pdftotext (poppler-utils) runs");
-    let text = String::from_utf8_lossy(&output.stdout)
-        .split_whitespace()
-        .collect::<String>();
+    let text = agreement_text(&app, &data, "A-24").await;
     assert!(
         text.contains("2028-11-30"),
         "the PDF prints the registered end: {text}"
@@ -539,6 +488,65 @@ async fn dates_in_a_year_without_its_notice_are_shown_as_provisional() {
     assert!(!view.provisional);
 }
 
+/// An agreement filed, accepted at the window, signed by both parties and
+/// filed with the three departments, on the three days given.
+async fn agreement_signed_and_filed(
+    app: &App,
+    filing: NewFiling,
+    [accepted, signed, filed]: [Date; 3],
+) {
+    let id = filing.id.clone().expect("an id");
+    app.submit(filing).await.unwrap();
+    let window = Actor::Window {
+        department: "window".into(),
+    };
+    act(app, &id, window, Command::Accept, accepted).await;
+    for party in ["medical", "eldercare"] {
+        let party = Actor::Party {
+            party: party.into(),
+        };
+        act(app, &id, party, Command::Sign { step: 0 }, signed).await;
+    }
+    for (step, department) in [(1, "health"), (2, "civil"), (3, "township")] {
+        act(
+            app,
+            &id,
+            reviewer(department),
+            Command::File { step },
+            filed,
+        )
+        .await;
+    }
+}
+
+/// The text of a filing's rendered agreement, read back with pdftotext,
+/// without white space.
+async fn agreement_text(app: &App, data: &Path, id: &str) -> String {
+    let agreement = app
+        .store()
+        .documents_of(id, "signed")
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|d| d.template == "cooperation_agreement")
+        .expect("the agreement");
+    let pdf = app
+        .store()
+        .blobs
+        .get(agreement.sha256.as_ref().expect("rendered"))
+        .unwrap();
+    let path = data.join(format!("{id}-agreement.pdf"));
+    std::fs::write(&path, pdf).unwrap();
+    let output = std::process::Command::new("pdftotext")
+        .arg(&path)
+        .arg("-")
+        .output()
+        .expect("pdftotext (poppler-utils) runs");
+    String::from_utf8_lossy(&output.stdout)
+        .split_whitespace()
+        .collect()
+}
+
 /// The subjects and bodies of the `.eml` messages written under `data`.
 fn messages(data: &Path) -> Vec<(String, String)> {
     let Ok(entries) = std::fs::read_dir(data.join("mail")) else {
@@ -565,40 +573,16 @@ fn messages(data: &Path) -> Vec<(String, String)> {
 #[tokio::test]
 async fn an_agreement_whose_renewal_falls_on_29_february() {
     let (app, data) = open(root().join("workflows")).await;
-    let day = date(2027, 2, 1);
-    let mut filing = new_filing(&app, "A-LEAP", "cooperation_agreement", day).await;
+    let mut filing = new_filing(&app, "A-LEAP", "cooperation_agreement", date(2027, 2, 1)).await;
     filing
         .form
         .insert("term_start".into(), serde_json::json!("2027-03-01"));
-    app.submit(filing).await.unwrap();
-    let window = Actor::Window {
-        department: "window".into(),
-    };
-    act(&app, "A-LEAP", window, Command::Accept, day).await;
-    for party in ["medical", "eldercare"] {
-        let party = Actor::Party {
-            party: party.into(),
-        };
-        act(
-            &app,
-            "A-LEAP",
-            party,
-            Command::Sign { step: 0 },
-            date(2027, 2, 3),
-        )
-        .await;
-    }
-    for (step, department) in [(1, "health"), (2, "civil"), (3, "township")] {
-        let filed = date(2027, 2, 5);
-        act(
-            &app,
-            "A-LEAP",
-            reviewer(department),
-            Command::File { step },
-            filed,
-        )
-        .await;
-    }
+    agreement_signed_and_filed(
+        &app,
+        filing,
+        [date(2027, 2, 1), date(2027, 2, 3), date(2027, 2, 5)],
+    )
+    .await;
     let agreements = app.store().agreements().await.unwrap();
     let (start, end) = (&agreements[0].3, &agreements[0].4);
     assert_eq!((start.as_str(), end.as_str()), ("2027-03-01", "2028-02-29"));
@@ -608,29 +592,7 @@ async fn an_agreement_whose_renewal_falls_on_29_february() {
         .pass(&app, "worker", at(date(2027, 2, 5)), 100)
         .await
         .unwrap();
-    let agreement = app
-        .store()
-        .documents_of("A-LEAP", "signed")
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|d| d.template == "cooperation_agreement")
-        .expect("the agreement");
-    let pdf = app
-        .store()
-        .blobs
-        .get(agreement.sha256.as_ref().expect("rendered"))
-        .unwrap();
-    let path = data.join("leap-agreement.pdf");
-    std::fs::write(&path, pdf).unwrap();
-    let output = std::process::Command::new("pdftotext")
-        .arg(&path)
-        .arg("-")
-        .output()
-        .expect("pdftotext (poppler-utils) runs");
-    let text: String = String::from_utf8_lossy(&output.stdout)
-        .split_whitespace()
-        .collect();
+    let text = agreement_text(&app, &data, "A-LEAP").await;
     assert!(text.contains("2028-02-29"), "{text}");
 
     let renewal = |data: &Path| {

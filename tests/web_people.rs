@@ -324,6 +324,27 @@ async fn file_with(
         .await
 }
 
+/// The owner files new_combined on the page and the window accepts it on
+/// its page: the owner's browser (signed in), the window's, and the
+/// filing's number.
+async fn accepted_on_the_pages(
+    router: &Router,
+    applicant: &str,
+    key: char,
+) -> (Browser, Browser, String) {
+    let mut owner = Browser::new(router);
+    owner.sign_in("owner@applicant.cn").await;
+    let id = filing_id(&file(&mut owner, applicant, &key.to_string().repeat(64)).await);
+    let mut window = Browser::new(router);
+    window.sign_in("window@staff.cn").await;
+    let path = format!("/filings/{id}");
+    let page = window
+        .submit(&path, &format!("{path}/act"), &[("action", "accept")])
+        .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    (owner, window, id)
+}
+
 fn filing_id(page: &Page) -> String {
     assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
     page.location()
@@ -2574,15 +2595,7 @@ async fn calendar_file_added_by_hand_on(day: Day) {
         "first start"
     );
     let router = onewindow::web::router(app.clone());
-    let mut owner = Browser::new(&router);
-    owner.sign_in("owner@applicant.cn").await;
-    let id = filing_id(&file(&mut owner, "手工日历医养", &"d".repeat(64)).await);
-    let mut window = Browser::new(&router);
-    window.sign_in("window@staff.cn").await;
-    let path = format!("/filings/{id}");
-    window
-        .submit(&path, &format!("{path}/act"), &[("action", "accept")])
-        .await;
+    let (owner, window, id) = accepted_on_the_pages(&router, "手工日历医养", 'd').await;
     let due = app
         .filing(&id, app.today())
         .await
@@ -2645,16 +2658,7 @@ async fn policy_staff_add_a_calendar_year_on(day: Day) {
     let app = Arc::new(App::open(config).await.unwrap());
     people(&app).await;
     let router = onewindow::web::router(app.clone());
-    let mut owner = Browser::new(&router);
-    owner.sign_in("owner@applicant.cn").await;
-    let id = filing_id(&file(&mut owner, "日历医养", &"c".repeat(64)).await);
-    let mut window = Browser::new(&router);
-    window.sign_in("window@staff.cn").await;
-    let path = format!("/filings/{id}");
-    let page = window
-        .submit(&path, &format!("{path}/act"), &[("action", "accept")])
-        .await;
-    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    let (_owner, _window, id) = accepted_on_the_pages(&router, "日历医养", 'c').await;
     let view = app.filing(&id, app.today()).await.unwrap();
     let due = view
         .steps
@@ -2819,16 +2823,8 @@ async fn a_filing_accepted_on_the_last_working_day_of_the_year() {
     assert_eq!(app.calendar().provisional_years(), vec![2027, 2028]);
     people(&app).await;
     let router = onewindow::web::router(app.clone());
-    let mut owner = Browser::new(&router);
-    owner.sign_in("owner@applicant.cn").await;
-    let id = filing_id(&file(&mut owner, "岁末医养", &"e".repeat(64)).await);
-    let mut window = Browser::new(&router);
-    window.sign_in("window@staff.cn").await;
+    let (mut owner, _window, id) = accepted_on_the_pages(&router, "岁末医养", 'e').await;
     let path = format!("/filings/{id}");
-    let page = window
-        .submit(&path, &format!("{path}/act"), &[("action", "accept")])
-        .await;
-    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
 
     let view = app.filing(&id, app.today()).await.unwrap();
     assert_eq!(view.status, "in_review");
@@ -2883,15 +2879,9 @@ async fn a_filing_accepted_on_the_last_working_day_of_the_year() {
 #[tokio::test]
 async fn only_the_steps_department_claims_or_releases_it() {
     let (app, router) = product("web-claims", onewindow::app::DEFAULT_MAX_UPLOAD).await;
-    let mut owner = Browser::new(&router);
-    owner.sign_in("owner@applicant.cn").await;
-    let id = filing_id(&file(&mut owner, "认领医养", &"f".repeat(64)).await);
+    let (_owner, mut window, id) = accepted_on_the_pages(&router, "认领医养", 'f').await;
     let path = format!("/filings/{id}");
     let act = format!("{path}/act");
-    let mut window = Browser::new(&router);
-    window.sign_in("window@staff.cn").await;
-    let page = window.submit(&path, &act, &[("action", "accept")]).await;
-    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
     let view = app.filing(&id, app.today()).await.unwrap();
     let step_of = |department: &str, state: &str| {
         view.steps
