@@ -359,3 +359,39 @@ fn no_test_reads_the_wall_clock() {
         );
     }
 }
+
+/// The web parses, calls `app`, renders. The files that still name the
+/// engine or the checked definition's types are listed here and may only
+/// become fewer (issue 19: each use case's decisions belong in `app`). No
+/// web file names the engine's commands or a filing's state: actions are
+/// `app::actions::ActionRequest`, carried out by `App::carry_out`.
+#[test]
+fn the_web_names_the_engine_only_where_listed() {
+    const ALLOWED: [&str; 4] = [
+        "src/web/api.rs",   // engine::{Applicant, Upload, Problem}: wire types of a filing
+        "src/web/apply.rs", // dsl::ir field types and engine::submission: the generated form
+        "src/web/error.rs", // engine::Problem: every problem by field
+        "src/web/input.rs", // engine::Problem: the API's refusals by field
+    ];
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let web = sources(&root.join("src/web"));
+    assert!(web.len() >= 10, "the web's files were found");
+    for (path, text) in web {
+        let relative = path
+            .strip_prefix(&format!("{}/", root.display()))
+            .unwrap_or(&path)
+            .to_string();
+        for forbidden in [
+            "crate::engine::Command",
+            "crate::engine::state",
+            "engine::transition",
+        ] {
+            assert!(!text.contains(forbidden), "{relative} names `{forbidden}`");
+        }
+        let names = text.contains("crate::engine") || text.contains("crate::dsl::ir");
+        assert!(
+            !names || ALLOWED.contains(&relative.as_str()),
+            "{relative} names the engine or dsl::ir: go through app"
+        );
+    }
+}

@@ -20,16 +20,16 @@ use serde::Deserialize;
 
 use super::auth::Web;
 use super::error::WebError;
-use super::filing::{carry_out, ActionRequest};
 use super::input::{FileBody, JsonBody, PathOf, QueryOf};
 use super::public::{procedure_list, Notice, Procedure};
 use super::routes::{Audience::Anyone, Route, APPLICANT, FILING, STAFF};
 use crate::app::access::ProgressView;
 use crate::app::accounts::Account;
+use crate::app::actions::ActionRequest;
 use crate::app::views::VerifiedDocument;
 use crate::app::views::{FilingSummary, FilingView, QueueItem};
 use crate::app::App;
-use crate::app::{AppError, NewFiling, QueueFilter, QueuePage};
+use crate::app::{AppError, NewFiling};
 use crate::engine::{Applicant, Upload};
 
 pub fn routes() -> Vec<Route> {
@@ -327,7 +327,7 @@ async fn act(
     PathOf(id): PathOf<String>,
     JsonBody(request): JsonBody<ActionRequest>,
 ) -> Result<Json<FilingView>, Problem> {
-    carry_out(&web, &account, &id, &request).await?;
+    web.app.carry_out(&account, &id, &request).await?;
     Ok(Json(
         web.app.filing_for(&account, &id, web.app.today()).await?,
     ))
@@ -350,20 +350,10 @@ async fn inbox(
     Bearer(account): Bearer,
     QueryOf(query): QueryOf<InboxQuery>,
 ) -> Result<Json<Vec<QueueItem>>, Problem> {
-    let filter = match query.filter.as_deref() {
-        Some("mine") => QueueFilter::ClaimedBy(account.email.clone()),
-        Some("unclaimed") => QueueFilter::Unclaimed,
-        Some("overdue") => QueueFilter::Overdue,
-        _ => QueueFilter::All,
-    };
-    let page = QueuePage {
-        department: account.department.clone().unwrap_or_default(),
-        filter,
-        today: app.today(),
-        limit: 200,
-        offset: query.offset.max(0),
-    };
-    Ok(Json(app.queue(&page).await?))
+    let filter = query.filter.as_deref().unwrap_or("all");
+    Ok(Json(
+        app.inbox_of(&account, filter, 200, query.offset).await?,
+    ))
 }
 
 /// A filing's progress by its number and query code; 404 when they do not match.

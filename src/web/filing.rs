@@ -17,10 +17,9 @@ use super::page::{day, level_words, render, state_words, Nav};
 use super::routes::{Route, APPLICANT, FILING, HEAD};
 use crate::app::access::{DocumentView, FilingDetail};
 use crate::app::accounts::{random_token, Account, Role};
+use crate::app::actions::ActionRequest;
 use crate::app::ratings::{RatingView, LEVELS};
 use crate::app::views::{FilingView, StepView};
-use crate::engine::state::PauseKind;
-use crate::engine::Command;
 
 pub fn routes() -> Vec<Route> {
     vec![
@@ -216,33 +215,6 @@ async fn filing_page(
     })
 }
 
-/// An action on a filing, as a page's form or the JSON API sends it: the
-/// one wire type both turn into the engine's command.
-#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
-pub(super) struct ActionRequest {
-    /// `accept`, `correct`, `refuse_intake`, `approve`, `file`, `refuse`,
-    /// `step_correct`, `pause`, `resume`, `extend`, `withdraw`, `claim`, `release`.
-    pub action: String,
-    #[serde(default)]
-    pub step: Option<usize>,
-    /// Refusal reasons, one each.
-    #[serde(default)]
-    pub reasons: Vec<String>,
-    /// Correction items: material ids or free text.
-    #[serde(default)]
-    pub items: Vec<String>,
-    /// A pause's kind: `expert_review`, `inspection`, `appraisal`, `hearing`.
-    #[serde(default)]
-    pub kind: Option<String>,
-    #[serde(default)]
-    pub days: Option<u32>,
-    #[serde(default)]
-    pub reason: Option<String>,
-    /// The revision the actor saw; a filing that moved on is a conflict.
-    #[serde(default)]
-    pub revision: Option<i64>,
-}
-
 /// Lines of a text box, trimmed, empty ones dropped.
 fn lines(text: Option<&String>) -> Vec<String> {
     text.map(|t| {
@@ -270,130 +242,26 @@ fn parsed<T: std::str::FromStr>(
         .transpose()
 }
 
-impl ActionRequest {
-    /// A page's form: ticked `item:ID` boxes and an `other` text box make
-    /// the items; text boxes hold one reason per line.
-    fn from_form(form: &HashMap<String, String>) -> Result<ActionRequest, WebError> {
-        let mut items: Vec<String> = form
-            .keys()
-            .filter_map(|key| key.strip_prefix("item:"))
-            .map(str::to_string)
-            .collect();
-        items.sort();
-        items.extend(lines(form.get("other")));
-        Ok(ActionRequest {
-            action: form.get("action").cloned().unwrap_or_default(),
-            step: parsed(form, "step")?,
-            reasons: lines(form.get("reasons")),
-            items,
-            kind: form.get("kind").cloned(),
-            days: parsed(form, "days")?,
-            reason: form.get("reason").cloned(),
-            revision: parsed(form, "revision")?,
-        })
-    }
-
-    fn step(&self) -> Result<usize, WebError> {
-        self.step
-            .ok_or_else(|| WebError::BadRequest("缺少环节（step）".to_string()))
-    }
-
-    /// The engine's command; claiming and releasing are not commands.
-    pub fn command(&self) -> Result<Command, WebError> {
-        let reason = || {
-            self.reason
-                .as_deref()
-                .unwrap_or_default()
-                .trim()
-                .to_string()
-        };
-        Ok(match self.action.as_str() {
-            "accept" => Command::Accept,
-            "correct" => Command::RequestCorrection {
-                items: self.items.clone(),
-            },
-            "refuse_intake" => Command::RefuseToAccept {
-                reasons: self.reasons.clone(),
-            },
-            "approve" => Command::Approve { step: self.step()? },
-            "file" => Command::File { step: self.step()? },
-            "refuse" => Command::Refuse {
-                step: self.step()?,
-                reasons: self.reasons.clone(),
-            },
-            "step_correct" => Command::RequestStepCorrection {
-                step: self.step()?,
-                items: self.items.clone(),
-            },
-            "pause" => Command::Pause {
-                step: self.step()?,
-                kind: pause_kind(self.kind.as_deref())?,
-                days: self
-                    .days
-                    .filter(|d| *d > 0)
-                    .ok_or_else(|| WebError::BadRequest("请填写所需工作日".to_string()))?,
-                reason: reason(),
-            },
-            "resume" => Command::Resume { step: self.step()? },
-            "extend" => Command::Extend { reason: reason() },
-            "withdraw" => Command::Withdraw { reason: reason() },
-            other => return Err(WebError::BadRequest(format!("没有操作“{other}”"))),
-        })
-    }
-}
-
-fn pause_kind(text: Option<&str>) -> Result<PauseKind, WebError> {
-    Ok(match text {
-        Some("expert_review") => PauseKind::ExpertReview,
-        Some("inspection") => PauseKind::Inspection,
-        Some("appraisal") => PauseKind::Appraisal,
-        Some("hearing") => PauseKind::Hearing,
-        _ => return Err(WebError::BadRequest("请选择中止计时的事由".to_string())),
+/// An action as a page's form posts it: ticked `item:ID` boxes and an
+/// `other` text box make the items; text boxes hold one reason per line.
+fn action_from_form(form: &HashMap<String, String>) -> Result<ActionRequest, WebError> {
+    let mut items: Vec<String> = form
+        .keys()
+        .filter_map(|key| key.strip_prefix("item:"))
+        .map(str::to_string)
+        .collect();
+    items.sort();
+    items.extend(lines(form.get("other")));
+    Ok(ActionRequest {
+        action: form.get("action").cloned().unwrap_or_default(),
+        step: parsed(form, "step")?,
+        reasons: lines(form.get("reasons")),
+        items,
+        kind: form.get("kind").cloned(),
+        days: parsed(form, "days")?,
+        reason: form.get("reason").cloned(),
+        revision: parsed(form, "revision")?,
     })
-}
-
-/// Carries out an action of a signed-in account: a claim, a release or a
-/// command; what the page says afterwards.
-pub(super) async fn carry_out(
-    web: &Web,
-    account: &Account,
-    id: &str,
-    request: &ActionRequest,
-) -> Result<&'static str, WebError> {
-    let now = web.app.now();
-    match request.action.as_str() {
-        "claim" | "release" => {
-            let take = request.action == "claim";
-            let held = web
-                .app
-                .claim_as(account, id, request.step, take, now)
-                .await?;
-            Ok(match (take, held) {
-                (true, true) => "claim",
-                (true, false) => "taken",
-                (false, _) => "release",
-            })
-        }
-        _ => {
-            let command = request.command()?;
-            web.app
-                .act_as(account, id, command, request.revision, None, now)
-                .await?;
-            Ok(match request.action.as_str() {
-                "accept" => "accept",
-                "correct" => "correct",
-                "refuse_intake" => "refuse_intake",
-                "approve" => "approve",
-                "file" => "file",
-                "refuse" => "refuse",
-                "step_correct" => "step_correct",
-                "pause" => "pause",
-                "resume" => "resume",
-                "extend" => "extend",
-                _ => "withdraw",
-            })
-        }
-    }
 }
 
 async fn act(
@@ -403,9 +271,9 @@ async fn act(
 ) -> Result<Response, WebError> {
     let Posted { viewer, form, .. } = posted;
     let account = viewer.signed_in()?;
-    let request = ActionRequest::from_form(&form)?;
-    let done = carry_out(&web, account, &id, &request).await?;
-    Ok(Redirect::to(&format!("/filings/{id}?done={done}")).into_response())
+    let request = action_from_form(&form)?;
+    let done = web.app.carry_out(account, &id, &request).await?;
+    Ok(Redirect::to(&format!("/filings/{id}?done={}", done.name())).into_response())
 }
 
 /// The applicant answers a correction with files.
@@ -439,9 +307,8 @@ async fn upload_answer(
     let (typed, files) = read_multipart(&viewer, multipart).await?;
     let (uploads, problems) = store_files(&web, &account, files).await?;
     if !problems.is_empty() {
-        return Err(WebError::BadRequest(crate::engine::Problem::list(
-            &problems,
-        )));
+        // Said as any invalid input is: every problem, by its material.
+        return Err(crate::app::AppError::Invalid(problems).into());
     }
     if uploads.is_empty() {
         return Err(WebError::BadRequest("请选择要提交的文件".to_string()));

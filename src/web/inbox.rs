@@ -11,7 +11,6 @@ use super::auth::{Viewer, Web};
 use super::error::WebError;
 use super::page::{day, level_words, provisional_years, render, Nav};
 use super::routes::{Route, STAFF};
-use crate::app::{QueueFilter, QueuePage};
 
 pub fn routes() -> Vec<Route> {
     vec![Route::get("/inbox", STAFF, inbox)]
@@ -57,22 +56,9 @@ async fn inbox(
     let account = viewer.signed_in()?;
     let department = account.department.clone().unwrap_or_default();
     let chosen = query.filter.as_deref().unwrap_or("all");
-    let filter = match chosen {
-        "mine" => QueueFilter::ClaimedBy(account.email.clone()),
-        "unclaimed" => QueueFilter::Unclaimed,
-        "overdue" => QueueFilter::Overdue,
-        _ => QueueFilter::All,
-    };
-    let today = web.app.today();
     let items = web
         .app
-        .queue(&QueuePage {
-            department: department.clone(),
-            filter,
-            today,
-            limit: PAGE,
-            offset: 0,
-        })
+        .inbox_of(account, chosen, PAGE, 0)
         .await?
         .into_iter()
         .map(|item| {
