@@ -1235,6 +1235,21 @@ async fn api(
     (status, headers, json)
 }
 
+/// A sample PDF uploaded through the API with `token`: its SHA-256.
+async fn api_upload(router: &Router, token: &str) -> String {
+    let (status, _, upload) = api(
+        router,
+        "POST",
+        "/api/v1/uploads?name=application.pdf",
+        Some(token),
+        Some(("application/pdf", sample_pdf())),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{upload}");
+    upload["sha256"].as_str().unwrap().to_string()
+}
+
 fn json(value: &serde_json::Value) -> Option<(&'static str, Vec<u8>)> {
     Some(("application/json", serde_json::to_vec(value).unwrap()))
 }
@@ -1268,16 +1283,7 @@ async fn the_api_files_acts_and_answers_with_bearer_tokens() {
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 
     // Upload, then file referring to it.
-    let (status, _, upload) = api(
-        &router,
-        "POST",
-        "/api/v1/uploads?name=application.pdf",
-        Some(&owner),
-        Some(("application/pdf", sample_pdf())),
-        None,
-    )
-    .await;
-    assert_eq!(status, StatusCode::CREATED, "{upload}");
+    let upload = serde_json::json!({ "sha256": api_upload(&router, &owner).await });
     let (status, _, problem) = api(
         &router,
         "POST",
@@ -3099,17 +3105,7 @@ async fn the_api_refuses_bad_input_as_problems_in_chinese() {
 
     // The same key with the same body files once; with another body it is
     // refused, and the first filing stays as it was.
-    let (status, _, upload) = api(
-        &router,
-        "POST",
-        "/api/v1/uploads?name=application.pdf",
-        Some(&token),
-        Some(("application/pdf", sample_pdf())),
-        None,
-    )
-    .await;
-    assert_eq!(status, StatusCode::CREATED, "{upload}");
-    let sha256 = upload["sha256"].as_str().unwrap();
+    let sha256 = &api_upload(&router, &token).await;
     // The same limits at every door: a 5,000,000-character name is
     // refused by the API as by the form.
     let long = api_filing(sha256, &"x".repeat(5_000_000));
