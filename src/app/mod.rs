@@ -265,15 +265,15 @@ impl App {
         self.store.calendar()
     }
 
-    /// The current version of a workflow.
-    ///
-    /// # Errors
-    /// [`AppError::NotFound`] naming the workflows there are.
     /// The ids of the workflows in service, in order.
     pub fn workflow_ids(&self) -> Vec<String> {
         self.store.workflow_ids()
     }
 
+    /// The current version of a workflow.
+    ///
+    /// # Errors
+    /// [`AppError::NotFound`] naming the workflows there are.
     pub fn workflow(&self, id: &str) -> Result<Arc<Workflow>, AppError> {
         self.store.workflow(id).ok_or_else(|| {
             AppError::NotFound(format!(
