@@ -113,13 +113,22 @@ impl ActionRequest {
         self.step.ok_or_else(|| wrong("step", "缺少环节（step）"))
     }
 
+    /// Which action this is.
+    ///
+    /// # Errors
+    /// [`AppError::Invalid`]: no such action.
+    pub fn done(&self) -> Result<Done, AppError> {
+        Done::named(&self.action)
+            .filter(|done| *done != Done::Taken)
+            .ok_or_else(|| wrong("action", &format!("没有操作“{}”", self.action)))
+    }
+
     /// The engine's command of this action (`None` for claiming and
     /// releasing, which are not commands).
     ///
     /// # Errors
-    /// [`AppError::Invalid`]: no such action, a step or a pause's kind or
-    /// days missing.
-    pub fn command(&self) -> Result<Option<Command>, AppError> {
+    /// [`AppError::Invalid`]: a step or a pause's kind or days missing.
+    pub fn command(&self, action: Done) -> Result<Option<Command>, AppError> {
         let reason = || {
             self.reason
                 .as_deref()
@@ -127,9 +136,6 @@ impl ActionRequest {
                 .trim()
                 .to_string()
         };
-        let action = Done::named(&self.action)
-            .filter(|done| *done != Done::Taken)
-            .ok_or_else(|| wrong("action", &format!("没有操作“{}”", self.action)))?;
         Ok(Some(match action {
             Done::Claim | Done::Release | Done::Taken => return Ok(None),
             Done::Accept => Command::Accept,
@@ -190,9 +196,10 @@ impl App {
         request: &ActionRequest,
     ) -> Result<Done, AppError> {
         let now = self.now();
-        match request.command()? {
+        let action = request.done()?;
+        match request.command(action)? {
             None => {
-                let take = request.action == Done::Claim.name();
+                let take = action == Done::Claim;
                 let held = self.claim_as(account, id, request.step, take, now).await?;
                 Ok(match (take, held) {
                     (true, true) => Done::Claim,
@@ -203,7 +210,7 @@ impl App {
             Some(command) => {
                 self.act_as(account, id, command, request.revision, None, now)
                     .await?;
-                Ok(Done::named(&request.action).unwrap_or(Done::Withdraw))
+                Ok(action)
             }
         }
     }
@@ -250,6 +257,6 @@ mod tests {
             action: String::new(),
             ..ActionRequest::default()
         };
-        assert!(matches!(unknown.command(), Err(AppError::Invalid(_))));
+        assert!(matches!(unknown.done(), Err(AppError::Invalid(_))));
     }
 }

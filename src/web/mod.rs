@@ -115,14 +115,10 @@ pub(crate) enum Framing {
 /// nothing loaded from elsewhere, no type sniffing; nothing kept in a cache
 /// that a signed-in person was shown; over https, HSTS.
 async fn security_headers(State(web): State<Web>, request: Request, next: Next) -> Response {
-    let signed_in = request.headers().contains_key(header::AUTHORIZATION)
-        || request
-            .headers()
-            .get_all(header::COOKIE)
-            .iter()
-            .filter_map(|value| value.to_str().ok())
-            .any(|value| value.contains(&format!("{}=", auth::SESSION_COOKIE)));
-    let mut response = next.run(request).await;
+    let (parts, body) = request.into_parts();
+    let signed_in = parts.headers.contains_key(header::AUTHORIZATION)
+        || auth::cookie(&parts, auth::SESSION_COOKIE).is_some();
+    let mut response = next.run(Request::from_parts(parts, body)).await;
     let framing = response
         .extensions()
         .get::<Framing>()
