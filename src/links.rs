@@ -25,6 +25,16 @@ impl Links {
         format!("{}/filings/{}", self.base, segment(id))
     }
 
+    /// The page that opens a registered account (its mailed link).
+    pub fn confirm_registration(&self, token: &str) -> String {
+        format!("{}/register/confirm?token={}", self.base, segment(token))
+    }
+
+    /// The sign-in page.
+    pub fn sign_in(&self) -> String {
+        format!("{}/login", self.base)
+    }
+
     /// The public verification page of a document, which its QR code carries.
     pub fn verify(&self, code: &str) -> String {
         format!("{}/verify/{}", self.base, segment(code))

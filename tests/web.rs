@@ -448,6 +448,8 @@ async fn a_filing_end_to_end_in_chromium() {
         .arg(&shots)
         .arg("--work")
         .arg(data.join("e2e-work"))
+        .arg("--mail")
+        .arg(data.join("mail"))
         .output()
         .expect("node runs (./run test installs Node.js, Chromium and web/a11y's packages)");
     let _ = server.kill();
@@ -821,4 +823,70 @@ fn a_burst_survives_sigkill_and_every_answered_submission_exists_once() {
     let audit = cli_output(&data, &["audit", "verify"], &[]);
     assert!(audit.starts_with("audit chain intact"), "{audit}");
     assert!(sent.load(std::sync::atomic::Ordering::SeqCst) >= answered.len());
+}
+
+/// The API is what its description says, checked by a tool no one here
+/// wrote: schemathesis (PyPI, pinned in `tests/requirements.txt`) against a
+/// running server, every check on (`tests/schemathesis/schemathesis.toml`
+/// says where a schema-valid request may still meet a 422, and why), once
+/// without a token and once with each kind of account's: the applicant,
+/// the window and a reviewing department. Zero failures; the count of
+/// cases each run generated is printed.
+#[test]
+fn the_api_is_what_its_description_says() {
+    let data = scratch("web-schemathesis");
+    // The first start files the samples; the second in parallel review.
+    let (mut server, port) = serve(&data, &["--no-worker"]);
+    let filing = format!("SAMPLE-{}-2", common::days::ORDINARY_DAY.strftime("%Y%m%d"));
+    let config = root().join("tests/schemathesis/schemathesis.toml");
+    let mut failures = Vec::new();
+    for visitor in [
+        None,
+        Some("applicant@sample.onewindow.cn"),
+        Some("window@sample.onewindow.cn"),
+        Some("health@sample.onewindow.cn"),
+    ] {
+        let mut run = Command::new("schemathesis");
+        run.arg("--config-file")
+            .arg(&config)
+            .args(["run", "--checks", "all", "--seed", "20261116"])
+            .arg(format!("http://127.0.0.1:{port}/api/openapi.json"))
+            .env("ONEWINDOW_FILING", &filing)
+            .env("NO_COLOR", "1")
+            .env_remove("LD_PRELOAD");
+        if let Some(email) = visitor {
+            let token = cli_output(&data, &["user", "token", "--email", email], &[]);
+            run.args(["-H", &format!("Authorization: Bearer {}", token.trim())]);
+        }
+        let output = run
+            .output()
+            .expect("schemathesis runs (./run test installs it from tests/requirements.txt)");
+        let report = String::from_utf8_lossy(&output.stdout).to_string();
+        let cases = report
+            .lines()
+            .map(str::trim)
+            .find(|line| {
+                line.starts_with(|c: char| c.is_ascii_digit()) && line.contains(" generated, ")
+            })
+            .unwrap_or("no case count")
+            .trim()
+            .to_string();
+        println!(
+            "schemathesis as {}: {cases}",
+            visitor.unwrap_or("a visitor without a token")
+        );
+        assert!(
+            cases.contains(" generated, ") && cases.contains(" passed"),
+            "schemathesis ran no cases: {report}"
+        );
+        if !output.status.success() {
+            failures.push(format!(
+                "as {visitor:?}:\n{report}\n{}",
+                String::from_utf8_lossy(&output.stderr)
+            ));
+        }
+    }
+    server.kill().ok();
+    server.wait().ok();
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }

@@ -22,6 +22,8 @@ pub struct FilingDetail {
     pub rating: Option<RatingView>,
     /// The applicant's own query code (查询码), made the first time.
     pub query_code: Option<String>,
+    /// What this account may do to it now: the page shows these.
+    pub actions: super::actions::Actions,
 }
 
 /// A document of a filing as its page lists it.
@@ -92,12 +94,20 @@ impl App {
         } else {
             None
         };
+        let claims = self.store.claims_of(id).await?;
+        let calendar = self.store.calendar();
+        let context = crate::engine::transition::Context {
+            workflow: &workflow,
+            calendar: &calendar,
+        };
+        let actions = super::actions::Actions::of(context, &filing, account, &claims, self.now());
         Ok(FilingDetail {
             view: self.view(&filing, revision, today)?,
             documents: self.documents_of(id).await?,
-            claims: self.store.claims_of(id).await?,
+            claims,
             rating: self.store.rating(id).await?.map(RatingView::of),
             query_code,
+            actions,
         })
     }
 

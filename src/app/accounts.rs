@@ -16,14 +16,17 @@ use jiff::ToSpan as _;
 
 use super::{App, AppError};
 use crate::engine::{Actor, Problem};
-use crate::store::accounts::AccountRow;
 pub use crate::store::accounts::Role;
+use crate::store::accounts::{AccountRow, Registration};
 use crate::store::audit::sha256_hex;
+use crate::store::outbox::{AccountMail, Job, Letter};
 
 /// The shortest password accepted.
 pub const MIN_PASSWORD: usize = 10;
 /// The longest password accepted (argon2 is fed no more than this).
 pub const MAX_PASSWORD: usize = 256;
+/// How long a registration's mailed link opens the account.
+pub const REGISTRATION_HOURS: i64 = 24;
 /// How long a session lasts from sign-in.
 pub const SESSION_HOURS: i64 = 12;
 
@@ -279,17 +282,22 @@ impl App {
         Ok(Account::of(row))
     }
 
-    /// An applicant registers themselves.
+    /// An applicant registers themselves. Every problem of the form is
+    /// told at once, but never whether the address has an account: either
+    /// way the answer is the same, the same work is done, and a mail goes
+    /// to the address — a link that opens the account
+    /// ([`App::confirm_registration`], for [`REGISTRATION_HOURS`]), or a
+    /// note that it has one already.
     ///
     /// # Errors
-    /// As [`App::add_account`].
+    /// [`AppError::Invalid`] with every problem of the form; a store failure.
     pub async fn register(
         &self,
         email: &str,
         name: &str,
         password: &str,
         now: DateTime,
-    ) -> Result<Account, AppError> {
+    ) -> Result<(), AppError> {
         let account = NewAccount {
             email: email.to_string(),
             name: name.to_string(),
@@ -297,7 +305,75 @@ impl App {
             department: None,
             password: password.to_string(),
         };
-        self.add_account(account, "self", now).await
+        let problems = self.account_problems(&account);
+        if !problems.is_empty() {
+            return Err(AppError::Invalid(problems));
+        }
+        let email = normalize_email(email);
+        let name = name.trim().to_string();
+        // Hashed whether or not it is kept, so timing tells nothing.
+        let password_hash = hash_password(password)?;
+        let letter = if self.store.account(&email).await?.is_some() {
+            Letter::Known
+        } else {
+            let token = random_token();
+            let expires = now
+                .checked_add(REGISTRATION_HOURS.hours())
+                .map_err(|error| AppError::Config(error.to_string()))?;
+            self.store
+                .insert_registration(&Registration {
+                    token_hash: sha256_hex(token.as_bytes()),
+                    email: email.clone(),
+                    name: name.clone(),
+                    password_hash,
+                    created_at: now.to_string(),
+                    expires_at: expires.to_string(),
+                })
+                .await?;
+            Letter::Confirm { token }
+        };
+        let mail = Job::Account(AccountMail {
+            to: email,
+            name,
+            letter,
+        });
+        self.store.enqueue("", &[mail], now).await?;
+        Ok(())
+    }
+
+    /// Opens the account of a registration by its mailed link, once, and
+    /// signs it in; `None` for a link that is wrong, used or expired (or
+    /// whose address got an account meanwhile).
+    ///
+    /// # Errors
+    /// A store failure.
+    pub async fn confirm_registration(
+        &self,
+        token: &str,
+        now: DateTime,
+    ) -> Result<Option<(Account, SessionToken)>, AppError> {
+        let taken = self
+            .store
+            .take_registration(&sha256_hex(token.as_bytes()), &now.to_string())
+            .await?;
+        let Some(registration) = taken else {
+            return Ok(None);
+        };
+        let row = AccountRow {
+            email: registration.email,
+            name: registration.name,
+            role: Role::Applicant,
+            department: None,
+            password_hash: registration.password_hash,
+            created_at: now.to_string(),
+            created_by: "self".to_string(),
+        };
+        if !self.store.insert_account(&row).await? {
+            return Ok(None);
+        }
+        tracing::info!(email = %row.email, role = %row.role, by = "self", "account created");
+        let session = self.start_session(&row.email, now).await?;
+        Ok(Some((Account::of(row), session)))
     }
 
     /// Every account (for the administrator's page).
@@ -403,6 +479,12 @@ impl App {
         let Some(row) = row.filter(|_| matches) else {
             return Ok(None);
         };
+        let session = self.start_session(&row.email, now).await?;
+        Ok(Some((Account::of(row), session)))
+    }
+
+    /// A new session of an account, for [`SESSION_HOURS`].
+    async fn start_session(&self, email: &str, now: DateTime) -> Result<SessionToken, AppError> {
         let token = random_token();
         let expires = now
             .checked_add(SESSION_HOURS.hours())
@@ -410,12 +492,12 @@ impl App {
         self.store
             .insert_session(
                 &sha256_hex(token.as_bytes()),
-                &row.email,
+                email,
                 &now.to_string(),
                 &expires.to_string(),
             )
             .await?;
-        Ok(Some((Account::of(row), SessionToken(token))))
+        Ok(SessionToken(token))
     }
 
     /// The account of a session that has not expired.

@@ -25,7 +25,7 @@ use lettre::{AsyncSmtpTransport, AsyncTransport as _, Message, Tokio1Executor};
 use crate::dsl::ir::{NotifyEvent, Recipient};
 use crate::engine::Filing;
 use crate::links::Links;
-use crate::store::outbox::{Job, Kind, Notice};
+use crate::store::outbox::{AccountMail, Job, Kind, Letter, Notice};
 use crate::store::{Claim, OutboxRow, Store};
 
 /// The placeholders a mail template may use.
@@ -352,15 +352,19 @@ async fn compose(
     mailer: &Mailer,
     row: &OutboxRow,
 ) -> Result<Option<Message>, String> {
-    let Job::Notify(Notice {
-        recipients,
-        event,
-        step,
-        department,
-        told,
-    }) = row.job.clone()
-    else {
-        return Ok(None);
+    let (recipients, event, step, department, told) = match row.job.clone() {
+        Job::Notify(Notice {
+            recipients,
+            event,
+            step,
+            department,
+            told,
+        }) => (recipients, event, step, department, told),
+        Job::Account(mail) => {
+            let (subject, text) = account_letter(&mailer.links, &mail);
+            return message(mailer, row, subject, text, &[mail.to], Vec::new()).map(Some);
+        }
+        Job::Render { .. } => return Ok(None),
     };
     let (filing, _) = store.filing(&row.filing).await.map_err(|e| e.to_string())?;
     let workflow = store
@@ -380,6 +384,30 @@ async fn compose(
     let (subject, text) = mailer.templates.fill(event, &values);
     let attachments = decision_attachments(store, &filing, event, &department_id).await?;
     message(mailer, row, subject, text, &addresses, attachments).map(Some)
+}
+
+/// The subject and text of a mail about an account. Its words are the
+/// product's own (not a procedure's), so they live here, not among the
+/// policy staff's templates.
+fn account_letter(links: &Links, mail: &AccountMail) -> (String, String) {
+    match &mail.letter {
+        Letter::Confirm { token } => (
+            "请确认您的注册".to_string(),
+            format!(
+                "{}：\n\n您（或他人）使用本邮箱在医养结合机构一窗受理平台注册申请人账户。\n\n请打开以下链接完成注册（{}小时内有效，只能使用一次）：\n{}\n\n如果这不是您本人的操作，请忽略本邮件，不会开通任何账户。",
+                mail.name,
+                crate::app::accounts::REGISTRATION_HOURS,
+                links.confirm_registration(token)
+            ),
+        ),
+        Letter::Known => (
+            "您的邮箱已注册过账户".to_string(),
+            format!(
+                "您好：\n\n有人使用本邮箱在医养结合机构一窗受理平台注册申请人账户，但本邮箱已有账户，未作任何改动。\n\n请直接登录：{}\n\n如果这不是您本人的操作，请忽略本邮件。",
+                links.sign_in()
+            ),
+        ),
+    }
 }
 
 /// The placeholders' values for a filing's message.

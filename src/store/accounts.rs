@@ -87,6 +87,19 @@ pub struct AccountRow {
     pub created_by: String,
 }
 
+/// A registration waiting for its address to be confirmed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Registration {
+    pub token_hash: String,
+    pub email: String,
+    pub name: String,
+    pub password_hash: String,
+    pub created_at: String,
+    pub expires_at: String,
+}
+
+const REGISTRATION_COLUMNS: &str = "token_hash, email, name, password_hash, created_at, expires_at";
+
 const ACCOUNT_COLUMNS: &str =
     "email, name, role, department, password_hash, created_at, created_by";
 
@@ -162,6 +175,66 @@ impl Store {
             .fetch_one(&self.pool)
             .await?
             .try_get(0)?)
+    }
+
+    /// Keeps a registration until its address is confirmed (by its
+    /// link's hash), dropping the expired ones.
+    ///
+    /// # Errors
+    /// A database failure.
+    pub async fn insert_registration(&self, registration: &Registration) -> Result<(), StoreError> {
+        let purge = self
+            .shared
+            .sql
+            .rewrite("DELETE FROM registrations WHERE expires_at <= $1");
+        sqlx::query(&purge)
+            .bind(registration.created_at.clone())
+            .execute(&self.pool)
+            .await?;
+        let text = self.shared.sql.rewrite(&format!(
+            "INSERT INTO registrations ({REGISTRATION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"
+        ));
+        sqlx::query(&text)
+            .bind(registration.token_hash.clone())
+            .bind(registration.email.clone())
+            .bind(registration.name.clone())
+            .bind(registration.password_hash.clone())
+            .bind(registration.created_at.clone())
+            .bind(registration.expires_at.clone())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Takes the registration of a link's hash, once, unless expired.
+    ///
+    /// # Errors
+    /// A database failure.
+    pub async fn take_registration(
+        &self,
+        token_hash: &str,
+        now: &str,
+    ) -> Result<Option<Registration>, StoreError> {
+        let text = self.shared.sql.rewrite(&format!(
+            "DELETE FROM registrations WHERE token_hash = $1 AND expires_at > $2
+             RETURNING {REGISTRATION_COLUMNS}"
+        ));
+        let row = sqlx::query(&text)
+            .bind(token_hash.to_string())
+            .bind(now.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|row| {
+            Ok(Registration {
+                token_hash: row.try_get(0)?,
+                email: row.try_get(1)?,
+                name: row.try_get(2)?,
+                password_hash: row.try_get(3)?,
+                created_at: row.try_get(4)?,
+                expires_at: row.try_get(5)?,
+            })
+        })
+        .transpose()
     }
 
     /// Starts a session under a hashed token, ending the account's

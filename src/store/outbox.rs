@@ -75,13 +75,37 @@ pub enum Job {
         verify_code: String,
     },
     Notify(Notice),
+    /// A mail about an account, to an address (no filing's): the mailer
+    /// takes it as it takes a notification.
+    Account(AccountMail),
+}
+
+/// A mail about an account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountMail {
+    pub to: String,
+    pub name: String,
+    pub letter: Letter,
+}
+
+/// What an account mail says.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "letter", rename_all = "snake_case")]
+pub enum Letter {
+    /// Someone registered with this address: the link that opens the
+    /// account (its token; only its hash is stored beside the
+    /// registration).
+    Confirm { token: String },
+    /// Someone registered with an address that has an account already:
+    /// sign in, or reset the password at the window.
+    Known,
 }
 
 impl Job {
     pub fn kind(&self) -> Kind {
         match self {
             Job::Render { .. } => Kind::Render,
-            Job::Notify(_) => Kind::Notify,
+            Job::Notify(_) | Job::Account(_) => Kind::Notify,
         }
     }
 
@@ -113,6 +137,11 @@ mod tests {
                 step: None,
                 department: None,
                 told: Told::default(),
+            }),
+            Job::Account(AccountMail {
+                to: "a@b.cn".into(),
+                name: "某".into(),
+                letter: Letter::Confirm { token: "t".into() },
             }),
         ];
         for job in jobs {

@@ -11,7 +11,9 @@ use super::auth::{set_cookie, Posted, Viewer, Web, SESSION_COOKIE, VISITOR_COOKI
 use super::error::WebError;
 use super::page::{render, Nav};
 use super::routes::{Audience::Anyone, Route, ADMIN};
-use crate::app::accounts::{Account, NewAccount, Role, SignIn, SESSION_HOURS};
+use crate::app::accounts::{
+    normalize_email, Account, NewAccount, Role, SignIn, REGISTRATION_HOURS, SESSION_HOURS,
+};
 use crate::app::AppError;
 
 pub fn routes() -> Vec<Route> {
@@ -21,6 +23,8 @@ pub fn routes() -> Vec<Route> {
         Route::post("/logout", Anyone, logout),
         Route::get("/register", Anyone, register_page),
         Route::post("/register", Anyone, register),
+        Route::get("/register/confirm", Anyone, confirm_page),
+        Route::post("/register/confirm", Anyone, confirm),
         Route::get("/admin/accounts", ADMIN, accounts_page),
         Route::post("/admin/accounts", ADMIN, add_account),
     ]
@@ -175,14 +179,13 @@ async fn register(
         .register(&form.email, &form.name, &form.password, now)
         .await
     {
-        Ok(account) => {
-            let (_, token) = web
-                .app
-                .sign_in(&account.email, &form.password, now)
-                .await?
-                .ok_or_else(|| WebError::Internal("a new account could not sign in".into()))?;
-            Ok(signed_in(&web, &token.0, home(account.role)))
-        }
+        // The same answer whether or not the address has an account.
+        Ok(()) => Ok(render(&RegisteredPage {
+            nav: Nav::of(&viewer),
+            email: normalize_email(&form.email),
+            hours: REGISTRATION_HOURS,
+        })?
+        .into_response()),
         Err(AppError::Invalid(problems)) => {
             let page = render(&RegisterPage {
                 nav: Nav::of(&viewer),
@@ -194,6 +197,59 @@ async fn register(
         }
         Err(other) => Err(other.into()),
     }
+}
+
+#[derive(Template)]
+#[template(path = "registered.html")]
+struct RegisteredPage {
+    nav: Nav,
+    email: String,
+    hours: i64,
+}
+
+#[derive(Template)]
+#[template(path = "confirm.html")]
+struct ConfirmPage {
+    nav: Nav,
+    token: String,
+}
+
+#[derive(Deserialize)]
+struct ConfirmLink {
+    #[serde(default)]
+    token: String,
+}
+
+/// The mailed link asks once more: opening a link (a mail scanner may)
+/// changes nothing; the button does.
+async fn confirm_page(
+    viewer: Viewer,
+    Query(link): Query<ConfirmLink>,
+) -> Result<Html<String>, WebError> {
+    render(&ConfirmPage {
+        nav: Nav::of(&viewer),
+        token: link.token,
+    })
+}
+
+async fn confirm(
+    State(web): State<Web>,
+    posted: Posted<ConfirmLink>,
+) -> Result<Response, WebError> {
+    let Posted { viewer, form, .. } = posted;
+    let opened = web
+        .app
+        .confirm_registration(form.token.trim(), web.app.now())
+        .await?;
+    let Some((account, token)) = opened else {
+        return Err(WebError::Gone(format!(
+            "注册链接无效、已使用或已过期（{REGISTRATION_HOURS}小时内有效）。请重新注册；已完成注册的，请直接登录。"
+        )));
+    };
+    if let Some(old) = &viewer.session {
+        web.app.sign_out(old).await?;
+    }
+    Ok(signed_in(&web, &token.0, home(account.role)))
 }
 
 /// An account as the administrator's table shows it.

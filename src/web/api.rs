@@ -194,7 +194,11 @@ where
 #[into_params(parameter_in = Query)]
 struct UploadQuery {
     /// The file's name; its extension is the kind the content must be.
-    #[param(min_length = 3, max_length = 200, pattern = r"\.[A-Za-z0-9]+$")]
+    #[param(
+        min_length = 3,
+        max_length = 200,
+        pattern = r"\.(?:pdf|ofd|jpg|jpeg|png|doc|docx|xls|xlsx|PDF|OFD|JPG|JPEG|PNG|DOC|DOCX|XLS|XLSX)$"
+    )]
     name: String,
 }
 
@@ -203,7 +207,7 @@ struct UploadQuery {
     request_body(content = FileBytes, content_type = "application/octet-stream", description = "The file, as is"),
     security(("bearer" = [])),
     responses((status = 201, description = "Stored; refer to it by `sha256` when filing", body = Upload),
-        (status = 400, description = "Empty, too large, or not of the kind its name says", body = ProblemBody, content_type = "application/problem+json")))]
+        (status = 422, description = "Empty, or not a readable file of the kind its name says", body = ProblemBody, content_type = "application/problem+json")))]
 async fn upload(
     State(app): State<Arc<App>>,
     Bearer(account): Bearer,
@@ -223,14 +227,21 @@ struct FileBytes(Vec<u8>);
 /// A material of a new filing: a file uploaded before, by its hash.
 #[derive(Deserialize, utoipa::ToSchema)]
 struct MaterialRef {
+    /// As the upload answered: 64 lowercase hexadecimal digits.
+    #[schema(pattern = "^[0-9a-f]{64}$")]
     sha256: String,
+    #[schema(min_length = 1, max_length = 200)]
     name: String,
 }
 
 /// A new filing as an integrator sends it.
 #[derive(Deserialize, utoipa::ToSchema)]
 struct NewFilingRequest {
+    /// The procedure's id (`GET /api/v1/procedures`).
+    #[schema(pattern = "^[a-z][a-z0-9_]*$", max_length = 64)]
     workflow: String,
+    /// The applicant's name as the documents will print it.
+    #[schema(min_length = 1, max_length = 200)]
     applicant: String,
     #[serde(default)]
     form: serde_json::Map<String, serde_json::Value>,
@@ -445,7 +456,15 @@ impl utoipa::Modify for BearerScheme {
     }
 }
 
-async fn openapi() -> Json<utoipa::openapi::OpenApi> {
+/// The description, with the procedures in service as the values a new
+/// filing's `workflow` may take (they change as policy staff publish).
+async fn openapi(State(app): State<Arc<App>>) -> Json<serde_json::Value> {
     use utoipa::OpenApi as _;
-    Json(ApiDoc::openapi())
+    let mut document = serde_json::to_value(ApiDoc::openapi()).unwrap_or_default();
+    let workflow =
+        &mut document["components"]["schemas"]["NewFilingRequest"]["properties"]["workflow"];
+    if workflow.is_object() {
+        workflow["enum"] = serde_json::json!(app.workflow_ids());
+    }
+    Json(document)
 }

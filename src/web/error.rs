@@ -33,6 +33,8 @@ pub enum WebError {
     Refused(String),
     /// Someone else acted first (a step already decided, a filing moved on).
     Conflict(String),
+    /// A link that no longer opens anything (used or expired).
+    Gone(String),
     /// Something failed that the person cannot fix; logged, not shown.
     Internal(String),
 }
@@ -59,7 +61,8 @@ impl From<AppError> for WebError {
                 } else if other.is_conflict() {
                     WebError::Conflict("此事项在您打开页面后已有变化".to_string())
                 } else if let Some(message) = other.upload_refusal() {
-                    WebError::BadRequest(message.to_string())
+                    // Well-formed, but not a file of its kind (422).
+                    WebError::Unprocessable(vec![crate::engine::Problem::about("file", message)])
                 } else {
                     WebError::Internal(other.to_string())
                 }
@@ -118,6 +121,7 @@ impl WebError {
                 "请求格式不支持",
                 message.clone(),
             ),
+            WebError::Gone(message) => (StatusCode::GONE, "链接已失效", message.clone()),
             WebError::Refused(message) => (
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "无法办理",

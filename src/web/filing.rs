@@ -16,8 +16,8 @@ use super::error::WebError;
 use super::page::{day, level_words, render, state_words, Nav};
 use super::routes::{Route, APPLICANT, FILING, HEAD};
 use crate::app::access::{DocumentView, FilingDetail};
-use crate::app::accounts::{random_token, Account, Role};
-use crate::app::actions::ActionRequest;
+use crate::app::accounts::{random_token, Role};
+use crate::app::actions::{ActionRequest, Actions, Done};
 use crate::app::ratings::{RatingView, LEVELS};
 use crate::app::views::{FilingView, StepView};
 
@@ -53,25 +53,27 @@ struct StepRow {
     due_on: String,
     outcome: &'static str,
     reasons: Vec<String>,
-    /// Active and of the viewer's department: its actions are shown.
-    mine: bool,
-    paused: bool,
+    /// What the viewer may do on it ([`Actions`]); none: no actions shown.
+    may: Vec<Done>,
     claimed_by: Option<String>,
     grant_action: &'static str,
     grant_label: &'static str,
 }
 
-fn step_row(step: &StepView, account: &Account, claims: &[(Option<usize>, String)]) -> StepRow {
+impl StepRow {
+    fn may(&self, action: &str) -> bool {
+        self.may.iter().any(|done| done.name() == action)
+    }
+}
+
+fn step_row(step: &StepView, actions: &Actions, claims: &[(Option<usize>, String)]) -> StepRow {
     let level = step.level.map_or("", |level| level.name());
-    let active = step.state == "active";
-    let reviews = matches!(account.role, Role::Reviewer);
     StepRow {
         index: step.index,
         label: step.label.clone(),
         taken_by: step.taken_by.clone(),
         state: state_words(&step.state),
         level_label: level_words(level),
-        paused: level == "paused",
         level,
         since: day(step.since),
         due_on: day(step.due_on),
@@ -83,7 +85,7 @@ fn step_row(step: &StepView, account: &Account, claims: &[(Option<usize>, String
             _ => "",
         },
         reasons: step.reasons.clone(),
-        mine: active && reviews && step.department == account.department,
+        may: actions.on_step(step.index).to_vec(),
         claimed_by: claims
             .iter()
             .find(|(s, _)| *s == Some(step.index))
@@ -123,7 +125,11 @@ struct FilingPage {
     answering: bool,
     has_deferred: bool,
     open: bool,
+    /// The applicant may withdraw it.
+    withdraw: bool,
+    /// The window may take it in (accept, correct, refuse).
     window: bool,
+    /// The head may extend its limit.
     head: bool,
 }
 
@@ -142,7 +148,7 @@ impl FilingPage {
 }
 
 #[derive(Deserialize)]
-struct Done {
+struct DoneQuery {
     done: Option<String>,
 }
 
@@ -173,7 +179,7 @@ async fn filing_page(
     State(web): State<Web>,
     viewer: Viewer,
     Path(id): Path<String>,
-    Query(done): Query<Done>,
+    Query(done): Query<DoneQuery>,
 ) -> Result<Html<String>, WebError> {
     let account = viewer.signed_in()?;
     let today = web.app.today();
@@ -183,11 +189,12 @@ async fn filing_page(
         claims,
         rating,
         query_code,
+        actions,
     } = web.app.filing_detail(account, &id, today).await?;
     let steps = f
         .steps
         .iter()
-        .map(|s| step_row(s, account, &claims))
+        .map(|s| step_row(s, &actions, &claims))
         .collect();
     let decided = matches!(f.status.as_str(), "decided" | "not_accepted" | "withdrawn");
     let applicant = account.role == Role::Applicant;
@@ -209,8 +216,9 @@ async fn filing_page(
         has_deferred: applicant && f.materials.iter().any(|m| m.deferred),
         open: applicant && !decided,
         applicant,
-        window: account.role == Role::Window && f.status == "submitted",
-        head: account.role == Role::Head && f.status == "in_review",
+        withdraw: actions.filing.contains(&Done::Withdraw),
+        window: !actions.intake.is_empty(),
+        head: actions.filing.contains(&Done::Extend),
         f,
     })
 }
@@ -227,23 +235,9 @@ fn lines(text: Option<&String>) -> Vec<String> {
     .unwrap_or_default()
 }
 
-/// A number typed in a form; empty means not given.
-fn parsed<T: std::str::FromStr>(
-    form: &HashMap<String, String>,
-    key: &str,
-) -> Result<Option<T>, WebError> {
-    form.get(key)
-        .filter(|v| !v.trim().is_empty())
-        .map(|v| {
-            v.trim()
-                .parse()
-                .map_err(|_| WebError::BadRequest(format!("“{key}”应为数字")))
-        })
-        .transpose()
-}
-
 /// An action as a page's form posts it: ticked `item:ID` boxes and an
-/// `other` text box make the items; text boxes hold one reason per line.
+/// `other` text box make the items; text boxes hold one reason per line;
+/// numbers are typed. Read as the API reads its body ([`ActionRequest`]).
 fn action_from_form(form: &HashMap<String, String>) -> Result<ActionRequest, WebError> {
     let mut items: Vec<String> = form
         .keys()
@@ -252,16 +246,25 @@ fn action_from_form(form: &HashMap<String, String>) -> Result<ActionRequest, Web
         .collect();
     items.sort();
     items.extend(lines(form.get("other")));
-    Ok(ActionRequest {
-        action: form.get("action").cloned().unwrap_or_default(),
-        step: parsed(form, "step")?,
-        reasons: lines(form.get("reasons")),
-        items,
-        kind: form.get("kind").cloned(),
-        days: parsed(form, "days")?,
-        reason: form.get("reason").cloned(),
-        revision: parsed(form, "revision")?,
-    })
+    let mut sent = serde_json::json!({
+        "reasons": lines(form.get("reasons")),
+        "items": items,
+    });
+    let typed = |key: &str| form.get(key).map(|v| v.trim()).filter(|v| !v.is_empty());
+    for key in ["action", "kind", "reason"] {
+        if let Some(text) = form.get(key).filter(|v| !v.is_empty()) {
+            sent[key] = text.as_str().into();
+        }
+    }
+    for key in ["step", "days", "revision"] {
+        if let Some(number) = typed(key) {
+            let number: i64 = number
+                .parse()
+                .map_err(|_| WebError::BadRequest(format!("“{key}”应为数字")))?;
+            sent[key] = number.into();
+        }
+    }
+    super::input::from_value(sent)
 }
 
 async fn act(

@@ -65,19 +65,30 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     let value = match serde_path_to_error::deserialize::<_, T>(&mut deserializer) {
         Ok(value) => value,
-        Err(error) if error.inner().is_data() => {
-            let serde_message = error.inner().to_string();
-            let problem = FieldProblem {
-                subject: subject_of(&error.path().to_string(), &serde_message),
-                message: data_problem(&serde_message),
-            };
-            return Err(Problem::from(WebError::Unprocessable(vec![problem])));
-        }
+        Err(error) if error.inner().is_data() => return Err(Problem::from(unfit(&error))),
         Err(error) => return Err(not_json(error.inner())),
     };
     // Nothing but white space after the value.
     deserializer.end().map_err(|error| not_json(&error))?;
     Ok(value)
+}
+
+/// Reads `T` from a JSON value a page's form was turned into: what does
+/// not fit is refused as the API refuses it (422, by field).
+///
+/// # Errors
+/// [`WebError::Unprocessable`], naming the field.
+pub fn from_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, WebError> {
+    serde_path_to_error::deserialize(value).map_err(|error| unfit(&error))
+}
+
+/// A value that does not fit, by its field, in Chinese.
+fn unfit(error: &serde_path_to_error::Error<serde_json::Error>) -> WebError {
+    let serde_message = error.inner().to_string();
+    WebError::Unprocessable(vec![FieldProblem {
+        subject: subject_of(&error.path().to_string(), &serde_message),
+        message: data_problem(&serde_message),
+    }])
 }
 
 /// The field at fault: the path to the value, and for a missing field

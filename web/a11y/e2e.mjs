@@ -1,12 +1,14 @@
 // The whole path through the one window in Debian's headless Chromium, each
-// person in a browser session of their own: an applicant registers and files
+// person in a browser session of their own: an applicant registers (by the
+// link mailed to the address) and files
 // the new combined institution with its materials; the window accepts; health
 // and civil affairs decide their own parts in parallel; the applicant
 // downloads the permit; the public verifies it. Every page visited is
 // screenshot and checked with axe-core. One JSON line per page; the last
 // line is the summary. Exits 1 on a failed step or a serious violation.
 //   node e2e.mjs --base URL --accounts FILE --answers FILE --screenshots DIR --work DIR
-import { readFileSync, writeFileSync, mkdirSync } from "node:fs";
+//                --mail DIR (where the product writes its mail as .eml files)
+import { readFileSync, writeFileSync, mkdirSync, existsSync, readdirSync } from "node:fs";
 import { createRequire } from "node:module";
 import { chromium } from "playwright-core";
 
@@ -22,6 +24,7 @@ const accounts = JSON.parse(readFileSync(option("accounts"), "utf8"));
 const answers = JSON.parse(readFileSync(option("answers"), "utf8"));
 const shots = option("screenshots");
 const work = option("work");
+const mail = option("mail");
 mkdirSync(shots, { recursive: true });
 mkdirSync(work, { recursive: true });
 
@@ -105,6 +108,29 @@ async function attachFiles(page) {
   }
 }
 
+/** The first path matching `pattern` in a mail to `address` that the
+ * product wrote to the mail folder (its worker sends within seconds). */
+async function mailedLink(address, pattern) {
+  for (let tries = 0; tries < 300; tries++) {
+    const files = existsSync(mail) ? readdirSync(mail).filter((f) => f.endsWith(".eml")) : [];
+    for (const file of files) {
+      const raw = readFileSync(`${mail}/${file}`, "utf8");
+      if (!raw.includes(`To: ${address}`)) continue;
+      // Text parts are base64 or quoted-printable; the link is in one.
+      const decoded = [raw, raw.replace(/=\r?\n/g, "")];
+      for (const [, body] of raw.matchAll(/Content-Transfer-Encoding: base64\r?\n\r?\n([A-Za-z0-9+/=\r\n]+)/g)) {
+        decoded.push(Buffer.from(body.replace(/\s/g, ""), "base64").toString("utf8"));
+      }
+      for (const text of decoded) {
+        const found = text.match(pattern);
+        if (found) return found[0];
+      }
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`no mail to ${address} with ${pattern} in ${mail}`);
+}
+
 async function press(page, selector, name) {
   await Promise.all([page.waitForNavigation(), page.click(selector)]);
   const heading = await page.locator("h1").first().textContent();
@@ -129,6 +155,11 @@ try {
   await applicant.fill("#email", email);
   await applicant.fill("#password", "e2e-password-123");
   await Promise.all([applicant.waitForNavigation(), applicant.click("form[action='/register'] button")]);
+  await look(applicant, "register-check-mail");
+  // The address is confirmed by the link the product mailed to it.
+  await applicant.goto(`${base}${await mailedLink(email, /\/register\/confirm\?token=[0-9a-f]+/)}`);
+  await look(applicant, "register-confirm");
+  await Promise.all([applicant.waitForNavigation(), applicant.click("form[action='/register/confirm'] button")]);
   await look(applicant, "my-filings-empty");
 
   // … and files, with a mistake first: the error shows at its field.
