@@ -1174,3 +1174,48 @@ async fn a_version_published_joins_the_store_and_its_audit_chain_on_both_backend
         );
     }
 }
+
+/// A registration waiting for its address is taken once, by its link's
+/// hash, and not after it expires — on both backends.
+#[tokio::test]
+async fn a_registration_is_taken_once_and_not_after_it_expires() {
+    use onewindow::store::accounts::Registration;
+    for url in fresh_databases().await {
+        let store = open(&url).await;
+        let waiting = |hash: &str, expires_at: &str| Registration {
+            token_hash: hash.to_string(),
+            email: "new@applicant.cn".into(),
+            name: "新申请人".into(),
+            password_hash: "argon2-hash".into(),
+            created_at: "2026-11-16T10:00:00".into(),
+            expires_at: expires_at.to_string(),
+        };
+        let fresh = waiting("fresh", "2026-11-17T10:00:00");
+        store.insert_registration(&fresh).await.unwrap();
+        store
+            .insert_registration(&waiting("stale", "2026-11-16T11:00:00"))
+            .await
+            .unwrap();
+        let now = "2026-11-16T12:00:00";
+        assert_eq!(
+            store.take_registration("fresh", now).await.unwrap(),
+            Some(fresh),
+            "{url}"
+        );
+        assert_eq!(
+            store.take_registration("fresh", now).await.unwrap(),
+            None,
+            "{url}: once"
+        );
+        assert_eq!(
+            store.take_registration("stale", now).await.unwrap(),
+            None,
+            "{url}: expired"
+        );
+        assert_eq!(
+            store.take_registration("wrong", now).await.unwrap(),
+            None,
+            "{url}"
+        );
+    }
+}

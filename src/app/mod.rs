@@ -30,6 +30,9 @@ use std::sync::Arc;
 
 use jiff::civil::{Date, DateTime};
 
+/// The boundary's vocabulary the front ends share with the engine: a
+/// problem of the input by field, an uploaded file.
+pub use crate::engine::{Problem, Upload};
 pub use clock::Clock;
 pub use error::AppError;
 use views::{FilingSummary, FilingView, QueueItem, VerifiedDocument};
@@ -37,7 +40,7 @@ use views::{FilingSummary, FilingView, QueueItem, VerifiedDocument};
 use crate::calendar::Calendar;
 use crate::documents::numbering::normalize_code;
 use crate::dsl::Workflow;
-use crate::engine::{self, Actor, Applicant, Command, Upload};
+use crate::engine::{self, Actor, Applicant, Command};
 use crate::links::Links;
 use crate::project::{self, Paths};
 pub use crate::store::read::{QueueFilter, QueuePage};
@@ -94,6 +97,37 @@ impl Config {
             .or_else(|| url.strip_prefix("sqlite:"))?;
         let path = rest.split('?').next().unwrap_or(rest);
         (!path.is_empty() && path != ":memory:").then(|| PathBuf::from(path))
+    }
+}
+
+/// An application as a signed-in applicant sends it, through either door.
+#[derive(Debug, Clone)]
+pub struct Application {
+    pub workflow: String,
+    /// The applicant's name as the documents will print it.
+    pub applicant: String,
+    pub form: serde_json::Map<String, serde_json::Value>,
+    /// Uploaded materials by material id, as [`App::upload`] or
+    /// [`App::uploaded`] returned them.
+    pub materials: BTreeMap<String, Upload>,
+    /// The door's key for sending it once (the API's `Idempotency-Key`,
+    /// the form's hidden token), with the door it came through.
+    pub key: Option<(Door, String)>,
+}
+
+/// Where an application came in; keys of one door never meet another's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Door {
+    Pages,
+    Api,
+}
+
+impl Door {
+    fn name(self) -> &'static str {
+        match self {
+            Door::Pages => "web",
+            Door::Api => "api",
+        }
     }
 }
 
@@ -315,6 +349,37 @@ impl App {
         request.account = filing.account;
         let applied = self.store.apply(request).await?;
         self.view(&applied.filing, applied.revision, filing.now.date())
+    }
+
+    /// Files an application of a signed-in applicant: the one builder of a
+    /// new filing for the pages and the API (its applicant's address, its
+    /// account in the audit, its key, its time).
+    ///
+    /// # Errors
+    /// As [`App::submit`].
+    pub async fn submit_as(
+        &self,
+        account: &accounts::Account,
+        application: Application,
+    ) -> Result<FilingView, AppError> {
+        let key = application
+            .key
+            .map(|(door, key)| format!("{}:{}:{key}", door.name(), account.email));
+        self.submit(NewFiling {
+            id: None,
+            workflow: application.workflow,
+            applicant: Applicant {
+                name: application.applicant,
+                email: Some(account.email.clone()),
+            },
+            form: application.form,
+            facts: serde_json::Map::new(),
+            materials: application.materials,
+            key,
+            account: Some(account.email.clone()),
+            now: self.now(),
+        })
+        .await
     }
 
     /// Applies a command of an actor to a filing.

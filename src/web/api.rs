@@ -29,8 +29,7 @@ use crate::app::actions::ActionRequest;
 use crate::app::views::VerifiedDocument;
 use crate::app::views::{FilingSummary, FilingView, QueueItem};
 use crate::app::App;
-use crate::app::{AppError, NewFiling};
-use crate::engine::{Applicant, Upload};
+use crate::app::{AppError, Application, Door, Upload};
 
 pub fn routes() -> Vec<Route> {
     vec![
@@ -79,7 +78,7 @@ struct ProblemBody {
     detail: Option<String>,
     /// Every problem of the input, by field (`subject`), in Chinese.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    errors: Vec<crate::engine::Problem>,
+    errors: Vec<crate::app::Problem>,
 }
 
 impl IntoResponse for Problem {
@@ -266,28 +265,24 @@ async fn submit(
         .get("idempotency-key")
         .and_then(|v| v.to_str().ok())
         .filter(|k| !k.is_empty() && k.len() <= 128)
-        .map(|k| format!("api:{}:{k}", account.email));
+        .map(|k| (Door::Api, k.to_string()));
     let references = request
         .materials
         .into_iter()
         .map(|(material, r)| (material, (r.sha256, r.name)))
         .collect();
     let materials = app.uploaded(&account, references).await.map_err(invalid)?;
-    let filing = NewFiling {
-        id: None,
+    let application = Application {
         workflow: request.workflow,
-        applicant: Applicant {
-            name: request.applicant,
-            email: Some(account.email.clone()),
-        },
+        applicant: request.applicant,
         form: request.form,
-        facts: serde_json::Map::new(),
         materials,
         key,
-        account: Some(account.email.clone()),
-        now: app.now(),
     };
-    let view = app.submit(filing).await.map_err(invalid)?;
+    let view = app
+        .submit_as(&account, application)
+        .await
+        .map_err(invalid)?;
     let location = format!("/api/v1/filings/{}", view.id);
     Ok((
         StatusCode::CREATED,
@@ -386,7 +381,7 @@ async fn progress(
 #[openapi(
     info(title = "onewindow 一窗受理 JSON API", description = "医养结合机构一窗受理：申请、受理、审查、进度和文书核验"),
     paths(procedures, notice, document, upload, submit, my_filings, filing, act, inbox, progress),
-    components(schemas(ProblemBody, crate::engine::Problem)),
+    components(schemas(ProblemBody, crate::app::Problem)),
     modifiers(&BearerScheme, &Refusals),
     tags((name = "public", description = "No sign-in"),
         (name = "applicant", description = "An applicant's token"),

@@ -9,16 +9,15 @@ use axum::extract::{Multipart, Path, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 
-use super::auth::{Viewer, Web};
+use super::auth::{SignedIn, Viewer, Web};
 use super::error::WebError;
 use super::page::{day, render, Nav};
 use super::routes::{Route, APPLICANT};
 use crate::app::accounts::{random_token, Account};
-use crate::app::{AppError, NewFiling};
+use crate::app::{AppError, Application, Door, Problem, Upload};
 use crate::dsl::ir::{FieldType, Requirement, Value};
 use crate::dsl::Workflow;
 use crate::engine::submission::DEFAULT_KINDS;
-use crate::engine::{Applicant, Problem, Upload};
 
 pub fn routes() -> Vec<Route> {
     vec![
@@ -44,8 +43,10 @@ struct MyPage {
     filings: Vec<Row>,
 }
 
-async fn my_filings(State(web): State<Web>, viewer: Viewer) -> Result<Html<String>, WebError> {
-    let account = viewer.signed_in()?;
+async fn my_filings(
+    State(web): State<Web>,
+    SignedIn { account, viewer }: SignedIn,
+) -> Result<Html<String>, WebError> {
     let filings = web
         .app
         .filings_of(&account.email)
@@ -258,10 +259,9 @@ fn apply_page(
 
 async fn form_page(
     State(web): State<Web>,
-    viewer: Viewer,
+    SignedIn { viewer, account }: SignedIn,
     Path(id): Path<String>,
 ) -> Result<Html<String>, WebError> {
-    let account = viewer.signed_in()?;
     let workflow = web.app.workflow(&id)?;
     let refill = Refill {
         typed: &Typed::new(),
@@ -270,7 +270,7 @@ async fn form_page(
         applicant: account.name.clone(),
         had_files: false,
     };
-    apply_page(&web, &viewer, account, &workflow, refill)
+    apply_page(&web, &viewer, &account, &workflow, refill)
 }
 
 /// A posted application: text fields, and files by material.
@@ -389,11 +389,10 @@ fn form_values(workflow: &Workflow, typed: &Typed) -> serde_json::Map<String, se
 
 async fn submit(
     State(web): State<Web>,
-    viewer: Viewer,
+    SignedIn { viewer, account }: SignedIn,
     Path(id): Path<String>,
     multipart: Multipart,
 ) -> Result<Response, WebError> {
-    let account = viewer.signed_in()?.clone();
     let workflow = web.app.workflow(&id)?;
     let (typed, files) = read_multipart(&viewer, multipart).await?;
     let had_files = !files.is_empty();
@@ -405,21 +404,14 @@ async fn submit(
         .unwrap_or_else(random_token);
     let applicant = typed.get("applicant").cloned().unwrap_or_default();
     if problems.is_empty() {
-        let filing = NewFiling {
-            id: None,
+        let application = Application {
             workflow: workflow.id.clone(),
-            applicant: Applicant {
-                name: applicant.clone(),
-                email: Some(account.email.clone()),
-            },
+            applicant: applicant.clone(),
             form: form_values(&workflow, &typed),
-            facts: serde_json::Map::new(),
             materials,
-            key: Some(format!("web:{}:{key}", account.email)),
-            account: Some(account.email.clone()),
-            now: web.app.now(),
+            key: Some((Door::Pages, key.clone())),
         };
-        match web.app.submit(filing).await {
+        match web.app.submit_as(&account, application).await {
             Ok(view) => return Ok(Redirect::to(&format!("/filings/{}", view.id)).into_response()),
             Err(AppError::Invalid(found)) => problems = found,
             Err(other) => return Err(other.into()),

@@ -190,6 +190,29 @@ pub fn peer(parts: &Parts) -> Option<IpAddr> {
         .map(|info| info.0.ip())
 }
 
+/// A signed-in account and the viewer it came as: handlers for signed-in
+/// people take this and never see an anonymous request (it is sent to
+/// sign in, and back).
+#[derive(Debug, Clone)]
+pub struct SignedIn {
+    pub account: Account,
+    pub viewer: Viewer,
+}
+
+impl<S> FromRequestParts<S> for SignedIn
+where
+    S: Send + Sync,
+    Arc<App>: FromRef<S>,
+{
+    type Rejection = WebError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<SignedIn, WebError> {
+        let viewer = Viewer::from_request_parts(parts, state).await?;
+        let account = viewer.signed_in()?.clone();
+        Ok(SignedIn { account, viewer })
+    }
+}
+
 /// A form posted from one of our pages: its token checked, then its fields.
 pub struct Posted<T> {
     pub viewer: Viewer,

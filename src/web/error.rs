@@ -16,7 +16,7 @@ pub enum WebError {
     /// The request itself is wrong (a field too long, a malformed value).
     BadRequest(String),
     /// Input with problems, every one listed by its field.
-    Unprocessable(Vec<crate::engine::Problem>),
+    Unprocessable(Vec<crate::app::Problem>),
     /// Signed in, but this role may not do this.
     Forbidden(String),
     /// A page for signed-in accounts: sign in first, then come back to `next`.
@@ -44,7 +44,7 @@ impl From<AppError> for WebError {
         match error {
             AppError::NotFound(_) => WebError::NotFound,
             AppError::Invalid(problems) => {
-                WebError::BadRequest(crate::engine::Problem::list(&problems))
+                WebError::BadRequest(crate::app::Problem::list(&problems))
             }
             other => {
                 if let Some(refusal) = other.rejection() {
@@ -62,7 +62,7 @@ impl From<AppError> for WebError {
                     WebError::Conflict("此事项在您打开页面后已有变化".to_string())
                 } else if let Some(message) = other.upload_refusal() {
                     // Well-formed, but not a file of its kind (422).
-                    WebError::Unprocessable(vec![crate::engine::Problem::about("file", message)])
+                    WebError::Unprocessable(vec![crate::app::Problem::about("file", message)])
                 } else {
                     WebError::Internal(other.to_string())
                 }
@@ -94,7 +94,7 @@ impl WebError {
             WebError::Unprocessable(problems) => (
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "填写有误",
-                crate::engine::Problem::list(problems),
+                crate::app::Problem::list(problems),
             ),
             WebError::Forbidden(message) => (StatusCode::FORBIDDEN, "无权办理", message.clone()),
             WebError::SignIn { .. } => (

@@ -11,7 +11,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use super::apply::{read_multipart, store_files};
-use super::auth::{Posted, Viewer, Web};
+use super::auth::{Posted, SignedIn, Web};
 use super::error::WebError;
 use super::page::{day, level_words, render, state_words, Nav};
 use super::routes::{Route, APPLICANT, FILING, HEAD};
@@ -177,11 +177,10 @@ fn flash(done: &str) -> Option<&'static str> {
 
 async fn filing_page(
     State(web): State<Web>,
-    viewer: Viewer,
+    SignedIn { viewer, account }: SignedIn,
     Path(id): Path<String>,
     Query(done): Query<DoneQuery>,
 ) -> Result<Html<String>, WebError> {
-    let account = viewer.signed_in()?;
     let today = web.app.today();
     let FilingDetail {
         view: f,
@@ -190,7 +189,7 @@ async fn filing_page(
         rating,
         query_code,
         actions,
-    } = web.app.filing_detail(account, &id, today).await?;
+    } = web.app.filing_detail(&account, &id, today).await?;
     let steps = f
         .steps
         .iter()
@@ -282,31 +281,30 @@ async fn act(
 /// The applicant answers a correction with files.
 async fn answer(
     State(web): State<Web>,
-    viewer: Viewer,
+    signed_in: SignedIn,
     Path(id): Path<String>,
     multipart: Multipart,
 ) -> Result<Response, WebError> {
-    upload_answer(web, viewer, id, multipart, "answer").await
+    upload_answer(web, signed_in, id, multipart, "answer").await
 }
 
 /// The applicant supplies deferred (容缺) materials.
 async fn deferred(
     State(web): State<Web>,
-    viewer: Viewer,
+    signed_in: SignedIn,
     Path(id): Path<String>,
     multipart: Multipart,
 ) -> Result<Response, WebError> {
-    upload_answer(web, viewer, id, multipart, "deferred").await
+    upload_answer(web, signed_in, id, multipart, "deferred").await
 }
 
 async fn upload_answer(
     web: Web,
-    viewer: Viewer,
+    SignedIn { viewer, account }: SignedIn,
     id: String,
     multipart: Multipart,
     what: &'static str,
 ) -> Result<Response, WebError> {
-    let account = viewer.signed_in()?.clone();
     let (typed, files) = read_multipart(&viewer, multipart).await?;
     let (uploads, problems) = store_files(&web, &account, files).await?;
     if !problems.is_empty() {
@@ -361,21 +359,19 @@ fn attachment(name: &str, content_type: &'static str, bytes: Vec<u8>) -> Respons
 
 async fn document(
     State(web): State<Web>,
-    viewer: Viewer,
+    SignedIn { account, .. }: SignedIn,
     Path((id, code)): Path<(String, String)>,
 ) -> Result<Response, WebError> {
-    let account = viewer.signed_in()?;
-    let (name, bytes) = web.app.document_pdf(account, &id, &code).await?;
+    let (name, bytes) = web.app.document_pdf(&account, &id, &code).await?;
     Ok(attachment(&name, "application/pdf", bytes))
 }
 
 async fn material(
     State(web): State<Web>,
-    viewer: Viewer,
+    SignedIn { account, .. }: SignedIn,
     Path((id, material)): Path<(String, String)>,
 ) -> Result<Response, WebError> {
-    let account = viewer.signed_in()?;
-    let (upload, bytes) = web.app.material_file(account, &id, &material).await?;
+    let (upload, bytes) = web.app.material_file(&account, &id, &material).await?;
     let content_type = content_type(&upload.kind).unwrap_or("application/octet-stream");
     Ok(attachment(&upload.name, content_type, bytes))
 }
@@ -386,11 +382,10 @@ async fn material(
 /// kinds are downloads only.
 async fn preview(
     State(web): State<Web>,
-    viewer: Viewer,
+    SignedIn { account, .. }: SignedIn,
     Path((id, material)): Path<(String, String)>,
 ) -> Result<Response, WebError> {
-    let account = viewer.signed_in()?;
-    let (upload, bytes) = web.app.material_file(account, &id, &material).await?;
+    let (upload, bytes) = web.app.material_file(&account, &id, &material).await?;
     preview_type(&upload.kind).ok_or(WebError::NotFound)?;
     let content_type = content_type(&upload.kind).ok_or(WebError::NotFound)?;
     let mut response = (
@@ -462,11 +457,13 @@ struct RatingsPage {
 }
 
 /// A head's poor ratings to answer.
-async fn poor_ratings(State(web): State<Web>, viewer: Viewer) -> Result<Html<String>, WebError> {
-    let head = viewer.signed_in()?;
+async fn poor_ratings(
+    State(web): State<Web>,
+    SignedIn { account, viewer }: SignedIn,
+) -> Result<Html<String>, WebError> {
     render(&RatingsPage {
         nav: Nav::of(&viewer),
-        ratings: web.app.poor_ratings(head).await?,
+        ratings: web.app.poor_ratings(&account).await?,
     })
 }
 

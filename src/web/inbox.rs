@@ -7,7 +7,7 @@ use axum::extract::{Query, State};
 use axum::response::Html;
 use serde::Deserialize;
 
-use super::auth::{Viewer, Web};
+use super::auth::{SignedIn, Web};
 use super::error::WebError;
 use super::page::{day, level_words, provisional_years, render, Nav};
 use super::routes::{Route, STAFF};
@@ -50,15 +50,14 @@ const PAGE: i64 = 200;
 
 async fn inbox(
     State(web): State<Web>,
-    viewer: Viewer,
+    SignedIn { viewer, account }: SignedIn,
     Query(query): Query<Filter>,
 ) -> Result<Html<String>, WebError> {
-    let account = viewer.signed_in()?;
     let department = account.department.clone().unwrap_or_default();
     let chosen = query.filter.as_deref().unwrap_or("all");
     let items = web
         .app
-        .inbox_of(account, chosen, PAGE, 0)
+        .inbox_of(&account, chosen, PAGE, 0)
         .await?
         .into_iter()
         .map(|item| {

@@ -21,7 +21,7 @@ use serde::de::DeserializeOwned;
 
 use super::api::Problem;
 use super::error::WebError;
-use crate::engine::Problem as FieldProblem;
+use crate::app::Problem as FieldProblem;
 
 /// A JSON body, read as [`axum::Json`] would, refused in the API's way.
 pub struct JsonBody<T>(pub T);

@@ -8,7 +8,7 @@ use axum::http::header;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
-use super::auth::{Posted, Viewer, Web};
+use super::auth::{Posted, SignedIn, Viewer, Web};
 use super::error::WebError;
 use super::page::{day, provisional_years, render, Nav};
 use super::routes::{Route, POLICY};
@@ -219,12 +219,11 @@ struct Start {
 /// previewed.
 async fn editor(
     State(web): State<Web>,
-    viewer: Viewer,
+    SignedIn { viewer, account }: SignedIn,
     Path(id): Path<String>,
     Query(query): Query<Start>,
 ) -> Result<Response, WebError> {
-    let account = viewer.signed_in()?;
-    let state = web.app.editor(&id, account).await?;
+    let state = web.app.editor(&id, &account).await?;
     let start = query.start.unwrap_or_else(|| web.app.today());
     editor_page(&web, &viewer, &id, state, start, Vec::new()).await
 }
@@ -331,11 +330,10 @@ async fn publish(
 /// service), as SVG for the editor's `<img>`.
 async fn diagram(
     State(web): State<Web>,
-    viewer: Viewer,
+    SignedIn { account, .. }: SignedIn,
     Path(id): Path<String>,
 ) -> Result<Response, WebError> {
-    let account = viewer.signed_in()?;
-    let state = web.app.editor(&id, account).await?;
+    let state = web.app.editor(&id, &account).await?;
     let svg = web
         .app
         .draft_diagram(&id, &state.text)?
