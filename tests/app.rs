@@ -144,7 +144,7 @@ async fn a_filing_through_the_use_cases_from_window_to_verified_permit() {
     let email = filing.applicant.email.clone().expect("sample e-mail");
     let view = app.submit(filing.clone()).await.unwrap();
     assert_eq!(
-        (view.status.as_str(), view.status_label.as_str()),
+        (view.status.name(), view.status_label.as_str()),
         ("submitted", "待受理")
     );
     assert_eq!(view.link, "https://yiyang.example.gov.cn/filings/APP-1");
@@ -214,7 +214,7 @@ async fn a_filing_through_the_use_cases_from_window_to_verified_permit() {
     let mine = app.filings_of(&email).await.unwrap();
     assert_eq!(mine.len(), 1);
     assert_eq!(
-        (mine[0].status.as_str(), mine[0].decided_on),
+        (mine[0].status.name(), mine[0].decided_on),
         ("decided", Some(date(2026, 9, 17)))
     );
     // The filing reports each department's part in its own legal form.

@@ -1220,7 +1220,7 @@ async fn the_first_start_samples_are_in_the_states_they_say() {
     };
     assert_eq!(views[0].status, "submitted");
     assert_eq!(
-        (views[1].status.as_str(), active(&views[1])),
+        (views[1].status.name(), active(&views[1])),
         ("in_review", 2)
     );
     assert!(views[2].pauses.iter().any(|p| p.until.is_none()), "paused");
@@ -2348,7 +2348,7 @@ async fn policy_staff_see_each_version_its_filings_and_what_changed() {
         .await;
     assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
     let view = app.filing(&old, now().date()).await.unwrap();
-    assert_eq!((view.version, view.status.as_str()), (4, "in_review"));
+    assert_eq!((view.version, view.status.name()), (4, "in_review"));
 }
 
 /// Posts the editor of new_combined as its page would: the text, begun on
@@ -3461,7 +3461,7 @@ async fn only_the_department_a_definition_names_acts_on_its_step() {
                             "{workflow_id} step {} ({}, {}): {} may not {action}",
                             step.index,
                             step.label,
-                            step.state,
+                            step.state.name(),
                             account.email
                         );
                     }

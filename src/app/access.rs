@@ -297,7 +297,7 @@ pub struct ProgressStep {
     pub label: String,
     pub taken_by: String,
     /// `waiting`, `active`, `done`, `skipped` or `cancelled`.
-    pub state: String,
+    pub state: super::views::StepState,
     pub due_on: Option<Date>,
 }
 

@@ -574,7 +574,7 @@ impl App {
                     .store
                     .workflow_version(&row.workflow, row.version)
                     .map_or_else(String::new, |w| w.title.clone()),
-                status: row.status.name().to_string(),
+                status: views::FilingStatus::of(row.status),
                 status_label: row.status.chinese().to_string(),
                 received_on: row.received_on,
                 decided_on: row.decided_on,

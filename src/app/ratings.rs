@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use super::accounts::{Account, Role};
 use super::{App, AppError};
-use crate::engine::{Problem, Status};
+use crate::engine::Problem;
 use crate::store::ratings::RatingRow;
 
 /// The longest comment or answer accepted.
@@ -74,12 +74,6 @@ pub struct ServiceFigures {
     pub poor: usize,
 }
 
-fn closed(status: &str) -> bool {
-    [Status::Decided, Status::NotAccepted, Status::Withdrawn]
-        .iter()
-        .any(|s| s.name() == status)
-}
-
 impl App {
     /// The applicant rates their closed filing, once.
     ///
@@ -99,7 +93,7 @@ impl App {
         if account.role != Role::Applicant {
             problems.push(Problem::about("stars", "只有申请人可以评价"));
         }
-        if !closed(&view.status) {
+        if !view.status.is_over() {
             problems.push(Problem::about("stars", "办结后才能评价"));
         }
         if !(1..=5).contains(&stars) {

@@ -11,7 +11,7 @@ use serde::Serialize;
 use crate::dsl::ir::StepKind;
 use crate::dsl::Workflow;
 use crate::engine::clock::{self, Level};
-use crate::engine::state::{Decision, StepOutcome, StepStatus};
+use crate::engine::state::{Decision, Status, StepOutcome, StepStatus};
 use crate::engine::Filing;
 use crate::links::Links;
 
@@ -24,7 +24,7 @@ pub struct FilingView {
     pub workflow_title: String,
     pub version: u32,
     /// Stable, for programs: `submitted`, `in_review`, `decided`, …
-    pub status: String,
+    pub status: FilingStatus,
     /// For people: 待受理, 审查中, 已办结, …
     pub status_label: String,
     pub applicant: String,
@@ -165,13 +165,13 @@ pub struct StepView {
     pub id: String,
     pub label: String,
     /// `review`, `filing` or `signing`.
-    pub kind: String,
+    pub kind: StepType,
     /// The department taking it (its id); `None` for signing.
     pub department: Option<String>,
     /// The department's name, or the signing parties'.
     pub taken_by: String,
     /// `waiting`, `active`, `done`, `skipped` or `cancelled`.
-    pub state: String,
+    pub state: StepState,
     pub since: Option<Date>,
     pub due_on: Option<Date>,
     /// While active: the last day of its bound in calendar months (`at
@@ -180,7 +180,7 @@ pub struct StepView {
     /// `green`, `yellow`, `red` or `paused` while active.
     pub level: Option<Level>,
     /// `approved`, `refused`, `filed` or `signed` once done.
-    pub outcome: Option<String>,
+    pub outcome: Option<StepResult>,
     pub reasons: Vec<String>,
 }
 
@@ -205,7 +205,7 @@ pub struct QueueItem {
 pub struct FilingSummary {
     pub id: String,
     pub workflow_title: String,
-    pub status: String,
+    pub status: FilingStatus,
     pub status_label: String,
     pub received_on: Option<Date>,
     pub decided_on: Option<Date>,
@@ -264,7 +264,7 @@ impl FilingView {
                             StepOutcome::Refused { reasons } => reasons.clone(),
                             _ => Vec::new(),
                         };
-                        (Some(*on), Some(outcome_name(outcome)), reasons)
+                        (Some(*on), Some(StepResult::of(outcome)), reasons)
                     }
                     StepStatus::Skipped { reason } | StepStatus::Cancelled { reason } => {
                         (None, None, vec![reason.clone()])
@@ -275,7 +275,7 @@ impl FilingView {
                     index,
                     id: step.id.clone(),
                     label: step.label.clone(),
-                    kind: kind_name(step.kind).to_string(),
+                    kind: StepType::of(step.kind),
                     department: filing
                         .step_department(workflow, index)
                         .filter(|_| step.kind != StepKind::Signing)
@@ -286,14 +286,14 @@ impl FilingView {
                         }
                         _ => workflow.step_actors(step),
                     },
-                    state: state_name(&state.status).to_string(),
+                    state: StepState::of(&state.status),
                     since,
                     due_on,
                     bound_on: clock::step_bound(workflow, filing, index),
                     level: active.then(|| {
                         clock::level(workflow, due_on, today, calendar).unwrap_or(Level::Paused)
                     }),
-                    outcome: outcome.map(str::to_string),
+                    outcome,
                     reasons,
                 }
             })
@@ -306,7 +306,7 @@ impl FilingView {
             workflow: workflow.id.clone(),
             workflow_title: workflow.title.clone(),
             version: filing.version,
-            status: filing.status.name().to_string(),
+            status: FilingStatus::of(filing.status),
             status_label: filing.status.chinese().to_string(),
             applicant: filing.applicant.clone(),
             received_on: filing.received_on,
@@ -499,29 +499,192 @@ fn parts(workflow: &Workflow, filing: &Filing) -> Vec<PartView> {
         .collect()
 }
 
-fn kind_name(kind: StepKind) -> &'static str {
-    match kind {
-        StepKind::Review => "review",
-        StepKind::Filing => "filing",
-        StepKind::Signing => "signing",
+/// A view enum's wire name (its serialised form), and comparison with it:
+/// what integrators read is what tests and logs may compare against.
+macro_rules! wire_names {
+    ($kind:ident { $($variant:ident => $name:literal),+ $(,)? }) => {
+        impl $kind {
+            /// The name it is serialised as.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $($kind::$variant => $name),+
+                }
+            }
+        }
+
+        impl PartialEq<&str> for $kind {
+            fn eq(&self, other: &&str) -> bool {
+                self.name() == *other
+            }
+        }
+    };
+}
+
+wire_names!(FilingStatus {
+    Draft => "draft",
+    Submitted => "submitted",
+    AwaitingCorrection => "awaiting_correction",
+    InReview => "in_review",
+    Decided => "decided",
+    NotAccepted => "not_accepted",
+    Withdrawn => "withdrawn",
+});
+wire_names!(StepType { Review => "review", Filing => "filing", Signing => "signing" });
+wire_names!(StepState {
+    Waiting => "waiting",
+    Active => "active",
+    Done => "done",
+    Skipped => "skipped",
+    Cancelled => "cancelled",
+});
+wire_names!(StepResult {
+    Approved => "approved",
+    Refused => "refused",
+    Filed => "filed",
+    Signed => "signed",
+});
+
+/// Where a filing stands, as programs read it (serialised as its
+/// snake_case name: `submitted`, `in_review`, …).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FilingStatus {
+    Draft,
+    Submitted,
+    AwaitingCorrection,
+    InReview,
+    Decided,
+    NotAccepted,
+    Withdrawn,
+}
+
+impl FilingStatus {
+    pub(super) fn of(status: Status) -> FilingStatus {
+        match status {
+            Status::Draft => FilingStatus::Draft,
+            Status::Submitted => FilingStatus::Submitted,
+            Status::AwaitingCorrection => FilingStatus::AwaitingCorrection,
+            Status::InReview => FilingStatus::InReview,
+            Status::Decided => FilingStatus::Decided,
+            Status::NotAccepted => FilingStatus::NotAccepted,
+            Status::Withdrawn => FilingStatus::Withdrawn,
+        }
+    }
+
+    /// Over: nothing more will be decided.
+    pub fn is_over(self) -> bool {
+        matches!(
+            self,
+            FilingStatus::Decided | FilingStatus::NotAccepted | FilingStatus::Withdrawn
+        )
     }
 }
 
-fn state_name(status: &StepStatus) -> &'static str {
-    match status {
-        StepStatus::Waiting => "waiting",
-        StepStatus::Active { .. } => "active",
-        StepStatus::Done { .. } => "done",
-        StepStatus::Skipped { .. } => "skipped",
-        StepStatus::Cancelled { .. } => "cancelled",
+/// What a step is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum StepType {
+    /// A department's review (行政许可 and the like): granted or refused.
+    Review,
+    /// A department's filing (备案): filed or refused.
+    Filing,
+    /// The parties sign.
+    Signing,
+}
+
+impl StepType {
+    fn of(kind: StepKind) -> StepType {
+        match kind {
+            StepKind::Review => StepType::Review,
+            StepKind::Filing => StepType::Filing,
+            StepKind::Signing => StepType::Signing,
+        }
     }
 }
 
-fn outcome_name(outcome: &StepOutcome) -> &'static str {
-    match outcome {
-        StepOutcome::Approved => "approved",
-        StepOutcome::Refused { .. } => "refused",
-        StepOutcome::Filed => "filed",
-        StepOutcome::Signed => "signed",
+/// Where a step stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum StepState {
+    Waiting,
+    Active,
+    Done,
+    /// Its condition did not hold for this filing (不适用).
+    Skipped,
+    /// Closed without a decision.
+    Cancelled,
+}
+
+impl StepState {
+    fn of(status: &StepStatus) -> StepState {
+        match status {
+            StepStatus::Waiting => StepState::Waiting,
+            StepStatus::Active { .. } => StepState::Active,
+            StepStatus::Done { .. } => StepState::Done,
+            StepStatus::Skipped { .. } => StepState::Skipped,
+            StepStatus::Cancelled { .. } => StepState::Cancelled,
+        }
+    }
+
+    /// In words, for people.
+    pub fn words(self) -> &'static str {
+        match self {
+            StepState::Waiting => "未开始",
+            StepState::Active => "办理中",
+            StepState::Done => "已办结",
+            StepState::Skipped => "不适用",
+            StepState::Cancelled => "已终止",
+        }
+    }
+}
+
+/// How a step ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum StepResult {
+    Approved,
+    Refused,
+    Filed,
+    Signed,
+}
+
+impl StepResult {
+    fn of(outcome: &StepOutcome) -> StepResult {
+        match outcome {
+            StepOutcome::Approved => StepResult::Approved,
+            StepOutcome::Refused { .. } => StepResult::Refused,
+            StepOutcome::Filed => StepResult::Filed,
+            StepOutcome::Signed => StepResult::Signed,
+        }
+    }
+
+    /// In words, for people.
+    pub fn words(self) -> &'static str {
+        match self {
+            StepResult::Approved => "准予",
+            StepResult::Refused => "不予",
+            StepResult::Filed => "已备案",
+            StepResult::Signed => "已签署",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn view_enums_are_serialised_as_their_wire_names() {
+        for status in [FilingStatus::Submitted, FilingStatus::AwaitingCorrection] {
+            assert_eq!(serde_json::to_value(status).unwrap(), status.name());
+        }
+        for state in [StepState::Active, StepState::Skipped] {
+            assert_eq!(serde_json::to_value(state).unwrap(), state.name());
+        }
+        assert_eq!(serde_json::to_value(StepType::Filing).unwrap(), "filing");
+        assert_eq!(
+            serde_json::to_value(StepResult::Refused).unwrap(),
+            "refused"
+        );
     }
 }

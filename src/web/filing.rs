@@ -13,13 +13,13 @@ use serde::Deserialize;
 use super::apply::{read_multipart, store_files};
 use super::auth::{Posted, SignedIn, Web};
 use super::error::WebError;
-use super::page::{day, level_words, render, state_words, Nav};
+use super::page::{day, level_words, render, Nav};
 use super::routes::{Route, APPLICANT, FILING, HEAD};
 use crate::app::access::{DocumentView, FilingDetail};
 use crate::app::accounts::{random_token, Role};
 use crate::app::actions::{ActionRequest, Actions, Done};
 use crate::app::ratings::{RatingView, LEVELS};
-use crate::app::views::{FilingView, StepView};
+use crate::app::views::{FilingView, StepResult, StepType, StepView};
 
 pub fn routes() -> Vec<Route> {
     vec![
@@ -72,30 +72,24 @@ fn step_row(step: &StepView, actions: &Actions, claims: &[(Option<usize>, String
         index: step.index,
         label: step.label.clone(),
         taken_by: step.taken_by.clone(),
-        state: state_words(&step.state),
+        state: step.state.words(),
         level_label: level_words(level),
         level,
         since: day(step.since),
         due_on: day(step.due_on),
-        outcome: match step.outcome.as_deref() {
-            Some("approved") => "准予",
-            Some("refused") => "不予",
-            Some("filed") => "已备案",
-            Some("signed") => "已签署",
-            _ => "",
-        },
+        outcome: step.outcome.map_or("", StepResult::words),
         reasons: step.reasons.clone(),
         may: actions.on_step(step.index).to_vec(),
         claimed_by: claims
             .iter()
             .find(|(s, _)| *s == Some(step.index))
             .map(|(_, holder)| holder.clone()),
-        grant_action: if step.kind == "filing" {
+        grant_action: if step.kind == StepType::Filing {
             "file"
         } else {
             "approve"
         },
-        grant_label: if step.kind == "filing" {
+        grant_label: if step.kind == StepType::Filing {
             "备案"
         } else {
             "准予"
@@ -195,7 +189,7 @@ async fn filing_page(
         .iter()
         .map(|s| step_row(s, &actions, &claims))
         .collect();
-    let decided = matches!(f.status.as_str(), "decided" | "not_accepted" | "withdrawn");
+    let decided = f.status.is_over();
     let applicant = account.role == Role::Applicant;
     render(&FilingPage {
         query_code,

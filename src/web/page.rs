@@ -86,17 +86,6 @@ pub fn day(date: Option<jiff::civil::Date>) -> String {
     date.map_or_else(|| "—".to_string(), |d| d.to_string())
 }
 
-/// A step's state in words (the view's stable names).
-pub fn state_words(state: &str) -> &'static str {
-    match state {
-        "waiting" => "未开始",
-        "active" => "办理中",
-        "done" => "已办结",
-        "skipped" => "不适用",
-        _ => "已终止",
-    }
-}
-
 /// A warning level in words (`green`, `yellow`, `red`, `paused`); empty
 /// for none.
 pub fn level_words(level: &str) -> &'static str {

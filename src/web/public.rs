@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::auth::Viewer;
 use super::error::WebError;
-use super::page::{day, render, state_words, Nav};
+use super::page::{day, render, Nav};
 use super::routes::{Audience::Anyone, Route};
 use crate::app::access::ProgressView;
 use crate::app::views::VerifiedDocument;
@@ -274,7 +274,7 @@ async fn progress(
         .iter()
         .flat_map(|p| &p.steps)
         .map(|step| {
-            let state = state_words(&step.state);
+            let state = step.state.words();
             (
                 step.label.clone(),
                 step.taken_by.clone(),
