@@ -285,6 +285,25 @@ async fn a_filing_through_the_use_cases_from_window_to_verified_permit() {
         verified.holder, "茂名康颐医养中心",
         "the institution the licence names, not the company that applied"
     );
+    // The number as a PDF reader copies it, with spaces between its runs
+    // (issue 20: "医养 2026 卫 00002" was not found).
+    let copied: String = number
+        .chars()
+        .map(|c| {
+            if c.is_ascii_digit() {
+                c.to_string()
+            } else {
+                format!(" {c} ")
+            }
+        })
+        .collect();
+    assert!(
+        app.verify(&copied, &permit.verify_code)
+            .await
+            .unwrap()
+            .is_some(),
+        "{copied}"
+    );
     assert!(app
         .verify(&number, "0000000000000000")
         .await

@@ -38,7 +38,7 @@ pub use error::AppError;
 use views::{FilingSummary, FilingView, QueueItem, VerifiedDocument};
 
 use crate::calendar::Calendar;
-use crate::documents::numbering::normalize_code;
+use crate::documents::numbering::{normalize_code, normalize_number};
 use crate::dsl::Workflow;
 use crate::engine::{self, Actor, Applicant, Command};
 use crate::links::Links;
@@ -595,7 +595,7 @@ impl App {
     ) -> Result<Option<VerifiedDocument>, AppError> {
         let found = self
             .store
-            .verify_document(number.trim(), &normalize_code(code))
+            .verify_document(&normalize_number(number), &normalize_code(code))
             .await?;
         Ok(found.map(|document| VerifiedDocument {
             title: document.title,

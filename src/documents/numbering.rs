@@ -51,7 +51,24 @@ pub fn verification_code(entry_hash: &str, outcome: usize, index: usize) -> Stri
 
 /// A code as a person typed it: trimmed and upper-cased, so `7f3a…` finds `7F3A…`.
 pub fn normalize_code(code: &str) -> String {
-    code.trim().to_ascii_uppercase()
+    normalize_number(code).to_ascii_uppercase()
+}
+
+/// A document number as a person types or copies it: white space removed
+/// (a PDF reader copies "医养 2026 卫 00002" for 医养2026卫00002; numbers
+/// hold none) and full-width digits and letters made ASCII, as an input
+/// method may type them.
+pub fn normalize_number(number: &str) -> String {
+    number
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .map(|c| match c {
+            '０'..='９' | 'Ａ'..='Ｚ' | 'ａ'..='ｚ' => {
+                char::from_u32(c as u32 - 0xFEE0).unwrap_or(c)
+            }
+            _ => c,
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -65,5 +82,17 @@ mod tests {
         assert_eq!(code, verification_code("abc", 0, 0));
         assert_ne!(code, verification_code("abc", 0, 1));
         assert_eq!(normalize_code(&format!(" {} ", code.to_lowercase())), code);
+    }
+
+    #[test]
+    fn numbers_are_found_as_copied_or_typed() {
+        for typed in [
+            "医养 2026 卫 00002",
+            "医养２０２６卫０００02",
+            " 医养2026卫00002\u{3000}",
+        ] {
+            assert_eq!(normalize_number(typed), "医养2026卫00002", "{typed}");
+        }
+        assert_eq!(normalize_code("ab 12 ＣＤ"), "AB12CD");
     }
 }
