@@ -225,6 +225,19 @@ async fn messages_arrive_in_chinese_with_the_decision_attached() {
             "the stored PDF's bytes are attached"
         );
     }
+    // The acceptance mail says the notice is attached (issue 20: it was not).
+    let accepted = parsed
+        .iter()
+        .find(|m| m.subject().is_some_and(|s| s.contains("您的申请已受理")))
+        .expect("the acceptance message");
+    let notice = &store.documents_of("F-1", "accepted").await.unwrap()[0];
+    let pdf = store.blobs.get(notice.sha256.as_ref().unwrap()).unwrap();
+    let attached: Vec<&[u8]> = accepted.attachments().map(|a| a.contents()).collect();
+    assert_eq!(
+        attached,
+        vec![pdf.as_slice()],
+        "the acceptance notice, once"
+    );
     let assigned = parsed
         .iter()
         .filter(|m| m.subject().is_some_and(|s| s.starts_with("新的待办")))

@@ -492,8 +492,8 @@ fn values<'v>(
     ])
 }
 
-/// The PDFs of a department's decision, attached once rendered; `Err`
-/// while one is not yet.
+/// The PDFs of a department's decision — or of the window's acceptance or
+/// refusal to accept —, attached once rendered; `Err` while one is not yet.
 async fn decision_attachments(
     store: &Store,
     filing: &Filing,
@@ -503,7 +503,11 @@ async fn decision_attachments(
     let mut attachments = Vec::new();
     if matches!(
         event,
-        NotifyEvent::Approved | NotifyEvent::Rejected | NotifyEvent::Filed
+        NotifyEvent::Accepted
+            | NotifyEvent::NotAccepted
+            | NotifyEvent::Approved
+            | NotifyEvent::Rejected
+            | NotifyEvent::Filed
     ) {
         let documents = store
             .documents_of(&filing.id, event.name())
