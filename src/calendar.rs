@@ -109,6 +109,11 @@ pub fn months_end(start: Date, months: u32) -> Option<Date> {
     target.yesterday().ok()
 }
 
+/// A date as Chinese documents and pages write it: 2026年12月7日.
+pub fn chinese_date(day: Date) -> String {
+    format!("{}年{}月{}日", day.year(), day.month(), day.day())
+}
+
 /// Said after a date in a provisional year.
 pub const PROVISIONAL_NOTE: &str = "（暂定：该年节假日安排尚未公布，公布后可能调整）";
 

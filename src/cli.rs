@@ -250,6 +250,9 @@ enum Command {
     },
 }
 
+/// The public address of commands that serve nothing themselves.
+const DEFAULT_BASE_URL: &str = "http://localhost:8080";
+
 /// Where the store is.
 #[derive(clap::Args, Clone)]
 struct StoreArgs {
@@ -263,13 +266,11 @@ struct StoreArgs {
     calendars: PathBuf,
     #[arg(long, default_value = "cn")]
     region: String,
-    /// The public address of the web application: links in mail and QR codes.
-    #[arg(
-        long,
-        env = "ONEWINDOW_BASE_URL",
-        default_value = "http://localhost:8080"
-    )]
-    base_url: String,
+    /// The public address of the web application, in every link of mail,
+    /// QR code and page, e.g. https://yiyang.maoming.gov.cn (default:
+    /// where `serve` listens; for other commands http://localhost:8080).
+    #[arg(long, env = "ONEWINDOW_BASE_URL")]
+    base_url: Option<String>,
     #[command(flatten)]
     clock: ClockArgs,
     #[command(flatten)]
@@ -284,7 +285,10 @@ impl StoreArgs {
             paths: self.definitions.paths(),
             calendars: self.calendars.clone(),
             region: self.region.clone(),
-            base_url: self.base_url.clone(),
+            base_url: self
+                .base_url
+                .clone()
+                .unwrap_or_else(|| DEFAULT_BASE_URL.to_string()),
             max_upload: crate::app::DEFAULT_MAX_UPLOAD,
             access,
             clock: self.clock.clock(),
@@ -771,6 +775,23 @@ fn worker(store: &StoreArgs, mail: &MailConfig, plan: &WorkerPlan) -> Outcome {
 /// Serves the web application; the worker runs beside it in the same
 /// process unless `mail` is `None` (`--no-worker`).
 fn serve(store: &StoreArgs, addr: std::net::SocketAddr, mail: Option<MailConfig>) -> Outcome {
+    let mut store = store.clone();
+    let links = match &store.base_url {
+        Some(base) => crate::links::Links::new(base),
+        None => crate::links::Links::listening_on(addr),
+    };
+    store.base_url = Some(links.base().to_string());
+    if mail.is_some() && links.is_loopback() {
+        let warning = format!(
+            "警告：邮件和二维码中的链接是 {}，只有本机能打开。请用 --base-url 或 ONEWINDOW_BASE_URL 设置公众访问的地址，例如 https://yiyang.maoming.gov.cn",
+            links.base()
+        );
+        eprintln!("{warning}");
+        tracing::warn!(
+            base_url = links.base(),
+            "links in mail point at a loopback address"
+        );
+    }
     runtime()?.block_on(async {
         let app = std::sync::Arc::new(store.open(Access::CreateIfMissing).await?);
         if let Some((accounts, filings)) = app.seed_samples(app.now()).await? {
@@ -793,7 +814,10 @@ fn serve(store: &StoreArgs, addr: std::net::SocketAddr, mail: Option<MailConfig>
                 }
             });
         }
-        println!("serving on http://{addr} (stop with Ctrl-C)");
+        println!(
+            "serving on http://{addr}, links to {} (stop with Ctrl-C)",
+            links.base()
+        );
         crate::web::serve(app, addr).await?;
         Ok::<_, Box<dyn std::error::Error>>(())
     })?;

@@ -10,6 +10,7 @@ pub mod bench;
 pub mod calendar;
 #[cfg(feature = "full")]
 pub mod cli;
+pub mod credit_code;
 #[cfg(feature = "full")]
 pub mod documents;
 pub mod dsl;

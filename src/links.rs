@@ -16,8 +16,41 @@ impl Links {
         }
     }
 
+    /// Where people reach a server with no public address configured: the
+    /// address it listens on (an unspecified one, `0.0.0.0`, as this
+    /// machine's loopback, which is all that address promises).
+    pub fn listening_on(addr: std::net::SocketAddr) -> Links {
+        let host = match addr.ip() {
+            ip if ip.is_unspecified() => "localhost".to_string(),
+            std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+            std::net::IpAddr::V4(ip) => ip.to_string(),
+        };
+        Links::new(&format!("http://{host}:{}", addr.port()))
+    }
+
     pub fn base(&self) -> &str {
         &self.base
+    }
+
+    /// Whether only this machine can follow the links: a loopback host
+    /// (`localhost`, 127.0.0.0/8, `::1`). Mail with such links reaches
+    /// people who cannot open them.
+    pub fn is_loopback(&self) -> bool {
+        let rest = self
+            .base
+            .split_once("://")
+            .map_or(self.base.as_str(), |(_, r)| r);
+        let authority = rest.split('/').next().unwrap_or_default();
+        let host = match authority.strip_prefix('[') {
+            Some(v6) => v6.split(']').next().unwrap_or_default(),
+            None => authority
+                .rsplit_once(':')
+                .map_or(authority, |(host, _)| host),
+        };
+        host.eq_ignore_ascii_case("localhost")
+            || host
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback() || ip.is_unspecified())
     }
 
     /// A filing's page (the applicant's status page, a reviewer's review).
@@ -57,6 +90,20 @@ fn segment(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_server_without_a_public_address_links_to_where_it_listens() {
+        let links = Links::listening_on("192.168.1.20:9000".parse().unwrap());
+        assert_eq!(links.verify("AB"), "http://192.168.1.20:9000/verify/AB");
+        assert!(!links.is_loopback());
+        let links = Links::listening_on("0.0.0.0:8080".parse().unwrap());
+        assert_eq!(links.base(), "http://localhost:8080");
+        assert!(links.is_loopback());
+        assert!(Links::listening_on("[::1]:8080".parse().unwrap()).is_loopback());
+        assert!(Links::new("http://127.0.0.2:8080/").is_loopback());
+        assert!(!Links::new("https://yiyang.maoming.gov.cn").is_loopback());
+        assert!(!Links::new("https://localhost.example.cn").is_loopback());
+    }
 
     #[test]
     fn links_are_built_from_the_base() {

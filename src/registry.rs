@@ -96,14 +96,12 @@ pub fn next_evaluation(workflow: &Workflow, decided: Date) -> Option<(Date, Date
 pub const MONTHS_OPERATING: &str = "months_operating";
 
 /// The first day on which an institution opened on `opened` has operated
-/// `months` whole months ([`months_operating`] reaches it).
+/// `months` whole months: the day after the period's last day, the period
+/// counted as the Civil Code counts it (art. 201: from the day after the
+/// opening; art. 202: to the corresponding day, or the month's last day).
 pub fn operating_since(opened: Date, months: i64) -> Option<Date> {
-    let mut day = opened.checked_add(jiff::Span::new().months(months)).ok()?;
-    // A month end without a corresponding day: the next days reach it.
-    while months_operating(opened, day) < months {
-        day = day.tomorrow().ok()?;
-    }
-    Some(day)
+    let months = u32::try_from(months).ok()?;
+    months_end(opened.tomorrow().ok()?, months)?.tomorrow().ok()
 }
 
 /// The earliest day an institution opened on `opened` meets the
@@ -135,15 +133,22 @@ pub fn eligible_from(workflow: &Workflow, opened: Date) -> Vec<(String, Date)> {
         .collect()
 }
 
-/// Whole months an institution has operated on `today` since it opened (0
-/// before it opened).
+/// Whole months an institution opened on `opened` has operated when
+/// `today` begins: the periods of months, counted as [`operating_since`]
+/// counts them, that ended before today (0 before it opened). The one count
+/// of months of operation.
 pub fn months_operating(opened: Date, today: Date) -> i64 {
-    if opened > today {
-        return 0;
+    // A first guess from the calendar months between, then the law's count.
+    let guess =
+        i64::from(today.year() - opened.year()) * 12 + i64::from(today.month() - opened.month());
+    let mut months = (guess - 1).max(0);
+    while months > 0 && operating_since(opened, months).is_none_or(|day| day > today) {
+        months -= 1;
     }
-    today
-        .since((jiff::Unit::Month, opened))
-        .map_or(0, |span| i64::from(span.get_months()))
+    while operating_since(opened, months + 1).is_some_and(|day| day <= today) {
+        months += 1;
+    }
+    months
 }
 
 #[cfg(test)]
@@ -162,12 +167,43 @@ mod tests {
         // From 31 January, one month runs to the end of February.
         assert_eq!(months_end(date(2026, 1, 31), 1), Some(date(2026, 2, 28)));
         assert_eq!(months_end(date(2026, 1, 15), 1), Some(date(2026, 2, 14)));
-        assert_eq!(months_operating(date(2026, 1, 31), date(2026, 4, 30)), 2);
         assert_eq!(months_operating(date(2026, 5, 1), date(2026, 4, 30)), 0);
-        // Three whole months from 30 November: on 28 February? no, on 1 March.
-        let from = operating_since(date(2026, 11, 30), 3).unwrap();
-        assert_eq!(months_operating(date(2026, 11, 30), from), 3);
-        assert!(months_operating(date(2026, 11, 30), from.yesterday().unwrap()) < 3);
-        assert_eq!(operating_since(date(2026, 6, 1), 3), Some(date(2026, 9, 1)));
+    }
+
+    #[test]
+    fn months_of_operation_are_counted_as_the_civil_code_counts_periods() {
+        // Opened 31 January: the first month's period runs 1 February to
+        // 28 February (no 31st), the third's ends on 30 April; three whole
+        // months on 1 May, as months_end says of a term from 1 February.
+        let opened = date(2026, 1, 31);
+        assert_eq!(months_end(date(2026, 2, 1), 3), Some(date(2026, 4, 30)));
+        assert_eq!(operating_since(opened, 3), Some(date(2026, 5, 1)));
+        assert_eq!(months_operating(opened, date(2026, 4, 30)), 2);
+        assert_eq!(months_operating(opened, date(2026, 5, 1)), 3);
+        assert_eq!(months_operating(opened, date(2026, 2, 28)), 0);
+        assert_eq!(months_operating(opened, date(2026, 3, 1)), 1);
+        // Opened 30 November: three months end on 28 February.
+        assert_eq!(
+            operating_since(date(2026, 11, 30), 3),
+            Some(date(2027, 3, 1))
+        );
+        // Opened 1 June: the start day is not counted (art. 201), the third
+        // month's period ends on 1 September.
+        assert_eq!(operating_since(date(2026, 6, 1), 3), Some(date(2026, 9, 2)));
+        // The count and the day agree for every opening day of two years.
+        let mut opened = date(2026, 1, 1);
+        while opened < date(2028, 1, 1) {
+            for months in [1, 3, 12] {
+                let from = operating_since(opened, months).unwrap();
+                assert_eq!(months_operating(opened, from), months, "{opened} {months}");
+                let before = from.yesterday().unwrap();
+                assert_eq!(
+                    months_operating(opened, before),
+                    months - 1,
+                    "{opened} {months}"
+                );
+            }
+            opened = opened.tomorrow().unwrap();
+        }
     }
 }

@@ -74,7 +74,7 @@ async fn new_filing(app: &App, id: &str, workflow: &str, day: Date) -> NewFiling
             email: answers.email,
         },
         form: answers.form,
-        facts: answers.facts,
+        facts: onewindow::engine::Facts::registry(answers.facts),
         materials,
         key: Some(format!("{id}:submit")),
         account: None,
@@ -246,15 +246,15 @@ async fn a_filing_through_the_use_cases_from_window_to_verified_permit() {
         .await
         .unwrap();
     let eligibility = app
-        .eligible_from("APP-1", "insurance_designation")
+        .eligible_from("91440900MA5100005H", "insurance_designation")
         .await
         .unwrap();
     assert_eq!(eligibility.len(), 1);
     assert!(eligibility[0].rule.contains("运营3个月后"));
     assert_eq!(
         eligibility[0].from,
-        date(2027, 1, 31),
-        "three whole months after 31 October"
+        date(2027, 2, 1),
+        "three whole months after 31 October: the period ends on 31 January (Civil Code arts. 201–202)"
     );
     // After the worker renders it, the permit verifies, its code in any case.
     let worker = worker(&app, &data).await;
@@ -358,10 +358,10 @@ async fn a_24_month_agreement_prints_and_registers_the_same_term() {
         .unwrap();
     let text = agreement_text(&app, &data, "A-24").await;
     assert!(
-        text.contains("2028-11-30"),
-        "the PDF prints the registered end: {text}"
+        text.contains("2028年11月30日"),
+        "the PDF prints the registered end, as Chinese documents write dates: {text}"
     );
-    assert!(!text.contains("2027-11-30"), "and not a year: {text}");
+    assert!(!text.contains("2027年11月30日"), "and not a year: {text}");
 }
 
 /// Issue: a pause with a stated duration must show when it ends.
@@ -612,7 +612,7 @@ async fn an_agreement_whose_renewal_falls_on_29_february() {
         .await
         .unwrap();
     let text = agreement_text(&app, &data, "A-LEAP").await;
-    assert!(text.contains("2028-02-29"), "{text}");
+    assert!(text.contains("2028年2月29日"), "{text}");
 
     let renewal = |data: &Path| {
         messages(data)
@@ -634,5 +634,192 @@ async fn an_agreement_whose_renewal_falls_on_29_february() {
     assert!(
         told.iter().all(|(_, body)| body.contains("2028-02-29")),
         "{told:?}"
+    );
+}
+
+/// An applicant account of the tests.
+async fn applicant_account(app: &App) -> onewindow::app::accounts::Account {
+    let new = onewindow::app::accounts::NewAccount {
+        email: "applicant@onewindow.example.cn".into(),
+        name: "申请人".into(),
+        role: onewindow::app::accounts::Role::Applicant,
+        department: None,
+        password: "a long enough passphrase 2026".into(),
+    };
+    app.add_account(new, "test", at(common::ORDINARY_DAY.date()))
+        .await
+        .expect("account")
+}
+
+/// A sample's application as a person sends it: its form, none of its
+/// facts (the registry's or the applicant's to give), the materials named
+/// uploaded as real PDFs.
+async fn application(
+    app: &App,
+    account: &onewindow::app::accounts::Account,
+    workflow: &str,
+    materials: &[&str],
+) -> onewindow::app::Application {
+    let answers = sample(workflow);
+    let mut uploads = std::collections::BTreeMap::new();
+    for material in materials {
+        let bytes = onewindow::app::samples::sample_pdf(material);
+        let upload = app
+            .upload(account, &format!("{material}.pdf"), &bytes)
+            .await
+            .expect("upload");
+        uploads.insert((*material).to_string(), upload);
+    }
+    onewindow::app::Application {
+        workflow: workflow.into(),
+        applicant: answers.applicant,
+        form: answers.form,
+        facts: serde_json::Map::new(),
+        materials: uploads,
+        key: None,
+    }
+}
+
+fn problems(result: Result<onewindow::app::views::FilingView, AppError>) -> Vec<String> {
+    match result {
+        Err(AppError::Invalid(problems)) => problems.into_iter().map(|p| p.message).collect(),
+        other => panic!("expected problems, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn facts_come_from_the_registry_by_credit_code_or_are_declared_with_their_proof() {
+    use onewindow::credit_code::CreditCode;
+    use onewindow::store::institutions::RegistryRecord;
+    let (app, _) = open(root().join("workflows")).await;
+    let account = applicant_account(&app).await;
+    let today = common::ORDINARY_DAY.date();
+    let listed = ["application", "license", "his", "staff"];
+
+    // Unknown to the registry and nothing declared: asked to declare, with
+    // the proof named.
+    let unknown = application(&app, &account, "insurance_designation", &listed).await;
+    let said = problems(app.submit_as(&account, unknown.clone()).await);
+    assert_eq!(
+        said,
+        ["登记系统未掌握本机构的“正式运营月数”，请申报并上传证明材料“正式运营证明（开业日期）”"]
+    );
+    // Declared without the proof: the proof is asked for.
+    let mut declared = unknown.clone();
+    declared.facts.insert("months_operating".into(), 7.into());
+    let said = problems(app.submit_as(&account, declared.clone()).await);
+    assert_eq!(
+        said,
+        ["申报了“正式运营月数”，请同时上传证明材料“正式运营证明（开业日期）”"]
+    );
+    // Declared with its proof: filed, the fact marked declared with it.
+    let mut proven = application(
+        &app,
+        &account,
+        "insurance_designation",
+        &["application", "license", "his", "staff", "operating"],
+    )
+    .await;
+    proven.facts = declared.facts.clone();
+    let view = app.submit_as(&account, proven).await.expect("filed");
+    let months = view
+        .form
+        .iter()
+        .find(|f| f.id == "months_operating")
+        .unwrap();
+    assert_eq!(months.value, "7");
+    assert_eq!(
+        months.declared_with.as_deref(),
+        Some("正式运营证明（开业日期）")
+    );
+
+    // Known to the registry, opened two months ago: told the rule and the
+    // day it will hold, whatever the applicant declares.
+    let code = CreditCode::parse(unknown.form["credit_code"].as_str().unwrap()).unwrap();
+    let opened = date(2026, 9, 10);
+    let record = RegistryRecord {
+        credit_code: code.clone(),
+        name: "茂名康颐医养中心护理院".into(),
+        opened_on: Some(opened),
+        facts: serde_json::Map::new(),
+        source: "测试".into(),
+    };
+    app.store()
+        .record_registry(&record, at(today))
+        .await
+        .unwrap();
+    let said = problems(app.submit_as(&account, declared).await);
+    assert_eq!(
+        said,
+        ["医养结合机构中的医疗机构正式运营3个月后方可提出定点申请：按登记的开业日期（2026年9月10日）计算，自2026年12月11日起可以申请"]
+    );
+    // Opened long enough ago: filed from the registry, nothing declared,
+    // no proof asked.
+    let record = RegistryRecord {
+        opened_on: Some(date(2026, 1, 5)),
+        ..record
+    };
+    app.store()
+        .record_registry(&record, at(today))
+        .await
+        .unwrap();
+    let view = app.submit_as(&account, unknown).await.expect("filed");
+    let months = view
+        .form
+        .iter()
+        .find(|f| f.id == "months_operating")
+        .unwrap();
+    assert_eq!(months.value, "10");
+    assert_eq!(months.declared_with, None);
+}
+
+#[tokio::test]
+async fn family_doctor_files_from_the_registry_s_facts_and_refuses_with_the_condition() {
+    use onewindow::credit_code::CreditCode;
+    use onewindow::store::institutions::RegistryRecord;
+    let (app, _) = open(root().join("workflows")).await;
+    let account = applicant_account(&app).await;
+    let today = common::ORDINARY_DAY.date();
+    let answers = sample("family_doctor");
+    let materials = [
+        "application",
+        "license",
+        "team",
+        "commitment_letter",
+        "systems",
+    ];
+    let filing = application(&app, &account, "family_doctor", &materials).await;
+    let code = CreditCode::parse(filing.form["credit_code"].as_str().unwrap()).unwrap();
+    let mut facts = answers.facts.clone();
+    facts.insert("insurance_sanction_3y".into(), true.into());
+    let record = RegistryRecord {
+        credit_code: code,
+        name: answers.applicant.clone(),
+        opened_on: Some(date(2015, 3, 1)),
+        facts,
+        source: "测试".into(),
+    };
+    app.store()
+        .record_registry(&record, at(today))
+        .await
+        .unwrap();
+    let said = problems(app.submit_as(&account, filing.clone()).await);
+    assert_eq!(
+        said,
+        ["应为医保定点单位，近三年医保考核合格及以上，无医保违规被暂停、整改、通报情况"]
+    );
+    let record = RegistryRecord {
+        facts: answers.facts.clone(),
+        ..record
+    };
+    app.store()
+        .record_registry(&record, at(today))
+        .await
+        .unwrap();
+    let view = app.submit_as(&account, filing).await.expect("filed");
+    assert!(view.form.iter().all(|field| field.declared_with.is_none()));
+    assert_eq!(
+        view.form.iter().filter(|f| f.id.ends_with("_3y")).count(),
+        4
     );
 }

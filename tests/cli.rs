@@ -248,7 +248,7 @@ fn diff_says_what_changed_between_two_files_in_chinese() {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("workflows/new_combined.flow"),
     )
     .unwrap();
-    let newer = shipped.replace("version 4 ", "version 5 ").replace(
+    let newer = shipped.replace("version 5 ", "version 6 ").replace(
         "fire \"消防验收或备案证明\" required deferrable",
         "fire \"消防验收或备案证明\" required",
     );
@@ -262,7 +262,7 @@ fn diff_says_what_changed_between_two_files_in_chinese() {
     assert!(output.status.success(), "{}", stderr(&output));
     assert_eq!(
         stdout(&output),
-        "新建医养结合机构：第4版 → 第5版\n\n申请材料\n  - 「消防验收或备案证明」不再容缺，须在受理前提交\n"
+        "新建医养结合机构：第5版 → 第6版\n\n申请材料\n  - 「消防验收或备案证明」不再容缺，须在受理前提交\n"
     );
     // A version with errors is not compared: its diagnostics are shown.
     std::fs::write(

@@ -10,11 +10,11 @@ use onewindow::dsl::ir::{Event, Recipient};
 use onewindow::dsl::{self, Workflow};
 use onewindow::engine::clock::{self, Level, Limit};
 use onewindow::engine::state::{Decision, PauseKind, StepOutcome, StepStatus};
-use onewindow::engine::Answers;
 use onewindow::engine::{
     transition, validate, Actor, Command, Context, Effect, EngineError, Filing, Status, Submission,
     Timer, Upload,
 };
+use onewindow::engine::{Answers, Facts};
 use onewindow::project::{self, Paths};
 
 mod common;
@@ -90,7 +90,7 @@ impl Case<'_> {
             self.workflow,
             &answers.applicant,
             &answers.form,
-            &answers.facts,
+            &Facts::registry(answers.facts.clone()),
             uploads,
         )
         .expect("valid sample")
@@ -1166,7 +1166,7 @@ fn eligibility_rules_check_the_facts_supplied() {
         case.workflow,
         &answers.applicant,
         &answers.form,
-        &answers.facts,
+        &Facts::registry(answers.facts.clone()),
         BTreeMap::new(),
     )
     .unwrap_err();
@@ -1187,7 +1187,7 @@ fn eligibility_rules_check_the_facts_supplied() {
         case.workflow,
         &answers.applicant,
         &answers.form,
-        &answers.facts,
+        &Facts::registry(answers.facts.clone()),
         BTreeMap::new(),
     )
     .unwrap_err();
@@ -1221,7 +1221,7 @@ fn wrong_form_values_are_all_reported_in_chinese() {
         case.workflow,
         &answers.applicant,
         &answers.form,
-        &answers.facts,
+        &Facts::registry(answers.facts.clone()),
         uploads,
     )
     .unwrap_err();
@@ -1250,7 +1250,7 @@ fn wrong_form_values_are_all_reported_in_chinese() {
         case.workflow,
         &answers.applicant,
         &answers.form,
-        &answers.facts,
+        &Facts::registry(answers.facts.clone()),
         BTreeMap::new(),
     )
     .unwrap_err();
@@ -1668,4 +1668,59 @@ fn a_deemed_acceptance_never_defers_a_material_that_is_not_deferrable() {
         !case.filing.deferred.contains("site_plan"),
         "required and not deferrable: still missing, never deferred"
     );
+}
+
+/// Issue 20: an applicant asked for two materials answered with one, and
+/// the answer was taken; intake restarted with a material still missing.
+#[test]
+fn an_answer_to_a_correction_supplies_every_material_it_asked_for() {
+    let world = world();
+    let mut case = world.case("eldercare_clinic");
+    let answers = case.sample();
+    let incomplete = case.submission(&answers, &["site_plan", "rules"]);
+    case.act(
+        Actor::Applicant,
+        Command::Submit {
+            submission: incomplete,
+        },
+        date(2026, 11, 23),
+    );
+    case.act(
+        case.window(),
+        Command::RequestCorrection {
+            items: vec!["site_plan".into(), "rules".into()],
+        },
+        date(2026, 11, 24),
+    );
+    let before = case.filing.clone();
+    let partial = case.submission(&answers, &["rules"]);
+    let error = case
+        .try_do(
+            Actor::Applicant,
+            Command::AnswerCorrection {
+                submission: partial,
+            },
+            date(2026, 11, 26),
+        )
+        .unwrap_err();
+    assert_eq!(
+        error,
+        EngineError::AnswerIncomplete {
+            missing: vec!["医疗机构规章制度".into()]
+        }
+    );
+    assert!(
+        error.chinese().contains("还缺：医疗机构规章制度"),
+        "{error}"
+    );
+    assert_eq!(case.filing, before, "nothing changed");
+    let complete = case.submission(&answers, &[]);
+    case.act(
+        Actor::Applicant,
+        Command::AnswerCorrection {
+            submission: complete,
+        },
+        date(2026, 11, 27),
+    );
+    assert_eq!(case.filing.status, Status::Submitted);
 }

@@ -9,7 +9,9 @@ mod common;
 use common::{calendar, fresh_databases, open, root, workflows};
 
 use jiff::civil::{date, Date, DateTime, Time};
-use onewindow::engine::{validate, Actor, Command, EngineError, Status, Submission};
+use onewindow::credit_code::CreditCode;
+use onewindow::engine::{validate, Actor, Command, EngineError, Facts, Status, Submission};
+use onewindow::store::institutions::RegistryRecord;
 use onewindow::store::{Options, Request, Store, StoreError};
 use sqlx::Executor as _;
 
@@ -379,50 +381,88 @@ async fn state_survives_reopening() {
 }
 
 #[tokio::test]
-async fn approvals_register_institutions_whose_opening_feeds_eligibility() {
+async fn approvals_register_institutions_by_credit_code_and_their_opening_feeds_eligibility() {
+    // The credit code new_combined's sample gives.
+    let code = CreditCode::parse("91440900MA5100005H").unwrap();
     for url in fresh_databases().await {
         let store = open(&url).await;
+        assert_eq!(
+            store.registry(&code).await.unwrap(),
+            None,
+            "{url}: unknown before"
+        );
         granted(&store, "F-1", date(2026, 3, 2)).await;
         assert_eq!(store.count("institutions").await.unwrap(), 1, "{url}");
-        let facts = store
-            .registry_facts("F-1", date(2026, 8, 15))
-            .await
-            .unwrap();
-        assert_eq!(facts["months_operating"], 0, "{url}: not opened yet");
+        let known = store.registry(&code).await.unwrap().expect("registered");
+        assert_eq!(known.opened_on, None, "{url}: not opened yet");
+        assert!(!known
+            .facts_on(date(2026, 8, 15))
+            .contains_key("months_operating"));
         store.record_opening("F-1", date(2026, 6, 1)).await.unwrap();
+        let known = store.registry(&code).await.unwrap().expect("registered");
+        assert_eq!(known.opened_on, Some(date(2026, 6, 1)), "{url}");
         let designation = store.workflow("insurance_designation").unwrap();
         let form = serde_json::json!({
             "name": "茂名康颐医养中心护理院",
+            "credit_code": code.as_str(),
             "license_number": "PDY98765444090411A1002",
             "medical_kind": "护理院"
         });
         let form = form.as_object().unwrap();
         // Two months after opening: not yet eligible (000 三(十八)).
-        let facts = store
-            .registry_facts("F-1", date(2026, 8, 15))
-            .await
-            .unwrap();
-        assert_eq!(facts["months_operating"], 2, "{url}");
+        let facts = Facts::registry(known.facts_on(date(2026, 8, 15)));
+        assert_eq!(facts.registry["months_operating"], 2, "{url}");
         let problems =
             validate(&designation, "康颐", form, &facts, Default::default()).unwrap_err();
         assert_eq!(
             problems[0].message,
             "医养结合机构中的医疗机构正式运营3个月后方可提出定点申请"
         );
-        // What the ineligible applicant is told: the earliest day.
-        assert_eq!(
-            store.eligible_from("F-1", &designation).await.unwrap(),
-            vec![(problems[0].message.clone(), date(2026, 9, 1))],
-            "{url}"
-        );
-        // Three months after: eligible.
-        let facts = store.registry_facts("F-1", date(2026, 9, 2)).await.unwrap();
-        assert_eq!(facts["months_operating"], 3, "{url}");
+        // The third month's period ends on 1 September (Civil Code arts.
+        // 201–202): eligible from the 2nd, not on the 1st.
+        let facts = Facts::registry(known.facts_on(date(2026, 9, 1)));
+        assert_eq!(facts.registry["months_operating"], 2, "{url}");
+        let facts = Facts::registry(known.facts_on(date(2026, 9, 2)));
+        assert_eq!(facts.registry["months_operating"], 3, "{url}");
         assert!(validate(&designation, "康颐", form, &facts, Default::default()).is_ok());
         assert!(matches!(
             store.record_opening("NO-SUCH", date(2026, 6, 1)).await,
             Err(StoreError::NotFound(_))
         ));
+    }
+}
+
+#[tokio::test]
+async fn the_registry_keeps_what_other_systems_report_by_credit_code() {
+    let code = CreditCode::parse("52410100MJA000004N").unwrap();
+    let at = date(2026, 11, 16).at(9, 0, 0, 0);
+    for url in fresh_databases().await {
+        let store = open(&url).await;
+        let mut record = RegistryRecord {
+            credit_code: code.clone(),
+            name: "郑州仁和门诊部".into(),
+            opened_on: Some(date(2019, 5, 6)),
+            facts: serde_json::json!({"valid_license": true, "insurance_designated": false})
+                .as_object()
+                .unwrap()
+                .clone(),
+            source: "卫健监管系统".into(),
+        };
+        store.record_registry(&record, at).await.unwrap();
+        // Reported again: replaced, not added.
+        record
+            .facts
+            .insert("insurance_designated".into(), true.into());
+        store.record_registry(&record, at).await.unwrap();
+        let known = store.registry(&code).await.unwrap().expect("recorded");
+        assert_eq!(known.name, "郑州仁和门诊部", "{url}");
+        let facts = known.facts_on(date(2026, 11, 16));
+        assert_eq!(facts["insurance_designated"], true, "{url}");
+        assert_eq!(facts["valid_license"], true, "{url}");
+        assert_eq!(
+            facts["months_operating"], 90,
+            "{url}: May 2019 to November 2026"
+        );
     }
 }
 

@@ -490,12 +490,13 @@ async fn a_filing_end_to_end_in_chromium() {
 
 /// What `serve` prints until it serves; then it is stopped.
 fn serve_output(data: &Path) -> Vec<String> {
-    serve_output_with(data, &[]).0
+    serve_output_with(data, &["--no-worker"]).0
 }
 
 /// What `serve` with these options prints on standard output until it
 /// serves, once `/readyz` answers; then it is stopped, and what it logged
-/// on standard error until then.
+/// on standard error until then. Its mail, when it runs its worker, goes
+/// to files in the data directory (no `--smtp`).
 fn serve_output_with(data: &Path, options: &[&str]) -> (Vec<String>, String) {
     use std::io::BufRead as _;
     let port = TcpListener::bind("127.0.0.1:0")
@@ -504,13 +505,7 @@ fn serve_output_with(data: &Path, options: &[&str]) -> (Vec<String>, String) {
         .unwrap()
         .port();
     let mut server = common::onewindow()
-        .args([
-            "serve",
-            "--no-worker",
-            "--addr",
-            &format!("127.0.0.1:{port}"),
-            "--data",
-        ])
+        .args(["serve", "--addr", &format!("127.0.0.1:{port}"), "--data"])
         .arg(data)
         .args(options)
         .stdout(std::process::Stdio::piped())
@@ -556,6 +551,7 @@ fn serve_starts_on_31_december_with_next_year_missing() {
     let (lines, logged) = serve_output_with(
         &data,
         &[
+            "--no-worker",
             "--now",
             "2026-12-31T16:30",
             "--calendars",
@@ -572,6 +568,43 @@ fn serve_starts_on_31_december_with_next_year_missing() {
     assert!(text.contains("decided with a permit"), "{text}");
     assert!(text.contains("overdue"), "{text}");
     assert!(text.contains("serving on"), "{text}");
+}
+
+/// Without a public address, the links in mail and on documents are where
+/// `serve` listens (not a fixed localhost:8080), and since only this machine
+/// can open a loopback address it says so when it sends mail; with one,
+/// every link is the public address and nothing is said.
+#[test]
+fn links_go_where_serve_listens_unless_a_public_address_is_given() {
+    let data = scratch("web-base-url");
+    let (lines, logged) = serve_output_with(&data, &[]);
+    let serving = lines.last().unwrap();
+    let port = serving
+        .split("127.0.0.1:")
+        .nth(1)
+        .and_then(|rest| rest.split(',').next())
+        .unwrap();
+    assert!(
+        serving.contains(&format!("links to http://127.0.0.1:{port} ")),
+        "{serving}"
+    );
+    assert!(
+        logged.contains(&format!(
+            "警告：邮件和二维码中的链接是 http://127.0.0.1:{port}，只有本机能打开"
+        )),
+        "{logged}"
+    );
+    let data = scratch("web-base-url-public");
+    let (lines, logged) =
+        serve_output_with(&data, &["--base-url", "https://yiyang.maoming.gov.cn/"]);
+    assert!(
+        lines
+            .last()
+            .unwrap()
+            .contains("links to https://yiyang.maoming.gov.cn "),
+        "{lines:?}"
+    );
+    assert!(!logged.contains("警告"), "{logged}");
 }
 
 /// On first start with an empty database `serve` opens one account per

@@ -2259,7 +2259,7 @@ async fn the_window_refuses_to_accept_with_reasons_and_the_applicant_reads_them(
     );
 }
 
-/// The definitions folder with new_combined at version 5: the fire
+/// The definitions folder with new_combined at version 6: the fire
 /// certificate no longer deferrable (容缺).
 fn definitions_with_version_5() -> std::path::PathBuf {
     let flows = scratch("web-policy-flows");
@@ -2268,7 +2268,7 @@ fn definitions_with_version_5() -> std::path::PathBuf {
         if path.extension().is_some_and(|e| e == "flow") {
             let mut text = std::fs::read_to_string(&path).unwrap();
             if path.ends_with("new_combined.flow") {
-                text = text.replace("version 4 ", "version 5 ").replace(
+                text = text.replace("version 5 ", "version 6 ").replace(
                     "fire \"消防验收或备案证明\" required deferrable",
                     "fire \"消防验收或备案证明\" required",
                 );
@@ -2288,7 +2288,7 @@ async fn policy_staff_see_each_version_its_filings_and_what_changed() {
     let data = app.config().data.clone();
     drop((app, router));
 
-    // The product restarts with version 5 of the definition.
+    // The product restarts with version 6 of the definition.
     let config = Config {
         paths: onewindow::project::Paths {
             flows: vec![definitions_with_version_5()],
@@ -2309,13 +2309,13 @@ async fn policy_staff_see_each_version_its_filings_and_what_changed() {
     assert_eq!(page.location(), "/policy");
     let page = policy.get("/policy").await;
     assert_eq!(page.status, StatusCode::OK);
-    assert!(page.body.contains("第5版（在用）"), "{}", page.body);
-    assert!(page.body.contains("<td>第4版</td>"), "{}", page.body);
+    assert!(page.body.contains("第6版（在用）"), "{}", page.body);
+    assert!(page.body.contains("<td>第5版</td>"), "{}", page.body);
     assert!(page.body.contains("待受理 1 件"), "{}", page.body);
 
     let page = policy.get("/policy/workflows/new_combined/compare").await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
-    assert!(page.body.contains("第4版 → 第5版的变化"), "{}", page.body);
+    assert!(page.body.contains("第5版 → 第6版的变化"), "{}", page.body);
     assert!(page.body.contains("<h3>申请材料</h3>"), "{}", page.body);
     assert!(
         page.body
@@ -2325,7 +2325,7 @@ async fn policy_staff_see_each_version_its_filings_and_what_changed() {
     );
     assert!(
         page.body
-            .contains("按第4版在办的申请共 1 件（待受理 1 件）"),
+            .contains("按第5版在办的申请共 1 件（待受理 1 件）"),
         "{}",
         page.body
     );
@@ -2339,7 +2339,7 @@ async fn policy_staff_see_each_version_its_filings_and_what_changed() {
         .await;
     assert_eq!(page.status, StatusCode::NOT_FOUND);
 
-    // The filing on version 4 goes on under it: the window accepts it.
+    // The filing on version 5 goes on under it: the window accepts it.
     let mut window = Browser::new(&router);
     window.sign_in("window@staff.cn").await;
     let path = format!("/filings/{old}");
@@ -2352,7 +2352,7 @@ async fn policy_staff_see_each_version_its_filings_and_what_changed() {
 }
 
 /// Posts the editor of new_combined as its page would: the text, begun on
-/// version 4, with an action (`check`, `publish` with a reason, …).
+/// version 5, with an action (`check`, `publish` with a reason, …).
 async fn edit_draft(browser: &mut Browser, text: &str, action: &str, reason: &str) -> Page {
     let edit = "/policy/workflows/new_combined/edit";
     browser
@@ -2509,7 +2509,7 @@ async fn policy_staff_edit_check_and_publish_a_new_version() {
         page.body
     );
     assert!(page.body.contains("没有发现问题"), "not the other's draft");
-    let theirs = shipped.replace("version 4 ", "version 5 ").replace(
+    let theirs = shipped.replace("version 5 ", "version 6 ").replace(
         "rule \"医养结合机构应同时提供养老床位\" require care_beds > 0",
         "rule \"医养结合机构应同时提供养老床位\" require care_beds >= 2",
     );
@@ -2533,8 +2533,8 @@ async fn policy_staff_edit_check_and_publish_a_new_version() {
     assert!(!svg.body.contains("<script"), "{}", svg.body);
     assert!(svg.body.contains("&lt;script&gt;"), "{}", svg.body);
 
-    // Fixed, as version 5; without a reason it is not published.
-    let fixed = shipped.replace("version 4 ", "version 5 ").replace(
+    // Fixed, as version 6; without a reason it is not published.
+    let fixed = shipped.replace("version 5 ", "version 6 ").replace(
         "fire \"消防验收或备案证明\" required deferrable",
         "fire \"消防验收或备案证明\" required",
     );
@@ -2567,7 +2567,7 @@ async fn policy_staff_edit_check_and_publish_a_new_version() {
         page.body
     );
     assert!(
-        page.body.contains("按第4版在办的申请共 1 件"),
+        page.body.contains("按第5版在办的申请共 1 件"),
         "{}",
         page.body
     );
@@ -2575,16 +2575,16 @@ async fn policy_staff_edit_check_and_publish_a_new_version() {
     assert!(page.body.contains("policy@staff.cn，"), "{}", page.body);
     assert!(page.body.contains(reason), "{}", page.body);
 
-    // New filings take version 5; the earlier one stays on 4.
+    // New filings take version 6; the earlier one stays on 5.
     let after = filing_id(&file(&mut owner, "发布后医养", &"9".repeat(64)).await);
     assert_eq!(app.filing(&before, now().date()).await.unwrap().version, 4);
     assert_eq!(app.filing(&after, now().date()).await.unwrap().version, 5);
 
-    // The second person's draft was begun on version 4: refused, said why.
+    // The second person's draft was begun on version 5: refused, said why.
     let page = edit_draft(&mut second, &theirs, "publish", "床位").await;
     assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(
-        page.body.contains("草稿基于第4版，而在用版本已是第5版"),
+        page.body.contains("草稿基于第5版，而在用版本已是第6版"),
         "{}",
         page.body
     );
@@ -2601,7 +2601,7 @@ async fn policy_staff_edit_check_and_publish_a_new_version() {
     assert_eq!((entry.revision, entry.comment.as_str()), (5, reason));
     assert_eq!(entry.actor, "policy <policy@staff.cn>");
 
-    // After a restart on the same files (version 4), version 5 stays in service.
+    // After a restart on the same files (version 5), version 6 stays in service.
     let data = app.config().data.clone();
     drop((app, router, owner, policy, second));
     let app = Arc::new(
@@ -2618,9 +2618,9 @@ async fn policy_staff_edit_check_and_publish_a_new_version() {
     let mut policy = Browser::new(&router);
     policy.sign_in("policy@staff.cn").await;
     let page = policy.get(edit).await;
-    assert!(page.body.contains("在用版本：第5版"), "{}", page.body);
+    assert!(page.body.contains("在用版本：第6版"), "{}", page.body);
     assert!(
-        page.body.contains("version 5 "),
+        page.body.contains("version 6 "),
         "the published text: {}",
         page.body
     );
@@ -3399,7 +3399,7 @@ async fn only_the_department_a_definition_names_acts_on_its_step() {
                     email: Some(owner.email.clone()),
                 },
                 form: answers.form.clone(),
-                facts: answers.facts.clone(),
+                facts: onewindow::engine::Facts::registry(answers.facts.clone()),
                 materials,
                 key: None,
                 account: Some(owner.email.clone()),

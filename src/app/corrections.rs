@@ -10,7 +10,7 @@ use super::accounts::Account;
 use super::views::FilingView;
 use super::{App, AppError};
 use crate::engine::state::StepStatus;
-use crate::engine::{Command, Status, Submission, Upload};
+use crate::engine::{Command, Status, Upload};
 
 impl App {
     /// Answers the open correction (intake's, or a step's during review)
@@ -28,14 +28,8 @@ impl App {
         now: DateTime,
     ) -> Result<FilingView, AppError> {
         let filing = self.visible(account, id).await?;
-        let mut materials = filing.materials.clone();
-        materials.extend(files);
-        let submission = Submission {
-            applicant: filing.applicant.clone(),
-            email: filing.applicant_email.clone(),
-            values: filing.values.clone(),
-            materials,
-        };
+        let mut submission = filing.submission();
+        submission.materials.extend(files);
         let command = if filing.status == Status::AwaitingCorrection {
             Command::AnswerCorrection { submission }
         } else {

@@ -43,6 +43,7 @@ use crate::dsl::Workflow;
 use crate::engine::{self, Actor, Applicant, Command};
 use crate::links::Links;
 use crate::project::{self, Paths};
+use crate::registry;
 pub use crate::store::read::{QueueFilter, QueuePage};
 use crate::store::{audit::Verification, Options, Request, Store};
 
@@ -107,6 +108,9 @@ pub struct Application {
     /// The applicant's name as the documents will print it.
     pub applicant: String,
     pub form: serde_json::Map<String, serde_json::Value>,
+    /// The facts the applicant declares, by fact id: used only where the
+    /// registry does not know them, each proven by its evidence material.
+    pub facts: serde_json::Map<String, serde_json::Value>,
     /// Uploaded materials by material id, as [`App::upload`] or
     /// [`App::uploaded`] returned them.
     pub materials: BTreeMap<String, Upload>,
@@ -139,7 +143,7 @@ pub struct NewFiling {
     pub workflow: String,
     pub applicant: Applicant,
     pub form: serde_json::Map<String, serde_json::Value>,
-    pub facts: serde_json::Map<String, serde_json::Value>,
+    pub facts: engine::Facts,
     /// Uploaded materials by material id, as [`App::upload`] returned them.
     pub materials: BTreeMap<String, Upload>,
     /// The same key files once, however often it is sent (a double click).
@@ -163,11 +167,36 @@ impl NewFiling {
             "workflow": self.workflow,
             "applicant": [self.applicant.name, self.applicant.email],
             "form": sorted(&self.form),
-            "facts": sorted(&self.facts),
+            "facts": sorted(&self.facts.registry),
+            "declared": sorted(&self.facts.declared),
             "materials": materials,
         });
         crate::store::audit::sha256_hex(content.to_string().as_bytes())
     }
+}
+
+/// An ineligible applicant's problems, each rule on months of operation
+/// told with the earliest day the registry's opening day makes it hold.
+fn eligible_dates(
+    workflow: &Workflow,
+    opened: jiff::civil::Date,
+    problems: Vec<Problem>,
+) -> Vec<Problem> {
+    let dates = registry::eligible_from(workflow, opened);
+    problems
+        .into_iter()
+        .map(|mut problem| {
+            if let Some((_, from)) = dates.iter().find(|(rule, _)| *rule == problem.message) {
+                problem.message = format!(
+                    "{}：按登记的开业日期（{}）计算，自{}起可以申请",
+                    problem.message,
+                    crate::calendar::chinese_date(opened),
+                    crate::calendar::chinese_date(*from)
+                );
+            }
+            problem
+        })
+        .collect()
 }
 
 /// A JSON object's fields in name order.
@@ -365,21 +394,64 @@ impl App {
         let key = application
             .key
             .map(|(door, key)| format!("{}:{}:{key}", door.name(), account.email));
-        self.submit(NewFiling {
-            id: None,
-            workflow: application.workflow,
-            applicant: Applicant {
-                name: application.applicant,
-                email: Some(account.email.clone()),
-            },
-            form: application.form,
-            facts: serde_json::Map::new(),
-            materials: application.materials,
-            key,
-            account: Some(account.email.clone()),
-            now: self.now(),
-        })
-        .await
+        let workflow = self.workflow(&application.workflow)?;
+        let now = self.now();
+        let known = self.known(&workflow, &application.form).await?;
+        let registry = known
+            .as_ref()
+            .map(|known| {
+                let mut facts = known.facts_on(now.date());
+                facts.retain(|id, _| workflow.facts.iter().any(|fact| &fact.id == id));
+                facts
+            })
+            .unwrap_or_default();
+        let filed = self
+            .submit(NewFiling {
+                id: None,
+                workflow: application.workflow,
+                applicant: Applicant {
+                    name: application.applicant,
+                    email: Some(account.email.clone()),
+                },
+                form: application.form,
+                facts: engine::Facts {
+                    registry,
+                    declared: application.facts,
+                },
+                materials: application.materials,
+                key,
+                account: Some(account.email.clone()),
+                now,
+            })
+            .await;
+        let opened = known.and_then(|known| known.opened_on);
+        match (filed, opened) {
+            (Err(AppError::Invalid(problems)), Some(opened)) => Err(AppError::Invalid(
+                eligible_dates(&workflow, opened, problems),
+            )),
+            (filed, _) => filed,
+        }
+    }
+
+    /// What the registry knows of the institution a form names by its
+    /// credit code; `None` when the form gives no well-formed code (the
+    /// engine says why) or the registry does not know it.
+    async fn known(
+        &self,
+        workflow: &Workflow,
+        form: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<Option<crate::store::institutions::Known>, AppError> {
+        if workflow.facts.is_empty() {
+            return Ok(None);
+        }
+        let code = form
+            .get(crate::dsl::ir::CREDIT_CODE_FIELD)
+            .and_then(serde_json::Value::as_str)
+            .and_then(|text| crate::credit_code::CreditCode::parse(text).ok());
+        match code {
+            Some(code) => Ok(self.store.registry(&code).await?),
+            None => Ok(None),
+        }
     }
 
     /// Applies a command of an actor to a filing.
@@ -608,17 +680,32 @@ impl App {
     }
 
     /// When an institution in the registry may apply for a workflow whose
-    /// rules ask for months of operation: each rule with its earliest day.
+    /// rules ask for months of operation: each rule with its earliest day;
+    /// empty while its opening day is not known.
     ///
     /// # Errors
-    /// An unknown workflow or institution, or a database failure.
+    /// An unknown workflow, a code that is not one, an institution the
+    /// registry does not know, or a database failure.
     pub async fn eligible_from(
         &self,
-        institution: &str,
+        credit_code: &str,
         workflow: &str,
     ) -> Result<Vec<views::Eligibility>, AppError> {
         let workflow = self.workflow(workflow)?;
-        let dates = self.store.eligible_from(institution, &workflow).await?;
+        let code = crate::credit_code::CreditCode::parse(credit_code).map_err(|reason| {
+            AppError::Invalid(vec![Problem::about(
+                crate::dsl::ir::CREDIT_CODE_FIELD,
+                reason,
+            )])
+        })?;
+        let known =
+            self.store.registry(&code).await?.ok_or_else(|| {
+                AppError::NotFound(format!("institution with credit code `{code}`"))
+            })?;
+        let dates = known
+            .opened_on
+            .map(|opened| registry::eligible_from(&workflow, opened))
+            .unwrap_or_default();
         Ok(dates
             .into_iter()
             .map(|(rule, from)| views::Eligibility { rule, from })

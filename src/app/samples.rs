@@ -13,10 +13,14 @@ use jiff::ToSpan as _;
 
 use super::accounts::{random_token, NewAccount, Role};
 use super::{Action, App, AppError, NewFiling};
+use crate::credit_code::CreditCode;
 use crate::dsl::ir::StepKind;
+use crate::dsl::ir::CREDIT_CODE_FIELD;
 use crate::engine::state::{PauseKind, StepStatus};
-use crate::engine::{Actor, Applicant, Command};
+use crate::engine::{Actor, Applicant, Command, Facts};
 use crate::project;
+use crate::registry;
+use crate::store::institutions::RegistryRecord;
 
 /// The workflow the samples file.
 const SAMPLE_WORKFLOW: &str = "new_combined";
@@ -90,6 +94,7 @@ impl App {
             return Ok(None);
         }
         let accounts = self.sample_accounts(now).await?;
+        self.sample_registry(now).await?;
         let applicant = &accounts[0];
         let filings = self.sample_filings(applicant, now).await?;
         Ok(Some((accounts, filings)))
@@ -144,6 +149,47 @@ impl App {
         Ok(accounts)
     }
 
+    /// The registry's records of the institutions the sample answers name,
+    /// for each workflow with facts: what the sample's facts say, months of
+    /// operation as an opening day, so a person filing the sample's credit
+    /// code meets the registry as an institution known to it would.
+    async fn sample_registry(&self, now: DateTime) -> Result<(), AppError> {
+        for id in self.workflow_ids() {
+            let workflow = self.workflow(&id)?;
+            let path = project::sample_path(&self.config.paths, &id);
+            if workflow.facts.is_empty() || !path.exists() {
+                continue;
+            }
+            let answers = project::read_answers(&path).map_err(AppError::Config)?;
+            let text = |field: &str| answers.form.get(field).and_then(|v| v.as_str());
+            let Some(code) = text(CREDIT_CODE_FIELD).and_then(|c| CreditCode::parse(c).ok()) else {
+                continue;
+            };
+            let mut facts = answers.facts.clone();
+            let opened_on = match facts.remove(registry::MONTHS_OPERATING) {
+                Some(months) => {
+                    let months = months.as_i64().unwrap_or(0);
+                    let span = jiff::Span::new().months(months).days(15);
+                    Some(
+                        now.date()
+                            .checked_sub(span)
+                            .map_err(|e| AppError::Config(e.to_string()))?,
+                    )
+                }
+                None => None,
+            };
+            let record = RegistryRecord {
+                credit_code: code,
+                name: text("name").unwrap_or(&answers.applicant).to_string(),
+                opened_on,
+                facts,
+                source: "示例数据".to_string(),
+            };
+            self.store.record_registry(&record, now).await?;
+        }
+        Ok(())
+    }
+
     async fn sample_filings(
         &self,
         applicant: &SampleAccount,
@@ -174,7 +220,7 @@ impl App {
                 email: Some(applicant.email.clone()),
             },
             form: answers.form.clone(),
-            facts: answers.facts.clone(),
+            facts: Facts::registry(answers.facts.clone()),
             materials: materials.clone(),
             key: None,
             account: Some(applicant.email.clone()),

@@ -95,6 +95,10 @@ pub struct FieldValue {
     pub id: String,
     pub label: String,
     pub value: String,
+    /// For a fact the applicant declared (the registry did not know it):
+    /// the evidence material's name, for the reviewer to confirm it by.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub declared_with: Option<String>,
 }
 
 /// A material of the list and what the filing holds of it.
@@ -110,6 +114,11 @@ pub struct MaterialView {
     pub deferred: bool,
     /// May be supplied after acceptance.
     pub deferrable: bool,
+    /// Why this filing must include it; `None` when it need not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub needed: Option<String>,
+    /// Asked for by the correction the applicant has yet to answer.
+    pub asked: bool,
 }
 
 /// A correction asked of the applicant.
@@ -414,21 +423,31 @@ fn form_values(workflow: &Workflow, filing: &Filing) -> Vec<FieldValue> {
         .chain(&workflow.facts)
         .filter_map(|field| {
             let value = filing.values.get(&field.id)?;
+            let declared_with = filing.declared.contains(&field.id).then(|| {
+                crate::engine::submission::evidence_of(workflow, &field.id)
+                    .map_or_else(String::new, |material| material.label.clone())
+            });
             Some(FieldValue {
                 id: field.id.clone(),
                 label: field.label.clone(),
                 value: value.display(),
+                declared_with,
             })
         })
         .collect()
 }
 
 fn materials(workflow: &Workflow, filing: &Filing) -> Vec<MaterialView> {
+    let submission = filing.submission();
+    let open = filing
+        .latest_correction()
+        .filter(|correction| correction.answered_on.is_none());
     workflow
         .materials
         .iter()
         .map(|material| {
             let upload = filing.materials.get(&material.id);
+            let needed = crate::engine::submission::need(workflow, &submission, material);
             MaterialView {
                 id: material.id.clone(),
                 label: material.label.clone(),
@@ -437,23 +456,22 @@ fn materials(workflow: &Workflow, filing: &Filing) -> Vec<MaterialView> {
                 size: upload.map(|u| u.size),
                 deferred: filing.deferred.contains(&material.id),
                 deferrable: material.deferrable,
+                needed: needed.map(|need| need.words().to_string()),
+                asked: open.is_some_and(|c| c.items.contains(&material.id)),
             }
         })
         .collect()
 }
 
 fn corrections(workflow: &Workflow, filing: &Filing) -> Vec<CorrectionView> {
-    let label = |item: &String| {
-        workflow
-            .materials
-            .iter()
-            .find(|m| &m.id == item)
-            .map_or_else(|| item.clone(), |m| m.label.clone())
-    };
     let view =
         |step: Option<usize>, correction: &crate::engine::state::Correction| CorrectionView {
             step,
-            items: correction.items.iter().map(label).collect(),
+            items: correction
+                .items
+                .iter()
+                .map(|item| workflow.item_words(item))
+                .collect(),
             requested_on: correction.requested_on,
             answered_on: correction.answered_on,
         };

@@ -256,6 +256,18 @@ impl Renderer {
         };
         check_data(decl, data)?;
         let mut data = data.clone();
+        // Dates are checked as the calendar's, then printed as Chinese
+        // documents write them (2026年12月7日).
+        for input in decl.inputs.iter().filter(|input| input.ty.name == "date") {
+            let day = data
+                .get(&input.id.name)
+                .and_then(serde_json::Value::as_str)
+                .and_then(|text| text.parse::<jiff::civil::Date>().ok());
+            if let Some(day) = day {
+                let words = crate::calendar::chinese_date(day);
+                data.insert(input.id.name.clone(), serde_json::Value::String(words));
+            }
+        }
         if let Some(serde_json::Value::String(url)) = data.get("verify_url") {
             data.insert("qr_svg".into(), serde_json::Value::String(qr_svg(url)));
         }
@@ -542,7 +554,12 @@ fn system_value(
         SystemInput::Corrections => Some(list(
             filing
                 .latest_correction()
-                .map(|c| c.items.clone())
+                .map(|c| {
+                    c.items
+                        .iter()
+                        .map(|item| workflow.item_words(item))
+                        .collect()
+                })
                 .unwrap_or_default(),
         )),
         SystemInput::Materials => Some(list(

@@ -59,16 +59,7 @@ pub fn normalize_code(code: &str) -> String {
 /// hold none) and full-width digits and letters made ASCII, as an input
 /// method may type them.
 pub fn normalize_number(number: &str) -> String {
-    number
-        .chars()
-        .filter(|c| !c.is_whitespace())
-        .map(|c| match c {
-            '０'..='９' | 'Ａ'..='Ｚ' | 'ａ'..='ｚ' => {
-                char::from_u32(c as u32 - 0xFEE0).unwrap_or(c)
-            }
-            _ => c,
-        })
-        .collect()
+    crate::credit_code::fold_typed(number)
 }
 
 #[cfg(test)]

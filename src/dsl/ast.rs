@@ -151,6 +151,8 @@ pub struct FieldDef {
     pub range: Option<RangeDef>,
     pub default: Option<Literal>,
     pub help: Option<Str>,
+    /// The material proving a fact the applicant declares.
+    pub evidence: Option<Ident>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -189,6 +189,8 @@ pub fn title(code: &str) -> &'static str {
         "unknown-party" => "未知签订方",
         "unknown-recipient" => "未知通知对象",
         "unknown-registration" | "registration-field" => "登记事项有误",
+        "fact-without-evidence" | "unknown-evidence" | "evidence-on-form-field" => "证明材料有误",
+        "facts-without-credit-code" => "缺少统一社会信用代码",
         "unknown-approver" | "extension-approver" => "延长期限的批准人有误",
         "unknown-file-kind" => "未知文件格式",
         "unknown-obligation" => "未知义务",

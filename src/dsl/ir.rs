@@ -93,6 +93,16 @@ impl Workflow {
             .filter(move |outcome| outcome.event == event)
     }
 
+    /// A correction item as the applicant reads it: the material's name
+    /// when the item is a material of the list, else the item's own words
+    /// (what the window wrote).
+    pub fn item_words(&self, item: &str) -> String {
+        self.materials
+            .iter()
+            .find(|material| material.id == item)
+            .map_or_else(|| item.to_string(), |material| material.label.clone())
+    }
+
     pub fn department(&self, id: &str) -> Option<&Department> {
         self.departments.get(id)
     }
@@ -269,6 +279,10 @@ pub struct Field {
     pub max: Option<i64>,
     pub default: Option<Value>,
     pub help: Option<String>,
+    /// For a fact: the material that proves it when the applicant declares
+    /// it (the registry does not know the institution or the fact).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -281,6 +295,9 @@ pub enum FieldType {
     Bool,
     Date,
     List,
+    /// A unified social credit code, its check character verified
+    /// ([`crate::credit_code`]); held as text.
+    CreditCode,
     Choice(Vec<String>),
 }
 
@@ -294,6 +311,7 @@ impl FieldType {
             FieldType::Bool => "bool",
             FieldType::Date => "date",
             FieldType::List => "list",
+            FieldType::CreditCode => "credit_code",
             FieldType::Choice(_) => "choice",
         }
     }
@@ -301,7 +319,7 @@ impl FieldType {
     /// The template input type a field of this type fills.
     pub fn input_type(&self) -> &'static str {
         match self {
-            FieldType::Choice(_) => "text",
+            FieldType::Choice(_) | FieldType::CreditCode => "text",
             other => other.name(),
         }
     }
@@ -1036,11 +1054,16 @@ pub enum Registration {
     Evaluation,
 }
 
+/// The form field by which the registry knows an institution: its unified
+/// social credit code. Every workflow with facts, and every one that
+/// registers an institution, asks for it.
+pub const CREDIT_CODE_FIELD: &str = "credit_code";
+
 impl Registration {
     /// The form fields and their types each registration reads.
     pub fn fields(self) -> &'static [(&'static str, &'static str)] {
         match self {
-            Registration::Institution => &[("name", "text")],
+            Registration::Institution => &[("name", "text"), (CREDIT_CODE_FIELD, "credit_code")],
             Registration::Agreement => &[
                 ("party_a", "text"),
                 ("party_b", "text"),

@@ -588,6 +588,7 @@ impl Builder {
             range: None,
             default: None,
             help: None,
+            evidence: None,
         };
         for option in parts {
             let span = self.span(&option);
@@ -602,6 +603,7 @@ impl Builder {
                 }
                 Rule::default => field.default = Some(self.literal(first(option))),
                 Rule::help => field.help = Some(self.string(first(option))),
+                Rule::evidence => field.evidence = Some(self.ident(first(option))),
                 _ => {}
             }
         }
@@ -945,11 +947,12 @@ fn describe_rule(expected: Rule) -> &'static str {
         Rule::register => "`register`",
         Rule::field => "a field (`name: type \"标签\"`)",
         Rule::field_type | Rule::scalar_type | Rule::choice_type => {
-            "a type (`text`, `int`, `money`, `bool`, `date`, `list`, `choice(...)`)"
+            "a type (`text`, `int`, `money`, `bool`, `date`, `list`, `credit_code`, `choice(...)`)"
         }
         Rule::range => "`range`",
         Rule::default => "`default`",
         Rule::help => "`help`",
+        Rule::evidence => "`evidence`",
         Rule::required_kw | Rule::mat_required => "`required`",
         Rule::optional_kw => "`optional`",
         Rule::deferrable_kw => "`deferrable`",

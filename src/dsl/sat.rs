@@ -178,7 +178,7 @@ fn domain(field: &Field) -> Constraint {
             allowed: Some(values.clone()),
             excluded: Vec::new(),
         },
-        FieldType::Text => Constraint::Set {
+        FieldType::Text | FieldType::CreditCode => Constraint::Set {
             allowed: None,
             excluded: Vec::new(),
         },
@@ -354,6 +354,7 @@ mod tests {
             max: None,
             default: None,
             help: None,
+            evidence: None,
         }
     }
 

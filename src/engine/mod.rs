@@ -27,7 +27,7 @@ pub mod submission;
 pub mod transition;
 
 pub use state::{Filing, Status};
-pub use submission::{validate, Answers, Applicant, Problem, Submission, Upload};
+pub use submission::{validate, Answers, Applicant, Facts, Problem, Submission, Upload};
 pub use transition::{
     transition, Actor, Command, Context, Effect, EngineError, Timer, Told, Transition,
 };

@@ -22,6 +22,10 @@ pub struct Filing {
     pub applicant_email: Option<String>,
     pub values: BTreeMap<String, Value>,
     pub materials: BTreeMap<String, Upload>,
+    /// Facts the applicant declared with their evidence, for the reviewer
+    /// to confirm (the rest came from the registry).
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub declared: BTreeSet<String>,
     /// The day the (latest complete) materials arrived.
     pub received_on: Option<Date>,
     pub accepted_on: Option<Date>,
@@ -60,6 +64,7 @@ impl Filing {
             applicant_email: None,
             values: BTreeMap::new(),
             materials: BTreeMap::new(),
+            declared: BTreeSet::new(),
             received_on: None,
             accepted_on: None,
             deemed_accepted: false,
@@ -87,6 +92,18 @@ impl Filing {
         }
         self.values = submission.values.clone();
         self.materials = submission.materials.clone();
+        self.declared = submission.declared.clone();
+    }
+
+    /// What the filing holds as a submission, to add answers to.
+    pub fn submission(&self) -> Submission {
+        Submission {
+            applicant: self.applicant.clone(),
+            email: self.applicant_email.clone(),
+            values: self.values.clone(),
+            materials: self.materials.clone(),
+            declared: self.declared.clone(),
+        }
     }
 
     /// The correction most recently asked of the applicant, at intake or

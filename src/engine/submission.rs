@@ -2,12 +2,12 @@
 //! facts and the uploaded materials become a typed [`Submission`], or every
 //! problem is listed at once, in Chinese, for the applicant.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
-use crate::dsl::ir::{Field, FieldType, Requirement, Value, Workflow};
+use crate::dsl::ir::{Field, FieldType, Material, Requirement, Value, Workflow};
 
 /// An uploaded material as the store recorded it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -86,7 +86,8 @@ impl Answers {
             name: self.applicant.clone(),
             email: self.email.clone(),
         };
-        validate(workflow, applicant, &self.form, &self.facts, uploads)
+        let facts = Facts::registry(self.facts.clone());
+        validate(workflow, applicant, &self.form, &facts, uploads)
     }
 }
 
@@ -102,6 +103,27 @@ impl Upload {
     }
 }
 
+/// The facts of a submission by where they come from: the registry, which
+/// knows an institution by its credit code, or the applicant, who declares
+/// what the registry does not know and proves it with the fact's evidence.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Facts {
+    /// What the registry knows, by fact id; these win.
+    pub registry: serde_json::Map<String, Json>,
+    /// What the applicant declares, by fact id.
+    pub declared: serde_json::Map<String, Json>,
+}
+
+impl Facts {
+    /// Facts the registry supplies, none declared.
+    pub fn registry(registry: serde_json::Map<String, Json>) -> Facts {
+        Facts {
+            registry,
+            declared: serde_json::Map::new(),
+        }
+    }
+}
+
 /// What the applicant filed, typed and checked against the definition.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Submission {
@@ -112,6 +134,10 @@ pub struct Submission {
     /// Form and fact values by field id, defaults filled in.
     pub values: BTreeMap<String, Value>,
     pub materials: BTreeMap<String, Upload>,
+    /// The facts the applicant declared rather than the registry supplied:
+    /// each proven by its evidence material, confirmed by the reviewer.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub declared: BTreeSet<String>,
 }
 
 /// One problem with a submission, shown to the applicant.
@@ -149,7 +175,7 @@ pub const MAX_TEXT: usize = 2000;
 pub const MAX_LIST_ITEMS: usize = 100;
 
 /// Types and checks a submission. `form` is what the applicant typed,
-/// `facts` what the registry supplies; both are JSON objects.
+/// `facts` what the registry supplies and what the applicant declares.
 ///
 /// # Errors
 /// Every problem found: unknown, missing, mistyped or out-of-range values,
@@ -160,7 +186,7 @@ pub fn validate(
     workflow: &Workflow,
     applicant: impl Into<Applicant>,
     form: &serde_json::Map<String, Json>,
-    facts: &serde_json::Map<String, Json>,
+    facts: &Facts,
     materials: BTreeMap<String, Upload>,
 ) -> Result<Submission, Vec<Problem>> {
     let applicant = applicant.into();
@@ -189,11 +215,16 @@ pub fn validate(
         ));
     }
     let mut values = BTreeMap::new();
-    for (fields, raw, origin) in [
-        (&workflow.form, form, "表单"),
-        (&workflow.facts, facts, "登记信息"),
+    let declared = declared_facts(workflow, facts);
+    for (fields, raws, origin) in [
+        (&workflow.form, [form, form], "表单"),
+        (
+            &workflow.facts,
+            [&facts.registry, &facts.declared],
+            "登记信息",
+        ),
     ] {
-        for (name, _) in raw.iter() {
+        for (name, _) in raws.iter().flat_map(|raw| raw.iter()) {
             if !fields.iter().any(|field| &field.id == name) {
                 problems.push(Problem::about(
                     name,
@@ -202,7 +233,10 @@ pub fn validate(
             }
         }
         for field in fields {
-            match raw.get(&field.id).filter(|value| !value.is_null()) {
+            let given = raws
+                .iter()
+                .find_map(|raw| raw.get(&field.id).filter(|value| !value.is_null()));
+            match given {
                 Some(json) => match typed(field, json) {
                     Ok(value) => {
                         values.insert(field.id.clone(), value);
@@ -214,14 +248,25 @@ pub fn validate(
                         values.insert(field.id.clone(), default.clone());
                     }
                     None if field.required => {
-                        problems.push(Problem::about(
-                            &field.id,
-                            format!("请填写“{}”", field.label),
-                        ));
+                        problems.push(Problem::about(&field.id, not_given(workflow, field)));
                     }
                     None => {}
                 },
             }
+        }
+    }
+    for fact in &declared {
+        let Some(evidence) = evidence_of(workflow, fact) else {
+            continue;
+        };
+        if !materials.contains_key(&evidence.id) {
+            let label = workflow
+                .field(fact)
+                .map_or(fact.as_str(), |f| f.label.as_str());
+            problems.push(Problem::about(
+                &evidence.id,
+                format!("申报了“{label}”，请同时上传证明材料“{}”", evidence.label),
+            ));
         }
     }
     // Rules speak only when the values they read are all well formed.
@@ -266,9 +311,48 @@ pub fn validate(
             email: email.map(str::to_string),
             values,
             materials,
+            declared,
         })
     } else {
         Err(problems)
+    }
+}
+
+/// The facts the applicant declares: those given that the registry does
+/// not supply.
+fn declared_facts(workflow: &Workflow, facts: &Facts) -> BTreeSet<String> {
+    workflow
+        .facts
+        .iter()
+        .filter(|fact| !facts.registry.contains_key(&fact.id))
+        .filter(|fact| facts.declared.get(&fact.id).is_some_and(|v| !v.is_null()))
+        .map(|fact| fact.id.clone())
+        .collect()
+}
+
+/// The material that proves a fact when the applicant declares it.
+pub fn evidence_of<'w>(workflow: &'w Workflow, fact: &str) -> Option<&'w Material> {
+    let evidence = workflow
+        .facts
+        .iter()
+        .find(|f| f.id == fact)?
+        .evidence
+        .as_ref()?;
+    workflow.materials.iter().find(|m| &m.id == evidence)
+}
+
+/// What a required field left empty says: a form field asks to be filled;
+/// a fact neither the registry knows nor the applicant declares asks to
+/// be declared with its evidence.
+fn not_given(workflow: &Workflow, field: &Field) -> String {
+    let is_fact = workflow.facts.iter().any(|fact| fact.id == field.id);
+    match evidence_of(workflow, &field.id).filter(|_| is_fact) {
+        Some(evidence) => format!(
+            "登记系统未掌握本机构的“{}”，请申报并上传证明材料“{}”",
+            field.label, evidence.label
+        ),
+        None if is_fact => format!("登记系统未掌握本机构的“{}”，请申报", field.label),
+        None => format!("请填写“{}”", field.label),
     }
 }
 
@@ -278,15 +362,10 @@ pub fn missing_materials(
     workflow: &Workflow,
     submission: &Submission,
 ) -> (Vec<String>, Vec<String>) {
-    let lookup = |name: &str| submission.values.get(name);
     let mut required = Vec::new();
     let mut deferrable = Vec::new();
     for material in &workflow.materials {
-        let needed = match &material.requirement {
-            Requirement::Required => true,
-            Requirement::RequiredWhen(condition) => condition.eval(&lookup),
-            Requirement::Optional => false,
-        };
+        let needed = need(workflow, submission, material).is_some();
         if needed && !submission.materials.contains_key(&material.id) {
             if material.deferrable {
                 deferrable.push(material.id.clone());
@@ -296,6 +375,45 @@ pub fn missing_materials(
         }
     }
     (required, deferrable)
+}
+
+/// Why a submission must include a material.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Need {
+    /// The list requires it of everyone.
+    Required,
+    /// The list requires it when the answers meet its condition, and they do.
+    Condition,
+    /// It proves a fact the applicant declared.
+    Proof,
+}
+
+impl Need {
+    /// The reason as the window's checklist and the applicant read it.
+    pub fn words(self) -> &'static str {
+        match self {
+            Need::Required => "清单必交材料",
+            Need::Condition => "按本申请填报的情况须提交",
+            Need::Proof => "申报登记信息的证明材料",
+        }
+    }
+}
+
+/// Why this submission must include `material`; `None` when it need not
+/// (an optional material, a condition the answers do not meet). The one
+/// rule for what applies to a filing.
+pub fn need(workflow: &Workflow, submission: &Submission, material: &Material) -> Option<Need> {
+    let lookup = |name: &str| submission.values.get(name);
+    let proves_declared = submission
+        .declared
+        .iter()
+        .any(|fact| evidence_of(workflow, fact).is_some_and(|m| m.id == material.id));
+    match &material.requirement {
+        Requirement::Required => Some(Need::Required),
+        Requirement::RequiredWhen(condition) if condition.eval(&lookup) => Some(Need::Condition),
+        _ if proves_declared => Some(Need::Proof),
+        _ => None,
+    }
 }
 
 fn typed(field: &Field, json: &Json) -> Result<Value, String> {
@@ -311,6 +429,11 @@ fn typed(field: &Field, json: &Json) -> Result<Value, String> {
             }
             Value::Text(text.to_string())
         }
+        (FieldType::CreditCode, Json::String(text)) => Value::Text(
+            crate::credit_code::CreditCode::parse(text)
+                .map_err(|reason| format!("“{label}”：{reason}"))?
+                .to_string(),
+        ),
         (FieldType::Choice(choices), Json::String(text)) => {
             if !choices.contains(text) {
                 return Err(format!("“{label}”只能选择：{}", choices.join("、")));
@@ -361,7 +484,7 @@ fn typed(field: &Field, json: &Json) -> Result<Value, String> {
         }
         (ty, _) => {
             let expected = match ty {
-                FieldType::Text | FieldType::Choice(_) => "文字",
+                FieldType::Text | FieldType::Choice(_) | FieldType::CreditCode => "文字",
                 FieldType::Int => "整数",
                 FieldType::Money => "金额",
                 FieldType::Bool => "是或否",

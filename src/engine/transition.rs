@@ -276,6 +276,11 @@ pub enum EngineError {
     CorrectionIncomplete {
         omitted: Vec<String>,
     },
+    /// An answer to a correction that does not supply every material the
+    /// notice asked for (their names).
+    AnswerIncomplete {
+        missing: Vec<String>,
+    },
     DeferredOutstanding {
         materials: Vec<String>,
     },
@@ -331,6 +336,11 @@ impl fmt::Display for EngineError {
                 f,
                 "the correction notice must list everything missing at once (一次性告知); it omits {}",
                 omitted.join("、")
+            ),
+            EngineError::AnswerIncomplete { missing } => write!(
+                f,
+                "the answer does not supply every material the correction asked for; still missing: {}",
+                missing.join("、")
             ),
             EngineError::DeferredOutstanding { materials } => {
                 write!(f, "deferred materials are still outstanding: {}", materials.join(", "))
@@ -397,6 +407,10 @@ impl EngineError {
             EngineError::CorrectionIncomplete { omitted } => format!(
                 "补正通知须一次性列明全部缺少的材料，尚未列入：{}",
                 omitted.join("、")
+            ),
+            EngineError::AnswerIncomplete { missing } => format!(
+                "补正通知要求的材料尚未全部提交，还缺：{}；补齐后一并提交",
+                missing.join("、")
             ),
             EngineError::DeferredOutstanding { materials } => {
                 format!("容缺材料尚未补齐：{}", materials.join("、"))
@@ -597,6 +611,12 @@ impl Machine<'_> {
         self.expect_actor(actor, name, &Actor::Applicant)?;
         self.expect_status(&[Status::AwaitingCorrection], name)?;
         self.check_rules(submission)?;
+        let asked = self
+            .filing
+            .intake_correction
+            .as_ref()
+            .map(|c| c.items.clone());
+        self.expect_answered(asked.as_deref().unwrap_or_default(), submission)?;
         self.filing.apply_submission(submission);
         if let Some(correction) = &mut self.filing.intake_correction {
             correction.answered_on = Some(self.today);
@@ -786,6 +806,11 @@ impl Machine<'_> {
             .open_pause(*step, true)
             .ok_or(EngineError::NoOpenCorrection { step: *step })?;
         self.check_rules(submission)?;
+        let asked = self.filing.steps[*step]
+            .correction
+            .as_ref()
+            .map(|c| c.items.clone());
+        self.expect_answered(asked.as_deref().unwrap_or_default(), submission)?;
         self.filing.apply_submission(submission);
         self.filing.pauses[open].until = Some(self.today);
         if let Some(correction) = &mut self.filing.steps[*step].correction {
@@ -1045,13 +1070,7 @@ impl Machine<'_> {
     }
 
     fn missing(&self) -> (Vec<String>, Vec<String>) {
-        let submission = Submission {
-            applicant: self.filing.applicant.clone(),
-            email: self.filing.applicant_email.clone(),
-            values: self.filing.values.clone(),
-            materials: self.filing.materials.clone(),
-        };
-        missing_materials(self.workflow, &submission)
+        missing_materials(self.workflow, &self.filing.submission())
     }
 
     /// The promised completion date, open pauses counted as ending when
@@ -1477,6 +1496,31 @@ impl Machine<'_> {
     }
 
     // ---- checks ------------------------------------------------------------
+
+    /// An answer supplies every material its correction asked for: each
+    /// one uploaded anew (a file other than the one the filing holds).
+    /// Items in the window's own words cannot be checked and are not.
+    fn expect_answered(
+        &self,
+        asked: &[String],
+        submission: &Submission,
+    ) -> Result<(), EngineError> {
+        let missing: Vec<String> = asked
+            .iter()
+            .filter(|item| self.workflow.materials.iter().any(|m| &m.id == *item))
+            .filter(|item| {
+                let held = self.filing.materials.get(*item).map(|u| &u.sha256);
+                let given = submission.materials.get(*item).map(|u| &u.sha256);
+                given.is_none() || given == held
+            })
+            .map(|item| self.workflow.item_words(item))
+            .collect();
+        if missing.is_empty() {
+            Ok(())
+        } else {
+            Err(EngineError::AnswerIncomplete { missing })
+        }
+    }
 
     fn check_rules(&self, submission: &Submission) -> Result<(), EngineError> {
         let lookup = |name: &str| submission.values.get(name);

@@ -427,7 +427,8 @@ fn values<'v>(
     about: &About<'_>,
 ) -> HashMap<&'v str, String> {
     let (step, told) = (about.step, about.told);
-    let day = |d: Option<jiff::civil::Date>| d.map_or_else(String::new, |d| d.to_string());
+    let day =
+        |d: Option<jiff::civil::Date>| d.map_or_else(String::new, crate::calendar::chinese_date);
     // A date still to come may lie in a year whose holidays are not out.
     let ahead = |d: Option<jiff::civil::Date>| d.map_or_else(String::new, |d| calendar.describe(d));
     let step_label = step
@@ -464,7 +465,7 @@ fn values<'v>(
             c.items
                 .iter()
                 .enumerate()
-                .map(|(i, item)| format!("{}. {item}", i + 1))
+                .map(|(i, item)| format!("{}. {}", i + 1, workflow.item_words(item)))
                 .collect::<Vec<_>>()
                 .join("\n")
         })

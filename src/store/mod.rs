@@ -17,6 +17,7 @@
 pub mod accounts;
 pub mod audit;
 pub mod blobs;
+pub mod institutions;
 pub mod outbox;
 pub mod ratings;
 pub mod read;
@@ -830,43 +831,6 @@ impl Store {
         Ok(())
     }
 
-    /// The eligibility facts the registry knows of an institution on `today`:
-    /// `months_operating` (whole months since it opened, 0 before).
-    ///
-    /// # Errors
-    /// An unknown institution, or a database failure.
-    pub async fn registry_facts(
-        &self,
-        institution: &str,
-        today: jiff::civil::Date,
-    ) -> Result<serde_json::Map<String, serde_json::Value>, StoreError> {
-        let months = self
-            .opened_on(institution)
-            .await?
-            .map_or(0, |opened| registry::months_operating(opened, today));
-        let mut facts = serde_json::Map::new();
-        facts.insert(registry::MONTHS_OPERATING.into(), months.into());
-        Ok(facts)
-    }
-
-    /// The earliest day an institution meets a workflow's rules on months of
-    /// operation, each with its rule's message; empty while it has not opened
-    /// (nothing can be promised) or when the workflow has no such rule.
-    ///
-    /// # Errors
-    /// An unknown institution, or a database failure.
-    pub async fn eligible_from(
-        &self,
-        institution: &str,
-        workflow: &Workflow,
-    ) -> Result<Vec<(String, jiff::civil::Date)>, StoreError> {
-        Ok(self
-            .opened_on(institution)
-            .await?
-            .map(|opened| registry::eligible_from(workflow, opened))
-            .unwrap_or_default())
-    }
-
     /// Whether the database answers.
     ///
     /// # Errors
@@ -874,17 +838,6 @@ impl Store {
     pub async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
-    }
-
-    /// The day an institution opened, once recorded.
-    async fn opened_on(&self, institution: &str) -> Result<Option<jiff::civil::Date>, StoreError> {
-        let row = sqlx::query(&self.shared.sql.select_institution)
-            .bind(institution.to_string())
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or_else(|| StoreError::NotFound(institution.to_string()))?;
-        let opened: Option<String> = row.try_get(0)?;
-        Ok(opened.and_then(|text| text.parse().ok()))
     }
 
     /// Agreements with their terms: (id, party A, party B, start, end).
@@ -1413,6 +1366,7 @@ struct InstitutionRow {
     filing: String,
     workflow: String,
     approved_on: String,
+    credit_code: Option<String>,
 }
 
 struct AgreementRow {
@@ -1915,8 +1869,8 @@ async fn write_registry(
     insert_rows(
         connection,
         shared,
-        "INSERT INTO institutions (id, name, filing_id, workflow, approved_on)",
-        5,
+        "INSERT INTO institutions (id, name, filing_id, workflow, approved_on, credit_code)",
+        6,
         batch.institutions.len(),
         |index, query| {
             let row = &batch.institutions[index];
@@ -1926,6 +1880,7 @@ async fn write_registry(
                 .bind(row.filing.clone())
                 .bind(row.workflow.clone())
                 .bind(row.approved_on.clone())
+                .bind(row.credit_code.clone())
         },
         "",
     )
@@ -2293,6 +2248,8 @@ fn register(workflow: &Workflow, filing: &Filing, entry: &audit::Entry, batch: &
                 filing: filing.id.clone(),
                 workflow: workflow.id.clone(),
                 approved_on: decided.to_string(),
+                credit_code: Some(text(crate::dsl::ir::CREDIT_CODE_FIELD))
+                    .filter(|code| !code.is_empty()),
             }),
             // Recorded whatever the decision, above.
             Registration::Evaluation => {}
@@ -2489,7 +2446,6 @@ struct Sql {
     fail_outbox: String,
     retry_outbox: String,
     documents_of: String,
-    select_institution: String,
     select_agreements: String,
     select_evaluations: String,
     select_number: String,
@@ -2585,7 +2541,6 @@ impl Sql {
             fail_outbox: q("UPDATE outbox SET failed_at = $1, last_error = $2, leased_until = NULL WHERE id = $3"),
             retry_outbox: q("UPDATE outbox SET available_at = $1, last_error = $2, leased_until = NULL WHERE id = $3"),
             documents_of: q("SELECT verify_code FROM documents WHERE filing_id = $1 AND event = $2 ORDER BY id"),
-            select_institution: q("SELECT opened_on FROM institutions WHERE id = $1"),
             select_agreements: q("SELECT id, party_a, party_b, term_start, term_end FROM agreements ORDER BY id"),
             select_evaluations: q(
                 "SELECT filing_id, department, subject, year, passed, decided_on, consequence

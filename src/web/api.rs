@@ -244,6 +244,11 @@ struct NewFilingRequest {
     applicant: String,
     #[serde(default)]
     form: serde_json::Map<String, serde_json::Value>,
+    /// Eligibility facts the applicant declares, by fact id: taken only
+    /// where the registry does not know the institution (by the form's
+    /// `credit_code`) or the fact, each proven by its evidence material.
+    #[serde(default)]
+    facts: serde_json::Map<String, serde_json::Value>,
     #[serde(default)]
     materials: BTreeMap<String, MaterialRef>,
 }
@@ -276,6 +281,7 @@ async fn submit(
         workflow: request.workflow,
         applicant: request.applicant,
         form: request.form,
+        facts: request.facts,
         materials,
         key,
     };

@@ -15,7 +15,7 @@ use super::page::{day, render, Nav};
 use super::routes::{Route, APPLICANT};
 use crate::app::accounts::{random_token, Account};
 use crate::app::{AppError, Application, Door, Problem, Upload};
-use crate::dsl::ir::{FieldType, Requirement, Value};
+use crate::dsl::ir::{Field, FieldType, Requirement, Value};
 use crate::dsl::Workflow;
 use crate::engine::submission::DEFAULT_KINDS;
 
@@ -66,9 +66,11 @@ async fn my_filings(
     })
 }
 
-/// A form field as the page shows it.
+/// A form field, or a fact to declare, as the page shows it.
 struct FieldInput {
     id: String,
+    /// The input's name: the field's id, a fact's behind [`FACT_PREFIX`].
+    name: String,
     label: String,
     /// `text`, `number`, `date`, `checkbox`, `select` or `textarea`.
     input: &'static str,
@@ -78,8 +80,8 @@ struct FieldInput {
     max: Option<i64>,
     value: String,
     checked: bool,
-    /// Each choice and whether it is the one chosen.
-    choices: Vec<(String, bool)>,
+    /// Each choice's value, its words, and whether it is the one chosen.
+    choices: Vec<(String, String, bool)>,
     help: Option<String>,
     error: Option<String>,
 }
@@ -88,7 +90,7 @@ struct FieldInput {
 struct MaterialInput {
     id: String,
     label: String,
-    requirement: &'static str,
+    requirement: String,
     deferrable: bool,
     accept: String,
     kinds: String,
@@ -107,6 +109,7 @@ struct ApplyPage {
     email: String,
     max_upload_mb: u64,
     fields: Vec<FieldInput>,
+    facts: Vec<FieldInput>,
     materials: Vec<MaterialInput>,
     general: Vec<String>,
     has_field_errors: bool,
@@ -116,38 +119,59 @@ struct ApplyPage {
 /// What was typed, to show again after a refusal.
 type Typed = BTreeMap<String, String>;
 
-fn field_inputs(workflow: &Workflow, typed: &Typed, problems: &[Problem]) -> Vec<FieldInput> {
-    workflow
-        .form
+/// The inputs of fields (the form's, or the facts' behind `prefix`): a
+/// fact is never required of the page (the registry may know it), and a
+/// yes-or-no fact is a choice, so that leaving it is not declaring "no".
+fn field_inputs(
+    fields: &[Field],
+    prefix: &str,
+    typed: &Typed,
+    problems: &[Problem],
+) -> Vec<FieldInput> {
+    let is_fact = !prefix.is_empty();
+    fields
         .iter()
         .map(|field| {
             let (input, unit) = match &field.ty {
-                FieldType::Text => ("text", ""),
+                FieldType::Text | FieldType::CreditCode => ("text", ""),
                 FieldType::Int => ("number", ""),
                 FieldType::Money => ("text", "元"),
+                FieldType::Bool if is_fact => ("select", ""),
                 FieldType::Bool => ("checkbox", ""),
                 FieldType::Date => ("date", ""),
                 FieldType::List => ("textarea", "每行一项"),
                 FieldType::Choice(_) => ("select", ""),
             };
+            let name = format!("{prefix}{}", field.id);
             let default = field.default.as_ref().map(default_text).unwrap_or_default();
-            let value = typed.get(&field.id).cloned().unwrap_or(default);
+            let value = typed.get(&name).cloned().unwrap_or(default);
+            let choices: Vec<(String, String)> = match &field.ty {
+                FieldType::Choice(choices) => {
+                    choices.iter().map(|c| (c.clone(), c.clone())).collect()
+                }
+                FieldType::Bool if is_fact => vec![
+                    ("true".to_string(), "是".to_string()),
+                    ("false".to_string(), "否".to_string()),
+                ],
+                _ => Vec::new(),
+            };
             FieldInput {
-                id: field.id.clone(),
+                id: name.replace(':', "-"),
+                name,
                 label: field.label.clone(),
                 input,
                 unit,
-                required: field.required && field.ty != FieldType::Bool,
+                required: field.required && field.ty != FieldType::Bool && !is_fact,
                 min: field.min.filter(|_| field.ty == FieldType::Int),
                 max: field.max.filter(|_| field.ty == FieldType::Int),
                 checked: value == "true",
-                choices: match &field.ty {
-                    FieldType::Choice(choices) => choices
-                        .iter()
-                        .map(|choice| (choice.clone(), *choice == value))
-                        .collect(),
-                    _ => Vec::new(),
-                },
+                choices: choices
+                    .into_iter()
+                    .map(|(choice, words)| {
+                        let chosen = choice == value;
+                        (choice, words, chosen)
+                    })
+                    .collect(),
                 value,
                 help: field.help.clone(),
                 error: message_about(problems, &field.id),
@@ -188,11 +212,7 @@ fn material_inputs(workflow: &Workflow, problems: &[Problem]) -> Vec<MaterialInp
             MaterialInput {
                 id: material.id.clone(),
                 label: material.label.clone(),
-                requirement: match material.requirement {
-                    Requirement::Required => "必交",
-                    Requirement::RequiredWhen(_) => "符合条件时必交",
-                    Requirement::Optional => "选交",
-                },
+                requirement: requirement_words(workflow, material),
                 deferrable: material.deferrable,
                 accept: kinds
                     .iter()
@@ -209,6 +229,25 @@ fn material_inputs(workflow: &Workflow, problems: &[Problem]) -> Vec<MaterialInp
             }
         })
         .collect()
+}
+
+/// When a material must be given, in the applicant's words: a material
+/// that proves a fact says which fact declared makes it required.
+fn requirement_words(workflow: &Workflow, material: &crate::dsl::ir::Material) -> String {
+    let proves: Vec<&str> = workflow
+        .facts
+        .iter()
+        .filter(|fact| fact.evidence.as_deref() == Some(material.id.as_str()))
+        .map(|fact| fact.label.as_str())
+        .collect();
+    match material.requirement {
+        Requirement::Required => "必交".to_string(),
+        Requirement::RequiredWhen(_) => "符合条件时必交".to_string(),
+        Requirement::Optional if !proves.is_empty() => {
+            format!("申报“{}”时必交", proves.join("”“"))
+        }
+        Requirement::Optional => "选交".to_string(),
+    }
 }
 
 struct Refill<'a> {
@@ -229,6 +268,7 @@ fn apply_page(
     let subjects: Vec<&str> = workflow
         .form
         .iter()
+        .chain(&workflow.facts)
         .map(|f| f.id.as_str())
         .chain(workflow.materials.iter().map(|m| m.id.as_str()))
         .collect();
@@ -246,7 +286,8 @@ fn apply_page(
         applicant: refill.applicant,
         email: account.email.clone(),
         max_upload_mb: web.app.config().max_upload / (1024 * 1024),
-        fields: field_inputs(workflow, refill.typed, refill.problems),
+        fields: field_inputs(&workflow.form, "", refill.typed, refill.problems),
+        facts: field_inputs(&workflow.facts, FACT_PREFIX, refill.typed, refill.problems),
         materials: material_inputs(workflow, refill.problems),
         has_field_errors: refill
             .problems
@@ -363,14 +404,27 @@ pub(super) async fn store_files(
     Ok((uploads, problems))
 }
 
-/// The form's values as the engine reads them: HTML sends text, a ticked
-/// box or nothing, a list one item per line; empty means not given.
-fn form_values(workflow: &Workflow, typed: &Typed) -> serde_json::Map<String, serde_json::Value> {
+/// The name prefix of a declared fact's input, apart from the form's.
+const FACT_PREFIX: &str = "fact:";
+
+/// The fields' values as the engine reads them: HTML sends text, a ticked
+/// box or nothing, a list one item per line; empty means not given. A fact
+/// is declared with a yes/no choice, so a box left alone is not a "no".
+fn form_values(
+    fields: &[Field],
+    typed: &Typed,
+    prefix: &str,
+) -> serde_json::Map<String, serde_json::Value> {
     use serde_json::Value as Json;
     let mut form = serde_json::Map::new();
-    for field in &workflow.form {
-        let text = typed.get(&field.id).map(|t| t.trim()).unwrap_or_default();
+    for field in fields {
+        let text = typed
+            .get(&format!("{prefix}{}", field.id))
+            .map(|t| t.trim())
+            .unwrap_or_default();
         let value = match &field.ty {
+            FieldType::Bool if prefix.is_empty() => Json::Bool(text == "true"),
+            FieldType::Bool if text.is_empty() => continue,
             FieldType::Bool => Json::Bool(text == "true"),
             _ if text.is_empty() => continue,
             FieldType::List => Json::Array(
@@ -407,7 +461,8 @@ async fn submit(
         let application = Application {
             workflow: workflow.id.clone(),
             applicant: applicant.clone(),
-            form: form_values(&workflow, &typed),
+            form: form_values(&workflow.form, &typed, ""),
+            facts: form_values(&workflow.facts, &typed, FACT_PREFIX),
             materials,
             key: Some((Door::Pages, key.clone())),
         };

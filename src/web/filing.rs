@@ -117,6 +117,9 @@ struct FilingPage {
     levels: [(u8, &'static str); 5],
     applicant: bool,
     answering: bool,
+    /// The open correction names materials: the answer asks for those
+    /// only; otherwise (items in the window's words) for what applies.
+    asks_materials: bool,
     has_deferred: bool,
     open: bool,
     /// The applicant may withdraw it.
@@ -206,6 +209,7 @@ async fn filing_page(
         documents,
         key: random_token(),
         answering: applicant && f.corrections.iter().any(|c| c.answered_on.is_none()),
+        asks_materials: f.materials.iter().any(|m| m.asked),
         has_deferred: applicant && f.materials.iter().any(|m| m.deferred),
         open: applicant && !decided,
         applicant,

@@ -82,8 +82,17 @@ pub fn provisional_years(app: &crate::app::App) -> String {
 }
 
 /// A day as pages print it; a dash when there is none.
+/// A date (or the day of a time, `2026-12-07T10:00`) as pages write it
+/// (2026年12月7日), for templates; other text as it is.
+pub fn on(date: &impl std::fmt::Display) -> String {
+    let text = date.to_string();
+    text.get(..10)
+        .and_then(|day| day.parse::<jiff::civil::Date>().ok())
+        .map_or(text, crate::calendar::chinese_date)
+}
+
 pub fn day(date: Option<jiff::civil::Date>) -> String {
-    date.map_or_else(|| "—".to_string(), |d| d.to_string())
+    date.map_or_else(|| "—".to_string(), crate::calendar::chinese_date)
 }
 
 /// A warning level in words (`green`, `yellow`, `red`, `paused`); empty

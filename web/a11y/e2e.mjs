@@ -250,7 +250,7 @@ try {
   await look(policy, "policy-compare");
 
   // They edit new_combined: an error is shown at its line, then fixed and
-  // published as version 5 with its reason; the compare page lists the change.
+  // published as version 6 with its reason; the compare page lists the change.
   await policy.goto(`${base}/policy/workflows/new_combined/edit`);
   await look(policy, "policy-editor");
   const shipped = await policy.inputValue("#text");
@@ -263,7 +263,7 @@ try {
   const at = await policy.locator("ul.diagnostics li.error a").first().textContent();
   if (!/^第\d+行第\d+列$/.test(at)) throw new Error(`the error is not shown at its line: ${at}`);
   const fixed = shipped
-    .replace("version 4 ", "version 5 ")
+    .replace("version 5 ", "version 6 ")
     .replace('fire "消防验收或备案证明" required deferrable', 'fire "消防验收或备案证明" required');
   await policy.fill("#text", fixed);
   await press(policy, "button[value=check]", "policy-editor-fixed");
@@ -272,9 +272,9 @@ try {
   if (!drawn) throw new Error("the draft's diagram is not shown");
   await policy.fill("#reason", "消防验收或备案证明不再容缺受理");
   await press(policy, "button[value=publish]", "policy-published");
-  if (!policy.url().endsWith("/compare?from=4&to=5")) throw new Error(`not published: ${policy.url()}`);
+  if (!policy.url().endsWith("/compare?from=5&to=6")) throw new Error(`not published: ${policy.url()}`);
   if (!(await policy.locator("main").textContent()).includes("不再容缺")) throw new Error("the compare page does not list the change");
-  // The applicant files again: on version 5, while the first stays on 4.
+  // The applicant files again: on version 6, while the first stays on 5.
   await applicant.goto(`${base}/procedures/new_combined/apply`);
   await fillFields(applicant);
   await attachFiles(applicant);
@@ -283,7 +283,7 @@ try {
   await look(applicant, "filed-on-version-5");
   await policy.goto(`${base}/policy`);
   const versions = await policy.locator("section", { hasText: "新建医养结合机构" }).first().textContent();
-  if (!/第5版（在用）.*待受理 1 件/s.test(versions) || !/第4版.*已办结 1 件/s.test(versions)) {
+  if (!/第6版（在用）.*待受理 1 件/s.test(versions) || !/第5版.*已办结 1 件/s.test(versions)) {
     throw new Error(`the versions page does not show the new filing on 5 and the decided one on 4: ${versions}`);
   }
   await look(policy, "policy-versions-after");

@@ -32,6 +32,7 @@ impl<'a> WorkflowChecker<'a> {
                 "money" => FieldType::Money,
                 "bool" => FieldType::Bool,
                 "date" => FieldType::Date,
+                "credit_code" => FieldType::CreditCode,
                 _ => FieldType::List,
             },
         };
@@ -51,6 +52,7 @@ impl<'a> WorkflowChecker<'a> {
             max: None,
             default: None,
             help: def.help.as_ref().map(|h| h.value.clone()),
+            evidence: def.evidence.as_ref().map(|e| e.name.clone()),
         };
         if let Some(range) = &def.range {
             if matches!(field.ty, FieldType::Int | FieldType::Money) {
@@ -193,6 +195,79 @@ impl<'a> WorkflowChecker<'a> {
                 self.error(mismatch(found));
                 None
             }
+        }
+    }
+}
+
+impl WorkflowChecker<'_> {
+    /// Facts come from the registry, which knows an institution by its
+    /// credit code; when it does not, the applicant declares them and
+    /// uploads the material that proves each. So a workflow with facts asks
+    /// for the credit code, and each fact names its evidence; a form field
+    /// names none (what the applicant types is the evidence itself).
+    pub(super) fn facts_proven(
+        &mut self,
+        singles: &Singles<'_>,
+        materials: &[Material],
+        form_ids: &BTreeSet<String>,
+    ) {
+        for field in singles.form.unwrap_or_default() {
+            if let Some(evidence) = &field.evidence {
+                self.error(
+                    Diagnostic::error(
+                        "evidence-on-form-field",
+                        evidence.span,
+                        format!(
+                            "表单项`{}`不需要证明材料：`evidence`只用于登记信息（facts）",
+                            field.id.name
+                        ),
+                    )
+                    .with_hint("删去`evidence`，或把该项移入`facts`"),
+                );
+            }
+        }
+        let facts = singles.facts.unwrap_or_default();
+        for fact in facts {
+            match &fact.evidence {
+                None => self.error(
+                    Diagnostic::error(
+                        "fact-without-evidence",
+                        fact.id.span,
+                        format!("登记信息`{}`没有写明证明材料：登记系统不掌握该机构时，申请人须申报并上传证明", fact.id.name),
+                    )
+                    .with_hint("在该项后写`evidence <材料>`，材料取自`materials`"),
+                ),
+                Some(evidence) if !materials.iter().any(|m| m.id == evidence.name) => {
+                    let known: Vec<&str> = materials.iter().map(|m| m.id.as_str()).collect();
+                    self.error(
+                        Diagnostic::error(
+                            "unknown-evidence",
+                            evidence.span,
+                            format!("证明材料`{}`不在材料清单中", evidence.name),
+                        )
+                        .suggest(&evidence.name, known.iter().copied())
+                        .with_hint(format!("材料清单有：{}", known.join("、"))),
+                    );
+                }
+                Some(_) => {}
+            }
+        }
+        let asks_code = self.fields.iter().any(|field| {
+            form_ids.contains(&field.id)
+                && field.id == CREDIT_CODE_FIELD
+                && field.ty == FieldType::CreditCode
+        });
+        if let (Some(first), false) = (facts.first(), asks_code) {
+            self.error(
+                Diagnostic::error(
+                    "facts-without-credit-code",
+                    first.id.span,
+                    "有登记信息（facts）的事项须在表单中询问统一社会信用代码，登记系统据此查找机构",
+                )
+                .with_hint(format!(
+                    "在`form`中加入`{CREDIT_CODE_FIELD}: credit_code \"统一社会信用代码\" required`"
+                )),
+            );
         }
     }
 }

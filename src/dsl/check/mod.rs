@@ -280,6 +280,7 @@ impl<'a> WorkflowChecker<'a> {
             .filter_map(|material| self.material(material))
             .collect::<Vec<_>>();
         self.unique_materials(clauses.singles.materials.unwrap_or_default());
+        self.facts_proven(&clauses.singles, &materials, &form_ids);
         let constraints = self.rules_together(&rules, &clauses.rules);
         let Clauses {
             singles,

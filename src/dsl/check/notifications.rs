@@ -106,11 +106,13 @@ impl<'a> WorkflowChecker<'a> {
                 }
             };
             for (field, ty) in registration.fields() {
-                let found = self
-                    .fields
-                    .iter()
-                    .find(|f| f.id == *field)
-                    .map(|f| f.ty.input_type());
+                let found = self.fields.iter().find(|f| f.id == *field).map(|f| {
+                    if f.ty.name() == *ty {
+                        f.ty.name()
+                    } else {
+                        f.ty.input_type()
+                    }
+                });
                 if found != Some(*ty) {
                     let message = match found {
                         Some(actual) => format!(
