@@ -541,20 +541,26 @@ async fn agreement_signed_and_filed(
 /// The text of a filing's rendered agreement, read back with pdftotext,
 /// without white space.
 async fn agreement_text(app: &App, data: &Path, id: &str) -> String {
-    let agreement = app
+    document_text(app, data, id, "signed", "cooperation_agreement").await
+}
+
+/// The text of a filing's rendered document of an event and template, as
+/// pdftotext reads it, white space removed.
+async fn document_text(app: &App, data: &Path, id: &str, event: &str, template: &str) -> String {
+    let document = app
         .store()
-        .documents_of(id, "signed")
+        .documents_of(id, event)
         .await
         .unwrap()
         .into_iter()
-        .find(|d| d.template == "cooperation_agreement")
-        .expect("the agreement");
+        .find(|d| d.template == template)
+        .unwrap_or_else(|| panic!("{id}: no {template} on {event}"));
     let pdf = app
         .store()
         .blobs
-        .get(agreement.sha256.as_ref().expect("rendered"))
+        .get(document.sha256.as_ref().expect("rendered"))
         .unwrap();
-    let path = data.join(format!("{id}-agreement.pdf"));
+    let path = data.join(format!("{id}-{template}.pdf"));
     std::fs::write(&path, pdf).unwrap();
     let output = std::process::Command::new("pdftotext")
         .arg(&path)
@@ -722,6 +728,8 @@ async fn facts_come_from_the_registry_by_credit_code_or_are_declared_with_their_
     .await;
     proven.facts = declared.facts.clone();
     let view = app.submit_as(&account, proven).await.expect("filed");
+    // A number to read out on the phone; refused applications took none.
+    assert_eq!(view.id, "2026-000001");
     let months = view
         .form
         .iter()
@@ -764,6 +772,7 @@ async fn facts_come_from_the_registry_by_credit_code_or_are_declared_with_their_
         .await
         .unwrap();
     let view = app.submit_as(&account, unknown).await.expect("filed");
+    assert_eq!(view.id, "2026-000002");
     let months = view
         .form
         .iter()
@@ -821,5 +830,108 @@ async fn family_doctor_files_from_the_registry_s_facts_and_refuses_with_the_cond
     assert_eq!(
         view.form.iter().filter(|f| f.id.ends_with("_3y")).count(),
         4
+    );
+}
+
+/// Issue 20: the head extended the limit, the filing's dates moved but its
+/// step's did not, the form to extend stayed, and no written notice told
+/// the applicant the reasons (行政许可法 art. 42).
+#[tokio::test]
+async fn an_extension_moves_the_steps_limit_once_and_tells_the_reasons_in_writing() {
+    let (app, data) = open(root().join("workflows")).await;
+    let filing = new_filing(&app, "EXT-1", "new_combined", date(2026, 11, 16)).await;
+    app.submit(filing).await.expect("filed");
+    let window = Actor::Window {
+        department: "window".into(),
+    };
+    act(&app, "EXT-1", window, Command::Accept, date(2026, 11, 16)).await;
+    let before = app.filing("EXT-1", date(2026, 11, 20)).await.unwrap();
+    let head = Actor::Head {
+        department: "health".into(),
+    };
+    let reason = "需组织专家对护理院选址进行现场论证";
+    let extend = Command::Extend {
+        reason: reason.into(),
+    };
+    act(
+        &app,
+        "EXT-1",
+        head.clone(),
+        extend.clone(),
+        date(2026, 11, 20),
+    )
+    .await;
+    let after = app.filing("EXT-1", date(2026, 11, 20)).await.unwrap();
+    let calendar = app.store().calendar();
+    for (old, new) in before.steps.iter().zip(&after.steps) {
+        let (Some(old_due), Some(new_due)) = (old.due_on, new.due_on) else {
+            continue;
+        };
+        assert_eq!(
+            calendar.workdays_between(old_due, new_due).unwrap(),
+            10,
+            "{}: the step's own limit moves by the extension",
+            new.label
+        );
+    }
+    assert!(after.steps.iter().any(|s| s.due_on.is_some()));
+    let head_account = app
+        .add_account(
+            onewindow::app::accounts::NewAccount {
+                email: "head@health.example.cn".into(),
+                name: "卫健局 局长".into(),
+                role: onewindow::app::accounts::Role::Head,
+                department: Some("health".into()),
+                password: "a long enough passphrase 2026".into(),
+            },
+            "test",
+            at(date(2026, 11, 20)),
+        )
+        .await
+        .unwrap();
+    let detail = app
+        .filing_detail(&head_account, "EXT-1", date(2026, 11, 20))
+        .await
+        .unwrap();
+    assert!(
+        !detail
+            .actions
+            .filing
+            .contains(&onewindow::app::actions::Done::Extend),
+        "granted once: not offered again"
+    );
+    let again = app
+        .act(Action {
+            filing: "EXT-1".into(),
+            actor: head,
+            command: extend,
+            expected_revision: None,
+            key: None,
+            account: None,
+            now: at(date(2026, 11, 23)),
+        })
+        .await;
+    assert!(again.is_err(), "{again:?}");
+    // The written notice, with the reasons and the new date, and mailed.
+    let worker = worker(&app, &data).await;
+    worker
+        .pass(&app, "worker", at(date(2026, 11, 20)), 100)
+        .await
+        .unwrap();
+    let text = document_text(&app, &data, "EXT-1", "extended", "extension_notice").await;
+    assert!(text.contains("延长办理期限通知书"), "{text}");
+    assert!(text.contains(reason), "{text}");
+    assert!(text.contains("第四十二条"), "{text}");
+    let due = after.promised_due.expect("a due date");
+    assert!(
+        text.contains(&onewindow::calendar::chinese_date(due)),
+        "the new date, as Chinese documents write it: {text}"
+    );
+    assert!(
+        messages(&data)
+            .iter()
+            .any(|(subject, body)| subject.contains("延长") && body.contains(reason)),
+        "{:?}",
+        messages(&data)
     );
 }

@@ -317,6 +317,7 @@ async fn a_changed_definition_needs_a_new_version() {
         drop(open(&url).await);
         let mut changed = workflows();
         let new_combined = changed.iter_mut().find(|w| w.id == "new_combined").unwrap();
+        let shipped = new_combined.version;
         new_combined.promised_limit -= 1;
         let error = Store::open(Options {
             url: url.clone(),
@@ -329,7 +330,7 @@ async fn a_changed_definition_needs_a_new_version() {
         .err()
         .expect("refused");
         assert!(
-            matches!(error, StoreError::WorkflowChanged { ref id, version: 4 } if id == "new_combined"),
+            matches!(error, StoreError::WorkflowChanged { ref id, version } if id == "new_combined" && version == shipped),
             "{url}: {error}"
         );
         // With a new version number, old filings keep their version.
@@ -337,7 +338,7 @@ async fn a_changed_definition_needs_a_new_version() {
             .iter_mut()
             .find(|w| w.id == "new_combined")
             .unwrap()
-            .version = 5;
+            .version = shipped + 1;
         let store = Store::open(Options {
             url: url.clone(),
             workflows: changed,
@@ -347,7 +348,7 @@ async fn a_changed_definition_needs_a_new_version() {
         })
         .await
         .unwrap();
-        assert_eq!(store.workflow("new_combined").unwrap().version, 5);
+        assert_eq!(store.workflow("new_combined").unwrap().version, shipped + 1);
     }
 }
 
@@ -1105,11 +1106,12 @@ async fn a_version_published_joins_the_store_and_its_audit_chain_on_both_backend
     use onewindow::store::versions::{DraftRow, Publication};
     for url in fresh_databases().await {
         let store = open(&url).await;
+        let shipped = store.current_version("new_combined").unwrap();
         submit(&store, "F-1", "new_combined", date(2026, 9, 14)).await;
         let draft = DraftRow {
             workflow: "new_combined".into(),
             account: "policy@example.cn".into(),
-            base_version: 4,
+            base_version: shipped,
             text: "workflow new_combined …".into(),
             saved_at: "2026-09-15 09:00:00".into(),
         };
@@ -1126,36 +1128,40 @@ async fn a_version_published_joins_the_store_and_its_audit_chain_on_both_backend
         assert_eq!(drafts[0].text, "saved again");
 
         let mut next = (*store.workflow("new_combined").unwrap()).clone();
-        next.version = 5;
+        next.version = shipped + 1;
         next.promised_limit = 15;
         let publication = Publication {
             workflow: "new_combined".into(),
-            version: 5,
+            version: shipped + 1,
             published_by: "policy@example.cn".into(),
             published_at: "2026-09-15 10:00".into(),
             reason: "承诺时限缩短".into(),
         };
         store
-            .publish(next.clone(), "text of 5", &publication)
+            .publish(next.clone(), "text of the next", &publication)
             .await
             .unwrap();
-        assert_eq!(store.current_version("new_combined"), Some(5), "{url}");
+        assert_eq!(
+            store.current_version("new_combined"),
+            Some(shipped + 1),
+            "{url}"
+        );
         assert!(store.drafts_of("new_combined").await.unwrap().is_empty());
         assert_eq!(
             store
-                .publication_text("new_combined", 5)
+                .publication_text("new_combined", shipped + 1)
                 .await
                 .unwrap()
                 .as_deref(),
-            Some("text of 5")
+            Some("text of the next")
         );
-        // Publishing 5 again: someone already did.
+        // Publishing the next again: someone already did.
         let again = store.publish(next, "again", &publication).await;
         assert!(
-            matches!(again, Err(StoreError::Superseded { current: 5, .. })),
+            matches!(again, Err(StoreError::Superseded { current, .. }) if current == shipped + 1),
             "{url}: {again:?}"
         );
-        // The filing on 4 goes on under it; the chain verifies.
+        // The filing on the shipped version goes on under it; the chain verifies.
         let accepted = store
             .apply(Request::new(
                 "F-1",
@@ -1165,11 +1171,11 @@ async fn a_version_published_joins_the_store_and_its_audit_chain_on_both_backend
             ))
             .await
             .unwrap();
-        assert_eq!(accepted.filing.version, 4, "{url}");
+        assert_eq!(accepted.filing.version, shipped, "{url}");
         assert!(store.verify_audit().await.unwrap().is_intact(), "{url}");
         let counts = store.pinned_counts("new_combined").await.unwrap();
         assert_eq!(counts.len(), 1, "{url}: {counts:?}");
-        assert_eq!((counts[0].version, counts[0].count), (4, 1));
+        assert_eq!((counts[0].version, counts[0].count), (shipped, 1));
 
         // Failed sign-ins: counted per key since a time, cleared on success.
         let keys = ["account:a@x.cn".to_string(), "address:1.2.3.4".to_string()];
@@ -1257,5 +1263,59 @@ async fn a_registration_is_taken_once_and_not_after_it_expires() {
             None,
             "{url}"
         );
+    }
+}
+
+#[tokio::test]
+async fn filing_numbers_are_counted_once_each_however_many_ask_at_once() {
+    for url in fresh_databases().await {
+        let store = open(&url).await;
+        let asks = (0..20).map(|_| store.next_filing_number(2026));
+        let mut numbers: Vec<i64> = futures_util::future::join_all(asks)
+            .await
+            .into_iter()
+            .map(Result::unwrap)
+            .collect();
+        numbers.sort_unstable();
+        assert_eq!(numbers, (1..=20).collect::<Vec<_>>(), "{url}");
+        assert_eq!(
+            store.next_filing_number(2027).await.unwrap(),
+            1,
+            "{url}: a year of its own"
+        );
+        assert_eq!(store.next_filing_number(2026).await.unwrap(), 21, "{url}");
+    }
+}
+
+/// Issue 20: after dates were recomputed on a new calendar, each step's
+/// due-soon reminder was sent twice (the old timers kept beside the new).
+#[tokio::test]
+async fn a_timer_scheduled_again_replaces_the_one_not_yet_fired() {
+    for url in fresh_databases().await {
+        let store = open(&url).await;
+        submit(&store, "F-1", "new_combined", date(2026, 11, 16)).await;
+        act(&store, "F-1", window(), Command::Accept, date(2026, 11, 16))
+            .await
+            .unwrap();
+        let scheduled = store.count("timers").await.unwrap();
+        assert!(scheduled >= 4, "{url}: each step's due-soon and overdue");
+        for day in [17, 18] {
+            act(
+                &store,
+                "F-1",
+                Actor::System,
+                Command::Recalendar {
+                    note: "节假日安排更新".into(),
+                },
+                date(2026, 11, day),
+            )
+            .await
+            .unwrap();
+            assert_eq!(
+                store.count("timers").await.unwrap(),
+                scheduled,
+                "{url}: rescheduled, not added"
+            );
+        }
     }
 }

@@ -15,3 +15,6 @@ CREATE TABLE registry_records (
     source       TEXT    NOT NULL,
     recorded_at  TEXT    NOT NULL
 );
+
+-- A timer scheduled again replaces the filing's unfired one of its kind.
+CREATE INDEX timers_unfired_by_filing ON timers (filing_id) WHERE fired_at IS NULL;

@@ -363,9 +363,13 @@ impl App {
             filing.materials,
         )
         .map_err(AppError::Invalid)?;
-        let id = filing
-            .id
-            .unwrap_or_else(|| new_filing_id(&workflow, filing.now));
+        let id = match filing.id {
+            Some(id) => id,
+            None => {
+                let year = i64::from(filing.now.year());
+                filing_number(year, self.store.next_filing_number(year).await?)
+            }
+        };
         let mut request = Request::new(
             id,
             Actor::Applicant,
@@ -746,17 +750,12 @@ impl App {
 /// A filing number: the workflow, the time to the second, and a suffix
 /// from a process counter mixed with the clock's nanoseconds, so two
 /// filings in one second (or from two processes) differ.
-fn new_filing_id(workflow: &Workflow, now: DateTime) -> String {
-    // 48 random bits: two filings made in the same second, in one process
-    // or several sharing a database, do not meet (a clash would be refused
-    // by the engine, never overwrite, but the applicant would be told no).
-    let random = &accounts::random_token()[..12];
-    format!(
-        "{}-{}-{}",
-        workflow.id.to_uppercase(),
-        now.strftime("%Y%m%d%H%M%S"),
-        random.to_uppercase()
-    )
+/// A filing's number as an applicant reads it out on the phone: the year
+/// and the year's count of filings, `2026-000123` (the document numbers'
+/// style). The store counts once per number across processes; a number
+/// taken by a filing that then fails validation stays unused.
+pub fn filing_number(year: i64, seq: i64) -> String {
+    format!("{year}-{seq:06}")
 }
 
 /// The longest file name kept for an upload, in characters.

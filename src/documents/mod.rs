@@ -550,7 +550,10 @@ fn system_value(
         SystemInput::WorkflowTitle => Some(Json::String(workflow.title.clone())),
         SystemInput::VerifyCode => Some(Json::String(facts.verify_code.to_string())),
         SystemInput::VerifyUrl => Some(Json::String(facts.verify_url.clone())),
-        SystemInput::Reasons => Some(list(filing.reasons_of(&outcome.issued_by).to_vec())),
+        SystemInput::Reasons => Some(list(match (outcome.event, &filing.extension) {
+            (crate::dsl::ir::Event::Extended, Some(extension)) => vec![extension.reason.clone()],
+            _ => filing.reasons_of(&outcome.issued_by).to_vec(),
+        })),
         SystemInput::Corrections => Some(list(
             filing
                 .latest_correction()

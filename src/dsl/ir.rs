@@ -666,10 +666,12 @@ pub enum Event {
     Rejected,
     Filed,
     Signed,
+    /// The limit extended (art. 42), its reasons told in writing.
+    Extended,
 }
 
 impl Event {
-    pub const ALL: [Event; 7] = [
+    pub const ALL: [Event; 8] = [
         Event::Accepted,
         Event::NotAccepted,
         Event::Correction,
@@ -677,6 +679,7 @@ impl Event {
         Event::Rejected,
         Event::Filed,
         Event::Signed,
+        Event::Extended,
     ];
 
     pub fn name(self) -> &'static str {
@@ -688,6 +691,7 @@ impl Event {
             Event::Rejected => "rejected",
             Event::Filed => "filed",
             Event::Signed => "signed",
+            Event::Extended => "extended",
         }
     }
 
@@ -704,6 +708,7 @@ impl Event {
             Event::Rejected => "不予许可",
             Event::Filed => "备案完成",
             Event::Signed => "签订完成",
+            Event::Extended => "延长办理期限",
         }
     }
 }
@@ -877,6 +882,7 @@ impl NotifyEvent {
             Event::Rejected => NotifyEvent::Rejected,
             Event::Filed => NotifyEvent::Filed,
             Event::Signed => NotifyEvent::Signed,
+            Event::Extended => NotifyEvent::Extended,
         }
     }
 

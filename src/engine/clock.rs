@@ -94,8 +94,9 @@ pub fn overall_due(
         .map(Some)
 }
 
-/// The due date of step `index` while it is active; `None` otherwise or
-/// while a pause stopping it is open.
+/// The due date of step `index` while it is active, an extension approved
+/// while it ran included; `None` otherwise or while a pause stopping it is
+/// open.
 ///
 /// # Errors
 /// A date outside the loaded calendar years.
@@ -117,7 +118,15 @@ pub fn step_due(
         return Ok(None);
     }
     let stopped = |day: Date| pauses.iter().any(|pause| pause.stops(day));
-    let due = calendar.add_workdays_except(since, workflow.steps[index].limit, stopped)?;
+    // An extension (art. 42) gives its days to the steps under way when it
+    // was approved; those begun after have the extended overall limit.
+    let extended = filing
+        .extension
+        .as_ref()
+        .filter(|extension| since <= extension.on)
+        .map_or(0, |extension| extension.days);
+    let limit = workflow.steps[index].limit + extended;
+    let due = calendar.add_workdays_except(since, limit, stopped)?;
     // Pauses move the working-day due date, never past the step's bound.
     Ok(Some(
         step_bound(workflow, filing, index).map_or(due, |bound| due.min(bound)),

@@ -923,6 +923,13 @@ impl Machine<'_> {
             approved_by: department.clone(),
             on: self.today,
         });
+        // The steps under way get the days: their reminders move with them.
+        for step in 0..self.filing.steps.len() {
+            if matches!(self.filing.steps[step].status, StepStatus::Active { .. }) {
+                self.schedule_step_timers(step)?;
+            }
+        }
+        self.issue(Event::Extended);
         let told = Told {
             reason: Some(reason.to_string()),
             pause_kind: None,

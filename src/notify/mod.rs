@@ -509,6 +509,7 @@ async fn decision_attachments(
             | NotifyEvent::Approved
             | NotifyEvent::Rejected
             | NotifyEvent::Filed
+            | NotifyEvent::Extended
     ) {
         let documents = store
             .documents_of(&filing.id, event.name())

@@ -831,6 +831,27 @@ impl Store {
         Ok(())
     }
 
+    /// The next filing number of a year: counted in the database, so
+    /// processes sharing it never give one twice. Its own statement, not
+    /// part of the filing's transaction: a number is never reused, and a
+    /// filing refused after taking one leaves a gap.
+    ///
+    /// # Errors
+    /// A database failure.
+    pub async fn next_filing_number(&self, year: i64) -> Result<i64, StoreError> {
+        let text = self.shared.sql.rewrite(
+            "INSERT INTO number_sequences (scope, year, last) VALUES ($1, $2, 1)
+             ON CONFLICT (scope, year) DO UPDATE SET last = number_sequences.last + 1
+             RETURNING last",
+        );
+        let row = sqlx::query(&text)
+            .bind(FILING_NUMBERS.to_string())
+            .bind(year)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.try_get(0)?)
+    }
+
     /// Whether the database answers.
     ///
     /// # Errors
@@ -1392,6 +1413,10 @@ struct EvaluationRow {
 /// A gapless number sequence: a pattern with its department, and a year.
 type NumberScope = (String, i64);
 
+/// The sequence of filing numbers, apart from every document's (whose
+/// scopes name a workflow and a pattern).
+const FILING_NUMBERS: &str = "filings";
+
 struct DocumentRow {
     filing: String,
     audit_seq: i64,
@@ -1765,6 +1790,30 @@ async fn write_log(
         "",
     )
     .await?;
+    for chunk in batch.fired.chunks(500) {
+        let text = shared.sql.rewrite(&format!(
+            "UPDATE timers SET fired_at = $1 WHERE id IN ({})",
+            placeholders(2, chunk.len())
+        ));
+        let mut query = sqlx::query(&text).bind(batch.now.clone());
+        for id in chunk {
+            query = query.bind(*id);
+        }
+        query.execute(&mut **connection).await?;
+    }
+    // A timer scheduled again replaces the one not yet fired (a limit
+    // extended, a calendar changed): one reminder per due date, not one
+    // per date it ever had.
+    let replace = shared
+        .sql
+        .rewrite("DELETE FROM timers WHERE filing_id = $1 AND timer = $2 AND fired_at IS NULL");
+    for (filing, _, timer) in &batch.timers {
+        sqlx::query(&replace)
+            .bind(filing.clone())
+            .bind(timer.clone())
+            .execute(&mut **connection)
+            .await?;
+    }
     insert_rows(
         connection,
         shared,
@@ -1799,17 +1848,6 @@ async fn write_log(
         "",
     )
     .await?;
-    for chunk in batch.fired.chunks(500) {
-        let text = shared.sql.rewrite(&format!(
-            "UPDATE timers SET fired_at = $1 WHERE id IN ({})",
-            placeholders(2, chunk.len())
-        ));
-        let mut query = sqlx::query(&text).bind(batch.now.clone());
-        for id in chunk {
-            query = query.bind(*id);
-        }
-        query.execute(&mut **connection).await?;
-    }
     Ok(())
 }
 
@@ -2125,6 +2163,10 @@ async fn record_effects(
             Effect::ScheduleTimer { at, timer } => {
                 let timer =
                     serde_json::to_string(timer).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+                // Scheduled twice in one batch: the later stands.
+                batch.timers.retain(|(filing, _, earlier)| {
+                    !(filing == &request.filing && *earlier == timer)
+                });
                 batch
                     .timers
                     .push((request.filing.clone(), at.to_string(), timer));

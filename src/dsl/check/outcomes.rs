@@ -132,6 +132,18 @@ impl<'a> WorkflowChecker<'a> {
                 "the signed agreement is the document both parties hold",
             ));
         }
+        let extends = definition
+            .clauses
+            .iter()
+            .any(|clause| matches!(clause.kind, ast::ClauseKind::Extension { .. }));
+        if extends {
+            required.push((
+                Event::Extended,
+                "延长办理期限通知书",
+                "extension_notice",
+                "行政许可法 art. 42: the applicant is told the extension and its reasons (in writing)",
+            ));
+        }
         // A misspelt outcome was most likely the missing one: say it once.
         let misspelt = defs
             .iter()
@@ -420,6 +432,7 @@ impl<'a> WorkflowChecker<'a> {
                 ("appeal", "行政许可法 art. 38: a refusal tells of the right to reconsideration or litigation"),
             ],
             Event::Correction => &[("corrections", "行政许可法 art. 32: every item to correct is told at once")],
+            Event::Extended => &[("reasons", "行政许可法 art. 42: the reasons of an extension are told to the applicant")],
             _ => &[],
         };
         for (input, reason) in needs {
