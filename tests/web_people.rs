@@ -1682,11 +1682,20 @@ async fn applicants_rate_closed_filings_and_heads_answer_poor_ratings() {
     other.sign_in("other@applicant.cn").await;
     let page = other.submit("/my", &rate, &[("stars", "5")]).await;
     assert_eq!(page.status, StatusCode::NOT_FOUND, "not theirs");
+    // Two departments took part: the rating names the one it rates.
+    let page = owner.get(&path).await;
+    assert!(page.body.contains("评价的部门"), "{}", page.body);
+    let page = owner.submit(&path, &rate, &[("stars", "2")]).await;
+    assert!(page.body.contains("请选择评价的部门"), "{}", page.body);
     let page = owner
         .submit(
             &path,
             &rate,
-            &[("stars", "2"), ("comment", "<b>材料</b>要求说明不清")],
+            &[
+                ("stars", "2"),
+                ("comment", "<b>材料</b>要求说明不清"),
+                ("department", "health"),
+            ],
         )
         .await;
     assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
@@ -1731,6 +1740,16 @@ async fn applicants_rate_closed_filings_and_heads_answer_poor_ratings() {
     ] {
         assert!(page.body.contains(expected), "{expected}: {}", page.body);
     }
+    // Counted against health, the department rated, and not civil affairs.
+    let row = |name: &str| {
+        page.body
+            .split("<tr")
+            .find(|row| row.contains(name))
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert!(row("茂名市卫生健康局").contains("2.0"), "{}", page.body);
+    assert!(!row("茂名市民政局").contains("2.0"), "{}", page.body);
 }
 
 #[tokio::test]

@@ -32,6 +32,8 @@ pub const LEVELS: [(u8, &str); 5] = [
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RatingView {
     pub filing: String,
+    /// The department rated (its id); `None`: every one of the filing.
+    pub department: Option<String>,
     pub stars: u8,
     /// 非常满意 … 非常不满意.
     pub level: String,
@@ -50,6 +52,7 @@ impl RatingView {
                 .map_or("", |(_, level)| level)
                 .to_string(),
             filing: row.filing,
+            department: row.department,
             stars: row.stars,
             comment: row.comment,
             rated_on: row.rated_at.chars().take(10).collect(),
@@ -57,6 +60,20 @@ impl RatingView {
             answered_on: row.answered_at.map(|a| a.chars().take(10).collect()),
         }
     }
+}
+
+fn already_rated() -> AppError {
+    AppError::Invalid(vec![Problem::about("stars", "此申请已评价过")])
+}
+
+/// What an applicant says of a filing's service.
+#[derive(Debug, Clone, Copy)]
+pub struct Rating<'a> {
+    /// One to five.
+    pub stars: u8,
+    pub comment: &'a str,
+    /// The department rated (its id); may be left out when one took part.
+    pub department: Option<&'a str>,
 }
 
 /// What the public sees of a procedure's service by one department.
@@ -75,21 +92,45 @@ pub struct ServiceFigures {
 }
 
 impl App {
-    /// The applicant rates their closed filing, once.
+    /// The applicant rates their closed filing, once: the service of the
+    /// department it names, which must be one that took part (named
+    /// whenever more than one did).
     ///
     /// # Errors
     /// [`AppError::Invalid`] for a filing still open, already rated, a
-    /// level out of range or a comment too long; not found when not theirs.
+    /// level out of range, a comment too long, or a department missing or
+    /// not of the filing; not found when not theirs.
     pub async fn rate(
         &self,
         account: &Account,
         id: &str,
-        stars: u8,
-        comment: &str,
+        rating: Rating<'_>,
         now: DateTime,
     ) -> Result<RatingView, AppError> {
+        let Rating {
+            stars,
+            comment,
+            department,
+        } = rating;
         let view = self.filing_for(account, id, now.date()).await?;
+        if self.store.rating(id).await?.is_some() {
+            return Err(already_rated());
+        }
         let mut problems = Vec::new();
+        let parts: Vec<&str> = view.parts.iter().map(|p| p.department.as_str()).collect();
+        let department = match (department.filter(|d| !d.is_empty()), parts.as_slice()) {
+            (Some(named), _) if parts.contains(&named) => Some(named.to_string()),
+            (Some(_), _) => {
+                problems.push(Problem::about("department", "请选择办理本申请的部门"));
+                None
+            }
+            (None, [only]) => Some((*only).to_string()),
+            (None, []) => None,
+            (None, _) => {
+                problems.push(Problem::about("department", "请选择评价的部门"));
+                None
+            }
+        };
         if account.role != Role::Applicant {
             problems.push(Problem::about("stars", "只有申请人可以评价"));
         }
@@ -118,12 +159,11 @@ impl App {
             answer: None,
             answered_by: None,
             answered_at: None,
+            department,
         };
+        // Two at once: the database takes one.
         if !self.store.insert_rating(&row).await? {
-            return Err(AppError::Invalid(vec![Problem::about(
-                "stars",
-                "此申请已评价过",
-            )]));
+            return Err(already_rated());
         }
         Ok(RatingView::of(row))
     }
@@ -139,7 +179,11 @@ impl App {
         }
         let mut poor = Vec::new();
         for row in self.store.ratings().await? {
-            if row.stars <= POOR && self.visible(head, &row.filing).await.is_ok() {
+            let rated = row
+                .department
+                .as_ref()
+                .is_none_or(|d| head.department.as_ref() == Some(d));
+            if row.stars <= POOR && rated && self.visible(head, &row.filing).await.is_ok() {
                 poor.push(RatingView::of(row));
             }
         }
@@ -160,6 +204,14 @@ impl App {
         now: DateTime,
     ) -> Result<(), AppError> {
         self.visible(head, id).await?;
+        // Only the rated department's head answers (any, for a rating
+        // from before ratings named one).
+        let rated = self.store.rating(id).await?.and_then(|r| r.department);
+        if rated.is_some_and(|d| head.department.as_ref() != Some(&d)) {
+            return Err(AppError::NotFound(format!(
+                "a rating of `{id}` for this department"
+            )));
+        }
         let answer = answer.trim();
         if head.role != Role::Head || answer.is_empty() || answer.chars().count() > MAX_COMMENT {
             return Err(AppError::Invalid(vec![Problem::about(
@@ -190,12 +242,12 @@ impl App {
     /// # Errors
     /// A store failure.
     pub async fn service_figures(&self, today: Date) -> Result<Vec<ServiceFigures>, AppError> {
-        let ratings: BTreeMap<String, u8> = self
+        let ratings: BTreeMap<String, (u8, Option<String>)> = self
             .store
             .ratings()
             .await?
             .into_iter()
-            .map(|r| (r.filing, r.stars))
+            .map(|r| (r.filing, (r.stars, r.department)))
             .collect();
         let mut figures: BTreeMap<(String, String), (usize, usize, Vec<u8>)> = BTreeMap::new();
         for id in self.store.closed_filings().await? {
@@ -211,7 +263,13 @@ impl App {
                 {
                     entry.1 += 1;
                 }
-                entry.2.extend(ratings.get(&id));
+                // Counted against the department rated (every one, for a
+                // rating from before ratings named one).
+                if let Some((stars, rated)) = ratings.get(&id) {
+                    if rated.as_ref().is_none_or(|d| *d == part.department) {
+                        entry.2.push(*stars);
+                    }
+                }
             }
         }
         Ok(figures

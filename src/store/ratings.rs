@@ -15,10 +15,13 @@ pub struct RatingRow {
     pub answer: Option<String>,
     pub answered_by: Option<String>,
     pub answered_at: Option<String>,
+    /// The department whose service it rates; `None` for ratings from
+    /// before a rating named one (they rate every department of the filing).
+    pub department: Option<String>,
 }
 
 const COLUMNS: &str =
-    "filing_id, stars, comment, rated_at, rated_by, answer, answered_by, answered_at";
+    "filing_id, stars, comment, rated_at, rated_by, answer, answered_by, answered_at, department";
 
 fn rating_of(row: &sqlx::any::AnyRow) -> Result<RatingRow, StoreError> {
     let stars: i64 = row.try_get(1)?;
@@ -31,6 +34,7 @@ fn rating_of(row: &sqlx::any::AnyRow) -> Result<RatingRow, StoreError> {
         answer: row.try_get(5)?,
         answered_by: row.try_get(6)?,
         answered_at: row.try_get(7)?,
+        department: row.try_get(8)?,
     })
 }
 
@@ -41,7 +45,8 @@ impl Store {
     /// A database failure.
     pub async fn insert_rating(&self, rating: &RatingRow) -> Result<bool, StoreError> {
         let text = self.shared.sql.rewrite(
-            "INSERT INTO ratings (filing_id, stars, comment, rated_at, rated_by) VALUES ($1, $2, $3, $4, $5)
+            "INSERT INTO ratings (filing_id, stars, comment, rated_at, rated_by, department)
+             VALUES ($1, $2, $3, $4, $5, $6)
              ON CONFLICT (filing_id) DO NOTHING",
         );
         let done = sqlx::query(&text)
@@ -50,6 +55,7 @@ impl Store {
             .bind(rating.comment.clone())
             .bind(rating.rated_at.clone())
             .bind(rating.rated_by.clone())
+            .bind(rating.department.clone())
             .execute(&self.pool)
             .await?;
         Ok(done.rows_affected() == 1)

@@ -18,7 +18,7 @@ use super::routes::{Route, APPLICANT, FILING, HEAD};
 use crate::app::access::{DocumentView, FilingDetail};
 use crate::app::accounts::{random_token, Role};
 use crate::app::actions::{ActionRequest, Actions, Done};
-use crate::app::ratings::{RatingView, LEVELS};
+use crate::app::ratings::{Rating, RatingView, LEVELS};
 use crate::app::views::{FilingView, StepResult, StepType, StepView};
 
 pub fn routes() -> Vec<Route> {
@@ -431,6 +431,9 @@ struct RateForm {
     stars: u8,
     #[serde(default)]
     comment: String,
+    /// The department rated, when several took part.
+    #[serde(default)]
+    department: Option<String>,
 }
 
 /// The applicant rates a closed filing.
@@ -442,7 +445,16 @@ async fn rate(
     let Posted { viewer, form, .. } = posted;
     let account = viewer.signed_in()?;
     web.app
-        .rate(account, &id, form.stars, &form.comment, web.app.now())
+        .rate(
+            account,
+            &id,
+            Rating {
+                stars: form.stars,
+                comment: &form.comment,
+                department: form.department.as_deref(),
+            },
+            web.app.now(),
+        )
         .await?;
     Ok(Redirect::to(&format!("/filings/{id}?done=rated")).into_response())
 }
