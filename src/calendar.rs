@@ -223,7 +223,7 @@ impl Calendar {
     /// A date as people are told it (mails, documents): marked when its
     /// year's holidays are not yet published, so it may still move.
     pub fn describe(&self, date: Date) -> String {
-        format!("{date}{}", self.note(date))
+        format!("{}{}", chinese_date(date), self.note(date))
     }
 
     /// What follows a date people are told: empty, or [`PROVISIONAL_NOTE`].

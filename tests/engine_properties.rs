@@ -297,10 +297,10 @@ fn check_invariants(
         let counted = calendar
             .workdays_between_except(since, due, stopped)
             .map_err(|e| e.to_string())?;
-        if counted != workflow.steps[index].limit {
+        let limit = clock::step_limit(workflow, after, index);
+        if counted != limit {
             return Err(format!(
-                "step {index}: {counted} working days counted, limit {}",
-                workflow.steps[index].limit
+                "step {index}: {counted} working days counted, limit {limit}"
             ));
         }
     }

@@ -585,6 +585,17 @@ async fn pause_and_extension_mails_state_their_facts() {
             .await
             .unwrap_or_else(|e| panic!("{e}"));
     }
+    // The extension's written notice is rendered first: its mail carries it.
+    let renderer = onewindow::documents::Renderer::new(&root().join("templates")).unwrap();
+    onewindow::app::worker::render_documents(
+        &store,
+        &renderer,
+        "renderer",
+        at(date(2026, 9, 16), 11),
+        &onewindow::links::Links::new("http://localhost:8080"),
+    )
+    .await
+    .unwrap();
     let folder = scratch("told");
     deliver(
         &store,
@@ -623,7 +634,8 @@ async fn pause_and_extension_mails_state_their_facts() {
         .unwrap()
         .add_workdays(date(2026, 9, 15), 10)
         .unwrap();
-    assert!(paused.contains(&until.to_string()), "{until} in {paused}");
+    let until_words = onewindow::calendar::chinese_date(until);
+    assert!(paused.contains(&until_words), "{until_words} in {paused}");
     let extended = texts
         .iter()
         .find(|t| t.contains("期限延长"))
@@ -643,6 +655,7 @@ async fn pause_and_extension_mails_state_their_facts() {
     )
     .unwrap()
     .unwrap();
+    let completion = onewindow::calendar::chinese_date(completion);
     assert!(
         extended.contains(&format!("新的办结期限为{completion}")),
         "{completion} in {extended}"

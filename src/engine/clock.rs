@@ -118,19 +118,27 @@ pub fn step_due(
         return Ok(None);
     }
     let stopped = |day: Date| pauses.iter().any(|pause| pause.stops(day));
-    // An extension (art. 42) gives its days to the steps under way when it
-    // was approved; those begun after have the extended overall limit.
-    let extended = filing
-        .extension
-        .as_ref()
-        .filter(|extension| since <= extension.on)
-        .map_or(0, |extension| extension.days);
-    let limit = workflow.steps[index].limit + extended;
+    let limit = step_limit(workflow, filing, index);
     let due = calendar.add_workdays_except(since, limit, stopped)?;
     // Pauses move the working-day due date, never past the step's bound.
     Ok(Some(
         step_bound(workflow, filing, index).map_or(due, |bound| due.min(bound)),
     ))
+}
+
+/// The working days step `index` has: its own limit, and an extension's
+/// days (art. 42) when the extension was approved while the step ran
+/// (steps begun after have the extended overall limit, not more days).
+pub fn step_limit(workflow: &Workflow, filing: &Filing, index: usize) -> u32 {
+    let extended = match filing.steps[index].status {
+        StepStatus::Active { since } => filing
+            .extension
+            .as_ref()
+            .filter(|extension| since <= extension.on)
+            .map_or(0, |extension| extension.days),
+        _ => 0,
+    };
+    workflow.steps[index].limit + extended
 }
 
 /// The last day of an active step's bound in calendar months (`at most N

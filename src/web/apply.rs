@@ -240,9 +240,11 @@ fn requirement_words(workflow: &Workflow, material: &crate::dsl::ir::Material) -
         .filter(|fact| fact.evidence.as_deref() == Some(material.id.as_str()))
         .map(|fact| fact.label.as_str())
         .collect();
-    match material.requirement {
+    match &material.requirement {
         Requirement::Required => "必交".to_string(),
-        Requirement::RequiredWhen(_) => "符合条件时必交".to_string(),
+        Requirement::RequiredWhen(condition) => {
+            format!("{}时必交", condition.describe(workflow))
+        }
         Requirement::Optional if !proves.is_empty() => {
             format!("申报“{}”时必交", proves.join("”“"))
         }
