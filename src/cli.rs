@@ -103,16 +103,27 @@ enum Command {
     },
     /// Say in Chinese what changed between two versions of a definition:
     /// steps, departments, order, limits, materials, form, rules, documents.
+    ///
+    /// With --from, compare versions a running product keeps instead:
+    /// `diff WORKFLOW --from N [--to M] --data DIR` also names the filings
+    /// still in progress on version N and the newer version's 变更说明.
     Diff {
-        /// The earlier `.flow` file.
-        old: PathBuf,
-        /// The later `.flow` file.
-        new: PathBuf,
+        /// The earlier `.flow` file; with --from, the workflow's id.
+        old: String,
+        /// The later `.flow` file (not with --from).
+        #[arg(required_unless_present = "from")]
+        new: Option<PathBuf>,
+        /// The earlier stored version.
+        #[arg(long)]
+        from: Option<u32>,
+        /// The later stored version (default: the one in service).
+        #[arg(long, requires = "from")]
+        to: Option<u32>,
         /// The departments both versions name (read with each).
         #[arg(long, default_value = "workflows/departments.flow")]
         departments: PathBuf,
-        #[arg(long, default_value = "templates")]
-        templates: PathBuf,
+        #[command(flatten)]
+        store: StoreArgs,
     },
     /// Print the one-time notice (一次性告知) of a workflow, in Chinese, or
     /// typeset it to PDF with --pdf.
@@ -494,14 +505,28 @@ fn run(command: Command) -> Outcome {
         Command::Diff {
             old,
             new,
+            from: Some(from),
+            to,
+            store,
+            ..
+        } => {
+            if new.is_some() {
+                return Err("compare two files, or stored versions with --from; not both".into());
+            }
+            diff_stored(&store, &old, from, to)
+        }
+        Command::Diff {
+            old,
+            new,
             departments,
-            templates,
+            store,
+            ..
         } => diff(
-            &old,
-            &new,
+            Path::new(&old),
+            &new.unwrap_or_default(),
             &Paths {
                 flows: vec![departments],
-                templates,
+                templates: store.definitions.templates.clone(),
             },
         ),
         Command::Serve {
@@ -666,6 +691,51 @@ fn diff(old: &Path, new: &Path, shared: &Paths) -> Outcome {
     }
     let changes = dsl::diff::diff(&old, &new);
     print!("{}", dsl::diff::render(&old, &new, &changes));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Two stored versions of a workflow compared, with the filings still in
+/// progress on the earlier one, as the policy staff's compare page shows.
+fn diff_stored(store: &StoreArgs, id: &str, from: u32, to: Option<u32>) -> Outcome {
+    runtime()?.block_on(async {
+        let app = store.open(Access::ExistingOnly).await?;
+        let to = match to {
+            Some(to) => to,
+            None => app.workflow(id)?.version,
+        };
+        let comparison = app.compare_versions(id, from, to).await?;
+        let version = |v: u32| {
+            app.store()
+                .workflow_version(id, v)
+                .ok_or_else(|| format!("workflow `{id}` has no version {v}"))
+        };
+        let (old, new) = (version(from)?, version(to)?);
+        print!("{}", dsl::diff::render(&old, &new, &comparison.changes));
+        if let Some(reason) = &comparison.reason {
+            println!("\n变更说明：{reason}");
+        }
+        if comparison.in_progress_filings.is_empty() {
+            println!("\n没有按第{from}版在办的申请。");
+        } else {
+            println!(
+                "\n按第{from}版在办的申请共 {} 件（仍按第{from}版办结）：",
+                comparison.in_progress_total
+            );
+            for filing in &comparison.in_progress_filings {
+                let day = |d: Option<jiff::civil::Date>| {
+                    d.map_or_else(|| "—".to_string(), crate::calendar::chinese_date)
+                };
+                println!(
+                    "  {}  {}  收件{}  承诺办结{}",
+                    filing.id,
+                    filing.status,
+                    day(filing.received_on),
+                    day(filing.promised_due)
+                );
+            }
+        }
+        Ok::<_, Box<dyn std::error::Error>>(())
+    })?;
     Ok(ExitCode::SUCCESS)
 }
 

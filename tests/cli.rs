@@ -287,3 +287,69 @@ fn diff_says_what_changed_between_two_files_in_chinese() {
         stderr(&output)
     );
 }
+
+/// `onewindow diff WORKFLOW --from N --data DIR` compares the versions a
+/// running product keeps and names the filings still in progress on the
+/// earlier one (issue 20: it compared two files and could not name them).
+#[tokio::test]
+async fn diff_of_stored_versions_names_the_filings_in_progress() {
+    let data = common::scratch("cli-diff-stored");
+    let config = common::app_config(
+        &data,
+        "http://localhost:8080",
+        onewindow::app::Access::CreateIfMissing,
+    );
+    let app = onewindow::app::App::open(config).await.unwrap();
+    let answers = onewindow::project::read_answers(
+        &common::root().join("workflows/samples/new_combined.json"),
+    )
+    .unwrap();
+    let version = app.workflow("new_combined").unwrap().version;
+    let filing = onewindow::app::NewFiling {
+        id: None,
+        workflow: "new_combined".into(),
+        applicant: onewindow::engine::Applicant::from(&answers.applicant),
+        form: answers.form.clone(),
+        facts: onewindow::engine::Facts::registry(answers.facts.clone()),
+        materials: Default::default(),
+        key: None,
+        account: None,
+        now: common::ORDINARY_DAY,
+    };
+    let view = app.submit(filing).await.unwrap();
+    drop(app);
+    let output = common::onewindow()
+        .args([
+            "diff",
+            "new_combined",
+            "--from",
+            &version.to_string(),
+            "--data",
+        ])
+        .arg(&data)
+        .output()
+        .unwrap();
+    let text = stdout(&output);
+    assert!(
+        output.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        text.contains(&format!("按第{version}版在办的申请共 1 件")),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("  {}  待受理  收件2026年11月16日", view.id)),
+        "{text}"
+    );
+    // Two files, or stored versions: not both.
+    let output = onewindow(&[
+        "diff",
+        "new_combined",
+        "workflows/new_combined.flow",
+        "--from",
+        "1",
+    ]);
+    assert!(!output.status.success());
+}

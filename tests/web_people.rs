@@ -276,7 +276,16 @@ fn sample_form() -> Vec<(String, String)> {
         .unwrap()
         .iter()
         .map(|(k, v)| {
-            let value = v.as_str().map_or_else(|| v.to_string(), str::to_string);
+            // A list is typed one item per line.
+            let value = match v {
+                serde_json::Value::String(text) => text.clone(),
+                serde_json::Value::Array(items) => items
+                    .iter()
+                    .filter_map(serde_json::Value::as_str)
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+                other => other.to_string(),
+            };
             (k.clone(), value)
         })
         .collect()
@@ -2320,8 +2329,8 @@ async fn policy_staff_see_each_version_its_filings_and_what_changed() {
     let mut owner = Browser::new(&router);
     owner.sign_in("owner@applicant.cn").await;
     let new = filing_id(&file(&mut owner, "新版医养", &"6".repeat(64)).await);
-    assert_eq!(app.filing(&old, now().date()).await.unwrap().version, 4);
-    assert_eq!(app.filing(&new, now().date()).await.unwrap().version, 5);
+    assert_eq!(app.filing(&old, now().date()).await.unwrap().version, 5);
+    assert_eq!(app.filing(&new, now().date()).await.unwrap().version, 6);
 
     let mut policy = Browser::new(&router);
     let page = policy.sign_in("policy@staff.cn").await;
@@ -2565,7 +2574,7 @@ async fn policy_staff_edit_check_and_publish_a_new_version() {
         page.body
     );
     assert!(page.body.contains("请填写变更说明"), "{}", page.body);
-    assert_eq!(app.workflow("new_combined").unwrap().version, 4);
+    assert_eq!(app.workflow("new_combined").unwrap().version, 5);
     let svg = policy
         .get("/policy/workflows/new_combined/diagram.svg")
         .await;
@@ -2577,7 +2586,7 @@ async fn policy_staff_edit_check_and_publish_a_new_version() {
     assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
     assert_eq!(
         page.location(),
-        "/policy/workflows/new_combined/compare?from=4&to=5"
+        "/policy/workflows/new_combined/compare?from=5&to=6"
     );
     let page = policy.get(page.location()).await;
     assert!(
@@ -2590,14 +2599,27 @@ async fn policy_staff_edit_check_and_publish_a_new_version() {
         "{}",
         page.body
     );
+    // The compare page names them, for staff to follow up, and says why.
+    assert!(
+        page.body
+            .contains(&format!("<a href=\"/filings/{before}\">{before}</a>")),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body
+            .contains(&format!("<strong>变更说明：</strong>{reason}")),
+        "{}",
+        page.body
+    );
     let page = policy.get("/policy").await;
     assert!(page.body.contains("policy@staff.cn，"), "{}", page.body);
     assert!(page.body.contains(reason), "{}", page.body);
 
     // New filings take version 6; the earlier one stays on 5.
     let after = filing_id(&file(&mut owner, "发布后医养", &"9".repeat(64)).await);
-    assert_eq!(app.filing(&before, now().date()).await.unwrap().version, 4);
-    assert_eq!(app.filing(&after, now().date()).await.unwrap().version, 5);
+    assert_eq!(app.filing(&before, now().date()).await.unwrap().version, 5);
+    assert_eq!(app.filing(&after, now().date()).await.unwrap().version, 6);
 
     // The second person's draft was begun on version 5: refused, said why.
     let page = edit_draft(&mut second, &theirs, "publish", "床位").await;
@@ -2607,7 +2629,7 @@ async fn policy_staff_edit_check_and_publish_a_new_version() {
         "{}",
         page.body
     );
-    assert_eq!(app.workflow("new_combined").unwrap().version, 5);
+    assert_eq!(app.workflow("new_combined").unwrap().version, 6);
 
     // The publication is in the audit chain, which still verifies.
     let audit = app.verify_audit().await.unwrap();
@@ -2617,7 +2639,7 @@ async fn policy_staff_edit_check_and_publish_a_new_version() {
         .iter()
         .find(|e| e.filing_id == "workflow:new_combined")
         .expect("the publication's audit entry");
-    assert_eq!((entry.revision, entry.comment.as_str()), (5, reason));
+    assert_eq!((entry.revision, entry.comment.as_str()), (6, reason));
     assert_eq!(entry.actor, "policy <policy@staff.cn>");
 
     // After a restart on the same files (version 5), version 6 stays in service.
@@ -2632,7 +2654,7 @@ async fn policy_staff_edit_check_and_publish_a_new_version() {
         .await
         .unwrap(),
     );
-    assert_eq!(app.workflow("new_combined").unwrap().version, 5);
+    assert_eq!(app.workflow("new_combined").unwrap().version, 6);
     let router = onewindow::web::router(app);
     let mut policy = Browser::new(&router);
     policy.sign_in("policy@staff.cn").await;

@@ -51,6 +51,23 @@ pub struct Comparison {
     /// they finish under it, whatever the newer one says.
     pub in_progress: Vec<(String, i64)>,
     pub in_progress_total: i64,
+    /// Those filings by name (the first [`LISTED_FILINGS`]).
+    pub in_progress_filings: Vec<PinnedFiling>,
+    /// The newer version's 变更说明, when it was published in the browser.
+    pub reason: Option<String>,
+}
+
+/// How many filings in progress a comparison names.
+pub const LISTED_FILINGS: i64 = 200;
+
+/// A filing in progress on an older version, as staff follow it up.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PinnedFiling {
+    pub id: String,
+    /// Its status in words.
+    pub status: String,
+    pub received_on: Option<jiff::civil::Date>,
+    pub promised_due: Option<jiff::civil::Date>,
 }
 
 impl App {
@@ -121,6 +138,31 @@ impl App {
         let counts = self.store.pinned_counts(id).await?;
         let pinned: Vec<&PinnedCount> = counts.iter().filter(|c| c.version == from).collect();
         let in_progress = by_status(&pinned, |s| !s.is_closed());
+        let today = self.now().date();
+        let mut in_progress_filings = Vec::new();
+        for (filing, status) in self.store.pinned_filings(id, from, LISTED_FILINGS).await? {
+            let open = Status::ALL
+                .into_iter()
+                .find(|s| s.name() == status)
+                .is_some_and(|s| !s.is_closed());
+            if !open {
+                continue;
+            }
+            let view = self.filing(&filing, today).await?;
+            in_progress_filings.push(PinnedFiling {
+                id: view.id,
+                status: view.status_label,
+                received_on: view.received_on,
+                promised_due: view.promised_due,
+            });
+        }
+        let reason = self
+            .store
+            .publications(id)
+            .await?
+            .into_iter()
+            .find(|p| p.version == to)
+            .map(|p| p.reason);
         Ok(Comparison {
             id: new.id.clone(),
             title: new.title.clone(),
@@ -129,6 +171,8 @@ impl App {
             changes: diff::diff(&old, &new),
             in_progress_total: in_progress.iter().map(|(_, n)| n).sum(),
             in_progress,
+            in_progress_filings,
+            reason,
         })
     }
 }

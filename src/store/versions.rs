@@ -64,6 +64,35 @@ impl Store {
     }
 }
 
+impl Store {
+    /// The ids and statuses of a workflow's filings pinned to a version,
+    /// oldest first, at most `limit`.
+    ///
+    /// # Errors
+    /// A database failure.
+    pub async fn pinned_filings(
+        &self,
+        workflow: &str,
+        version: u32,
+        limit: i64,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        let text = self.shared.sql.rewrite(
+            "SELECT id, status FROM filings WHERE workflow = $1 AND version = $2
+             ORDER BY created_at, id LIMIT $3",
+        );
+        let rows = sqlx::query(&text)
+            .bind(workflow.to_string())
+            .bind(i64::from(version))
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(StoreError::from)
+    }
+}
+
 /// A person's draft of a workflow's definition.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DraftRow {

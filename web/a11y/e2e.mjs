@@ -30,19 +30,37 @@ mkdirSync(work, { recursive: true });
 
 let shot = 0;
 let serious = 0;
-/** Screenshot and accessibility check of the page as it is now. */
-async function look(page, name) {
+/** The widths every page is looked at: a desktop's and a phone's. */
+const DESKTOP = { width: 1280, height: 800 };
+const PHONE = { width: 390, height: 844 };
+/** axe-core's violations of the page as it is now. */
+async function axe(page) {
   await page.addScriptTag({ content: axeSource });
-  const violations = await page.evaluate(async () => {
+  return page.evaluate(async () => {
     const r = await window.axe.run(document, { resultTypes: ["violations"] });
     return r.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.length }));
   });
-  const bad = violations.filter((v) => v.impact === "serious" || v.impact === "critical");
-  serious += bad.length;
+}
+/** Screenshot and accessibility check of the page as it is now, at a
+ * desktop's width and at a phone's; at the phone's, nothing may be wider
+ * than the screen (a wide page is counted as a serious violation). */
+async function look(page, name) {
   shot += 1;
-  const file = `${shots}/${String(shot).padStart(2, "0")}-${name}.png`;
-  await page.screenshot({ path: file, fullPage: true });
-  console.log(JSON.stringify({ page: name, url: page.url(), violations, serious: bad.length, screenshot: file }));
+  const prefix = `${shots}/${String(shot).padStart(2, "0")}-${name}`;
+  const seen = {};
+  for (const [width, viewport] of [["desktop", DESKTOP], ["phone", PHONE]]) {
+    await page.setViewportSize(viewport);
+    const violations = await axe(page);
+    const bad = violations.filter((v) => v.impact === "serious" || v.impact === "critical");
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    if (overflow > 0) bad.push({ id: "wider-than-the-screen", impact: "serious", nodes: overflow });
+    serious += bad.length;
+    const file = `${prefix}${width === "phone" ? "-390" : ""}.png`;
+    await page.screenshot({ path: file, fullPage: true });
+    seen[width] = { violations, serious: bad.length, overflow, screenshot: file };
+  }
+  await page.setViewportSize(DESKTOP);
+  console.log(JSON.stringify({ page: name, url: page.url(), ...seen.desktop, phone: seen.phone }));
 }
 
 /** A minimal one-page PDF: a real file to upload. */
@@ -90,7 +108,7 @@ async function fillFields(page) {
     const input = page.locator(`#f-${field}`);
     const tag = await input.evaluate((e) => e.tagName);
     if (tag === "SELECT") await input.selectOption({ label: String(value) });
-    else await input.fill(String(value));
+    else await input.fill(Array.isArray(value) ? value.join("\n") : String(value));
   }
 }
 
