@@ -475,10 +475,10 @@ mod tests {
             .unwrap();
         let known = date(last, 6, 1);
         let later = date(last + 1, 6, 1);
-        assert_eq!(calendar.describe(known), known.to_string());
+        assert_eq!(calendar.describe(known), chinese_date(known));
         assert_eq!(
             calendar.describe(later),
-            format!("{later}{PROVISIONAL_NOTE}")
+            format!("{}{PROVISIONAL_NOTE}", chinese_date(later))
         );
     }
 

@@ -704,12 +704,10 @@ fn diff_stored(store: &StoreArgs, id: &str, from: u32, to: Option<u32>) -> Outco
             None => app.workflow(id)?.version,
         };
         let comparison = app.compare_versions(id, from, to).await?;
-        let version = |v: u32| {
-            app.store()
-                .workflow_version(id, v)
-                .ok_or_else(|| format!("workflow `{id}` has no version {v}"))
-        };
-        let (old, new) = (version(from)?, version(to)?);
+        let (old, new) = (
+            app.workflow_version(id, from)?,
+            app.workflow_version(id, to)?,
+        );
         print!("{}", dsl::diff::render(&old, &new, &comparison.changes));
         if let Some(reason) = &comparison.reason {
             println!("\n变更说明：{reason}");

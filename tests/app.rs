@@ -638,7 +638,7 @@ async fn an_agreement_whose_renewal_falls_on_29_february() {
     let told = renewal(&data);
     assert!(!told.is_empty(), "reminded 30 days before 29 February");
     assert!(
-        told.iter().all(|(_, body)| body.contains("2028-02-29")),
+        told.iter().all(|(_, body)| body.contains("2028年2月29日")),
         "{told:?}"
     );
 }

@@ -333,6 +333,16 @@ impl App {
         self.store.workflow_ids()
     }
 
+    /// A version of a workflow the store keeps.
+    ///
+    /// # Errors
+    /// [`AppError::NotFound`] for an unknown workflow or version.
+    pub fn workflow_version(&self, id: &str, version: u32) -> Result<Arc<Workflow>, AppError> {
+        self.store
+            .workflow_version(id, version)
+            .ok_or_else(|| AppError::NotFound(format!("workflow `{id}` version {version}")))
+    }
+
     /// The current version of a workflow.
     ///
     /// # Errors

@@ -129,12 +129,10 @@ impl App {
         from: u32,
         to: u32,
     ) -> Result<Comparison, AppError> {
-        let version = |v: u32| {
-            self.store
-                .workflow_version(id, v)
-                .ok_or_else(|| AppError::NotFound(format!("workflow `{id}` version {v}")))
-        };
-        let (old, new) = (version(from)?, version(to)?);
+        let (old, new) = (
+            self.workflow_version(id, from)?,
+            self.workflow_version(id, to)?,
+        );
         let counts = self.store.pinned_counts(id).await?;
         let pinned: Vec<&PinnedCount> = counts.iter().filter(|c| c.version == from).collect();
         let in_progress = by_status(&pinned, |s| !s.is_closed());

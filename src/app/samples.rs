@@ -168,13 +168,16 @@ impl App {
             let mut facts = answers.facts.clone();
             let opened_on = match facts.remove(registry::MONTHS_OPERATING) {
                 Some(months) => {
+                    // The latest opening day that has those months today,
+                    // counted by the registry's one rule.
                     let months = months.as_i64().unwrap_or(0);
-                    let span = jiff::Span::new().months(months).days(15);
-                    Some(
-                        now.date()
-                            .checked_sub(span)
-                            .map_err(|e| AppError::Config(e.to_string()))?,
-                    )
+                    let mut opened = now.date();
+                    while registry::months_operating(opened, now.date()) < months {
+                        opened = opened
+                            .yesterday()
+                            .map_err(|e| AppError::Config(e.to_string()))?;
+                    }
+                    Some(opened)
                 }
                 None => None,
             };

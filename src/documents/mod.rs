@@ -604,6 +604,7 @@ fn system_value(
                 .map(|(step, _)| step.label.clone())
                 .collect(),
         )),
+        SystemInput::Title => Some(Json::String(outcome.title.clone())),
         SystemInput::Consequence => Some(Json::String(
             if outcome.event == crate::dsl::ir::Event::Rejected {
                 workflow

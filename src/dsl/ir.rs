@@ -934,10 +934,13 @@ pub enum SystemInput {
     FiledWith,
     /// What follows the failed evaluation the document states.
     Consequence,
+    /// The document's title as its outcome names it (`on filed issue "…"`):
+    /// a template shared by several procedures prints the one it is issued as.
+    Title,
 }
 
 impl SystemInput {
-    pub const ALL: [SystemInput; 24] = [
+    pub const ALL: [SystemInput; 25] = [
         SystemInput::Number,
         SystemInput::IssuedOn,
         SystemInput::Department,
@@ -962,6 +965,7 @@ impl SystemInput {
         SystemInput::Result,
         SystemInput::FiledWith,
         SystemInput::Consequence,
+        SystemInput::Title,
     ];
 
     /// The name a template's `//! input` line uses.
@@ -991,6 +995,7 @@ impl SystemInput {
             SystemInput::Result => "result",
             SystemInput::FiledWith => "filed_with",
             SystemInput::Consequence => "consequence",
+            SystemInput::Title => "title",
         }
     }
 

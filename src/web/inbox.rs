@@ -69,7 +69,7 @@ async fn inbox(
                 workflow_title: item.workflow_title,
                 label: item.label,
                 applicant: item.applicant,
-                since: item.since.to_string(),
+                since: day(Some(item.since)),
                 due_on: day(item.due_on),
                 claimed_by: item.claimed_by.unwrap_or_default(),
             }
