@@ -104,6 +104,16 @@ pub fn operating_since(opened: Date, months: i64) -> Option<Date> {
     months_end(opened.tomorrow().ok()?, months)?.tomorrow().ok()
 }
 
+/// The latest day an institution could have opened to have operated
+/// `months` whole months on `today` (for sample and test registries).
+pub fn opened_months_before(today: Date, months: i64) -> Option<Date> {
+    let mut opened = today;
+    while months_operating(opened, today) < months {
+        opened = opened.yesterday().ok()?;
+    }
+    Some(opened)
+}
+
 /// The earliest day an institution opened on `opened` meets the
 /// workflow's rules on months of operation (`months_operating >= N`),
 /// each with the rule's message; what an ineligible applicant is told.

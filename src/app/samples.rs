@@ -168,16 +168,7 @@ impl App {
             let mut facts = answers.facts.clone();
             let opened_on = match facts.remove(registry::MONTHS_OPERATING) {
                 Some(months) => {
-                    // The latest opening day that has those months today,
-                    // counted by the registry's one rule.
-                    let months = months.as_i64().unwrap_or(0);
-                    let mut opened = now.date();
-                    while registry::months_operating(opened, now.date()) < months {
-                        opened = opened
-                            .yesterday()
-                            .map_err(|e| AppError::Config(e.to_string()))?;
-                    }
-                    Some(opened)
+                    registry::opened_months_before(now.date(), months.as_i64().unwrap_or(0))
                 }
                 None => None,
             };
