@@ -3981,3 +3981,107 @@ async fn every_shipped_procedure_is_filed_and_decided_through_the_api() {
         );
     }
 }
+
+/// Issue 20: after any validation error the applicant had to choose every
+/// file again. The files uploaded with a refused application come back as
+/// kept (hidden references this account's uploads answer to), and the
+/// corrected application files with them; a reference that is not the
+/// account's own keeps nothing.
+#[tokio::test]
+async fn uploads_are_kept_across_a_refused_application() {
+    let (app, router) = product("web-kept-uploads", 1 << 20).await;
+    let mut owner = Browser::new(&router);
+    owner.sign_in("owner@applicant.cn").await;
+    let apply = "/procedures/new_combined/apply";
+    let csrf = owner.get(apply).await.csrf();
+    let key = "k".repeat(64).replace('k', "a");
+    let mut form = sample_form();
+    let beds = form.iter().position(|(k, _)| k == "medical_beds").unwrap();
+    form[beds].1 = "-5".into();
+    let mut fields: Vec<(&str, &str)> = vec![
+        ("csrf", &csrf),
+        ("key", &key),
+        ("applicant", "保留文件医养"),
+    ];
+    fields.extend(form.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    let pdf = sample_pdf();
+    let materials = [
+        "application",
+        "feasibility",
+        "site_plan",
+        "fire",
+        "staff",
+        "rules",
+        "private_registration",
+    ];
+    let names: Vec<String> = materials.iter().map(|m| format!("material:{m}")).collect();
+    let files: Vec<(&str, &str, &[u8])> = names
+        .iter()
+        .map(|n| (n.as_str(), "file.pdf", pdf.as_slice()))
+        .collect();
+    let page = owner.multipart(apply, &fields, &files).await;
+    assert_eq!(
+        page.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        page.body
+    );
+    assert_eq!(
+        page.body
+            .matches("已上传：file.pdf（保留，无需重新选择）")
+            .count(),
+        materials.len(),
+        "{}",
+        page.body
+    );
+    // The hidden references, as the browser sends them back.
+    let kept: Vec<(String, String)> = page
+        .body
+        .split("<input type=\"hidden\" name=\"kept:")
+        .skip(1)
+        .map(|rest| {
+            let (material, rest) = rest.split_once('"').unwrap();
+            let value = rest
+                .split("value=\"")
+                .nth(1)
+                .unwrap()
+                .split('"')
+                .next()
+                .unwrap();
+            (format!("kept:{material}"), value.to_string())
+        })
+        .collect();
+    assert_eq!(kept.len(), materials.len());
+    // Someone else's browser sending the same references keeps nothing.
+    let mut other = Browser::new(&router);
+    other.sign_in("other@applicant.cn").await;
+    let other_csrf = other.get(apply).await.csrf();
+    form[beds].1 = "80".into();
+    let mut theirs: Vec<(&str, &str)> =
+        vec![("csrf", &other_csrf), ("key", &key), ("applicant", "别人")];
+    theirs.extend(form.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    theirs.extend(kept.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    let page = other.multipart(apply, &theirs, &[]).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    let id = filing_id(&page);
+    let view = app.filing(&id, now().date()).await.unwrap();
+    assert!(
+        view.materials.iter().all(|m| m.file.is_none()),
+        "not their uploads: {view:?}"
+    );
+    // The owner corrects the value and sends no file again: filed with all.
+    let mut fields: Vec<(&str, &str)> = vec![
+        ("csrf", &csrf),
+        ("key", &key),
+        ("applicant", "保留文件医养"),
+    ];
+    fields.extend(form.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    fields.extend(kept.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    let page = owner.multipart(apply, &fields, &[]).await;
+    let id = filing_id(&page);
+    let view = app.filing(&id, now().date()).await.unwrap();
+    for material in materials {
+        let held = view.materials.iter().find(|m| m.id == material).unwrap();
+        assert_eq!(held.file.as_deref(), Some("file.pdf"), "{material}");
+    }
+}

@@ -96,6 +96,9 @@ struct MaterialInput {
     kinds: String,
     help: Option<String>,
     error: Option<String>,
+    /// A file this account uploaded with a refused application: sent again
+    /// (hidden) unless another is chosen. Its SHA-256 and name.
+    kept: Option<(String, String)>,
 }
 
 #[derive(Template)]
@@ -199,7 +202,30 @@ fn message_about(problems: &[Problem], subject: &str) -> Option<String> {
     (!messages.is_empty()).then(|| messages.join("；"))
 }
 
-fn material_inputs(workflow: &Workflow, problems: &[Problem]) -> Vec<MaterialInput> {
+/// The name prefix of a kept upload's hidden input (`kept:MATERIAL`, its
+/// value `SHA256 NAME`).
+const KEPT_PREFIX: &str = "kept:";
+
+/// The uploads a refused application carried, from their hidden inputs:
+/// material → (SHA-256, name). Malformed ones are dropped; whether the
+/// account sent them is [`crate::app::App::uploaded`]'s to say.
+fn kept_uploads(typed: &Typed) -> BTreeMap<String, (String, String)> {
+    typed
+        .iter()
+        .filter_map(|(name, value)| {
+            let material = name.strip_prefix(KEPT_PREFIX)?;
+            let (sha256, file) = value.split_once(' ')?;
+            let hex = sha256.len() == 64 && sha256.bytes().all(|b| b.is_ascii_hexdigit());
+            hex.then(|| (material.to_string(), (sha256.to_string(), file.to_string())))
+        })
+        .collect()
+}
+
+fn material_inputs(
+    workflow: &Workflow,
+    problems: &[Problem],
+    kept: &BTreeMap<String, Upload>,
+) -> Vec<MaterialInput> {
     workflow
         .materials
         .iter()
@@ -226,6 +252,9 @@ fn material_inputs(workflow: &Workflow, problems: &[Problem]) -> Vec<MaterialInp
                     .join("、"),
                 help: material.help.clone(),
                 error: message_about(problems, &material.id),
+                kept: kept
+                    .get(&material.id)
+                    .map(|upload| (upload.sha256.clone(), upload.name.clone())),
             }
         })
         .collect()
@@ -258,6 +287,8 @@ struct Refill<'a> {
     key: String,
     applicant: String,
     had_files: bool,
+    /// The uploads to keep for the next try.
+    kept: &'a BTreeMap<String, Upload>,
 }
 
 fn apply_page(
@@ -290,7 +321,7 @@ fn apply_page(
         max_upload_mb: web.app.config().max_upload / (1024 * 1024),
         fields: field_inputs(&workflow.form, "", refill.typed, refill.problems),
         facts: field_inputs(&workflow.facts, FACT_PREFIX, refill.typed, refill.problems),
-        materials: material_inputs(workflow, refill.problems),
+        materials: material_inputs(workflow, refill.problems, refill.kept),
         has_field_errors: refill
             .problems
             .iter()
@@ -312,6 +343,7 @@ async fn form_page(
         key: random_token(),
         applicant: account.name.clone(),
         had_files: false,
+        kept: &BTreeMap::new(),
     };
     apply_page(&web, &viewer, &account, &workflow, refill)
 }
@@ -452,7 +484,14 @@ async fn submit(
     let workflow = web.app.workflow(&id)?;
     let (typed, files) = read_multipart(&viewer, multipart).await?;
     let had_files = !files.is_empty();
-    let (materials, mut problems) = store_files(&web, &account, files).await?;
+    // Files kept from a refused try, unless another is chosen now.
+    let mut materials = match web.app.uploaded(&account, kept_uploads(&typed)).await {
+        Ok(kept) => kept,
+        Err(AppError::Invalid(_)) => BTreeMap::new(),
+        Err(other) => return Err(other.into()),
+    };
+    let (chosen, mut problems) = store_files(&web, &account, files).await?;
+    materials.extend(chosen);
     let key = typed
         .get("key")
         .filter(|k| k.len() == 64 && k.chars().all(|c| c.is_ascii_hexdigit()))
@@ -465,7 +504,7 @@ async fn submit(
             applicant: applicant.clone(),
             form: form_values(&workflow.form, &typed, ""),
             facts: form_values(&workflow.facts, &typed, FACT_PREFIX),
-            materials,
+            materials: materials.clone(),
             key: Some((Door::Pages, key.clone())),
         };
         match web.app.submit_as(&account, application).await {
@@ -480,6 +519,7 @@ async fn submit(
         key,
         applicant,
         had_files,
+        kept: &materials,
     };
     let page = apply_page(&web, &viewer, &account, &workflow, refill)?;
     Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
