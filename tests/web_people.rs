@@ -4085,3 +4085,25 @@ async fn uploads_are_kept_across_a_refused_application() {
         assert_eq!(held.file.as_deref(), Some("file.pdf"), "{material}");
     }
 }
+
+/// Issue 20: an error page showed the signed-out navigation to a person
+/// who was signed in. It shows theirs (the status stays); to a visitor,
+/// the visitor's.
+#[tokio::test]
+async fn an_error_page_keeps_the_signed_in_navigation() {
+    let (_app, router) = product("web-error-nav", 1 << 20).await;
+    let mut owner = Browser::new(&router);
+    owner.sign_in("owner@applicant.cn").await;
+    let page = owner.get("/filings/2026-999999").await;
+    assert_eq!(page.status, StatusCode::NOT_FOUND);
+    assert!(page.body.contains("未找到"), "{}", page.body);
+    assert!(
+        page.body.contains("<a href=\"/my\">我的申请</a>"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("退出登录"), "{}", page.body);
+    assert!(!page.body.contains("<a href=\"/login\">"), "{}", page.body);
+    let page = Browser::new(&router).get("/no-such-page").await;
+    assert!(page.body.contains("<a href=\"/login\">"), "{}", page.body);
+}

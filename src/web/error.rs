@@ -144,6 +144,60 @@ impl WebError {
     }
 }
 
+/// An error page as shown: its heading and message, kept on the response
+/// so that [`with_navigation`] can show it again under the navigation of
+/// whoever is signed in.
+#[derive(Debug, Clone)]
+pub(super) struct Shown {
+    heading: &'static str,
+    message: String,
+}
+
+impl Shown {
+    /// The page under `nav`.
+    fn render(&self, nav: super::page::Nav) -> Option<String> {
+        let page = ErrorPage {
+            nav,
+            heading: self.heading,
+            message: &self.message,
+        };
+        page.render().ok()
+    }
+}
+
+/// An error page carries the navigation of the person who met it, as every
+/// other page does (it is rendered where no one is known, then again here
+/// for a signed-in person; the status and headers stay).
+pub(super) async fn with_navigation(
+    axum::extract::State(web): axum::extract::State<super::auth::Web>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    use axum::extract::FromRequestParts as _;
+    let (parts, body) = request.into_parts();
+    let mut asked = axum::http::Request::new(());
+    *asked.headers_mut() = parts.headers.clone();
+    *asked.uri_mut() = parts.uri.clone();
+    let mut response = next
+        .run(axum::extract::Request::from_parts(parts, body))
+        .await;
+    let Some(shown) = response.extensions().get::<Shown>().cloned() else {
+        return response;
+    };
+    let (mut asked, ()) = asked.into_parts();
+    let Ok(viewer) = super::auth::Viewer::from_request_parts(&mut asked, &web).await else {
+        return response;
+    };
+    if viewer.account.is_none() {
+        return response;
+    }
+    if let Some(html) = shown.render(super::page::Nav::of(&viewer)) {
+        *response.body_mut() = axum::body::Body::from(html);
+        response.headers_mut().remove(header::CONTENT_LENGTH);
+    }
+    response
+}
+
 impl IntoResponse for WebError {
     fn into_response(self) -> Response {
         if let WebError::SignIn { next, expired } = &self {
@@ -154,18 +208,16 @@ impl IntoResponse for WebError {
             return Redirect::to(&target).into_response();
         }
         let (status, heading, message) = self.parts();
-        let page = ErrorPage {
-            nav: super::page::Nav {
-                links: vec![("/", "办理事项"), ("/login", "登录")],
-                ..super::page::Nav::default()
-            },
-            heading,
-            message: &message,
+        let shown = Shown { heading, message };
+        let signed_out = super::page::Nav {
+            links: vec![("/", "办理事项"), ("/login", "登录")],
+            ..super::page::Nav::default()
         };
-        let mut response = match page.render() {
-            Ok(html) => (status, Html(html)).into_response(),
-            Err(_) => (status, heading.to_string()).into_response(),
+        let mut response = match shown.render(signed_out) {
+            Some(html) => (status, Html(html)).into_response(),
+            None => (status, heading.to_string()).into_response(),
         };
+        response.extensions_mut().insert(shown);
         if status == StatusCode::TOO_MANY_REQUESTS {
             response
                 .headers_mut()

@@ -84,6 +84,10 @@ pub fn router(app: Arc<App>) -> Router {
         .layer(axum::extract::DefaultBodyLimit::max(body_limit))
         .layer(middleware::from_fn_with_state(
             web.clone(),
+            error::with_navigation,
+        ))
+        .layer(middleware::from_fn_with_state(
+            web.clone(),
             auth::visitor_cookie,
         ))
         .layer(middleware::from_fn_with_state(
