@@ -686,6 +686,17 @@ async fn application(
     }
 }
 
+/// A form or fact value of a filing as its view shows it.
+fn field<'v>(
+    view: &'v onewindow::app::views::FilingView,
+    id: &str,
+) -> &'v onewindow::app::views::FieldValue {
+    view.form
+        .iter()
+        .find(|f| f.id == id)
+        .unwrap_or_else(|| panic!("{id} in {view:?}"))
+}
+
 fn problems(result: Result<onewindow::app::views::FilingView, AppError>) -> Vec<String> {
     match result {
         Err(AppError::Invalid(problems)) => problems.into_iter().map(|p| p.message).collect(),
@@ -730,11 +741,7 @@ async fn facts_come_from_the_registry_by_credit_code_or_are_declared_with_their_
     let view = app.submit_as(&account, proven).await.expect("filed");
     // A number to read out on the phone; refused applications took none.
     assert_eq!(view.id, "2026-000001");
-    let months = view
-        .form
-        .iter()
-        .find(|f| f.id == "months_operating")
-        .unwrap();
+    let months = field(&view, "months_operating");
     assert_eq!(months.value, "7");
     assert_eq!(
         months.declared_with.as_deref(),
@@ -773,11 +780,7 @@ async fn facts_come_from_the_registry_by_credit_code_or_are_declared_with_their_
         .unwrap();
     let view = app.submit_as(&account, unknown).await.expect("filed");
     assert_eq!(view.id, "2026-000002");
-    let months = view
-        .form
-        .iter()
-        .find(|f| f.id == "months_operating")
-        .unwrap();
+    let months = field(&view, "months_operating");
     assert_eq!(months.value, "10");
     assert_eq!(months.declared_with, None);
 }

@@ -61,6 +61,22 @@ impl World {
         case
     }
 
+    /// An eldercare clinic filed on 23 November 2026 without its site plan
+    /// and its rules (two required materials), and its answers.
+    fn filed_without_site_plan_and_rules(&self) -> (Case<'_>, Answers) {
+        let mut case = self.case("eldercare_clinic");
+        let answers = case.sample();
+        let incomplete = case.submission(&answers, &["site_plan", "rules"]);
+        case.act(
+            Actor::Applicant,
+            Command::Submit {
+                submission: incomplete,
+            },
+            date(2026, 11, 23),
+        );
+        (case, answers)
+    }
+
     fn case(&self, id: &str) -> Case<'_> {
         let workflow = self.loaded.workflow(id).expect("workflow");
         Case {
@@ -259,16 +275,7 @@ fn untouched_intake_is_deemed_accepted_from_the_day_of_receipt() {
 #[test]
 fn correction_notice_lists_everything_once() {
     let world = world();
-    let mut case = world.case("eldercare_clinic");
-    let answers = case.sample();
-    let incomplete = case.submission(&answers, &["site_plan", "rules"]);
-    case.act(
-        Actor::Applicant,
-        Command::Submit {
-            submission: incomplete,
-        },
-        date(2026, 11, 23),
-    );
+    let (mut case, answers) = world.filed_without_site_plan_and_rules();
     let error = case
         .try_do(case.window(), Command::Accept, date(2026, 11, 24))
         .unwrap_err();
@@ -1608,16 +1615,7 @@ fn after_a_deemed_acceptance_every_clock_runs_from_the_acceptance_date() {
 #[test]
 fn a_correction_notice_must_name_every_missing_material() {
     let world = world();
-    let mut case = world.case("eldercare_clinic");
-    let answers = case.sample();
-    let incomplete = case.submission(&answers, &["site_plan", "rules"]);
-    case.act(
-        Actor::Applicant,
-        Command::Submit {
-            submission: incomplete,
-        },
-        date(2026, 11, 23),
-    );
+    let (mut case, _) = world.filed_without_site_plan_and_rules();
     let before = case.filing.clone();
     let error = case
         .try_do(
@@ -1675,16 +1673,7 @@ fn a_deemed_acceptance_never_defers_a_material_that_is_not_deferrable() {
 #[test]
 fn an_answer_to_a_correction_supplies_every_material_it_asked_for() {
     let world = world();
-    let mut case = world.case("eldercare_clinic");
-    let answers = case.sample();
-    let incomplete = case.submission(&answers, &["site_plan", "rules"]);
-    case.act(
-        Actor::Applicant,
-        Command::Submit {
-            submission: incomplete,
-        },
-        date(2026, 11, 23),
-    );
+    let (mut case, answers) = world.filed_without_site_plan_and_rules();
     case.act(
         case.window(),
         Command::RequestCorrection {

@@ -282,19 +282,7 @@ fn sample_form() -> Vec<(String, String)> {
         .as_object()
         .unwrap()
         .iter()
-        .map(|(k, v)| {
-            // A list is typed one item per line.
-            let value = match v {
-                serde_json::Value::String(text) => text.clone(),
-                serde_json::Value::Array(items) => items
-                    .iter()
-                    .filter_map(serde_json::Value::as_str)
-                    .collect::<Vec<_>>()
-                    .join("\n"),
-                other => other.to_string(),
-            };
-            (k.clone(), value)
-        })
+        .map(|(k, v)| (k.clone(), typed(v)))
         .collect()
 }
 
