@@ -2439,7 +2439,11 @@ async fn policy_staff_edit_check_and_publish_a_new_version() {
     let page = policy.get(edit).await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
     assert!(page.body.contains("workflow new_combined"), "{}", page.body);
-    assert!(page.body.contains("没有发现问题"), "{}", page.body);
+    assert!(
+        page.body.contains("检查结果：没有发现错误。"),
+        "{}",
+        page.body
+    );
     assert!(
         page.body.contains("一、"),
         "the one-time notice: {}",
@@ -2490,7 +2494,11 @@ async fn policy_staff_edit_check_and_publish_a_new_version() {
         StatusCode::FORBIDDEN
     );
     assert!(
-        policy.get(edit).await.body.contains("没有发现问题"),
+        policy
+            .get(edit)
+            .await
+            .body
+            .contains("检查结果：没有发现错误。"),
         "a check while typing saves nothing"
     );
 
@@ -2530,6 +2538,13 @@ async fn policy_staff_edit_check_and_publish_a_new_version() {
         "{}",
         page.body
     );
+    // One status line, one verdict (issue 20: 「发现1个错误」 beside 「没有发现问题」).
+    assert!(
+        page.body.contains("检查结果：发现1个错误。"),
+        "{}",
+        page.body
+    );
+    assert!(!page.body.contains("没有发现"), "{}", page.body);
     assert!(page
         .body
         .contains(&format!("<li id=\"L{line}\" class=\"marked\">")));
@@ -2548,7 +2563,10 @@ async fn policy_staff_edit_check_and_publish_a_new_version() {
         "{}",
         page.body
     );
-    assert!(page.body.contains("没有发现问题"), "not the other's draft");
+    assert!(
+        page.body.contains("检查结果：没有发现错误。"),
+        "not the other's draft"
+    );
     let theirs = shipped.replace("version 5 ", "version 6 ").replace(
         "rule \"医养结合机构应同时提供养老床位\" require care_beds > 0",
         "rule \"医养结合机构应同时提供养老床位\" require care_beds >= 2",

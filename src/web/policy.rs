@@ -146,6 +146,11 @@ impl EditorPage {
     fn in_draft(&self, diagnostic: &Located) -> bool {
         diagnostic.file == crate::dsl::draft::draft_name(&self.id)
     }
+
+    /// The errors among the diagnostics: the one status line says how many.
+    fn errors(&self) -> usize {
+        self.diagnostics.iter().filter(|d| d.error).count()
+    }
 }
 
 async fn editor_page(

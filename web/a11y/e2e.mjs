@@ -274,7 +274,7 @@ try {
   const shipped = await policy.inputValue("#text");
   // Typed, the error shows without pressing anything (the editor's script).
   await policy.fill("#text", shipped.replace("within 5 workdays", "within 5 weekdays"));
-  await policy.waitForFunction(() => document.getElementById("live-status").textContent.includes("发现"));
+  await policy.waitForFunction(() => document.getElementById("live-status").textContent.startsWith("实时检查：发现"));
   result.liveCheckMs = Number(await policy.locator("#live-status").getAttribute("data-round-trip-ms"));
   await look(policy, "policy-editor-typing");
   await press(policy, "button[value=check]", "policy-editor-error");

@@ -28,6 +28,7 @@
       list.append(item);
     }
     const errors = answer.diagnostics.filter((d) => d.error).length;
+    // The one status line, the page's own replaced: never two verdicts.
     status.textContent = errors === 0 ? "实时检查：没有发现错误。" : "实时检查：发现" + errors + "个错误。";
     status.setAttribute("data-round-trip-ms", String(Math.round(performance.now() - sent)));
   }
