@@ -2000,11 +2000,16 @@ async fn reviewers_claim_and_pause_heads_extend_and_applicants_supply_and_withdr
         .submit(&path, &act, &[("action", "claim"), ("step", &step)])
         .await;
     assert_eq!(page.location(), format!("{path}?done=taken"));
-    assert!(colleague
-        .get(&path)
-        .await
-        .body
-        .contains("由 health@staff.cn 办理"));
+    // Who holds it, by name, not address (issue 20).
+    let page = colleague.get(&path).await;
+    assert!(page.body.contains("由 测试审查人员 办理"), "{}", page.body);
+    assert!(!page.body.contains("health@staff.cn"), "{}", page.body);
+    let inbox = colleague.get("/inbox").await;
+    assert!(
+        inbox.body.contains(&cell("办理人", "测试审查人员")),
+        "{}",
+        inbox.body
+    );
     let mine = health.get("/inbox?filter=mine").await;
     assert!(mine.body.contains(&id), "{}", mine.body);
     health
@@ -2643,7 +2648,9 @@ async fn policy_staff_edit_check_and_publish_a_new_version() {
         page.body
     );
     let page = policy.get("/policy").await;
-    assert!(page.body.contains("policy@staff.cn，"), "{}", page.body);
+    // Who published, by name (issue 20: staff saw e-mail addresses where names belong).
+    assert!(page.body.contains("测试政策人员，"), "{}", page.body);
+    assert!(!page.body.contains("policy@staff.cn，"), "{}", page.body);
     assert!(page.body.contains(reason), "{}", page.body);
 
     // New filings take version 6; the earlier one stays on 5.

@@ -380,6 +380,28 @@ impl App {
     ///
     /// # Errors
     /// A store failure.
+    /// The names of the accounts with these addresses, for pages that say
+    /// who holds or did something (a person, not an e-mail address); an
+    /// address without an account is left out.
+    ///
+    /// # Errors
+    /// A database failure.
+    pub async fn names_of(
+        &self,
+        emails: &[&str],
+    ) -> Result<std::collections::BTreeMap<String, String>, AppError> {
+        let mut names = std::collections::BTreeMap::new();
+        for &email in emails {
+            if names.contains_key(email) {
+                continue;
+            }
+            if let Some(row) = self.store.account(email).await? {
+                names.insert(email.to_string(), row.name);
+            }
+        }
+        Ok(names)
+    }
+
     pub async fn accounts(&self) -> Result<Vec<Account>, AppError> {
         Ok(self
             .store

@@ -79,6 +79,12 @@ impl App {
         let current = self.workflow(id)?;
         let counts = self.store.pinned_counts(id).await?;
         let publications = self.store.publications(id).await?;
+        // Who published, by name.
+        let publishers: Vec<&str> = publications
+            .iter()
+            .map(|p| p.published_by.as_str())
+            .collect();
+        let names = self.names_of(&publishers).await?;
         let versions = self
             .store
             .versions_of(id)
@@ -103,7 +109,10 @@ impl App {
                         .find(|p| p.version == workflow.version)
                         .map(|p| {
                             (
-                                p.published_by.clone(),
+                                names
+                                    .get(&p.published_by)
+                                    .cloned()
+                                    .unwrap_or_else(|| p.published_by.clone()),
                                 p.published_at.clone(),
                                 p.reason.clone(),
                             )

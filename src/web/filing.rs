@@ -187,6 +187,13 @@ async fn filing_page(
         query_code,
         actions,
     } = web.app.filing_detail(&account, &id, today).await?;
+    // Who holds a step, by name.
+    let holders: Vec<&str> = claims.iter().map(|(_, holder)| holder.as_str()).collect();
+    let names = web.app.names_of(&holders).await?;
+    let claims: Vec<(Option<usize>, String)> = claims
+        .into_iter()
+        .map(|(step, holder)| (step, names.get(&holder).cloned().unwrap_or(holder)))
+        .collect();
     let steps = f
         .steps
         .iter()

@@ -55,10 +55,14 @@ async fn inbox(
 ) -> Result<Html<String>, WebError> {
     let department = account.department.clone().unwrap_or_default();
     let chosen = query.filter.as_deref().unwrap_or("all");
-    let items = web
-        .app
-        .inbox_of(&account, chosen, PAGE, 0)
-        .await?
+    let items = web.app.inbox_of(&account, chosen, PAGE, 0).await?;
+    // Who holds each piece of work, by name.
+    let holders: Vec<&str> = items
+        .iter()
+        .filter_map(|item| item.claimed_by.as_deref())
+        .collect();
+    let names = web.app.names_of(&holders).await?;
+    let items = items
         .into_iter()
         .map(|item| {
             let level = item.level.name();
@@ -71,7 +75,10 @@ async fn inbox(
                 applicant: item.applicant,
                 since: day(Some(item.since)),
                 due_on: day(item.due_on),
-                claimed_by: item.claimed_by.unwrap_or_default(),
+                claimed_by: item
+                    .claimed_by
+                    .map(|email| names.get(&email).cloned().unwrap_or(email))
+                    .unwrap_or_default(),
             }
         })
         .collect();
