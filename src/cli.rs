@@ -220,6 +220,13 @@ enum Command {
         #[command(flatten)]
         mail: MailArgs,
     },
+    /// The registry: `registry import FILE` loads what the city's systems
+    /// know of its institutions (a JSON array of {credit_code, name,
+    /// opened_on, facts}), every record checked before any is written.
+    Registry {
+        #[command(subcommand)]
+        what: RegistryCommand,
+    },
     /// Accounts: `user add` opens a staff account (or an applicant's),
     /// `user token` gives an account a bearer token for the JSON API.
     User {
@@ -310,6 +317,20 @@ impl StoreArgs {
     async fn open(&self, access: Access) -> Result<App, AppError> {
         App::open(self.config(access)).await
     }
+}
+
+#[derive(Subcommand)]
+enum RegistryCommand {
+    /// Record institutions from a JSON file, replacing earlier records of
+    /// the same credit code.
+    Import {
+        file: PathBuf,
+        /// The system the records come from, kept with each.
+        #[arg(long, default_value = "导入")]
+        source: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
 }
 
 #[derive(Subcommand)]
@@ -575,6 +596,14 @@ fn run(command: Command) -> Outcome {
             Ok(ExitCode::SUCCESS)
         }
         Command::User { what } => user(what),
+        Command::Registry {
+            what:
+                RegistryCommand::Import {
+                    file,
+                    source,
+                    store,
+                },
+        } => registry_import(&file, &source, &store),
         Command::Audit {
             what: AuditCommand::Verify { store },
         } => audit_verify(&store),
@@ -914,6 +943,31 @@ fn print_samples(
     println!("sample filings of the applicant above:");
     for filing in filings {
         println!("  {}  {}", filing.id, filing.state);
+    }
+}
+
+fn registry_import(file: &Path, source: &str, store: &StoreArgs) -> Outcome {
+    let text =
+        std::fs::read_to_string(file).map_err(|error| format!("{}: {error}", file.display()))?;
+    let entries: Vec<crate::app::institutions::RegistryEntry> = serde_json::from_str(&text)
+        .map_err(|error| format!("{}：不是登记记录的JSON数组（{error}）", file.display()))?;
+    let imported = runtime()?.block_on(async {
+        let app = store.open(Access::ExistingOnly).await?;
+        app.import_registry(entries, source).await
+    });
+    match imported {
+        Ok(count) => {
+            println!("已登记 {count} 个机构（来源：{source}）");
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(AppError::Invalid(problems)) => {
+            for problem in problems {
+                eprintln!("error: {}", problem.message);
+            }
+            eprintln!("未登记任何机构：请改正以上问题后重新导入");
+            Ok(ExitCode::FAILURE)
+        }
+        Err(other) => Err(other.into()),
     }
 }
 

@@ -353,3 +353,77 @@ async fn diff_of_stored_versions_names_the_filings_in_progress() {
     ]);
     assert!(!output.status.success());
 }
+
+/// `onewindow registry import FILE` loads what a city's systems know of its
+/// institutions; a file with one wrong record records nothing and says
+/// what is wrong with each, in Chinese.
+#[tokio::test]
+async fn the_registry_is_imported_from_a_file_all_or_nothing() {
+    let data = common::scratch("cli-registry");
+    let config = common::app_config(
+        &data,
+        "http://localhost:8080",
+        onewindow::app::Access::CreateIfMissing,
+    );
+    drop(onewindow::app::App::open(config.clone()).await.unwrap());
+    let good = "52440900MJL0000037";
+    let bad = serde_json::json!([
+        {"credit_code": good, "name": "茂名康颐医养中心护理院", "opened_on": "2026-01-05"},
+        {"credit_code": "52440900MJL0000038", "name": "", "facts": {"beds_galore": true}}
+    ]);
+    let file = data.join("registry.json");
+    std::fs::write(&file, bad.to_string()).unwrap();
+    let output = common::onewindow()
+        .args(["registry", "import"])
+        .arg(&file)
+        .arg("--data")
+        .arg(&data)
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{said}");
+    for expected in [
+        "第2条：统一社会信用代码的校验位不符",
+        "第2条：缺少机构名称",
+        "第2条：没有事项读取登记信息“beds_galore”",
+        "未登记任何机构",
+    ] {
+        assert!(said.contains(expected), "{expected}: {said}");
+    }
+    let code = onewindow::credit_code::CreditCode::parse(good).unwrap();
+    let app = onewindow::app::App::open(config.clone()).await.unwrap();
+    assert_eq!(
+        app.store().registry(&code).await.unwrap(),
+        None,
+        "nothing written"
+    );
+    drop(app);
+
+    let good_file = serde_json::json!([
+        {"credit_code": good, "name": "茂名康颐医养中心护理院", "opened_on": "2026-01-05",
+         "facts": {"insurance_designated": false}}
+    ]);
+    std::fs::write(&file, good_file.to_string()).unwrap();
+    let output = common::onewindow()
+        .args(["registry", "import", "--source", "卫健监管系统"])
+        .arg(&file)
+        .arg("--data")
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout(&output).contains("已登记 1 个机构（来源：卫健监管系统）"));
+    let app = onewindow::app::App::open(config).await.unwrap();
+    let known = app
+        .store()
+        .registry(&code)
+        .await
+        .unwrap()
+        .expect("recorded");
+    assert_eq!(known.opened_on, Some(jiff::civil::date(2026, 1, 5)));
+    assert_eq!(known.facts["insurance_designated"], false);
+}

@@ -18,6 +18,7 @@ pub mod calendars;
 pub mod clock;
 pub mod corrections;
 pub mod error;
+pub mod institutions;
 pub mod policy;
 pub mod ratings;
 pub mod samples;
