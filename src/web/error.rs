@@ -175,13 +175,18 @@ pub(super) async fn with_navigation(
 ) -> Response {
     use axum::extract::FromRequestParts as _;
     let (parts, body) = request.into_parts();
-    let mut asked = axum::http::Request::new(());
-    *asked.headers_mut() = parts.headers.clone();
-    *asked.uri_mut() = parts.uri.clone();
+    // Only a session makes the navigation another: a visitor's request and
+    // the API's (bearer tokens, problem+json) copy nothing.
+    let asked = super::auth::cookie(&parts, super::auth::SESSION_COOKIE).map(|_| {
+        let mut asked = axum::http::Request::new(());
+        *asked.headers_mut() = parts.headers.clone();
+        *asked.uri_mut() = parts.uri.clone();
+        asked
+    });
     let mut response = next
         .run(axum::extract::Request::from_parts(parts, body))
         .await;
-    let Some(shown) = response.extensions().get::<Shown>().cloned() else {
+    let (Some(shown), Some(asked)) = (response.extensions().get::<Shown>().cloned(), asked) else {
         return response;
     };
     let (mut asked, ()) = asked.into_parts();
