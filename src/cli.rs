@@ -674,10 +674,10 @@ fn check(paths: Vec<PathBuf>, templates: PathBuf) -> Outcome {
         .filter(|d| d.severity == dsl::Severity::Error)
         .count();
     if errors > 0 {
-        eprintln!("{errors} error(s)");
+        eprintln!("发现{errors}个错误");
         return Ok(ExitCode::FAILURE);
     }
-    println!("ok: {} workflow(s) checked", loaded.checked.workflows.len());
+    println!("检查通过：共{}个事项", loaded.checked.workflows.len());
     Ok(ExitCode::SUCCESS)
 }
 

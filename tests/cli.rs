@@ -27,7 +27,7 @@ fn stderr(output: &Output) -> String {
 fn check_passes_on_the_shipped_workflows() {
     let output = onewindow(&["check"]);
     assert!(output.status.success(), "{}", stderr(&output));
-    assert_eq!(stdout(&output), "ok: 7 workflow(s) checked\n");
+    assert_eq!(stdout(&output), "检查通过：共7个事项\n");
 }
 
 #[test]
@@ -40,13 +40,11 @@ fn check_fails_with_located_diagnostics() {
     assert_eq!(output.status.code(), Some(1));
     let text = stderr(&output);
     assert!(
-        text.contains(
-            "tests/diagnostics/unknown_department.flow:19:15: error: unknown department `helth`"
-        ),
+        text.contains("tests/diagnostics/unknown_department.flow:19:15: error: 未知部门`helth`"),
         "{text}"
     );
-    assert!(text.contains("= hint: did you mean `health`?"), "{text}");
-    assert!(text.ends_with("2 error(s)\n"), "{text}");
+    assert!(text.contains("= 提示：是否想写`health`？"), "{text}");
+    assert!(text.ends_with("发现2个错误\n"), "{text}");
 }
 
 #[test]
@@ -235,9 +233,9 @@ fn check_without_departments_says_where_they_are_defined_and_does_not_cascade() 
     let output = onewindow(&["check", folder.to_str().unwrap()]);
     assert_eq!(output.status.code(), Some(1));
     let text = stderr(&output);
-    assert!(text.contains("no department is defined"), "{text}");
+    assert!(text.contains("没有定义任何部门"), "{text}");
     assert!(text.contains("departments.flow"), "{text}");
-    assert!(!text.contains("department ``"), "no cascade: {text}");
+    assert!(!text.contains("部门``"), "no cascade: {text}");
 }
 
 #[test]

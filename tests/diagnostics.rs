@@ -160,3 +160,38 @@ fn every_diagnostic_the_cases_raise_has_a_chinese_title() {
         }
     }
 }
+
+/// The policy staff read the checker in Chinese: every message, hint and
+/// note of every case says its words in Chinese (names of the language stay
+/// in backticks), and each kind of problem has a Chinese title.
+#[test]
+fn every_message_hint_and_note_is_in_chinese() {
+    let chinese = |text: &str| {
+        let outside_code: String = text.split('`').step_by(2).collect::<Vec<_>>().concat();
+        outside_code
+            .chars()
+            .any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c))
+    };
+    let mut english = Vec::new();
+    for case in cases() {
+        for diagnostic in load(&case).checked.diagnostics {
+            let notes = diagnostic.notes.iter().map(|(_, note)| note.as_str());
+            for text in std::iter::once(diagnostic.message.as_str())
+                .chain(diagnostic.hints.iter().map(String::as_str))
+                .chain(notes)
+            {
+                if !chinese(text) {
+                    english.push(format!("{} [{}]: {text}", case.display(), diagnostic.code));
+                }
+            }
+            if dsl::diagnostic::title(diagnostic.code) == dsl::diagnostic::title("") {
+                english.push(format!(
+                    "{}: `{}` has no title",
+                    case.display(),
+                    diagnostic.code
+                ));
+            }
+        }
+    }
+    assert!(english.is_empty(), "{}", english.join("\n"));
+}

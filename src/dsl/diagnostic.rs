@@ -1,15 +1,16 @@
 //! Diagnostics: what the checker says about a definition.
 //!
 //! One type carries a severity, a stable code naming the kind of problem, a
-//! span, a lowercase message without a trailing period, hints, and notes that
+//! span, a message in Chinese without a closing full stop (the policy staff
+//! read it; names of the language stay in backticks), hints, and notes that
 //! point at related places. Rendering follows the compiler convention that
-//! editors and CI understand:
+//! editors and CI understand (`path:line:column: error:`):
 //!
 //! ```text
-//! workflows/x.flow:12:15: error: unknown department `helth`
+//! workflows/x.flow:12:15: error: 未知部门`helth`
 //!    12 |     review by helth "设置审批" within 15 workdays
 //!       |               ^^^^^
-//!       = hint: did you mean `health`?
+//!       = 提示：是否想写`health`？
 //! ```
 
 use std::fmt::Write as _;
@@ -72,7 +73,7 @@ impl Diagnostic {
         candidates: impl IntoIterator<Item = &'a str>,
     ) -> Diagnostic {
         match closest(name, candidates) {
-            Some(best) => self.with_hint(format!("did you mean `{best}`?")),
+            Some(best) => self.with_hint(format!("是否想写`{best}`？")),
             None => self,
         }
     }
@@ -121,7 +122,7 @@ pub fn render(sources: &SourceMap, diagnostics: &[Diagnostic]) -> String {
             &diagnostic.message,
         );
         for hint in &diagnostic.hints {
-            let _ = writeln!(out, "      = hint: {hint}");
+            let _ = writeln!(out, "      = 提示：{hint}");
         }
         for (span, note) in &diagnostic.notes {
             render_location(&mut out, sources, *span, "note", note);
@@ -240,18 +241,18 @@ mod tests {
         let diagnostic = Diagnostic::error(
             "syntax",
             Span::new(file, offset, offset + 1),
-            "unexpected `x`",
+            "此处不应出现`x`",
         )
-        .with_hint("remove it");
+        .with_hint("删去它");
         let text = render(&sources, &[diagnostic]);
         assert_eq!(
             text,
             concat!(
-                "a.flow:1:24: error: unexpected `x`\n",
+                "a.flow:1:24: error: 此处不应出现`x`\n",
                 "     1 | department 卫生 \"市卫生健康局\" x\n",
                 // 11 + 4 + 1 + 14 + 1 display columns: CJK characters are two wide.
                 "       |                                ^\n",
-                "      = hint: remove it\n"
+                "      = 提示：删去它\n"
             )
         );
     }

@@ -104,9 +104,7 @@ pub fn check_draft(input: &Input, id: &str, text: &str) -> DraftCheck {
             error: true,
             code: "draft-names-another-workflow",
             title: super::diagnostic::title("draft-names-another-workflow"),
-            message: format!(
-                "the draft must define workflow `{id}` (`workflow {id} \"…\" {{ … }}`)"
-            ),
+            message: format!("草稿须定义事项`{id}`（`workflow {id} \"…\" {{ … }}`）"),
             hints: Vec::new(),
         });
     }

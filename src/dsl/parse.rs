@@ -155,9 +155,9 @@ pub fn parse_template_header(file: FileId, text: &str) -> (Option<TemplateDecl>,
                         Diagnostic::error(
                             "duplicate-definition",
                             id.span,
-                            "template name given twice",
+                            "文书版式的名称写了两次",
                         )
-                        .with_note(first.span, "first given here"),
+                        .with_note(first.span, "首次写在此"),
                     );
                 } else {
                     name = Some((id, title));
@@ -198,9 +198,9 @@ pub fn parse_template_header(file: FileId, text: &str) -> (Option<TemplateDecl>,
                 Diagnostic::error(
                     "missing-clause",
                     Span::new(file, 0, 0),
-                    "template has no `//! template NAME \"标题\"` header line",
+                    "文书版式缺少`//! template 名称 \"标题\"`首行",
                 )
-                .with_hint("start the file with its name and inputs, e.g. `//! template permit \"许可证\"`"),
+                .with_hint("在文件开头写明名称和输入项，例如`//! template permit \"许可证\"`"),
             );
             (None, builder.diagnostics)
         }
@@ -304,7 +304,7 @@ impl Builder {
         }
         let position = position.min(text.len());
         let found: String = match text[position..].chars().next() {
-            None => "end of file".to_string(),
+            None => "文件结尾".to_string(),
             Some(_) => {
                 let token: String = text[position..]
                     .chars()
@@ -321,9 +321,9 @@ impl Builder {
             self.offset + position + width,
         );
         let message = if expected.is_empty() {
-            format!("unexpected {found}")
+            format!("此处不应出现{found}")
         } else {
-            format!("unexpected {found}, expected {expected}")
+            format!("此处不应出现{found}，应为{expected}")
         };
         self.diagnostics
             .push(Diagnostic::error("syntax", span, message));
@@ -373,9 +373,9 @@ impl Builder {
                         Diagnostic::error(
                             "syntax",
                             span,
-                            format!("unknown escape `\\{shown}` in string"),
+                            format!("字符串中有未知的转义`\\{shown}`"),
                         )
-                        .with_hint("the escapes are `\\\"`, `\\\\`, `\\n` and `\\t`"),
+                        .with_hint("可用的转义有`\\\"`、`\\\\`、`\\n`和`\\t`"),
                     );
                 }
             }
@@ -389,7 +389,7 @@ impl Builder {
             self.diagnostics.push(Diagnostic::error(
                 "number-too-large",
                 span,
-                format!("`{}` is too large for a count", pair.as_str()),
+                format!("`{}`太大，不能作为计数", pair.as_str()),
             ));
             0
         });
@@ -788,7 +788,7 @@ impl Builder {
                 self.diagnostics.push(Diagnostic::error(
                     "syntax",
                     span,
-                    format!("condition nested more than {MAX_NESTING} levels deep"),
+                    format!("条件嵌套超过{MAX_NESTING}层"),
                 ));
             }
             Expr {
@@ -898,20 +898,20 @@ fn join_alternatives(mut names: Vec<String>) -> String {
     match names.len() {
         0 => String::new(),
         1 => names.remove(0),
-        n => format!("{} or {}", names[..n - 1].join(", "), names[n - 1]),
+        n => format!("{}或{}", names[..n - 1].join("、"), names[n - 1]),
     }
 }
 
 fn describe_rule(expected: Rule) -> &'static str {
     match expected {
-        Rule::EOI => "end of file",
-        Rule::ident | Rule::field_ref => "a name",
-        Rule::string => "a quoted string",
-        Rule::int | Rule::days => "a whole number",
-        Rule::number => "a number",
-        Rule::date | Rule::boolean => "a value",
+        Rule::EOI => "文件结尾",
+        Rule::ident | Rule::field_ref => "名称",
+        Rule::string => "带引号的字符串",
+        Rule::int | Rule::days => "整数",
+        Rule::number => "数字",
+        Rule::date | Rule::boolean => "取值",
         Rule::department | Rule::workflow | Rule::jurisdiction => {
-            "`department`, `workflow` or `jurisdiction`"
+            "`department`、`workflow`或`jurisdiction`"
         }
         Rule::district => "`district`",
         Rule::dept_serves => "`serves`",
@@ -931,7 +931,7 @@ fn describe_rule(expected: Rule) -> &'static str {
         Rule::facts => "`facts`",
         Rule::rule => "`rule`",
         Rule::materials => "`materials`",
-        Rule::step | Rule::step_kind => "a step (`intake`, `review`, `file`, `sign`)",
+        Rule::step | Rule::step_kind => "办理环节（`intake`、`review`、`file`、`sign`）",
         Rule::parallel => "`parallel`",
         Rule::sequence => "`sequence`",
         Rule::independent => "`independent`",
@@ -945,9 +945,9 @@ fn describe_rule(expected: Rule) -> &'static str {
         Rule::remind => "`remind`",
         Rule::recur => "`every`",
         Rule::register => "`register`",
-        Rule::field => "a field (`name: type \"标签\"`)",
+        Rule::field => "栏目（`name: type \"标签\"`）",
         Rule::field_type | Rule::scalar_type | Rule::choice_type => {
-            "a type (`text`, `int`, `money`, `bool`, `date`, `list`, `credit_code`, `choice(...)`)"
+            "类型（`text`、`int`、`money`、`bool`、`date`、`list`、`credit_code`、`choice(...)`）"
         }
         Rule::range => "`range`",
         Rule::default => "`default`",
@@ -957,24 +957,24 @@ fn describe_rule(expected: Rule) -> &'static str {
         Rule::optional_kw => "`optional`",
         Rule::deferrable_kw => "`deferrable`",
         Rule::kinds => "`kinds`",
-        Rule::material => "a material (`name \"标签\"`)",
-        Rule::party => "a party (`name \"名称\"`)",
+        Rule::material => "材料（`name \"标签\"`）",
+        Rule::party => "签订方（`name \"名称\"`）",
         Rule::condition => "`when`",
         Rule::expr | Rule::and_expr | Rule::negation | Rule::comparison | Rule::membership => {
-            "a condition"
+            "条件"
         }
-        Rule::cmp_op => "a comparison (`<`, `<=`, `>`, `>=`, `==`, `!=`)",
+        Rule::cmp_op => "比较符（`<`、`<=`、`>`、`>=`、`==`、`!=`）",
         Rule::number_pattern => "`number`",
         Rule::issued_by => "`by`",
         Rule::with_map => "`with`",
-        Rule::mapping => "a mapping (`input = field`)",
-        Rule::id_list => "a name",
-        Rule::period => "`year` or `month`",
+        Rule::mapping => "对应关系（`input = field`）",
+        Rule::id_list => "名称",
+        Rule::period => "`year`或`month`",
         Rule::recur_remind => "`remind`",
         Rule::not_kw => "`not`",
         Rule::template_name => "`template`",
         Rule::template_input => "`input`",
-        _ => "more",
+        _ => "其他内容",
     }
 }
 
@@ -1015,7 +1015,7 @@ mod tests {
         assert_eq!(tree.workflows.len(), 2000);
         assert_eq!(diagnostics.len(), 1);
         assert!(
-            diagnostics[0].message.contains("unexpected `x`"),
+            diagnostics[0].message.contains("此处不应出现`x`"),
             "{}",
             diagnostics[0].message
         );
@@ -1041,9 +1041,7 @@ mod tests {
         );
         let (_, diagnostics) = parse_file(FileId(0), &text);
         assert_eq!(diagnostics.len(), 1, "{diagnostics:?}");
-        assert!(diagnostics[0]
-            .message
-            .contains("nested more than 64 levels"));
+        assert!(diagnostics[0].message.contains("嵌套超过64层"));
     }
 
     #[test]

@@ -29,12 +29,12 @@ impl<'a> WorkflowChecker<'a> {
                         "type-mismatch",
                         ident.span,
                         format!(
-                            "`{}` is {}, not a bool",
+                            "`{}`是{}类型，不是“是/否”，不能单独作为条件",
                             ident.name,
-                            article(field.ty.name())
+                            type_words(field.ty.name())
                         ),
                     )
-                    .with_hint(format!("compare it, e.g. `{example}`"));
+                    .with_hint(format!("请写成比较，例如`{example}`"));
                     self.error(diagnostic);
                     None
                 }
@@ -48,17 +48,17 @@ impl<'a> WorkflowChecker<'a> {
                 let equality = matches!(op, CmpOp::Eq | CmpOp::Ne);
                 if resolved.ty == FieldType::List || (!ordered && !equality) {
                     let hint = if resolved.ty == FieldType::List {
-                        "a list can only be filled in, not compared"
+                        "列表只能填写，不能比较"
                     } else {
-                        "use `==`, `!=` or `in (...)`"
+                        "请用`==`、`!=`或`in (...)`"
                     };
                     let diagnostic = Diagnostic::error(
                         "type-mismatch",
                         expr.span,
                         format!(
-                            "`{}` is {}, which `{}` cannot compare",
+                            "`{}`是{}类型，不能用`{}`比较",
                             field.name,
-                            article(resolved.ty.name()),
+                            type_words(resolved.ty.name()),
                             op.symbol()
                         ),
                     )
@@ -83,7 +83,7 @@ impl<'a> WorkflowChecker<'a> {
                     self.error(Diagnostic::error(
                         "type-mismatch",
                         expr.span,
-                        format!("`{}` is a list, which `in` cannot test", field.name),
+                        format!("`{}`是列表，不能用`in`判断", field.name),
                     ));
                     return None;
                 }
@@ -113,7 +113,7 @@ impl<'a> WorkflowChecker<'a> {
         let diagnostic = Diagnostic::error(
             "unknown-field",
             ident.span,
-            format!("unknown field `{}`", ident.name),
+            format!("未知栏目`{}`", ident.name),
         )
         .suggest(&ident.name, names);
         self.error(diagnostic);
@@ -125,10 +125,8 @@ impl<'a> WorkflowChecker<'a> {
         let cond = self.cond(expr)?;
         if !self.satisfiable(&[&cond]) {
             self.error(
-                Diagnostic::error("never-holds", expr.span, "this condition can never hold")
-                    .with_hint(
-                        "check the comparisons against each other and against the fields' ranges",
-                    ),
+                Diagnostic::error("never-holds", expr.span, "这个条件永远不会成立")
+                    .with_hint("请核对各项比较之间、以及与栏目取值范围之间是否矛盾"),
             );
         }
         Some(cond)

@@ -6,7 +6,7 @@ impl<'a> WorkflowChecker<'a> {
     pub(super) fn field(&mut self, def: &ast::FieldDef) {
         if let Some(first) = self.field_spans.get(&def.id.name) {
             let first = *first;
-            self.error(duplicate("field", &def.id, first));
+            self.error(duplicate("栏目", &def.id, first));
             return;
         }
         let ty = match &def.ty {
@@ -17,9 +17,9 @@ impl<'a> WorkflowChecker<'a> {
                         let diagnostic = Diagnostic::error(
                             "duplicate-choice",
                             value.span,
-                            format!("choice `{}` is listed twice", value.value),
+                            format!("选项`{}`列了两次", value.value),
                         )
-                        .with_note(*first, "first listed here");
+                        .with_note(*first, "首次列在此");
                         self.error(diagnostic);
                     }
                     seen.insert(&value.value, value.span);
@@ -40,7 +40,7 @@ impl<'a> WorkflowChecker<'a> {
             self.error(Diagnostic::error(
                 "conflicting-options",
                 required,
-                format!("field `{}` is both `required` and `optional`", def.id.name),
+                format!("栏目`{}`同时写了`required`和`optional`", def.id.name),
             ));
         }
         let mut field = Field {
@@ -69,10 +69,7 @@ impl<'a> WorkflowChecker<'a> {
                         self.error(Diagnostic::error(
                             "empty-range",
                             range.span,
-                            format!(
-                                "the range of `{}` is empty: its low end is above its high end",
-                                def.id.name
-                            ),
+                            format!("`{}`的取值范围为空：下限高于上限", def.id.name),
                         ));
                     }
                 }
@@ -82,12 +79,12 @@ impl<'a> WorkflowChecker<'a> {
                         "range-not-allowed",
                         range.span,
                         format!(
-                            "`range` applies to int and money fields, and `{}` is {}",
+                            "`range`只用于整数和金额栏目，而`{}`是{}类型",
                             def.id.name,
-                            article(field.ty.name())
+                            type_words(field.ty.name())
                         ),
                     )
-                    .with_hint("remove the range, or change the field's type"),
+                    .with_hint("删去取值范围，或改变栏目类型"),
                 );
             }
         }
@@ -100,7 +97,7 @@ impl<'a> WorkflowChecker<'a> {
                     self.error(Diagnostic::error(
                         "default-out-of-range",
                         default.span,
-                        format!("the default of `{}` lies outside its range", def.id.name),
+                        format!("`{}`的默认值超出其取值范围", def.id.name),
                     ));
                 }
                 field.default = Some(value);
@@ -123,27 +120,22 @@ impl<'a> WorkflowChecker<'a> {
                 "type-mismatch",
                 literal.span,
                 format!(
-                    "`{name}` is {}, but this is {found}",
-                    article(field.ty.name())
+                    "`{name}`是{}类型，这里却是{found}",
+                    type_words(field.ty.name())
                 ),
             )
         };
         let found = match &literal.kind {
-            LiteralKind::Number(_) => "a number",
-            LiteralKind::Str(_) => "text",
-            LiteralKind::Bool(_) => "a bool",
-            LiteralKind::Date(_) => "a date",
+            LiteralKind::Number(_) => "数字",
+            LiteralKind::Str(_) => "文字",
+            LiteralKind::Bool(_) => "是/否",
+            LiteralKind::Date(_) => "日期",
         };
         match (&field.ty, &literal.kind) {
             (FieldType::Int, LiteralKind::Number(text)) => match parse_decimal(text, 0) {
                 Ok(units) => Some(Value::Int(units)),
                 Err(problem) => {
-                    self.error(number_problem(
-                        literal.span,
-                        text,
-                        problem,
-                        "a whole number",
-                    ));
+                    self.error(number_problem(literal.span, text, problem, "整数"));
                     None
                 }
             },
@@ -154,7 +146,7 @@ impl<'a> WorkflowChecker<'a> {
                         literal.span,
                         text,
                         problem,
-                        "an amount with at most two decimals",
+                        "至多两位小数的金额",
                     ));
                     None
                 }
@@ -165,7 +157,7 @@ impl<'a> WorkflowChecker<'a> {
                     self.error(Diagnostic::error(
                         "invalid-date",
                         literal.span,
-                        format!("`{text}` is not a date of the calendar"),
+                        format!("`{text}`不是日历上的日期"),
                     ));
                     None
                 }
@@ -180,14 +172,12 @@ impl<'a> WorkflowChecker<'a> {
                     let mut diagnostic = Diagnostic::error(
                         "unknown-choice-value",
                         literal.span,
-                        format!("\"{text}\" is not a value of `{name}`"),
+                        format!("\"{text}\"不是`{name}`的选项"),
                     );
                     if let Some(best) = closest(text, values.iter().map(String::as_str)) {
-                        diagnostic = diagnostic.with_hint(format!("did you mean \"{best}\"?"));
+                        diagnostic = diagnostic.with_hint(format!("是否想写\"{best}\"？"));
                     }
-                    self.error(
-                        diagnostic.with_hint(format!("the values are {}", listed.join(", "))),
-                    );
+                    self.error(diagnostic.with_hint(format!("可选的值有：{}", listed.join("、"))));
                     None
                 }
             }

@@ -28,16 +28,16 @@ pub(super) fn districts(
                 Diagnostic::error(
                     "duplicate-definition",
                     jurisdiction.span,
-                    "a deployment has one jurisdiction",
+                    "一个部署只有一个辖区（jurisdiction）",
                 )
-                .with_note(first, "first defined here"),
+                .with_note(first, "首次定义在此"),
             );
             continue;
         }
         first = Some(jurisdiction.span);
         for (id, name) in &jurisdiction.districts {
             if let Some(first) = spans.get(&id.name) {
-                diagnostics.push(duplicate("district", id, *first));
+                diagnostics.push(duplicate("区县", id, *first));
                 continue;
             }
             spans.insert(id.name.clone(), id.span);
@@ -53,12 +53,10 @@ pub(super) fn districts(
                 Diagnostic::error(
                     "unknown-district",
                     district.span,
-                    format!("unknown district `{}`", district.name),
+                    format!("未知区县`{}`", district.name),
                 )
                 .suggest(&district.name, districts.names.keys().map(String::as_str))
-                .with_hint(
-                    "districts are declared in `jurisdiction \"…\" { district ID \"名称\" }`",
-                ),
+                .with_hint("区县在`jurisdiction \"…\" { district ID \"名称\" }`中声明"),
             );
             continue;
         }
@@ -67,10 +65,7 @@ pub(super) fn districts(
                 Diagnostic::error(
                     "unknown-department",
                     kind.span,
-                    format!(
-                        "`{}` is not a city department this one could serve as",
-                        kind.name
-                    ),
+                    format!("`{}`不是本部门可以代为履职的市级部门", kind.name),
                 )
                 .suggest(&kind.name, departments.keys().map(String::as_str)),
             );
@@ -82,7 +77,7 @@ pub(super) fn districts(
                 "duplicate-definition",
                 kind.span,
                 format!(
-                    "`{}` already serves district `{}` as `{}`",
+                    "`{}`已经作为`{2}`负责区县`{1}`",
                     other, district.name, kind.name
                 ),
             ));
@@ -112,9 +107,9 @@ impl<'a> WorkflowChecker<'a> {
                 Diagnostic::error(
                     "missing-district-field",
                     first.def.span,
-                    "a `local` step goes to the applicant's district, and the workflow does not say which field names it",
+                    "`local`环节交由申请人所在区县办理，但事项没有说明哪个栏目填写区县",
                 )
-                .with_hint("add `district from FIELD`, FIELD a choice of the jurisdiction's district names"),
+                .with_hint("加入`district from 栏目`，该栏目是以辖区各区县名称为选项的选择项"),
             );
             return (None, Vec::new());
         };
@@ -127,7 +122,7 @@ impl<'a> WorkflowChecker<'a> {
             self.error(Diagnostic::error(
                 "unknown-field",
                 field.span,
-                format!("unknown field `{}`", field.name),
+                format!("未知栏目`{}`", field.name),
             ));
             return (None, Vec::new());
         };
@@ -135,7 +130,7 @@ impl<'a> WorkflowChecker<'a> {
             self.error(Diagnostic::error(
                 "unknown-district",
                 field.span,
-                format!("`{}` is not a choice of districts", field.name),
+                format!("`{}`不是区县选择项", field.name),
             ));
             return (None, Vec::new());
         };
@@ -152,13 +147,10 @@ impl<'a> WorkflowChecker<'a> {
                     Diagnostic::error(
                         "unknown-district",
                         field.span,
-                        format!(
-                            "`{value}`, a choice of `{}`, is no district of the jurisdiction",
-                            field.name
-                        ),
+                        format!("`{}`的选项`{value}`不是本辖区的区县", field.name),
                     )
                     .with_hint(format!(
-                        "the districts are {}",
+                        "本辖区的区县有：{}",
                         self.districts
                             .names
                             .values()
@@ -191,13 +183,10 @@ impl<'a> WorkflowChecker<'a> {
                         Diagnostic::error(
                             "no-district-department",
                             info.def.span,
-                            format!(
-                                "no department serves district `{district}` as `{}`",
-                                kind.name
-                            ),
+                            format!("没有部门作为`{}`负责区县`{district}`", kind.name),
                         )
                         .with_hint(format!(
-                            "declare `department ID \"…\" {{ serves {district} as {} … }}`",
+                            "声明`department ID \"…\" {{ serves {district} as {} … }}`",
                             kind.name
                         )),
                     ),

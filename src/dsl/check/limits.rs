@@ -8,12 +8,12 @@ impl<'a> WorkflowChecker<'a> {
     /// designations, evaluations and agreements keep their own limits.
     pub(super) fn limits(&mut self, singles: &Singles<'_>, licensing: usize, longest: u32) {
         let (max_decision, max_extension, label) = match licensing {
-            0 => (u32::MAX, u32::MAX, "no licence"),
-            1 => (law::DECISION, law::EXTENSION, "one licensing department"),
+            0 => (u32::MAX, u32::MAX, "不含行政许可的事项"),
+            1 => (law::DECISION, law::EXTENSION, "由一个部门许可的事项"),
             _ => (
                 law::JOINT_DECISION,
                 law::JOINT_EXTENSION,
-                "joint licensing by several departments",
+                "由多个部门联合许可的事项",
             ),
         };
         if let Some((span, legal)) = singles.legal_limit {
@@ -24,12 +24,12 @@ impl<'a> WorkflowChecker<'a> {
                         "legal-limit",
                         legal.span,
                         format!(
-                            "legal_limit {} exceeds the law's {max_decision} workdays for {label}",
+                            "legal_limit {}个工作日超过法定期限：{label}为{max_decision}个工作日",
                             legal.value
                         ),
                     )
-                    .with_note(span, "given here")
-                    .with_hint("行政许可法 art. 42"),
+                    .with_note(span, "写在此")
+                    .with_hint("《行政许可法》第四十二条"),
                 );
             }
         }
@@ -39,9 +39,12 @@ impl<'a> WorkflowChecker<'a> {
                     Diagnostic::error(
                         "extension-limit",
                         extension.span,
-                        format!("an extension of {} workdays exceeds the law's {max_extension} for {label}", extension.value),
+                        format!(
+                            "延长{}个工作日超过法定上限：{label}至多延长{max_extension}个工作日",
+                            extension.value
+                        ),
                     )
-                    .with_hint("行政许可法 art. 42"),
+                    .with_hint("《行政许可法》第四十二条"),
                 );
             }
         }
@@ -55,22 +58,22 @@ impl<'a> WorkflowChecker<'a> {
                         "promised-exceeds-legal",
                         promised.span,
                         format!(
-                            "promised_limit {} exceeds legal_limit {}",
+                            "承诺期限promised_limit {}超过法定期限legal_limit {}",
                             promised.value, legal.value
                         ),
                     )
-                    .with_note(legal.span, "legal_limit given here")
-                    .with_hint("a city's promise may only shorten the law's limit"),
+                    .with_note(legal.span, "法定期限写在此")
+                    .with_hint("城市的承诺只能缩短法定期限"),
                 );
             } else if promised.value > 0 && longest > promised.value {
                 self.error(
                     Diagnostic::error(
                         "route-exceeds-limit",
                         promised.span,
-                        format!("the longest path of steps, counting conditional steps as taken, takes {longest} workdays, more than promised_limit {}", promised.value),
+                        format!("最长的办理路径（有条件的环节按办理计）需要{longest}个工作日，超过承诺期限promised_limit {}", promised.value),
                     )
-                    .with_note(span, "promised here")
-                    .with_hint("shorten the steps on the longest path, or run them in `parallel`"),
+                    .with_note(span, "承诺期限写在此")
+                    .with_hint("缩短最长路径上的环节，或用`parallel`并行办理"),
                 );
             }
         }
@@ -91,9 +94,11 @@ impl<'a> WorkflowChecker<'a> {
                     Diagnostic::error(
                         "extension-approver",
                         span,
-                        "a joint procedure's extension is approved by the head of the people's government",
+                        "联合办理事项的延长期限须经本级人民政府负责人批准",
                     )
-                    .with_hint("行政许可法 art. 42: write `extension N workdays by government`"),
+                    .with_hint(
+                        "《行政许可法》第四十二条：写成`extension N workdays by government`",
+                    ),
                 );
             }
             return Approver::DepartmentHead;
@@ -104,22 +109,22 @@ impl<'a> WorkflowChecker<'a> {
                 Diagnostic::error(
                     "unknown-approver",
                     ident.span,
-                    format!("unknown approver `{}`", ident.name),
+                    format!("未知批准人`{}`", ident.name),
                 )
                 .suggest(&ident.name, names)
-                .with_hint(format!("the approvers are {}", names.join(", "))),
+                .with_hint(format!("可用的批准人有：{}", names.join("、"))),
             );
             return Approver::DepartmentHead;
         };
         if approver != required {
             let message = if joint {
-                "a joint procedure's extension is approved by the head of the people's government"
+                "联合办理事项的延长期限须经本级人民政府负责人批准"
             } else {
-                "an extension is approved by the deciding department's head when one department grants the licence"
+                "由一个部门许可的事项，延长期限须经该部门负责人批准"
             };
             self.error(
                 Diagnostic::error("extension-approver", ident.span, message).with_hint(format!(
-                    "行政许可法 art. 42: write `by {}`",
+                    "《行政许可法》第四十二条：写成`by {}`",
                     required.name()
                 )),
             );

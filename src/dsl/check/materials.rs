@@ -9,10 +9,10 @@ impl<'a> WorkflowChecker<'a> {
                 let diagnostic = Diagnostic::error(
                     "unknown-file-kind",
                     kind.span,
-                    format!("unknown file kind `{}`", kind.name),
+                    format!("未知文件格式`{}`", kind.name),
                 )
                 .suggest(&kind.name, FILE_KINDS.iter().copied())
-                .with_hint(format!("the kinds are {}", FILE_KINDS.join(", ")));
+                .with_hint(format!("可用的格式有：{}", FILE_KINDS.join("、")));
                 self.error(diagnostic);
             }
         }
@@ -21,10 +21,7 @@ impl<'a> WorkflowChecker<'a> {
                 self.error(Diagnostic::error(
                     "conflicting-options",
                     *span,
-                    format!(
-                        "material `{}` is both `required` and `optional`",
-                        def.id.name
-                    ),
+                    format!("材料`{}`同时写了`required`和`optional`", def.id.name),
                 ));
                 return None;
             }
@@ -38,12 +35,9 @@ impl<'a> WorkflowChecker<'a> {
                     Diagnostic::error(
                         "unstated-requirement",
                         def.id.span,
-                        format!(
-                            "material `{}` says neither `required` nor `optional`",
-                            def.id.name
-                        ),
+                        format!("材料`{}`没有写明`required`或`optional`", def.id.name),
                     )
-                    .with_hint("applicants must be told once whether they need it (一次性告知)"),
+                    .with_hint("须一次性告知申请人是否需要提交该材料"),
                 );
                 return None;
             }
@@ -53,12 +47,9 @@ impl<'a> WorkflowChecker<'a> {
                 Diagnostic::error(
                     "conflicting-options",
                     deferrable,
-                    format!(
-                        "material `{}` is optional, so it cannot be `deferrable`",
-                        def.id.name
-                    ),
+                    format!("材料`{}`是可选材料，不能写`deferrable`", def.id.name),
                 )
-                .with_hint("`deferrable` (容缺) lets a required material follow after acceptance"),
+                .with_hint("`deferrable`（容缺）是让必交材料在受理后补交"),
             );
         }
         Some(Material {
@@ -75,7 +66,7 @@ impl<'a> WorkflowChecker<'a> {
         let mut seen: HashMap<&str, Span> = HashMap::new();
         for material in materials {
             if let Some(first) = seen.get(material.id.name.as_str()) {
-                self.error(duplicate("material", &material.id, *first));
+                self.error(duplicate("材料", &material.id, *first));
             } else {
                 seen.insert(&material.id.name, material.id.span);
             }

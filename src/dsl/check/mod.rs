@@ -65,7 +65,7 @@ pub fn check(files: &[ast::File], templates: &[ast::TemplateDecl]) -> Checked {
     let mut template_map: BTreeMap<&str, &ast::TemplateDecl> = BTreeMap::new();
     for template in templates {
         if let Some(first) = template_map.get(template.id.name.as_str()) {
-            diagnostics.push(duplicate("template", &template.id, first.id.span));
+            diagnostics.push(duplicate("文书版式", &template.id, first.id.span));
         } else {
             template_map.insert(&template.id.name, template);
         }
@@ -74,7 +74,7 @@ pub fn check(files: &[ast::File], templates: &[ast::TemplateDecl]) -> Checked {
     let mut departments: DepartmentTable<'_> = BTreeMap::new();
     for department in files.iter().flat_map(|file| &file.departments) {
         if let Some((first, _)) = departments.get(&department.id.name) {
-            diagnostics.push(duplicate("department", &department.id, first.id.span));
+            diagnostics.push(duplicate("部门", &department.id, first.id.span));
             continue;
         }
         for address in department.emails.iter().chain(&department.heads) {
@@ -83,9 +83,9 @@ pub fn check(files: &[ast::File], templates: &[ast::TemplateDecl]) -> Checked {
                     Diagnostic::error(
                         "invalid-email",
                         address.span,
-                        format!("`{}` is not an e-mail address", address.value),
+                        format!("`{}`不是电子邮箱地址", address.value),
                     )
-                    .with_hint("write it as `name@example.gov.cn`"),
+                    .with_hint("写成`name@example.gov.cn`的形式"),
                 );
             }
         }
@@ -105,7 +105,7 @@ pub fn check(files: &[ast::File], templates: &[ast::TemplateDecl]) -> Checked {
     let mut definitions = Vec::new();
     for definition in files.iter().flat_map(|file| &file.workflows) {
         if let Some(first) = seen_workflows.get(definition.id.name.as_str()) {
-            diagnostics.push(duplicate("workflow", &definition.id, *first));
+            diagnostics.push(duplicate("事项", &definition.id, *first));
             continue;
         }
         seen_workflows.insert(&definition.id.name, definition.id.span);
@@ -201,9 +201,9 @@ fn duplicate(what: &str, ident: &Ident, first: Span) -> Diagnostic {
     Diagnostic::error(
         "duplicate-definition",
         ident.span,
-        format!("{what} `{}` is defined twice", ident.name),
+        format!("{what}`{}`重复定义", ident.name),
     )
-    .with_note(first, "first defined here")
+    .with_note(first, "首次定义在此")
 }
 
 struct WorkflowChecker<'a> {
@@ -426,9 +426,9 @@ impl<'a> WorkflowChecker<'a> {
                     let diagnostic = Diagnostic::error(
                         "duplicate-clause",
                         clause.span,
-                        format!("`{keyword}` is given twice"),
+                        format!("`{keyword}`写了两次"),
                     )
-                    .with_note(*first, "first given here");
+                    .with_note(*first, "首次写在此");
                     self.error(diagnostic);
                     continue;
                 }
@@ -497,9 +497,9 @@ impl<'a> WorkflowChecker<'a> {
                     Diagnostic::error(
                         "missing-clause",
                         definition.id.span,
-                        format!("workflow `{}` has no `{keyword}`", definition.id.name),
+                        format!("事项`{}`缺少`{keyword}`", definition.id.name),
                     )
-                    .with_hint(format!("add `{example}`")),
+                    .with_hint(format!("加入`{example}`")),
                 );
             }
         }
@@ -511,7 +511,7 @@ impl<'a> WorkflowChecker<'a> {
         for (id, name) in singles.parties.unwrap_or_default() {
             if let Some((first, _)) = self.parties.iter().find(|(p, _)| p.name == id.name) {
                 let first = first.span;
-                self.error(duplicate("party", id, first));
+                self.error(duplicate("签订方", id, first));
                 continue;
             }
             self.parties.push((id.clone(), name.value.clone()));
@@ -549,9 +549,9 @@ impl<'a> WorkflowChecker<'a> {
             let diagnostic = Diagnostic::error(
                 "rules-unsatisfiable",
                 rules_ast[0].message.span,
-                "the rules together admit no submission",
+                "各条规则合在一起，任何申请都无法满足",
             )
-            .with_hint("some `require` contradicts another rule or a field's range");
+            .with_hint("某条`require`与其他规则或某栏目的取值范围相矛盾");
             self.error(diagnostic);
         }
         constraints
@@ -610,10 +610,18 @@ fn step_path(route: &Route, index: usize) -> Option<String> {
     walk(route, index, "")
 }
 
-fn article(type_name: &str) -> String {
+/// A type of the language as a reader of the diagnostics calls it.
+fn type_words(type_name: &str) -> &'static str {
     match type_name {
-        "int" => "an int".to_string(),
-        other => format!("a {other}"),
+        "int" => "整数",
+        "money" => "金额",
+        "bool" => "“是/否”",
+        "date" => "日期",
+        "list" => "列表",
+        "credit_code" => "统一社会信用代码",
+        "choice" => "选项",
+        "text" => "文字",
+        _ => "其他类型",
     }
 }
 
@@ -652,10 +660,10 @@ fn parse_decimal(text: &str, decimals: u32) -> Result<i64, NumberProblem> {
 fn number_problem(span: Span, text: &str, problem: NumberProblem, wanted: &str) -> Diagnostic {
     match problem {
         NumberProblem::TooManyDecimals => {
-            Diagnostic::error("bad-number", span, format!("`{text}` is not {wanted}"))
+            Diagnostic::error("bad-number", span, format!("`{text}`不是{wanted}"))
         }
         NumberProblem::TooLarge => {
-            Diagnostic::error("number-too-large", span, format!("`{text}` is too large"))
+            Diagnostic::error("number-too-large", span, format!("`{text}`太大"))
         }
     }
 }

@@ -13,10 +13,10 @@ impl<'a> WorkflowChecker<'a> {
                     let diagnostic = Diagnostic::error(
                         "unknown-recipient",
                         ident.span,
-                        format!("unknown recipient `{}`", ident.name),
+                        format!("未知通知对象`{}`", ident.name),
                     )
                     .suggest(&ident.name, names)
-                    .with_hint(format!("the recipients are {}", names.join(", ")));
+                    .with_hint(format!("可用的通知对象有：{}", names.join("、")));
                     self.error(diagnostic);
                 }
             }
@@ -50,10 +50,10 @@ impl<'a> WorkflowChecker<'a> {
                                 Diagnostic::error(
                                     "no-head-address",
                                     span,
-                                    format!("department `{id}` has no head address to escalate to"),
+                                    format!("部门`{id}`没有负责人邮箱，超期无法上报"),
                                 )
-                                .with_note(def.id.span, "department defined here")
-                                .with_hint("add `head \"head@example.gov.cn\"` to the department"),
+                                .with_note(def.id.span, "部门定义在此")
+                                .with_hint("在部门中加入`head \"head@example.gov.cn\"`"),
                             );
                         }
                     }
@@ -67,13 +67,10 @@ impl<'a> WorkflowChecker<'a> {
                     let diagnostic = Diagnostic::error(
                         "unknown-event",
                         event.span,
-                        format!("unknown event `{}`", event.name),
+                        format!("未知事件`{}`", event.name),
                     )
                     .suggest(&event.name, NotifyEvent::names())
-                    .with_hint(format!(
-                        "the events are {}",
-                        NotifyEvent::names().join(", ")
-                    ));
+                    .with_hint(format!("可用的事件有：{}", NotifyEvent::names().join("、")));
                     self.error(diagnostic);
                 }
             }
@@ -95,11 +92,11 @@ impl<'a> WorkflowChecker<'a> {
                     let diagnostic = Diagnostic::error(
                         "unknown-registration",
                         kind.span,
-                        format!("unknown registration `{other}`"),
+                        format!("未知登记类型`{other}`"),
                     )
                     .suggest(other, ["institution", "agreement", "evaluation"])
                     .with_hint(
-                        "a decision registers an `institution`, an `agreement` or an `evaluation`",
+                        "决定可以登记`institution`（机构）、`agreement`（协议）或`evaluation`（评估）",
                     );
                     self.error(diagnostic);
                     continue;
@@ -116,19 +113,18 @@ impl<'a> WorkflowChecker<'a> {
                 if found != Some(*ty) {
                     let message = match found {
                         Some(actual) => format!(
-                            "`register {}` reads `{field}` as {}, but it is {}",
+                            "`register {}`按{}类型读取`{field}`，而它是{}类型",
                             kind.name,
-                            article(ty),
-                            article(actual)
+                            type_words(ty),
+                            type_words(actual)
                         ),
-                        None => format!(
-                            "`register {}` reads a `{field}` field, and the form has none",
-                            kind.name
-                        ),
+                        None => {
+                            format!("`register {}`要读取`{field}`栏目，而表单中没有", kind.name)
+                        }
                     };
                     self.error(
                         Diagnostic::error("registration-field", kind.span, message)
-                            .with_hint(format!("add `{field}: {ty} \"…\" required` to the form")),
+                            .with_hint(format!("在表单中加入`{field}: {ty} \"…\" required`")),
                     );
                 }
             }
@@ -150,11 +146,11 @@ impl<'a> WorkflowChecker<'a> {
                 .iter()
                 .any(|n| n.recipients.contains(&Recipient::Applicant) && n.events.contains(&event))
         };
-        let mut required = vec![(NotifyEvent::Paused, "行政许可法 art. 45: the applicant is told in writing how long a hearing, inspection or expert review takes")];
+        let mut required = vec![(NotifyEvent::Paused, "《行政许可法》第四十五条：听证、检验、检测、检疫、鉴定和专家评审所需时间应当书面告知申请人")];
         if extension > 0 {
             required.push((
                 NotifyEvent::Extended,
-                "行政许可法 art. 42: the applicant is told the reason for an extension",
+                "《行政许可法》第四十二条：延长期限的理由应当告知申请人",
             ));
         }
         for (event, reason) in required {
@@ -163,13 +159,10 @@ impl<'a> WorkflowChecker<'a> {
                     Diagnostic::error(
                         "applicant-not-told",
                         definition.id.span,
-                        format!(
-                            "workflow `{}` does not notify the applicant on `{event}`",
-                            definition.id.name
-                        ),
+                        format!("事项`{}`在`{event}`时没有通知申请人", definition.id.name),
                     )
                     .with_hint(reason)
-                    .with_hint(format!("add `{event}` to `notify applicant on …`")),
+                    .with_hint(format!("在`notify applicant on …`中加入`{event}`")),
                 );
             }
         }
@@ -189,7 +182,10 @@ impl<'a> WorkflowChecker<'a> {
                     self.error(Diagnostic::error(
                         "remind-too-late",
                         days.span,
-                        format!("a reminder {} workdays before due would come before the work begins (promised_limit is {promised})", days.value),
+                        format!(
+                            "到期前{}个工作日提醒，会早于办理开始（承诺期限为{promised}个工作日）",
+                            days.value
+                        ),
                     ));
                 }
             }
@@ -211,10 +207,10 @@ impl<'a> WorkflowChecker<'a> {
                     let diagnostic = Diagnostic::error(
                         "unknown-obligation",
                         def.kind.span,
-                        format!("unknown obligation `{other}`"),
+                        format!("未知义务`{other}`"),
                     )
                     .suggest(other, ["renew", "evaluate"])
-                    .with_hint("the obligations are renew and evaluate");
+                    .with_hint("可用的义务有：renew（换证）、evaluate（评估）");
                     self.error(diagnostic);
                     continue;
                 }
@@ -235,10 +231,7 @@ impl<'a> WorkflowChecker<'a> {
                     self.error(Diagnostic::error(
                         "remind-too-late",
                         days.span,
-                        format!(
-                            "a reminder {} days before is longer than the period itself",
-                            days.value
-                        ),
+                        format!("提前{}天提醒，比周期本身还长", days.value),
                     ));
                 }
             }

@@ -32,10 +32,10 @@ impl<'a> WorkflowChecker<'a> {
                 let diagnostic = Diagnostic::error(
                     "unknown-event",
                     def.event.span,
-                    format!("unknown outcome `{}`", def.event.name),
+                    format!("未知办理结果`{}`", def.event.name),
                 )
                 .suggest(&def.event.name, names)
-                .with_hint(format!("the outcomes are {}", names.join(", ")));
+                .with_hint(format!("可用的办理结果有：{}", names.join("、")));
                 self.error(diagnostic);
                 continue;
             };
@@ -51,7 +51,7 @@ impl<'a> WorkflowChecker<'a> {
                 let diagnostic = Diagnostic::error(
                     "unknown-template",
                     def.template.span,
-                    format!("unknown template `{}`", def.template.name),
+                    format!("未知文书版式`{}`", def.template.name),
                 )
                 .suggest(&def.template.name, self.templates.keys().copied());
                 self.error(diagnostic);
@@ -93,19 +93,19 @@ impl<'a> WorkflowChecker<'a> {
                 Event::Accepted,
                 "受理通知书",
                 "acceptance_notice",
-                "行政许可法 art. 32: acceptance is a written, dated notice",
+                "《行政许可法》第三十二条：受理应当出具加盖专用印章并注明日期的书面凭证",
             ),
             (
                 Event::NotAccepted,
                 "不予受理通知书",
                 "refusal_notice",
-                "行政许可法 art. 32: refusal to accept is a written notice with reasons",
+                "《行政许可法》第三十二条：不予受理应当出具书面凭证并说明理由",
             ),
             (
                 Event::Correction,
                 "补正材料通知书",
                 "correction_notice",
-                "行政许可法 art. 32: every item to correct is told at once, in writing",
+                "《行政许可法》第三十二条：需要补正的全部内容应当一次告知",
             ),
         ];
         if has(StepKind::Review) {
@@ -113,23 +113,23 @@ impl<'a> WorkflowChecker<'a> {
                 Event::Approved,
                 "准予行政许可决定书",
                 "grant_decision",
-                "行政许可法 art. 38: a grant is a written decision",
+                "《行政许可法》第三十八条：准予行政许可应当作出书面决定",
             ));
-            required.push((Event::Rejected, "不予行政许可决定书", "denial_decision", "行政许可法 art. 38: a refusal is a written decision with reasons and appeal rights"));
-        } else if has(StepKind::Filing) {
             required.push((
-                Event::Filed,
-                "备案回执",
-                "filing_receipt",
-                "a filing is confirmed with a receipt",
+                Event::Rejected,
+                "不予行政许可决定书",
+                "denial_decision",
+                "《行政许可法》第三十八条：不予行政许可应当作出书面决定，说明理由并告知救济权利",
             ));
+        } else if has(StepKind::Filing) {
+            required.push((Event::Filed, "备案回执", "filing_receipt", "备案以回执确认"));
         }
         if has(StepKind::Signing) {
             required.push((
                 Event::Signed,
                 "医养签约合作协议",
                 "cooperation_agreement",
-                "the signed agreement is the document both parties hold",
+                "签订的协议是双方各执的文书",
             ));
         }
         let extends = definition
@@ -141,7 +141,7 @@ impl<'a> WorkflowChecker<'a> {
                 Event::Extended,
                 "延长办理期限通知书",
                 "extension_notice",
-                "行政许可法 art. 42: the applicant is told the extension and its reasons (in writing)",
+                "《行政许可法》第四十二条：延长期限及其理由应当（书面）告知申请人",
             ));
         }
         // A misspelt outcome was most likely the missing one: say it once.
@@ -158,14 +158,14 @@ impl<'a> WorkflowChecker<'a> {
                         "missing-notice",
                         definition.id.span,
                         format!(
-                            "workflow `{}` issues no document on `{}`",
+                            "事项`{}`在`{}`时不出具任何文书",
                             definition.id.name,
                             event.name()
                         ),
                     )
                     .with_hint(reason)
                     .with_hint(format!(
-                        "add `on {} issue \"{title}\" template {template}`",
+                        "加入`on {} issue \"{title}\" template {template}`",
                         event.name()
                     )),
                 );
@@ -197,14 +197,12 @@ impl<'a> WorkflowChecker<'a> {
                         "outcome-not-of-part",
                         ident.span,
                         format!(
-                            "`{}` decides no part of this workflow that ends in `{}`",
+                            "`{}`在本事项中没有以`{}`结束的办理部分",
                             department,
                             event.name()
                         ),
                     )
-                    .with_hint(
-                        "each department issues the documents of its own part (谁审批谁监管)",
-                    ),
+                    .with_hint("各部门出具本部门办理部分的文书（谁审批谁监管）"),
                 );
                 return None;
             }
@@ -223,10 +221,10 @@ impl<'a> WorkflowChecker<'a> {
                 Diagnostic::error(
                     "outcome-never-issued",
                     def.event.span,
-                    format!("no part of this workflow ends in `{}`", event.name()),
+                    format!("本事项没有以`{}`结束的办理部分", event.name()),
                 )
                 .with_hint(
-                    "`approved` and `rejected` end reviews, `filed` ends `file` steps, `signed` ends `sign` steps",
+                    "`approved`和`rejected`结束审查，`filed`结束`file`环节，`signed`结束`sign`环节",
                 ),
             );
             return None;
@@ -260,24 +258,24 @@ impl<'a> WorkflowChecker<'a> {
             }
             let fits: Vec<&str> = template.fits.iter().map(|f| f.name.as_str()).collect();
             let written_for = if fits.is_empty() {
-                "no legal form".to_string()
+                "无法律形式".to_string()
             } else {
-                fits.join(", ")
+                fits.join("、")
             };
             self.error(
                 Diagnostic::error(
                     "template-form-mismatch",
                     def.template.span,
                     format!(
-                        "template `{}` is written for {written_for}, but this part ends in {} ({})",
+                        "文书版式`{}`适用于{written_for}，而该办理部分的结果是{}（{}）",
                         template.id.name,
                         form.name(),
                         form.chinese()
                     ),
                 )
-                .with_note(template.id.span, "template declared here")
+                .with_note(template.id.span, "文书版式声明在此")
                 .with_hint(format!(
-                    "use a template whose header says `//! fits {}`: each act has its own document, wording, law and remedy",
+                    "改用首部写明`//! fits {}`的文书版式：每种行为各有其文书、措辞、依据和救济途径",
                     form.name()
                 )),
             );
@@ -295,11 +293,11 @@ impl<'a> WorkflowChecker<'a> {
                     "number-without-dept",
                     pattern.span,
                     format!(
-                        "this document is issued by {}, each in its own series, so its number needs `{{dept}}`",
-                        issuers.join(", ")
+                        "本文书由{}分别出具、各自编号，编号规则须含`{{dept}}`",
+                        issuers.join("、")
                     ),
                 )
-                .with_hint("e.g. `评{year}{dept}{seq:05}`: two departments' numbers never read the same"),
+                .with_hint("例如`评{year}{dept}{seq:05}`：两个部门的编号不会相同"),
             );
         }
         // An issuing department that did not resolve was reported already.
@@ -313,11 +311,9 @@ impl<'a> WorkflowChecker<'a> {
                     Diagnostic::error(
                         "bad-number-pattern",
                         pattern.span,
-                        format!(
-                            "`{{dept}}` needs an abbreviation, and department `{department}` has none"
-                        ),
+                        format!("`{{dept}}`需要部门简称，而部门`{department}`没有简称"),
                     )
-                    .with_hint("add `abbr \"简称\"` to the department"),
+                    .with_hint("在部门中加入`abbr \"简称\"`"),
                 );
             }
         }
@@ -337,13 +333,10 @@ impl<'a> WorkflowChecker<'a> {
                 let diagnostic = Diagnostic::error(
                     "unknown-template-input",
                     input.span,
-                    format!(
-                        "template `{}` has no input `{}`",
-                        template.id.name, input.name
-                    ),
+                    format!("文书版式`{}`没有输入项`{}`", template.id.name, input.name),
                 )
                 .suggest(&input.name, names)
-                .with_note(template.id.span, "template declared here");
+                .with_note(template.id.span, "文书版式声明在此");
                 self.error(diagnostic);
                 ok = false;
             } else if self.resolve_field(field).is_none() {
@@ -376,13 +369,13 @@ impl<'a> WorkflowChecker<'a> {
                         "template-input-missing",
                         def.template.span,
                         format!(
-                            "template `{}` needs input `{name}`, which no field provides",
+                            "文书版式`{}`需要输入项`{name}`，但没有栏目提供",
                             template.id.name
                         ),
                     )
-                    .with_note(input.id.span, "input declared here")
+                    .with_note(input.id.span, "输入项声明在此")
                     .with_hint(format!(
-                        "add a field `{name}` to the form, or map one: `with ({name} = field)`"
+                        "在表单中加入栏目`{name}`，或指定对应：`with ({name} = 栏目)`"
                     ));
                     self.error(diagnostic);
                     ok = false;
@@ -394,22 +387,27 @@ impl<'a> WorkflowChecker<'a> {
                     "template-input-type",
                     def.template.span,
                     format!(
-                        "template `{}` takes `{name}` as {}, but it is given {}",
+                        "文书版式`{}`的输入项`{name}`是{}类型，提供的却是{}类型",
                         template.id.name,
-                        article(&input.ty.name),
-                        article(ty)
+                        type_words(&input.ty.name),
+                        type_words(ty)
                     ),
                 )
-                .with_note(input.ty.span, "input type declared here");
+                .with_note(input.ty.span, "输入项类型声明在此");
                 self.error(diagnostic);
                 ok = false;
             } else if optional_field && !input.optional {
                 let diagnostic = Diagnostic::error(
                     "template-input-missing",
                     def.template.span,
-                    format!("template `{}` needs input `{name}`, but that field is optional", template.id.name),
+                    format!(
+                        "文书版式`{}`需要输入项`{name}`，而该栏目是选填的",
+                        template.id.name
+                    ),
                 )
-                .with_hint("make the field `required`, give it a default, or mark the input `optional` in the template");
+                .with_hint(
+                    "把栏目改为`required`、给它默认值，或在文书版式中把该输入项标为`optional`",
+                );
                 self.error(diagnostic);
                 ok = false;
             }
@@ -426,13 +424,13 @@ impl<'a> WorkflowChecker<'a> {
         template: &ast::TemplateDecl,
     ) {
         let needs: &[(&str, &str)] = match event {
-            Event::NotAccepted => &[("reasons", "行政许可法 art. 32: a refusal to accept states its reasons")],
+            Event::NotAccepted => &[("reasons", "《行政许可法》第三十二条：不予受理应当说明理由")],
             Event::Rejected => &[
-                ("reasons", "行政许可法 art. 38: a refusal states its reasons"),
-                ("appeal", "行政许可法 art. 38: a refusal tells of the right to reconsideration or litigation"),
+                ("reasons", "《行政许可法》第三十八条：不予行政许可应当说明理由"),
+                ("appeal", "《行政许可法》第三十八条：不予行政许可应当告知申请人享有依法申请行政复议或者提起行政诉讼的权利"),
             ],
-            Event::Correction => &[("corrections", "行政许可法 art. 32: every item to correct is told at once")],
-            Event::Extended => &[("reasons", "行政许可法 art. 42: the reasons of an extension are told to the applicant")],
+            Event::Correction => &[("corrections", "《行政许可法》第三十二条：需要补正的全部内容应当一次告知")],
+            Event::Extended => &[("reasons", "《行政许可法》第四十二条：延长期限的理由应当告知申请人")],
             _ => &[],
         };
         for (input, reason) in needs {
@@ -441,12 +439,12 @@ impl<'a> WorkflowChecker<'a> {
                     "notice-incomplete",
                     def.template.span,
                     format!(
-                        "template `{}` on `{}` does not take `{input}`",
+                        "`{1}`时使用的文书版式`{0}`没有输入项`{input}`",
                         template.id.name,
                         event.name()
                     ),
                 )
-                .with_note(template.id.span, "template declared here")
+                .with_note(template.id.span, "文书版式声明在此")
                 .with_hint(*reason);
                 self.error(diagnostic);
             }
@@ -469,7 +467,7 @@ impl<'a> WorkflowChecker<'a> {
                         parts.push(NumberPart::Text(rest[..open].to_string()));
                     }
                     let Some(close) = rest[open..].find('}') else {
-                        self.error(problem("unclosed `{` in number pattern".to_string()));
+                        self.error(problem("编号规则中有未闭合的`{`".to_string()));
                         return None;
                     };
                     let placeholder = &rest[open + 1..open + close];
@@ -486,8 +484,10 @@ impl<'a> WorkflowChecker<'a> {
                         }
                         _ => {
                             self.error(
-                                problem(format!("unknown placeholder `{{{placeholder}}}` in number pattern"))
-                                    .with_hint("the placeholders are `{year}`, `{dept}`, `{seq}` and `{seq:05}`"),
+                                problem(format!("编号规则中有未知的占位符`{{{placeholder}}}`"))
+                                    .with_hint(
+                                        "可用的占位符有`{year}`、`{dept}`、`{seq}`和`{seq:05}`",
+                                    ),
                             );
                             return None;
                         }
@@ -501,9 +501,8 @@ impl<'a> WorkflowChecker<'a> {
             || !parts.contains(&NumberPart::Year)
         {
             self.error(
-                problem("a number pattern needs `{year}` and `{seq}`".to_string()).with_hint(
-                    "numbers are unique and without gaps per year, e.g. `医养{year}{seq:05}`",
-                ),
+                problem("编号规则须含`{year}`和`{seq}`".to_string())
+                    .with_hint("编号每年唯一且连续，例如`医养{year}{seq:05}`"),
             );
             return None;
         }

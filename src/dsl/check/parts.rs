@@ -57,7 +57,7 @@ impl<'a> WorkflowChecker<'a> {
             self.error(Diagnostic::error(
                 "jointly-misuse",
                 clause,
-                "`jointly` needs at least two departments",
+                "`jointly`至少需要两个部门",
             ));
         }
         if basis.value.trim().is_empty() {
@@ -65,9 +65,9 @@ impl<'a> WorkflowChecker<'a> {
                 Diagnostic::error(
                     "jointly-misuse",
                     basis.span,
-                    "`jointly` needs the text that makes the parts one matter",
+                    "`jointly`须写明使各部分成为一个事项的依据",
                 )
-                .with_hint("cite the article, e.g. `basis \"行政许可法第二十六条\"`"),
+                .with_hint("引用条文，例如`basis \"行政许可法第二十六条\"`"),
             );
         }
         (departments.len() >= 2).then(|| Jointly {
@@ -112,7 +112,7 @@ impl<'a> WorkflowChecker<'a> {
                 self.error(Diagnostic::error(
                     code,
                     name.span,
-                    format!("`{}` is named twice", name.name),
+                    format!("`{}`写了两次", name.name),
                 ));
                 continue;
             }
@@ -120,10 +120,7 @@ impl<'a> WorkflowChecker<'a> {
                 self.error(Diagnostic::error(
                     code,
                     name.span,
-                    format!(
-                        "department `{}` takes no step after intake in this workflow",
-                        name.name
-                    ),
+                    format!("部门`{}`在本事项中受理之后没有办理环节", name.name),
                 ));
             }
             members.push(name.name.clone());
@@ -151,11 +148,11 @@ impl<'a> WorkflowChecker<'a> {
                             "both-independent-and-jointly",
                             *joint_span,
                             format!(
-                                "`{}` are declared one matter here and independent matters elsewhere",
-                                shared.join("`, `")
+                                "`{}`在此声明为一个事项，在别处却声明为各自独立的事项",
+                                shared.join("`、`")
                             ),
                         )
-                        .with_note(*independent_span, "declared independent here"),
+                        .with_note(*independent_span, "在此声明为各自独立"),
                     );
                 }
             }
@@ -189,14 +186,14 @@ impl<'a> WorkflowChecker<'a> {
                         "undeclared-parts",
                         definition.id.span,
                         format!(
-                            "`{first}` and `{second}` each decide a part, but the workflow does not say whether one's refusal ends the other's"
+                            "`{first}`和`{second}`各自决定一部分，但事项没有说明一方不予许可时是否终止另一方的办理"
                         ),
                     )
                     .with_hint(format!(
-                        "each department decides and answers for its own part (谁审批谁监管): write `independent {first}, {second}`"
+                        "各部门决定并负责本部门的部分（谁审批谁监管）：写`independent {first}, {second}`"
                     ))
                     .with_hint(format!(
-                        "where a text makes them one matter that must all succeed, write `jointly {first}, {second} basis \"…\"` citing it"
+                        "如有规定使其成为须全部通过的一个事项，写`jointly {first}, {second} basis \"…\"`并引用该规定"
                     )),
                 );
             }
@@ -221,15 +218,15 @@ impl<'a> WorkflowChecker<'a> {
                         "mixed-part-forms",
                         infos[index].def.span,
                         format!(
-                            "this step of `{department}` ends in {} ({}), another of its steps in {} ({})",
+                            "`{department}`的这个环节以{}（{}）结束，它的另一个环节却以{}（{}）结束",
                             form.name(),
                             form.chinese(),
                             first_form.name(),
                             first_form.chinese()
                         ),
                     )
-                    .with_note(infos[first].def.span, "the department's other step")
-                    .with_hint("a department's part ends in one act with one document; split different acts into different workflows"),
+                    .with_note(infos[first].def.span, "该部门的另一个环节")
+                    .with_hint("一个部门的办理部分以一种行为、一份文书结束；不同的行为请分成不同的事项"),
                 );
             }
         }
@@ -261,9 +258,9 @@ impl<'a> WorkflowChecker<'a> {
                     Diagnostic::error(
                         "consequence-without-evaluation",
                         text.span,
-                        "a consequence follows a failed evaluation, and no step here decides as one",
+                        "后果（consequence）在评估不合格后适用，而本事项没有作为评估（evaluation）决定的环节",
                     )
-                    .with_hint("write `review by DEPT \"…\" within N workdays as evaluation`"),
+                    .with_hint("写`review by 部门 \"…\" within N workdays as evaluation`"),
                 );
             }
             out.push(Consequence {
@@ -282,9 +279,9 @@ impl<'a> WorkflowChecker<'a> {
                     Diagnostic::error(
                         "consequence-without-evaluation",
                         span,
-                        "`register evaluation` records evaluation results, and no step here decides as one",
+                        "`register evaluation`登记评估结果，而本事项没有作为评估（evaluation）决定的环节",
                     )
-                    .with_hint("write `review by DEPT \"…\" within N workdays as evaluation`"),
+                    .with_hint("写`review by 部门 \"…\" within N workdays as evaluation`"),
                 );
             }
         }

@@ -21,11 +21,9 @@ impl<'a> WorkflowChecker<'a> {
                             Diagnostic::error(
                                 "intake-position",
                                 step.kind.span,
-                                "intake must be the first step, and there is only one",
+                                "受理（intake）必须是第一个环节，且只有一个",
                             )
-                            .with_hint(
-                                "the window receives every filing before any department reviews it",
-                            ),
+                            .with_hint("每件申请都先由窗口受理，再交部门审查"),
                         );
                     }
                     continue;
@@ -42,18 +40,16 @@ impl<'a> WorkflowChecker<'a> {
                 Diagnostic::error(
                     "missing-intake",
                     definition.id.span,
-                    format!("workflow `{}` has no intake step", definition.id.name),
+                    format!("事项`{}`没有受理环节", definition.id.name),
                 )
-                .with_hint(
-                    "begin the route with `intake by window \"综合窗口受理\" within 5 workdays`",
-                ),
+                .with_hint("以`intake by window \"综合窗口受理\" within 5 workdays`开始办理流程"),
             );
         }
         if top.is_empty() {
             self.error(Diagnostic::error(
                 "empty-route",
                 definition.id.span,
-                format!("workflow `{}` has no step after intake", definition.id.name),
+                format!("事项`{}`在受理之后没有办理环节", definition.id.name),
             ));
         }
         (intake, infos, Route::Sequence(top))
@@ -64,7 +60,7 @@ impl<'a> WorkflowChecker<'a> {
             self.error(Diagnostic::error(
                 "intake-position",
                 condition.span,
-                "the intake step takes every filing; it cannot have a condition",
+                "受理环节接收每一件申请，不能附加条件",
             ));
         }
         self.limit_at_least_one(step.within);
@@ -74,14 +70,12 @@ impl<'a> WorkflowChecker<'a> {
                     "intake-limit",
                     step.within.span,
                     format!(
-                        "intake takes {} workdays, more than the law's {}",
+                        "受理需要{}个工作日，超过法定的{}个工作日",
                         step.within.value,
                         law::INTAKE
                     ),
                 )
-                .with_hint(
-                    "行政许可法 art. 32: the correction notice is due within five working days",
-                ),
+                .with_hint("《行政许可法》第三十二条：需要补正的，应当在五日内一次告知"),
             );
         }
         let department = self.single_department(step)?;
@@ -107,7 +101,7 @@ impl<'a> WorkflowChecker<'a> {
                     self.error(Diagnostic::error(
                         "intake-position",
                         step.kind.span,
-                        "intake must be the first step of the workflow, outside any group",
+                        "受理必须是事项的第一个环节，不能放在任何分组中",
                     ));
                     return Route::Sequence(Vec::new());
                 }
@@ -125,7 +119,7 @@ impl<'a> WorkflowChecker<'a> {
                     self.error(Diagnostic::error(
                         "empty-route",
                         group.span,
-                        "this group has no steps",
+                        "这个分组没有办理环节",
                     ));
                 }
                 let own = group.condition.as_ref().and_then(|c| self.condition(c));
@@ -179,12 +173,9 @@ impl<'a> WorkflowChecker<'a> {
                         Diagnostic::error(
                             "wrong-actor",
                             actor.span,
-                            format!(
-                                "`{}` is a department; a `sign` step is taken by parties",
-                                actor.name
-                            ),
+                            format!("`{}`是部门；`sign`环节由签订方办理", actor.name),
                         )
-                        .with_hint("declare the signing parties in `parties { ... }`"),
+                        .with_hint("在`parties { ... }`中声明签订方"),
                     );
                 } else {
                     let names: Vec<&str> =
@@ -192,7 +183,7 @@ impl<'a> WorkflowChecker<'a> {
                     let diagnostic = Diagnostic::error(
                         "unknown-party",
                         actor.span,
-                        format!("unknown party `{}`", actor.name),
+                        format!("未知签订方`{}`", actor.name),
                     )
                     .suggest(&actor.name, names);
                     self.error(diagnostic);
@@ -221,10 +212,10 @@ impl<'a> WorkflowChecker<'a> {
             let diagnostic = Diagnostic::error(
                 "unknown-legal-form",
                 name.span,
-                format!("unknown legal form `{}`", name.name),
+                format!("未知法律形式`{}`", name.name),
             )
             .suggest(&name.name, names)
-            .with_hint(format!("a review decides as {}", names.join(", ")));
+            .with_hint(format!("审查可以作为以下形式决定：{}", names.join("、")));
             self.error(diagnostic);
             return LegalForm::default();
         };
@@ -234,11 +225,11 @@ impl<'a> WorkflowChecker<'a> {
                     "legal-form-misplaced",
                     name.span,
                     format!(
-                        "a `{}` step cannot decide as `{}`",
+                        "`{}`环节不能作为`{}`决定",
                         def.kind.name, name.name
                     ),
                 )
-                .with_hint("`as` states what a review decides: licence (行政许可), designation (医保协议管理) or evaluation (评估); a `file` step is a filing (备案) and a `sign` step an agreement of the parties"),
+                .with_hint("`as`说明审查决定的是什么：licence（行政许可）、designation（医保协议管理）或evaluation（评估）；`file`环节是备案，`sign`环节是双方签订协议"),
             );
             return LegalForm::default();
         }
@@ -252,11 +243,9 @@ impl<'a> WorkflowChecker<'a> {
                 Diagnostic::error(
                     "wrong-actor",
                     step.actors[1].span,
-                    format!("a `{}` step is taken by one department", step.kind.name),
+                    format!("`{}`环节由一个部门办理", step.kind.name),
                 )
-                .with_hint(
-                    "write one step per department, inside `parallel { ... }` if they run at once",
-                ),
+                .with_hint("每个部门写一个环节；同时办理的放在`parallel { ... }`中"),
             );
         }
         let actor = step.actors.first()?;
@@ -264,10 +253,7 @@ impl<'a> WorkflowChecker<'a> {
             self.error(Diagnostic::error(
                 "wrong-actor",
                 actor.span,
-                format!(
-                    "`{}` is a party; only `sign` steps are taken by parties",
-                    actor.name
-                ),
+                format!("`{}`是签订方；签订方只办理`sign`环节", actor.name),
             ));
             return None;
         }
@@ -277,16 +263,10 @@ impl<'a> WorkflowChecker<'a> {
                 Diagnostic::error(
                     "no-reviewer-address",
                     actor.span,
-                    format!(
-                        "department `{}` has no reviewer address, so its steps would reach nobody",
-                        actor.name
-                    ),
+                    format!("部门`{}`没有审查人员邮箱，它的环节将无人接收", actor.name),
                 )
-                .with_note(
-                    self.departments[&actor.name].0.id.span,
-                    "department defined here",
-                )
-                .with_hint("add `email \"reviewer@example.gov.cn\"` to the department"),
+                .with_note(self.departments[&actor.name].0.id.span, "部门定义在此")
+                .with_hint("在部门中加入`email \"reviewer@example.gov.cn\"`"),
             );
         }
         Some(actor.name.clone())
@@ -299,13 +279,13 @@ impl<'a> WorkflowChecker<'a> {
         let diagnostic = Diagnostic::error(
             "unknown-department",
             ident.span,
-            format!("unknown department `{}`", ident.name),
+            format!("未知部门`{}`", ident.name),
         )
         .suggest(&ident.name, self.departments.keys().map(String::as_str));
         let diagnostic = if self.departments.is_empty() {
             diagnostic.with_hint(
-                "no department is defined: departments are declared with `department ID \"名称\" { … }`, \
-                 usually in workflows/departments.flow; check its folder too",
+                "没有定义任何部门：部门用`department ID \"名称\" { … }`声明，\
+                 通常在workflows/departments.flow中；请同时检查该文件夹",
             )
         } else {
             diagnostic
@@ -319,7 +299,7 @@ impl<'a> WorkflowChecker<'a> {
             self.error(Diagnostic::error(
                 "zero-limit",
                 count.span,
-                "a time limit must be at least one working day",
+                "期限至少为一个工作日",
             ));
         }
     }
@@ -335,9 +315,9 @@ impl<'a> WorkflowChecker<'a> {
                     Diagnostic::error(
                         "unreachable-step",
                         info.def.span,
-                        "no submission can reach this step",
+                        "任何申请都无法到达这个环节",
                     )
-                    .with_hint("its conditions, with the rules every submission obeys, never hold together"),
+                    .with_hint("它的条件与每件申请都须遵守的规则不能同时成立"),
                 );
             }
         }
@@ -358,7 +338,7 @@ impl<'a> WorkflowChecker<'a> {
             self.error(Diagnostic::error(
                 "independent-misuse",
                 clause,
-                "`independent` needs at least two departments",
+                "`independent`至少需要两个部门",
             ));
             return;
         }
@@ -385,11 +365,11 @@ impl<'a> WorkflowChecker<'a> {
             let diagnostic = Diagnostic::error(
                 "independent-violated",
                 infos[after].def.span,
-                format!("this step of `{second}` waits for a step of `{first}`, but they are declared independent"),
+                format!("`{second}`的这个环节要等待`{first}`的环节，但二者已声明为各自独立"),
             )
-            .with_note(infos[before].def.span, format!("the step of `{first}` that comes first"))
-            .with_note(clause, "declared independent here (不得互为前置)")
-            .with_hint("put both in one `parallel { ... }` group");
+            .with_note(infos[before].def.span, format!("`{first}`在前的环节"))
+            .with_note(clause, "在此声明为各自独立（不得互为前置）")
+            .with_hint("把二者放在同一个`parallel { ... }`分组中");
             self.error(diagnostic);
         }
     }
@@ -427,10 +407,10 @@ impl<'a> WorkflowChecker<'a> {
                 Diagnostic::warning(
                     "sequential-departments",
                     second.span,
-                    format!("the approval of `{}` waits for the approval of `{}`", b.name, a.name),
+                    format!("`{}`的审批要等待`{}`的审批", b.name, a.name),
                 )
-                .with_note(first.span, "the earlier approval")
-                .with_hint("the policy forbids making one department's approval a precondition of another's (不得互为前置)"),
+                .with_note(first.span, "在前的审批")
+                .with_hint("政策规定各部门的审批不得互为前置条件"),
             );
         }
     }
