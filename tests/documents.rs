@@ -376,6 +376,55 @@ fn the_public_one_time_notice_of_a_procedure() {
     assert!(text.contains("法定时限20个工作日"));
 }
 
+/// The notice is one value rendered twice here: the command line's text and
+/// the PDF say every heading, item and line under an item of every shipped
+/// procedure's notice (the page is held to the same in tests/web.rs).
+#[test]
+fn the_text_and_the_pdf_of_every_notice_say_all_of_it() {
+    let loaded = onewindow::project::load(&onewindow::project::Paths {
+        flows: vec![root().join("workflows")],
+        templates: root().join("templates"),
+    })
+    .unwrap();
+    let squeeze = |text: &str| -> String { text.split_whitespace().collect() };
+    for workflow in &loaded.checked.workflows {
+        let notice = onewindow::dsl::notice::Notice::of(workflow);
+        let data = onewindow::dsl::notice::notice_data(workflow, jiff::civil::date(2026, 11, 23));
+        let pdf = renderer()
+            .render("one_time_notice", &data, &meta())
+            .unwrap();
+        let pdf_text = text_of(&write(&format!("notice-{}", workflow.id), &pdf));
+        let plain = squeeze(&notice.to_string());
+        assert!(
+            pdf_text.contains(&squeeze(&notice.title)),
+            "{}",
+            workflow.id
+        );
+        for section in &notice.sections {
+            let mut said = vec![section.heading.clone()];
+            for item in &section.items {
+                said.push(match item.number {
+                    Some(number) => format!("{number}.{}", item.text),
+                    None => item.text.clone(),
+                });
+                said.extend(item.details.iter().cloned());
+            }
+            for words in said.iter().map(|words| squeeze(words)) {
+                assert!(
+                    plain.contains(&words),
+                    "{}: {words} in the text",
+                    workflow.id
+                );
+                assert!(
+                    pdf_text.contains(&words),
+                    "{}: {words} in the PDF {pdf_text}",
+                    workflow.id
+                );
+            }
+        }
+    }
+}
+
 #[test]
 fn render_command_writes_one_pdf_and_a_batch() {
     let dir = std::env::temp_dir().join(format!("onewindow-render-cli-{}", std::process::id()));

@@ -115,6 +115,29 @@ async fn the_public_pages_list_procedures_show_notices_and_verify_documents() {
     ] {
         assert!(body.contains(expected), "{expected} in {body}");
     }
+    // Every procedure's page says all of its notice, item by item, from
+    // the one value the command line and the PDF render too.
+    for id in app.workflow_ids() {
+        let notice = onewindow::dsl::notice::Notice::of(&app.workflow(&id).unwrap());
+        let (status, _, body) = get(&app, &format!("/procedures/{id}")).await;
+        assert_eq!(status, StatusCode::OK, "{id}");
+        let escaped = |text: &str| {
+            text.replace('&', "&amp;")
+                .replace('<', "&lt;")
+                .replace('>', "&gt;")
+                .replace('"', "&#34;")
+                .replace('\'', "&#39;")
+        };
+        for section in &notice.sections {
+            let items = section.items.iter();
+            let words = std::iter::once(&section.heading)
+                .chain(items.clone().map(|item| &item.text))
+                .chain(items.flat_map(|item| &item.details));
+            for text in words {
+                assert!(body.contains(&escaped(text)), "{id}: {text} on the page");
+            }
+        }
+    }
 
     // The QR code's page, and the same document by number and code.
     let permit = licence(&app).await;

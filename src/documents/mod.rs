@@ -366,6 +366,9 @@ fn check_data(
             "list" => value
                 .as_array()
                 .is_some_and(|items| items.iter().all(serde_json::Value::is_string)),
+            "sections" => {
+                serde_json::from_value::<Vec<crate::dsl::notice::Section>>(value.clone()).is_ok()
+            }
             "date" => value
                 .as_str()
                 .is_some_and(|text| text.parse::<jiff::civil::Date>().is_ok()),
@@ -385,6 +388,7 @@ fn check_data(
                 "int" => "a whole number",
                 "bool" => "true or false",
                 "list" => "a list of text",
+                "sections" => "the sections of a notice",
                 "date" => "a date (YYYY-MM-DD)",
                 _ => "text",
             };

@@ -21,7 +21,7 @@ use serde::Deserialize;
 use super::auth::Web;
 use super::error::WebError;
 use super::input::{FileBody, JsonBody, PathOf, QueryOf};
-use super::public::{procedure_list, Notice, Procedure};
+use super::public::{notice_of, procedure_list, Procedure};
 use super::routes::{Audience::Anyone, Route, APPLICANT, FILING, STAFF};
 use crate::app::access::ProgressView;
 use crate::app::accounts::Account;
@@ -30,6 +30,7 @@ use crate::app::views::VerifiedDocument;
 use crate::app::views::{FilingSummary, FilingView, QueueItem};
 use crate::app::App;
 use crate::app::{AppError, Application, Door, Upload};
+use crate::dsl::notice::Notice;
 
 pub fn routes() -> Vec<Route> {
     vec![
@@ -134,7 +135,7 @@ async fn notice(
     State(app): State<Arc<App>>,
     PathOf(id): PathOf<String>,
 ) -> Result<Json<Notice>, Problem> {
-    Ok(Json(Notice::of(&app, &id)?))
+    Ok(Json(notice_of(&app, &id)?))
 }
 
 /// A genuine document by its verification code; 404 otherwise.

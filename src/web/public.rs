@@ -16,6 +16,7 @@ use super::routes::{Audience::Anyone, Route};
 use crate::app::access::ProgressView;
 use crate::app::views::VerifiedDocument;
 use crate::app::App;
+use crate::dsl::notice::Notice;
 
 pub fn routes() -> Vec<Route> {
     vec![
@@ -76,31 +77,10 @@ pub(super) fn procedure_list(app: &App) -> Result<Vec<Procedure>, WebError> {
     Ok(procedures)
 }
 
-/// A heading of the one-time notice and its lines.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub(super) struct Section {
-    heading: String,
-    lines: Vec<String>,
-}
-
-/// A procedure's one-time notice, by section (a page's and the API's).
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub(super) struct Notice {
-    title: String,
-    version: u32,
-    sections: Vec<Section>,
-}
-
-impl Notice {
-    pub(super) fn of(app: &App, id: &str) -> Result<Notice, WebError> {
-        let workflow = app.workflow(id)?;
-        let text = crate::dsl::notice::one_time_notice(&workflow);
-        Ok(Notice {
-            title: format!("{}一次性告知书", workflow.title),
-            version: workflow.version,
-            sections: sections(&text),
-        })
-    }
+/// A procedure's one-time notice (a page's and the API's).
+pub(super) fn notice_of(app: &App, id: &str) -> Result<Notice, WebError> {
+    let workflow = app.workflow(id)?;
+    Ok(Notice::of(&workflow))
 }
 
 #[derive(Template)]
@@ -118,28 +98,9 @@ async fn notice(
 ) -> Result<Html<String>, WebError> {
     render(&NoticePage {
         nav: Nav::of(&viewer),
-        notice: Notice::of(&app, &id)?,
+        notice: notice_of(&app, &id)?,
         id,
     })
-}
-
-/// The notice's text as sections: an unindented line starts one, the
-/// indented lines after it are its items.
-fn sections(text: &str) -> Vec<Section> {
-    let mut sections: Vec<Section> = Vec::new();
-    for line in text.lines().skip(2).filter(|l| !l.trim().is_empty()) {
-        if line.starts_with(' ') {
-            if let Some(section) = sections.last_mut() {
-                section.lines.push(line.trim().to_string());
-            }
-        } else {
-            sections.push(Section {
-                heading: line.to_string(),
-                lines: Vec::new(),
-            });
-        }
-    }
-    sections
 }
 
 #[derive(Template)]
