@@ -224,16 +224,6 @@ fn http_status(port: u16, path: &str) -> Option<u16> {
     answer.split_whitespace().nth(1)?.parse().ok()
 }
 
-/// Node.js driving headless Chromium. The browser is a visitor, not the
-/// product: it runs on the real clock even when `./run test-days` preloads
-/// libfaketime into this test (under it Chromium's timers crawl, and one
-/// run took over ten minutes); the product it visits keeps the faked day.
-fn browser_driver() -> Command {
-    let mut command = Command::new("node");
-    command.env_remove("LD_PRELOAD");
-    command
-}
-
 /// `onewindow serve` on a free port of loopback, once it answers.
 fn serve(data: &Path, options: &[&str]) -> (std::process::Child, u16) {
     let port = TcpListener::bind("127.0.0.1:0")
@@ -380,7 +370,7 @@ async fn the_public_pages_pass_the_accessibility_check() {
         format!("{base}/no/such/page"),
     ];
     let shots = data.join("screenshots");
-    let output = browser_driver()
+    let output = common::node()
         .arg(root().join("web/a11y/check.mjs"))
         .arg("--screenshots")
         .arg(&shots)
@@ -460,7 +450,7 @@ async fn a_filing_end_to_end_in_chromium() {
     std::fs::write(&accounts_file, serde_json::to_vec(&accounts).unwrap()).unwrap();
     let (mut server, port) = serve(&data, &[]);
     let shots = data.join("e2e-screenshots");
-    let output = browser_driver()
+    let output = common::node()
         .arg(root().join("web/a11y/e2e.mjs"))
         .args(["--base", &format!("http://127.0.0.1:{port}")])
         .arg("--accounts")

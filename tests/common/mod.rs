@@ -119,3 +119,14 @@ pub fn onewindow() -> std::process::Command {
         .env("ONEWINDOW_NOW", ORDINARY_DAY.to_string());
     command
 }
+
+/// Node.js driving headless Chromium (web/a11y: Playwright and axe-core).
+/// The browser is a visitor, not the product: it runs on the real clock
+/// even when `./run test-days` preloads libfaketime into the test (under it
+/// Chromium's timers crawl, and one run took over ten minutes); the product
+/// it visits keeps the faked day.
+pub fn node() -> std::process::Command {
+    let mut command = std::process::Command::new("node");
+    command.env_remove("LD_PRELOAD");
+    command
+}
