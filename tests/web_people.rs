@@ -4093,7 +4093,10 @@ async fn every_shipped_procedure_is_filed_and_decided_by_people_on_the_pages() {
 /// The walk through the JSON API, generated the same way: this time the
 /// registry knows each institution by its credit code (as other systems
 /// report it), so no fact is asked of the applicant nor any proof; the
-/// window and each department act with their own bearer tokens.
+/// window and each department act with their own bearer tokens; each
+/// procedure is filed twice, granted and refused with reasons (where it has
+/// a review), and every document is listed, downloaded as its PDF with the
+/// applicant's token and read back with pdftotext.
 #[tokio::test]
 async fn every_shipped_procedure_is_filed_and_decided_through_the_api() {
     use onewindow::store::institutions::RegistryRecord;
@@ -4133,81 +4136,164 @@ async fn every_shipped_procedure_is_filed_and_decided_through_the_api() {
                 (m.to_string(), reference)
             })
             .collect();
-        let request = serde_json::json!({
-            "workflow": workflow_id,
-            "applicant": answers["applicant"],
-            "form": form,
-            "materials": materials,
-        });
-        let key = format!("walk-{workflow_id}");
-        let (status, _, view) = api(
-            &router,
-            "POST",
-            "/api/v1/filings",
-            Some(&owner),
-            json(&request),
-            Some(&key),
-        )
-        .await;
-        assert_eq!(status, StatusCode::CREATED, "{workflow_id}: {view}");
-        let id = view["id"].as_str().unwrap().to_string();
-        assert!(
-            view["form"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .all(|field| field.get("declared_with").is_none()),
-            "{workflow_id}: the registry's facts, none declared: {view}"
-        );
-        let actions = format!("/api/v1/filings/{id}/actions");
-        let window = staff_of(&app, Role::Window, &workflow.intake.department).await;
-        let window = app.issue_api_token(&window, "test", now()).await.unwrap();
-        let accept = serde_json::json!({"action": "accept"});
-        let (status, _, body) = api(
-            &router,
-            "POST",
-            &actions,
-            Some(&window),
-            json(&accept),
-            None,
-        )
-        .await;
-        assert_eq!(status, StatusCode::OK, "{workflow_id}: {body}");
-        for _round in 0..10 {
-            let view = app.filing(&id, now().date()).await.unwrap();
-            if view.status.is_over() {
-                break;
-            }
-            for step in view.steps.iter().filter(|s| s.state == "active") {
-                let Some(department) = step.department.clone() else {
-                    parties_sign(&app, &workflow, &id, step.index).await;
-                    continue;
-                };
-                let reviewer = staff_of(&app, Role::Reviewer, &department).await;
-                let token = app.issue_api_token(&reviewer, "test", now()).await.unwrap();
-                let action = if step.kind == "filing" {
-                    "file"
-                } else {
-                    "approve"
-                };
-                let decide = serde_json::json!({"action": action, "step": step.index});
-                let (status, _, body) =
-                    api(&router, "POST", &actions, Some(&token), json(&decide), None).await;
-                assert_eq!(
-                    status,
-                    StatusCode::OK,
-                    "{workflow_id}: {department}: {body}"
+        for verdict in [Verdict::Grant, Verdict::RefuseOne] {
+            let request = serde_json::json!({
+                "workflow": workflow_id,
+                "applicant": answers["applicant"],
+                "form": form,
+                "materials": materials,
+            });
+            let key = format!("walk-{workflow_id}-{}", verdict == Verdict::Grant);
+            let (status, _, view) = api(
+                &router,
+                "POST",
+                "/api/v1/filings",
+                Some(&owner),
+                json(&request),
+                Some(&key),
+            )
+            .await;
+            assert_eq!(status, StatusCode::CREATED, "{workflow_id}: {view}");
+            let id = view["id"].as_str().unwrap().to_string();
+            assert!(
+                view["form"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .all(|field| field.get("declared_with").is_none()),
+                "{workflow_id}: the registry's facts, none declared: {view}"
+            );
+            let refused = decided_through_the_api(&app, &router, &workflow, &id, verdict).await;
+            let path = format!("/api/v1/filings/{id}");
+            let (status, _, view) = api(&router, "GET", &path, Some(&owner), None, None).await;
+            assert_eq!(status, StatusCode::OK, "{view}");
+            assert_eq!(
+                view["status"], "decided",
+                "{workflow_id}: decided through the API: {view}"
+            );
+            let read = read_back_through_the_api(&app, &router, &owner, &id).await;
+            let issued = |event: onewindow::dsl::ir::Event| {
+                workflow
+                    .outcomes
+                    .iter()
+                    .filter(move |o| o.event == event)
+                    .map(|o| o.title.as_str())
+                    .any(|title| read.iter().any(|(t, _)| t == title))
+            };
+            assert!(
+                issued(onewindow::dsl::ir::Event::Accepted),
+                "{workflow_id}: {read:?}"
+            );
+            if refused {
+                assert!(
+                    issued(onewindow::dsl::ir::Event::Rejected),
+                    "{workflow_id}: {read:?}"
+                );
+                let reasons: String = REFUSAL.split_whitespace().collect();
+                assert!(
+                    read.iter().any(|(_, text)| text.contains(&reasons)),
+                    "{workflow_id}: the refusal's reasons in its decision: {read:?}"
                 );
             }
         }
-        let path = format!("/api/v1/filings/{id}");
-        let (status, _, view) = api(&router, "GET", &path, Some(&owner), None, None).await;
-        assert_eq!(status, StatusCode::OK, "{view}");
-        assert_eq!(
-            view["status"], "decided",
-            "{workflow_id}: decided through the API: {view}"
-        );
     }
+}
+
+/// Accepts the filing with the window's token, then decides each active
+/// step with a token of the department that takes it, until decided;
+/// under [`Verdict::RefuseOne`] the first review is refused with reasons.
+/// Whether one was.
+async fn decided_through_the_api(
+    app: &App,
+    router: &Router,
+    workflow: &onewindow::dsl::Workflow,
+    id: &str,
+    verdict: Verdict,
+) -> bool {
+    let workflow_id = &workflow.id;
+    let actions = format!("/api/v1/filings/{id}/actions");
+    let window = staff_of(app, Role::Window, &workflow.intake.department).await;
+    let window = app.issue_api_token(&window, "test", now()).await.unwrap();
+    let accept = serde_json::json!({"action": "accept"});
+    let (status, _, body) = api(router, "POST", &actions, Some(&window), json(&accept), None).await;
+    assert_eq!(status, StatusCode::OK, "{workflow_id}: {body}");
+    let mut refused = false;
+    for _round in 0..10 {
+        let view = app.filing(id, now().date()).await.unwrap();
+        if view.status.is_over() {
+            break;
+        }
+        for step in view.steps.iter().filter(|s| s.state == "active") {
+            let Some(department) = step.department.clone() else {
+                parties_sign(app, workflow, id, step.index).await;
+                continue;
+            };
+            let reviewer = staff_of(app, Role::Reviewer, &department).await;
+            let token = app.issue_api_token(&reviewer, "test", now()).await.unwrap();
+            let refuse = verdict == Verdict::RefuseOne && !refused && step.kind == "review";
+            let decide = if refuse {
+                serde_json::json!({"action": "refuse", "step": step.index, "reasons": [REFUSAL]})
+            } else if step.kind == "filing" {
+                serde_json::json!({"action": "file", "step": step.index})
+            } else {
+                serde_json::json!({"action": "approve", "step": step.index})
+            };
+            let (status, _, body) =
+                api(router, "POST", &actions, Some(&token), json(&decide), None).await;
+            assert_eq!(
+                status,
+                StatusCode::OK,
+                "{workflow_id}: {department}: {body}"
+            );
+            refused |= refuse;
+        }
+    }
+    refused
+}
+
+/// The filing's documents as the API lists them to the applicant, each
+/// downloaded as its PDF with the applicant's token and read back with
+/// pdftotext: title and text (whitespace left out).
+async fn read_back_through_the_api(
+    app: &App,
+    router: &Router,
+    owner: &str,
+    id: &str,
+) -> Vec<(String, String)> {
+    render_everything(app).await;
+    let list = format!("/api/v1/filings/{id}/documents");
+    let (status, _, documents) = api(router, "GET", &list, Some(owner), None, None).await;
+    assert_eq!(status, StatusCode::OK, "{documents}");
+    let mut read = Vec::new();
+    for document in documents.as_array().unwrap() {
+        let title = document["title"].as_str().unwrap().to_string();
+        let link = format!("{list}/{}", document["code"].as_str().unwrap());
+        let request = Request::get(&link)
+            .header(header::AUTHORIZATION, format!("Bearer {owner}"))
+            .body(Body::empty())
+            .unwrap();
+        let response = router.clone().oneshot(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{link}");
+        assert_eq!(response.headers()[header::CONTENT_TYPE], "application/pdf");
+        let bytes = to_bytes(response.into_body(), 1 << 24).await.unwrap();
+        let file = app.config().data.join("downloaded-api.pdf");
+        std::fs::write(&file, &bytes).unwrap();
+        let text = std::process::Command::new("pdftotext")
+            .arg(&file)
+            .arg("-")
+            .output()
+            .expect("pdftotext (poppler-utils) runs");
+        let text: String = String::from_utf8_lossy(&text.stdout)
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .collect();
+        assert!(
+            text.contains(&title.replace(' ', "")),
+            "{link}: {title} in {text}"
+        );
+        read.push((title, text));
+    }
+    read
 }
 
 /// Issue 20: after any validation error the applicant had to choose every

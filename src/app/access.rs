@@ -111,6 +111,20 @@ impl App {
         })
     }
 
+    /// The documents issued on a filing, for an account that may see it
+    /// (the API's list; a page gets them with [`App::filing_detail`]).
+    ///
+    /// # Errors
+    /// As [`App::filing_for`].
+    pub async fn documents_for(
+        &self,
+        account: &Account,
+        id: &str,
+    ) -> Result<Vec<DocumentView>, AppError> {
+        self.visible(account, id).await?;
+        self.documents_of(id).await
+    }
+
     /// The documents issued on a filing.
     async fn documents_of(&self, id: &str) -> Result<Vec<DocumentView>, AppError> {
         let departments = self.departments();

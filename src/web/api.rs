@@ -23,7 +23,7 @@ use super::error::WebError;
 use super::input::{FileBody, JsonBody, PathOf, QueryOf};
 use super::public::{notice_of, procedure_list, Procedure};
 use super::routes::{Audience::Anyone, Route, APPLICANT, FILING, STAFF};
-use crate::app::access::ProgressView;
+use crate::app::access::{DocumentView, ProgressView};
 use crate::app::accounts::Account;
 use crate::app::actions::ActionRequest;
 use crate::app::views::VerifiedDocument;
@@ -42,6 +42,12 @@ pub fn routes() -> Vec<Route> {
         Route::post("/api/v1/filings", APPLICANT, submit),
         Route::get("/api/v1/filings/{id}", FILING, filing),
         Route::post("/api/v1/filings/{id}/actions", FILING, act),
+        Route::get("/api/v1/filings/{id}/documents", FILING, documents),
+        Route::get(
+            "/api/v1/filings/{id}/documents/{code}",
+            FILING,
+            document_pdf,
+        ),
         Route::get("/api/v1/inbox", STAFF, inbox),
         Route::get("/api/v1/progress", Anyone, progress),
         Route::get("/api/openapi.json", Anyone, openapi),
@@ -328,6 +334,35 @@ async fn filing(
     Ok(Json(app.filing_for(&account, &id, app.today()).await?))
 }
 
+/// The documents issued on a filing, each with the code that downloads it.
+#[utoipa::path(get, path = "/api/v1/filings/{id}/documents", tag = "filings",
+    params(("id" = String, Path, description = "The filing's number")), security(("bearer" = [])),
+    responses((status = 200, description = "Its documents (notices, decisions, permits, receipts)", body = Vec<DocumentView>),
+        (status = 404, description = "No such filing, or not this account's to see", body = ProblemBody, content_type = "application/problem+json")))]
+async fn documents(
+    State(app): State<Arc<App>>,
+    Bearer(account): Bearer,
+    PathOf(id): PathOf<String>,
+) -> Result<Json<Vec<DocumentView>>, Problem> {
+    Ok(Json(app.documents_for(&account, &id).await?))
+}
+
+/// A document of a filing as its PDF (PDF/A), as the applicant holds it.
+#[utoipa::path(get, path = "/api/v1/filings/{id}/documents/{code}", tag = "filings",
+    params(("id" = String, Path, description = "The filing's number"),
+        ("code" = String, Path, description = "The document's verification code (from its list)")),
+    security(("bearer" = [])),
+    responses((status = 200, description = "The PDF", content_type = "application/pdf", body = Vec<u8>),
+        (status = 404, description = "No such filing or document, not this account's to see, or not rendered yet", body = ProblemBody, content_type = "application/problem+json")))]
+async fn document_pdf(
+    State(app): State<Arc<App>>,
+    Bearer(account): Bearer,
+    PathOf((id, code)): PathOf<(String, String)>,
+) -> Result<Response, Problem> {
+    let (name, bytes) = app.document_pdf(&account, &id, &code).await?;
+    Ok(super::filing::attachment(&name, "application/pdf", bytes))
+}
+
 /// An action on a filing; the filing as it is afterwards.
 #[utoipa::path(post, path = "/api/v1/filings/{id}/actions", tag = "filings", request_body = ActionRequest,
     params(("id" = String, Path, description = "The filing's number")), security(("bearer" = [])),
@@ -387,7 +422,7 @@ async fn progress(
 #[derive(utoipa::OpenApi)]
 #[openapi(
     info(title = "onewindow 一窗受理 JSON API", description = "医养结合机构一窗受理：申请、受理、审查、进度和文书核验"),
-    paths(procedures, notice, document, upload, submit, my_filings, filing, act, inbox, progress),
+    paths(procedures, notice, document, upload, submit, my_filings, filing, act, documents, document_pdf, inbox, progress),
     components(schemas(ProblemBody, crate::app::Problem)),
     modifiers(&BearerScheme, &Refusals),
     tags((name = "public", description = "No sign-in"),

@@ -336,7 +336,7 @@ async fn upload_answer(
 }
 
 /// A download: saved, never shown inline, never sniffed.
-fn attachment(name: &str, content_type: &'static str, bytes: Vec<u8>) -> Response {
+pub(super) fn attachment(name: &str, content_type: &'static str, bytes: Vec<u8>) -> Response {
     let ascii: String = name
         .chars()
         .map(|c| {
