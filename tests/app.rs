@@ -72,6 +72,7 @@ async fn new_filing(app: &App, id: &str, workflow: &str, day: Date) -> NewFiling
         applicant: Applicant {
             name: answers.applicant,
             email: answers.email,
+            signatories: answers.signatories,
         },
         form: answers.form,
         facts: onewindow::engine::Facts::registry(answers.facts),
@@ -682,6 +683,7 @@ async fn application(
         form: answers.form,
         facts: serde_json::Map::new(),
         materials: uploads,
+        signatories: answers.signatories,
         key: None,
     }
 }
@@ -937,4 +939,136 @@ async fn an_extension_moves_the_steps_limit_once_and_tells_the_reasons_in_writin
         "{:?}",
         messages(&data)
     );
+}
+
+/// An applicant account of the tests by address.
+async fn applicant_named(app: &App, email: &str) -> onewindow::app::accounts::Account {
+    let new = onewindow::app::accounts::NewAccount {
+        email: email.into(),
+        name: email.into(),
+        role: onewindow::app::accounts::Role::Applicant,
+        department: None,
+        password: "a long enough passphrase 2026".into(),
+    };
+    app.add_account(new, "test", at(common::ORDINARY_DAY.date()))
+        .await
+        .expect("account")
+}
+
+/// Issue 20: the parties of an agreement signed only through the
+/// application layer. Now the application names who signs for each party;
+/// each signs for itself (谁签谁负责), only for its own party; a signatory
+/// sees the filing but acts as no applicant (it neither withdraws nor
+/// rates what someone else filed); a stranger sees nothing; an application
+/// that names no signatory, or a malformed one, is refused with the party.
+#[tokio::test]
+async fn each_party_signs_for_itself_and_only_the_applicant_acts_as_the_applicant() {
+    use onewindow::app::actions::{Act, ActionRequest};
+    let (app, _) = open(root().join("workflows")).await;
+    let applicant = applicant_account(&app).await;
+    let medical = applicant_named(&app, "hospital@example.cn").await;
+    let eldercare = applicant_named(&app, "home@example.cn").await;
+    let stranger = applicant_named(&app, "stranger@example.cn").await;
+    let materials = ["draft", "license_a", "license_b", "fee_tables"];
+
+    let mut unnamed = application(&app, &applicant, "cooperation_agreement", &materials).await;
+    unnamed.signatories = std::collections::BTreeMap::from([
+        ("medical".to_string(), "not an address".to_string()),
+        ("nobody".to_string(), "x@example.cn".to_string()),
+    ]);
+    let said = problems(app.submit_as(&applicant, unnamed).await);
+    for expected in [
+        "甲方（医疗机构）签章人的电子邮箱“not an address”格式不正确",
+        "请填写乙方（养老机构）签章人的电子邮箱",
+        "本事项没有签约方“nobody”",
+    ] {
+        assert!(said.iter().any(|s| s == expected), "{expected} in {said:?}");
+    }
+
+    let mut named = application(&app, &applicant, "cooperation_agreement", &materials).await;
+    named.signatories = std::collections::BTreeMap::from([
+        ("medical".to_string(), medical.email.clone()),
+        ("eldercare".to_string(), eldercare.email.clone()),
+    ]);
+    let view = app.submit_as(&applicant, named).await.expect("filed");
+    let id = view.id.clone();
+    let today = common::ORDINARY_DAY.date();
+    act(
+        &app,
+        &id,
+        Actor::Window {
+            department: "window".into(),
+        },
+        Command::Accept,
+        today,
+    )
+    .await;
+    let step = app
+        .workflow("cooperation_agreement")
+        .unwrap()
+        .steps
+        .iter()
+        .position(|s| s.kind == onewindow::dsl::ir::StepKind::Signing)
+        .expect("a signing step");
+
+    assert!(
+        app.filing_for(&stranger, &id, today).await.is_err(),
+        "a stranger sees nothing"
+    );
+    let detail = app
+        .filing_detail(&medical, &id, today)
+        .await
+        .expect("the signatory sees it");
+    assert_eq!(detail.actions.signs, vec![(step, "medical".to_string())]);
+    assert!(
+        !detail.own && detail.query_code.is_none(),
+        "not the signatory's own filing"
+    );
+    assert!(
+        detail.actions.filing.is_empty(),
+        "no withdrawal: {:?}",
+        detail.actions
+    );
+    let sign = |party: &str| ActionRequest {
+        act: Act::Sign {
+            step,
+            party: party.into(),
+        },
+        revision: None,
+    };
+    let withdraw = ActionRequest {
+        act: Act::Withdraw {
+            reason: "不再办理".into(),
+        },
+        revision: None,
+    };
+    let refused = app.carry_out(&medical, &id, &withdraw).await.unwrap_err();
+    assert!(
+        refused.to_string().contains("只有提交申请的申请人本人"),
+        "{refused}"
+    );
+    // Not for the other party; not by the applicant who signs for no one.
+    assert!(app
+        .carry_out(&medical, &id, &sign("eldercare"))
+        .await
+        .is_err());
+    assert!(app
+        .carry_out(&applicant, &id, &sign("medical"))
+        .await
+        .is_err());
+    assert!(app
+        .carry_out(&stranger, &id, &sign("medical"))
+        .await
+        .is_err());
+
+    app.carry_out(&medical, &id, &sign("medical"))
+        .await
+        .expect("medical signs");
+    let again = app.carry_out(&medical, &id, &sign("medical")).await;
+    assert!(again.is_err(), "a party signs once");
+    app.carry_out(&eldercare, &id, &sign("eldercare"))
+        .await
+        .expect("eldercare signs");
+    let view = app.filing(&id, today).await.unwrap();
+    assert_eq!(view.steps[step].state, "done", "{view:?}");
 }

@@ -3592,6 +3592,7 @@ async fn only_the_department_a_definition_names_acts_on_its_step() {
                 applicant: onewindow::engine::Applicant {
                     name: answers.applicant.clone(),
                     email: Some(owner.email.clone()),
+                    signatories: answers.signatories.clone(),
                 },
                 form: answers.form.clone(),
                 facts: onewindow::engine::Facts::registry(answers.facts.clone()),
@@ -3755,24 +3756,25 @@ async fn staff_of(app: &App, role: Role, department: &str) -> String {
     email
 }
 
-/// The parties of an agreement sign its step: their own act, through the
-/// application layer (parties have no page or API action yet).
-async fn parties_sign(app: &App, workflow: &onewindow::dsl::Workflow, id: &str, step: usize) {
-    for party in &workflow.parties {
-        app.act(onewindow::app::Action {
-            filing: id.to_string(),
-            actor: onewindow::engine::Actor::Party {
-                party: party.id.clone(),
-            },
-            command: onewindow::engine::Command::Sign { step },
-            expected_revision: None,
-            key: None,
-            account: None,
-            now: now(),
-        })
-        .await
-        .unwrap_or_else(|e| panic!("{}: {} signs: {e}", workflow.id, party.id));
-    }
+/// The account that signs for a party of an agreement, as the sample
+/// answers name it: an applicant account, made the first time it is needed
+/// (the party's own registration).
+async fn signatory(app: &App, workflow_id: &str, party: &str) -> String {
+    let answers = sample_answers(workflow_id);
+    let email = answers["signatories"][party]
+        .as_str()
+        .unwrap_or_else(|| panic!("{workflow_id}: the sample names {party}'s signatory"))
+        .to_string();
+    let account = NewAccount {
+        email: email.clone(),
+        name: format!("{party}签章人"),
+        role: Role::Applicant,
+        department: None,
+        password: PASSWORD.into(),
+    };
+    // Made already for an earlier filing: the same person.
+    let _ = app.add_account(account, "test", now()).await;
+    email
 }
 
 /// A shipped procedure's sample answers.
@@ -3807,6 +3809,11 @@ async fn filed_on_the_page(
     for (field, value) in answers["form"].as_object().unwrap() {
         if *value != serde_json::Value::Bool(false) {
             fields.push((field.clone(), typed(value)));
+        }
+    }
+    if let Some(signatories) = answers["signatories"].as_object() {
+        for (party, email) in signatories {
+            fields.push((format!("party:{party}"), typed(email)));
         }
     }
     let mut materials: Vec<String> = answers["materials"]
@@ -3902,8 +3909,38 @@ async fn decided_on_the_pages(
         assert!(!active.is_empty(), "{workflow_id}: stuck at {view:?}");
         for step in active {
             let Some(department) = step.department.clone() else {
-                parties_sign(app, workflow, id, step.index).await;
-                departments.push("parties".to_string());
+                // Each party signs for itself on the filing's page, told by
+                // mail that it is its turn.
+                for party in &workflow.steps[step.index].parties {
+                    let email = signatory(app, workflow_id, party).await;
+                    let mut person = looked.browser(router, &format!("party-{party}"));
+                    person.sign_in(&email).await;
+                    let page = person.get(&path).await;
+                    let form = format!(
+                        "name=\"step\" value=\"{}\"><input type=\"hidden\" name=\"party\" value=\"{party}\">",
+                        step.index
+                    );
+                    assert!(
+                        page.body.contains(&form),
+                        "{workflow_id}: {party} may sign: {}",
+                        page.body
+                    );
+                    let index = step.index.to_string();
+                    let fields = [
+                        ("action", "sign"),
+                        ("step", index.as_str()),
+                        ("party", party.as_str()),
+                    ];
+                    let page = person.submit(&path, &act, &fields).await;
+                    assert_eq!(
+                        page.status,
+                        StatusCode::SEE_OTHER,
+                        "{workflow_id}: {party} signs: {}",
+                        page.body
+                    );
+                    person.get(page.location()).await;
+                    departments.push(party.clone());
+                }
                 continue;
             };
             let reviewer = staff_of(app, Role::Reviewer, &department).await;
@@ -4002,8 +4039,8 @@ async fn read_back(
 /// pdftotext (the refusal's decision says the reasons), and the applicant's
 /// mail names each decision. Every page a person was shown is then looked
 /// at in Chromium at 1280 and 390 pixels: axe-core, and nothing wider than
-/// the phone. Signing by the parties of an agreement has no page yet: it is
-/// done through the application layer, as the parties' own act, and says so.
+/// the phone. An agreement is signed by each party for itself, on the
+/// filing's page, by the account the application named its signatory.
 #[tokio::test]
 async fn every_shipped_procedure_is_filed_and_decided_by_people_on_the_pages() {
     let (app, router) = product("web-every-procedure", 1 << 22).await;
@@ -4086,6 +4123,27 @@ async fn every_shipped_procedure_is_filed_and_decided_by_people_on_the_pages() {
         mail >= walked.len() * 4,
         "the applicant was told: {mail} messages"
     );
+    // Each party's signatory was written to: its turn to sign, and the
+    // agreement signed.
+    let letters: Vec<String> = std::fs::read_dir(app.config().data.join("mail"))
+        .unwrap()
+        .map(|entry| std::fs::read_to_string(entry.unwrap().path()).unwrap())
+        .collect();
+    for workflow_id in app.workflow_ids() {
+        let workflow = app.workflow(&workflow_id).unwrap();
+        for party in &workflow.parties {
+            let email = signatory(&app, &workflow_id, &party.id).await;
+            let told = letters
+                .iter()
+                .filter(|letter| {
+                    letter
+                        .lines()
+                        .any(|line| line.starts_with("To:") && line.contains(&email))
+                })
+                .count();
+            assert!(told >= 2, "{workflow_id}: {} told {told} times", party.id);
+        }
+    }
     let pages = looked.check_in_chromium(&app.config().data.join("looked"));
     println!("walked: {walked:#?}\npages looked at in Chromium: {pages}");
 }
@@ -4142,6 +4200,7 @@ async fn every_shipped_procedure_is_filed_and_decided_through_the_api() {
                 "applicant": answers["applicant"],
                 "form": form,
                 "materials": materials,
+                "signatories": answers.get("signatories").cloned().unwrap_or(serde_json::json!({})),
             });
             let key = format!("walk-{workflow_id}-{}", verdict == Verdict::Grant);
             let (status, _, view) = api(
@@ -4225,7 +4284,19 @@ async fn decided_through_the_api(
         }
         for step in view.steps.iter().filter(|s| s.state == "active") {
             let Some(department) = step.department.clone() else {
-                parties_sign(app, workflow, id, step.index).await;
+                for party in &workflow.steps[step.index].parties {
+                    let email = signatory(app, workflow_id, party).await;
+                    let token = app.issue_api_token(&email, "test", now()).await.unwrap();
+                    let sign =
+                        serde_json::json!({"action": "sign", "step": step.index, "party": party});
+                    let (status, _, body) =
+                        api(router, "POST", &actions, Some(&token), json(&sign), None).await;
+                    assert_eq!(
+                        status,
+                        StatusCode::OK,
+                        "{workflow_id}: {party} signs: {body}"
+                    );
+                }
                 continue;
             };
             let reviewer = staff_of(app, Role::Reviewer, &department).await;

@@ -9,7 +9,7 @@ use serde::Serialize;
 use super::accounts::{Account, Role};
 use super::ratings::RatingView;
 use super::views::FilingView;
-use super::{App, AppError};
+use super::{App, AppError, Problem};
 use crate::engine::{Filing, Upload};
 
 /// A filing as its page shows it to one account.
@@ -22,6 +22,8 @@ pub struct FilingDetail {
     pub rating: Option<RatingView>,
     /// The applicant's own query code (查询码), made the first time.
     pub query_code: Option<String>,
+    /// The account filed it (a party's signatory only sees it).
+    pub own: bool,
     /// What this account may do to it now: the page shows these.
     pub actions: super::actions::Actions,
 }
@@ -38,11 +40,38 @@ pub struct DocumentView {
     pub ready: bool,
 }
 
+/// The actor an account is on a filing: its role's, except that only the
+/// applicant who filed it acts as the applicant (a party's signatory sees
+/// the filing, and signs, but neither withdraws, answers nor rates it).
+pub(super) fn actor_on(account: &Account, filing: &Filing) -> Option<crate::engine::Actor> {
+    let own = filing.applicant_email.as_deref() == Some(account.email.as_str());
+    match account.role {
+        Role::Applicant if !own => None,
+        _ => account.actor(),
+    }
+}
+
+/// What an account that sees a filing but did not file it is told when it
+/// tries the applicant's part.
+fn not_the_applicant() -> AppError {
+    AppError::Invalid(vec![Problem {
+        subject: None,
+        message: "只有提交申请的申请人本人可以办理此项".to_string(),
+    }])
+}
+
 /// Whether an account may see a filing.
 fn may_see(account: &Account, workflow: &crate::dsl::Workflow, filing: &Filing) -> bool {
     let department = account.department.as_deref();
     match account.role {
-        Role::Applicant => filing.applicant_email.as_deref() == Some(account.email.as_str()),
+        // The applicant, and whoever signs for a party of its agreement.
+        Role::Applicant => {
+            filing.applicant_email.as_deref() == Some(account.email.as_str())
+                || filing
+                    .signatories
+                    .values()
+                    .any(|email| *email == account.email)
+        }
         Role::Window => department == Some(workflow.intake.department.as_str()),
         Role::Reviewer | Role::Head => (0..workflow.steps.len())
             .any(|index| filing.step_department(workflow, index) == department),
@@ -88,7 +117,8 @@ impl App {
         if !may_see(account, &workflow, &filing) {
             return Err(AppError::NotFound(format!("filing `{id}`")));
         }
-        let query_code = if account.role == Role::Applicant {
+        let own = filing.applicant_email.as_deref() == Some(account.email.as_str());
+        let query_code = if own {
             let now = self.now().to_string();
             Some(self.store.query_code(id, &new_query_code(), &now).await?)
         } else {
@@ -107,6 +137,7 @@ impl App {
             claims,
             rating: self.store.rating(id).await?.map(RatingView::of),
             query_code,
+            own,
             actions,
         })
     }
@@ -214,7 +245,7 @@ impl App {
     ) -> Result<bool, AppError> {
         let filing = self.visible(account, id).await?;
         let workflow = self.pinned(&filing)?;
-        let actor = account.actor();
+        let actor = actor_on(account, &filing);
         let worker = filing.worker_of(&workflow, step);
         if worker.is_none() || worker != actor {
             // Refused as deciding it would be: the same rule, the same words.
@@ -250,16 +281,50 @@ impl App {
         key: Option<String>,
         now: jiff::civil::DateTime,
     ) -> Result<FilingView, AppError> {
-        self.visible(account, filing).await?;
-        let actor = account
-            .actor()
-            .ok_or_else(|| AppError::NotFound(format!("filing `{filing}`")))?;
+        let seen = self.visible(account, filing).await?;
+        let actor = actor_on(account, &seen).ok_or_else(not_the_applicant)?;
         self.act(super::Action {
             filing: filing.to_string(),
             actor,
             command,
             expected_revision,
             key,
+            account: Some(account.email.clone()),
+            now,
+        })
+        .await
+    }
+
+    /// A party's signature by the account the application named its
+    /// signatory: taken as that party; anyone else is refused by the engine
+    /// as the wrong actor, as any other step refuses them.
+    ///
+    /// # Errors
+    /// As [`App::act_as`].
+    pub async fn sign_as(
+        &self,
+        account: &Account,
+        id: &str,
+        party: &str,
+        command: crate::engine::Command,
+        expected_revision: Option<i64>,
+        now: jiff::civil::DateTime,
+    ) -> Result<FilingView, AppError> {
+        let filing = self.visible(account, id).await?;
+        let signs_for = filing.signatories.get(party) == Some(&account.email);
+        let actor = if signs_for {
+            crate::engine::Actor::Party {
+                party: party.to_string(),
+            }
+        } else {
+            actor_on(account, &filing).ok_or_else(not_the_applicant)?
+        };
+        self.act(super::Action {
+            filing: id.to_string(),
+            actor,
+            command,
+            expected_revision,
+            key: None,
             account: Some(account.email.clone()),
             now,
         })

@@ -15,7 +15,7 @@ use super::views::QueueItem;
 use super::{App, AppError, QueueFilter, QueuePage};
 use crate::engine::state::PauseKind;
 use crate::engine::transition::Context;
-use crate::engine::{self, Command, Filing};
+use crate::engine::{self, Actor, Command, Filing};
 
 /// An action on a filing, as a page's form or the JSON API sends it: the
 /// action (tagged by its name, `action`) and the revision the actor saw.
@@ -112,6 +112,15 @@ pub enum Act {
         #[serde(default)]
         reason: String,
     },
+    /// A party of an agreement signs it, by the account the application
+    /// named as that party's signatory (谁签谁负责).
+    Sign {
+        #[serde(deserialize_with = "whole::exact")]
+        #[schema(minimum = 0)]
+        step: usize,
+        /// The party's id in the definition (`medical`, `eldercare`).
+        party: String,
+    },
 }
 
 /// Why a step's clock stops (行政许可法 art. 45): what a reviewer may
@@ -196,10 +205,11 @@ pub enum Done {
     Resume,
     Extend,
     Withdraw,
+    Sign,
 }
 
 impl Done {
-    pub const ALL: [Done; 14] = [
+    pub const ALL: [Done; 15] = [
         Done::Claim,
         Done::Taken,
         Done::Release,
@@ -214,6 +224,7 @@ impl Done {
         Done::Resume,
         Done::Extend,
         Done::Withdraw,
+        Done::Sign,
     ];
 
     pub fn name(self) -> &'static str {
@@ -232,6 +243,7 @@ impl Done {
             Done::Resume => "resume",
             Done::Extend => "extend",
             Done::Withdraw => "withdraw",
+            Done::Sign => "sign",
         }
     }
 }
@@ -246,6 +258,12 @@ pub enum Effect {
         step: Option<usize>,
     },
     Command(Command),
+    /// A party's signature: the command, taken as that party when the
+    /// account is its signatory.
+    Sign {
+        party: String,
+        command: Command,
+    },
 }
 
 impl Act {
@@ -265,6 +283,7 @@ impl Act {
             Act::Resume { .. } => Done::Resume,
             Act::Extend { .. } => Done::Extend,
             Act::Withdraw { .. } => Done::Withdraw,
+            Act::Sign { .. } => Done::Sign,
         }
     }
 
@@ -300,6 +319,12 @@ impl Act {
             Act::Withdraw { reason } => Command::Withdraw {
                 reason: text(&reason),
             },
+            Act::Sign { step, party } => {
+                return Effect::Sign {
+                    party,
+                    command: Command::Sign { step },
+                }
+            }
         })
     }
 }
@@ -330,6 +355,11 @@ impl App {
             }
             Effect::Command(command) => {
                 self.act_as(account, id, command, request.revision, None, now)
+                    .await?;
+                Ok(action)
+            }
+            Effect::Sign { party, command } => {
+                self.sign_as(account, id, &party, command, request.revision, now)
                     .await?;
                 Ok(action)
             }
@@ -378,6 +408,9 @@ pub struct Actions {
     /// On the filing as a whole (the head's extension, the applicant's
     /// withdrawal).
     pub filing: Vec<Done>,
+    /// The signatures this account may give now: (step, party), for each
+    /// party the application named it the signatory of.
+    pub signs: Vec<(usize, String)>,
 }
 
 impl Actions {
@@ -395,8 +428,11 @@ impl Actions {
         claims: &[(Option<usize>, String)],
         now: DateTime,
     ) -> Actions {
-        let Some(actor) = account.actor() else {
-            return Actions::default();
+        let Some(actor) = super::access::actor_on(account, filing) else {
+            return Actions {
+                signs: signs(context, filing, account, now),
+                ..Actions::default()
+            };
         };
         let allowed = |candidates: Vec<Act>| -> Vec<Done> {
             candidates
@@ -407,7 +443,7 @@ impl Actions {
                             .is_ok()
                             .then(|| act.done())
                     }
-                    Effect::Hold { .. } => None,
+                    Effect::Hold { .. } | Effect::Sign { .. } => None,
                 })
                 .collect()
         };
@@ -473,8 +509,36 @@ impl Actions {
             intake,
             steps,
             filing: filing_wide,
+            signs: signs(context, filing, account, now),
         }
     }
+}
+
+/// The signatures `account` may give now: each step a party it signs for
+/// may sign, as the engine would take it.
+fn signs(
+    context: Context<'_>,
+    filing: &Filing,
+    account: &Account,
+    now: DateTime,
+) -> Vec<(usize, String)> {
+    let mut signs = Vec::new();
+    for (party, _) in filing
+        .signatories
+        .iter()
+        .filter(|(_, email)| **email == account.email)
+    {
+        let actor = Actor::Party {
+            party: party.clone(),
+        };
+        for step in 0..context.workflow.steps.len() {
+            let command = Command::Sign { step };
+            if engine::transition(context, filing, &actor, &command, now).is_ok() {
+                signs.push((step, party.clone()));
+            }
+        }
+    }
+    signs
 }
 
 #[cfg(test)]
@@ -493,7 +557,7 @@ mod tests {
                 continue; // what a claim may turn out to be, never asked for
             }
             let sent = serde_json::json!({
-                "action": done.name(), "step": 0, "kind": "hearing", "days": 3,
+                "action": done.name(), "step": 0, "kind": "hearing", "days": 3, "party": "medical",
             });
             let request: ActionRequest = serde_json::from_value(sent)
                 .unwrap_or_else(|error| panic!("{}: {error}", done.name()));

@@ -115,6 +115,8 @@ pub struct Application {
     /// Uploaded materials by material id, as [`App::upload`] or
     /// [`App::uploaded`] returned them.
     pub materials: BTreeMap<String, Upload>,
+    /// Who signs for each party of an agreement: party id → e-mail.
+    pub signatories: BTreeMap<String, String>,
     /// The door's key for sending it once (the API's `Idempotency-Key`,
     /// the form's hidden token), with the door it came through.
     pub key: Option<(Door, String)>,
@@ -427,6 +429,7 @@ impl App {
                 applicant: Applicant {
                     name: application.applicant,
                     email: Some(account.email.clone()),
+                    signatories: application.signatories,
                 },
                 form: application.form,
                 facts: engine::Facts {

@@ -131,7 +131,11 @@ impl App {
                 None
             }
         };
-        if account.role != Role::Applicant {
+        // The applicant who filed it rates it (a party's signatory sees it).
+        let filing = self.visible(account, id).await?;
+        if account.role != Role::Applicant
+            || filing.applicant_email.as_deref() != Some(account.email.as_str())
+        {
             problems.push(Problem::about("stars", "只有申请人可以评价"));
         }
         if !view.status.is_over() {

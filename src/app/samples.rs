@@ -212,6 +212,7 @@ impl App {
             applicant: Applicant {
                 name: answers.applicant.clone(),
                 email: Some(applicant.email.clone()),
+                signatories: answers.signatories.clone(),
             },
             form: answers.form.clone(),
             facts: Facts::registry(answers.facts.clone()),

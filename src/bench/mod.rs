@@ -274,6 +274,7 @@ pub async fn engine(
             .unwrap_or_default(),
         facts: serde_json::Map::new(),
         materials: vec!["application".into()],
+        signatories: std::collections::BTreeMap::new(),
     };
     let (commits_before, _) = store.commit_stats();
     let started = Instant::now();

@@ -26,6 +26,10 @@ pub struct Filing {
     /// to confirm (the rest came from the registry).
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     pub declared: BTreeSet<String>,
+    /// Who signs for each party of an agreement: party id → the e-mail
+    /// address of the account that signs for it.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub signatories: BTreeMap<String, String>,
     /// The day the (latest complete) materials arrived.
     pub received_on: Option<Date>,
     pub accepted_on: Option<Date>,
@@ -65,6 +69,7 @@ impl Filing {
             values: BTreeMap::new(),
             materials: BTreeMap::new(),
             declared: BTreeSet::new(),
+            signatories: BTreeMap::new(),
             received_on: None,
             accepted_on: None,
             deemed_accepted: false,
@@ -93,6 +98,7 @@ impl Filing {
         self.values = submission.values.clone();
         self.materials = submission.materials.clone();
         self.declared = submission.declared.clone();
+        self.signatories = submission.signatories.clone();
     }
 
     /// What the filing holds as a submission, to add answers to.
@@ -103,6 +109,7 @@ impl Filing {
             values: self.values.clone(),
             materials: self.materials.clone(),
             declared: self.declared.clone(),
+            signatories: self.signatories.clone(),
         }
     }
 

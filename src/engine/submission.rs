@@ -22,18 +22,22 @@ pub struct Upload {
     pub size: u64,
 }
 
-/// Who files: the applicant's name and the address they are told at.
+/// Who files: the applicant's name and the address they are told at; for
+/// an agreement, who signs it for each party (party id → the e-mail
+/// address of the account that signs: 谁签谁负责, each party signs for
+/// itself on the platform).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Applicant {
     pub name: String,
     pub email: Option<String>,
+    pub signatories: BTreeMap<String, String>,
 }
 
 impl From<&str> for Applicant {
     fn from(name: &str) -> Applicant {
         Applicant {
             name: name.to_string(),
-            email: None,
+            ..Applicant::default()
         }
     }
 }
@@ -60,6 +64,9 @@ pub struct Answers {
     pub facts: serde_json::Map<String, Json>,
     #[serde(default)]
     pub materials: Vec<String>,
+    /// Who signs for each party of an agreement (party id → e-mail).
+    #[serde(default)]
+    pub signatories: BTreeMap<String, String>,
 }
 
 impl Answers {
@@ -85,6 +92,7 @@ impl Answers {
         let applicant = Applicant {
             name: self.applicant.clone(),
             email: self.email.clone(),
+            signatories: self.signatories.clone(),
         };
         let facts = Facts::registry(self.facts.clone());
         validate(workflow, applicant, &self.form, &facts, uploads)
@@ -138,6 +146,9 @@ pub struct Submission {
     /// each proven by its evidence material, confirmed by the reviewer.
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     pub declared: BTreeSet<String>,
+    /// Who signs for each party of an agreement ([`Applicant::signatories`]).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub signatories: BTreeMap<String, String>,
 }
 
 /// One problem with a submission, shown to the applicant.
@@ -214,6 +225,7 @@ pub fn validate(
             format!("电子邮箱“{email}”格式不正确"),
         ));
     }
+    let signatories = signatories(workflow, &applicant.signatories, &mut problems);
     let mut values = BTreeMap::new();
     let declared = declared_facts(workflow, facts);
     for (fields, raws, origin) in [
@@ -312,11 +324,56 @@ pub fn validate(
             values,
             materials,
             declared,
+            signatories,
         })
     } else {
         Err(problems)
     }
 }
+
+/// Who signs for each party: every party of the workflow named by a
+/// well-formed address (trimmed), and nothing for a party it does not have.
+fn signatories(
+    workflow: &Workflow,
+    given: &BTreeMap<String, String>,
+    problems: &mut Vec<Problem>,
+) -> BTreeMap<String, String> {
+    for party in given.keys() {
+        if !workflow.parties.iter().any(|p| &p.id == party) {
+            problems.push(Problem::about(
+                &signatory_subject(party),
+                format!("本事项没有签约方“{party}”"),
+            ));
+        }
+    }
+    let mut signatories = BTreeMap::new();
+    for party in &workflow.parties {
+        let email = given.get(&party.id).map_or("", |email| email.trim());
+        let subject = signatory_subject(&party.id);
+        if email.is_empty() {
+            problems.push(Problem::about(
+                &subject,
+                format!("请填写{}签章人的电子邮箱", party.name),
+            ));
+        } else if !plausible_email(email) {
+            problems.push(Problem::about(
+                &subject,
+                format!("{}签章人的电子邮箱“{email}”格式不正确", party.name),
+            ));
+        } else {
+            signatories.insert(party.id.clone(), email.to_string());
+        }
+    }
+    signatories
+}
+
+/// The subject of a problem with a party's signatory: the form's field.
+pub fn signatory_subject(party: &str) -> String {
+    format!("{SIGNATORY_PREFIX}{party}")
+}
+
+/// How the form and the problems name a party's signatory (`party:medical`).
+pub const SIGNATORY_PREFIX: &str = "party:";
 
 /// The facts the applicant declares: those given that the registry does
 /// not supply.

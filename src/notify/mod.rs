@@ -371,7 +371,13 @@ async fn compose(
         .workflow_version(&filing.workflow, filing.version)
         .ok_or("the filing's workflow version is unknown")?;
     let department_id = department.unwrap_or_else(|| workflow.intake.department.clone());
-    let addresses = addresses(&workflow, &filing, &recipients, &department_id);
+    let addresses = addresses(
+        &workflow,
+        &filing,
+        &recipients,
+        &department_id,
+        (event, step),
+    );
     if addresses.is_empty() {
         return Ok(None);
     }
@@ -439,7 +445,13 @@ fn values<'v>(
             .ok()
             .flatten()
     }));
-    let department_name = workflow.department_name(about.department);
+    // A signing step is addressed to its parties, not to a department.
+    let department_name = match step.and_then(|s| workflow.steps.get(s)) {
+        Some(signing) if signing.kind == crate::dsl::ir::StepKind::Signing => {
+            workflow.step_actors(signing)
+        }
+        _ => workflow.department_name(about.department),
+    };
     // A department's part speaks for itself: its reasons, its act's words.
     // Parts are named by the definition's department (the step's), which a
     // district's department takes for a `local` step.
@@ -570,26 +582,48 @@ fn message(
     builder.multipart(body).map_err(|e| e.to_string())
 }
 
+/// Who is written to about `event` (on `step`, if any). A signing step is
+/// the parties' work: its reviewers and head are nobody, and its parties
+/// are told by their signatories' addresses; of other steps' assignments
+/// the parties are not told (the departments' work is not theirs).
 fn addresses(
     workflow: &crate::dsl::Workflow,
     filing: &Filing,
     recipients: &[Recipient],
     department: &str,
+    (event, step): (NotifyEvent, Option<usize>),
 ) -> Vec<String> {
     let mut out = Vec::new();
     let of = |id: &str| workflow.department(id);
+    let signing = step
+        .and_then(|s| workflow.steps.get(s))
+        .filter(|s| s.kind == crate::dsl::ir::StepKind::Signing);
+    let departments_work = signing.is_none();
     for recipient in recipients {
         let found: Vec<String> = match recipient {
             Recipient::Applicant => filing.applicant_email.iter().cloned().collect(),
-            Recipient::Reviewers => of(department)
+            Recipient::Reviewers if departments_work => of(department)
                 .map(|d| d.reviewers.clone())
                 .unwrap_or_default(),
-            Recipient::Head => of(department).map(|d| d.heads.clone()).unwrap_or_default(),
+            Recipient::Head if departments_work => {
+                of(department).map(|d| d.heads.clone()).unwrap_or_default()
+            }
+            Recipient::Reviewers | Recipient::Head => Vec::new(),
             Recipient::Window => of(&workflow.intake.department)
                 .map(|d| d.reviewers.clone())
                 .unwrap_or_default(),
-            // Parties are told through the applicant, who files for both.
-            Recipient::Parties => filing.applicant_email.iter().cloned().collect(),
+            Recipient::Parties if event == NotifyEvent::Assigned && signing.is_none() => Vec::new(),
+            // Each party by its signatory; a filing from before
+            // signatories were named tells its applicant, who filed for both.
+            Recipient::Parties if filing.signatories.is_empty() => {
+                filing.applicant_email.iter().cloned().collect()
+            }
+            Recipient::Parties => filing
+                .signatories
+                .iter()
+                .filter(|(party, _)| signing.is_none_or(|s| s.parties.contains(party)))
+                .map(|(_, email)| email.clone())
+                .collect(),
         };
         for address in found {
             if !out.contains(&address) {

@@ -258,6 +258,10 @@ struct NewFilingRequest {
     facts: serde_json::Map<String, serde_json::Value>,
     #[serde(default)]
     materials: BTreeMap<String, MaterialRef>,
+    /// For an agreement: who signs for each party, by party id — the
+    /// e-mail address of the applicant account that signs for it.
+    #[serde(default)]
+    signatories: BTreeMap<String, String>,
 }
 
 /// Files an application; the `Idempotency-Key` header files it once
@@ -290,6 +294,7 @@ async fn submit(
         form: request.form,
         facts: request.facts,
         materials,
+        signatories: request.signatories,
         key,
     };
     let view = app

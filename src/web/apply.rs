@@ -17,7 +17,7 @@ use crate::app::accounts::{random_token, Account};
 use crate::app::{AppError, Application, Door, Problem, Upload};
 use crate::dsl::ir::{Field, FieldType, Requirement, Value};
 use crate::dsl::Workflow;
-use crate::engine::submission::DEFAULT_KINDS;
+use crate::engine::submission::{signatory_subject, DEFAULT_KINDS};
 
 pub fn routes() -> Vec<Route> {
     vec![
@@ -113,6 +113,8 @@ struct ApplyPage {
     max_upload_mb: u64,
     fields: Vec<FieldInput>,
     facts: Vec<FieldInput>,
+    /// Who signs for each party of an agreement: an address per party.
+    signatories: Vec<FieldInput>,
     materials: Vec<MaterialInput>,
     general: Vec<String>,
     has_field_errors: bool,
@@ -178,6 +180,37 @@ fn field_inputs(
                 value,
                 help: field.help.clone(),
                 error: message_about(problems, &field.id),
+            }
+        })
+        .collect()
+}
+
+/// The address of the account that signs for each party of an agreement
+/// (`party:ID`); the applicant's own is offered for none: each party is
+/// named on purpose.
+fn signatory_inputs(workflow: &Workflow, typed: &Typed, problems: &[Problem]) -> Vec<FieldInput> {
+    workflow
+        .parties
+        .iter()
+        .map(|party| {
+            let name = signatory_subject(&party.id);
+            FieldInput {
+                id: name.replace(':', "-"),
+                label: format!("{}签章人的电子邮箱", party.name),
+                input: "email",
+                unit: "",
+                required: true,
+                min: None,
+                max: None,
+                value: typed.get(&name).cloned().unwrap_or_default(),
+                checked: false,
+                choices: Vec::new(),
+                help: Some(format!(
+                    "受理后，{}以此邮箱的申请人账号登录平台签章；尚无账号的，请用此邮箱注册",
+                    party.name
+                )),
+                error: message_about(problems, &name),
+                name,
             }
         })
         .collect()
@@ -305,12 +338,21 @@ fn apply_page(
         .map(|f| f.id.as_str())
         .chain(workflow.materials.iter().map(|m| m.id.as_str()))
         .collect();
+    let signatories = signatory_inputs(workflow, refill.typed, refill.problems);
+    let subjects: Vec<&str> = subjects
+        .into_iter()
+        .chain(signatories.iter().map(|s| s.name.as_str()))
+        .collect();
     let general = refill
         .problems
         .iter()
         .filter(|p| p.subject.as_deref().is_none_or(|s| !subjects.contains(&s)))
         .map(|p| p.message.clone())
         .collect();
+    let has_field_errors = refill
+        .problems
+        .iter()
+        .any(|p| p.subject.as_deref().is_some_and(|s| subjects.contains(&s)));
     render(&ApplyPage {
         nav: Nav::of(viewer),
         workflow: workflow.id.clone(),
@@ -322,10 +364,8 @@ fn apply_page(
         fields: field_inputs(&workflow.form, "", refill.typed, refill.problems),
         facts: field_inputs(&workflow.facts, FACT_PREFIX, refill.typed, refill.problems),
         materials: material_inputs(workflow, refill.problems, refill.kept),
-        has_field_errors: refill
-            .problems
-            .iter()
-            .any(|p| p.subject.as_deref().is_some_and(|s| subjects.contains(&s))),
+        signatories,
+        has_field_errors,
         general,
         had_files: refill.had_files,
     })
@@ -504,6 +544,14 @@ async fn submit(
             applicant: applicant.clone(),
             form: form_values(&workflow.form, &typed, ""),
             facts: form_values(&workflow.facts, &typed, FACT_PREFIX),
+            signatories: workflow
+                .parties
+                .iter()
+                .filter_map(|party| {
+                    let email = typed.get(&signatory_subject(&party.id))?.trim();
+                    (!email.is_empty()).then(|| (party.id.clone(), email.to_string()))
+                })
+                .collect(),
             materials: materials.clone(),
             key: Some((Door::Pages, key.clone())),
         };

@@ -16,7 +16,7 @@ use super::error::WebError;
 use super::page::{day, level_words, render, Nav};
 use super::routes::{Route, APPLICANT, FILING, HEAD};
 use crate::app::access::{DocumentView, FilingDetail};
-use crate::app::accounts::{random_token, Role};
+use crate::app::accounts::random_token;
 use crate::app::actions::{ActionRequest, Actions, Done};
 use crate::app::ratings::{Rating, RatingView, LEVELS};
 use crate::app::views::{FilingView, StepResult, StepType, StepView};
@@ -102,6 +102,9 @@ fn step_row(step: &StepView, actions: &Actions, claims: &[(Option<usize>, String
 struct FilingPage {
     nav: Nav,
     f: FilingView,
+    /// The signatures the viewer may give: (step, party id, the party's
+    /// name, the step's label).
+    signs: Vec<(usize, String, String, String)>,
     flash: Option<&'static str>,
     received_on: String,
     accepted_on: String,
@@ -162,6 +165,7 @@ fn flash(done: &str) -> Option<&'static str> {
         "resume" => "已恢复计时。",
         "extend" => "已批准延长办理期限，申请人将收到告知。",
         "withdraw" => "申请已撤回。",
+        "sign" => "已签章；各方均签章后协议生效并出具。",
         "answer" => "补正材料已提交。",
         "deferred" => "容缺材料已补交。",
         "rated" => "感谢您的评价。",
@@ -185,6 +189,7 @@ async fn filing_page(
         claims,
         rating,
         query_code,
+        own,
         actions,
     } = web.app.filing_detail(&account, &id, today).await?;
     // Who holds a step, by name.
@@ -199,8 +204,26 @@ async fn filing_page(
         .iter()
         .map(|s| step_row(s, &actions, &claims))
         .collect();
+    let workflow = web.app.workflow_version(&f.workflow, f.version)?;
+    let signs = actions
+        .signs
+        .iter()
+        .map(|(step, party)| {
+            let name = workflow
+                .parties
+                .iter()
+                .find(|p| &p.id == party)
+                .map_or_else(|| party.clone(), |p| p.name.clone());
+            let label = workflow
+                .steps
+                .get(*step)
+                .map_or_else(String::new, |s| s.label.clone());
+            (*step, party.clone(), name, label)
+        })
+        .collect();
     let decided = f.status.is_over();
-    let applicant = account.role == Role::Applicant;
+    // The applicant who filed it; a party's signatory only sees it and signs.
+    let applicant = own;
     render(&FilingPage {
         query_code,
         rating,
@@ -213,6 +236,7 @@ async fn filing_page(
         legal_due: day(f.legal_due),
         decided_on: day(f.decided_on),
         steps,
+        signs,
         documents,
         key: random_token(),
         answering: applicant && f.corrections.iter().any(|c| c.answered_on.is_none()),
@@ -255,7 +279,7 @@ fn action_from_form(form: &HashMap<String, String>) -> Result<ActionRequest, Web
         "items": items,
     });
     let typed = |key: &str| form.get(key).map(|v| v.trim()).filter(|v| !v.is_empty());
-    for key in ["action", "kind", "reason"] {
+    for key in ["action", "kind", "reason", "party"] {
         if let Some(text) = form.get(key).filter(|v| !v.is_empty()) {
             sent[key] = text.as_str().into();
         }
