@@ -646,16 +646,7 @@ async fn an_agreement_whose_renewal_falls_on_29_february() {
 
 /// An applicant account of the tests.
 async fn applicant_account(app: &App) -> onewindow::app::accounts::Account {
-    let new = onewindow::app::accounts::NewAccount {
-        email: "applicant@onewindow.example.cn".into(),
-        name: "申请人".into(),
-        role: onewindow::app::accounts::Role::Applicant,
-        department: None,
-        password: "a long enough passphrase 2026".into(),
-    };
-    app.add_account(new, "test", at(common::ORDINARY_DAY.date()))
-        .await
-        .expect("account")
+    applicant_named(app, "applicant@onewindow.example.cn", "申请人").await
 }
 
 /// A sample's application as a person sends it: its form, none of its
@@ -941,11 +932,11 @@ async fn an_extension_moves_the_steps_limit_once_and_tells_the_reasons_in_writin
     );
 }
 
-/// An applicant account of the tests by address.
-async fn applicant_named(app: &App, email: &str) -> onewindow::app::accounts::Account {
+/// An applicant account of the tests, by address and name.
+async fn applicant_named(app: &App, email: &str, name: &str) -> onewindow::app::accounts::Account {
     let new = onewindow::app::accounts::NewAccount {
         email: email.into(),
-        name: email.into(),
+        name: name.into(),
         role: onewindow::app::accounts::Role::Applicant,
         department: None,
         password: "a long enough passphrase 2026".into(),
@@ -966,9 +957,9 @@ async fn each_party_signs_for_itself_and_only_the_applicant_acts_as_the_applican
     use onewindow::app::actions::{Act, ActionRequest};
     let (app, _) = open(root().join("workflows")).await;
     let applicant = applicant_account(&app).await;
-    let medical = applicant_named(&app, "hospital@example.cn").await;
-    let eldercare = applicant_named(&app, "home@example.cn").await;
-    let stranger = applicant_named(&app, "stranger@example.cn").await;
+    let medical = applicant_named(&app, "hospital@example.cn", "甲方签章人").await;
+    let eldercare = applicant_named(&app, "home@example.cn", "乙方签章人").await;
+    let stranger = applicant_named(&app, "stranger@example.cn", "他人").await;
     let materials = ["draft", "license_a", "license_b", "fee_tables"];
 
     let mut unnamed = application(&app, &applicant, "cooperation_agreement", &materials).await;

@@ -1205,17 +1205,7 @@ async fn hostile_text_is_shown_as_text_and_bad_files_are_refused() {
         .to_string();
     let pdf = owner.get(&link).await;
     assert_eq!(pdf.headers[header::CONTENT_TYPE], "application/pdf");
-    let file = app.config().data.join("notice.pdf");
-    std::fs::write(&file, pdf.bytes).unwrap();
-    let text = std::process::Command::new("pdftotext")
-        .arg(&file)
-        .arg("-")
-        .output()
-        .expect("pdftotext (poppler-utils) runs");
-    let text: String = String::from_utf8_lossy(&text.stdout)
-        .chars()
-        .filter(|c| !c.is_whitespace())
-        .collect();
+    let text = pdf_text(&app, &pdf.bytes);
     assert!(
         text.contains("<script>alert(1)</script>#setpage(width:1cm)]$\\"),
         "{text}"
@@ -3067,8 +3057,13 @@ async fn downloaded_text(browser: &mut Browser, app: &App, link: &str) -> String
         "application/pdf",
         "{link}"
     );
+    pdf_text(app, &pdf.bytes)
+}
+
+/// A PDF's text as pdftotext reads it, white space removed.
+fn pdf_text(app: &App, bytes: &[u8]) -> String {
     let file = app.config().data.join("downloaded.pdf");
-    std::fs::write(&file, pdf.bytes).unwrap();
+    std::fs::write(&file, bytes).unwrap();
     let text = std::process::Command::new("pdftotext")
         .arg(&file)
         .arg("-")
@@ -4347,17 +4342,7 @@ async fn read_back_through_the_api(
         assert_eq!(response.status(), StatusCode::OK, "{link}");
         assert_eq!(response.headers()[header::CONTENT_TYPE], "application/pdf");
         let bytes = to_bytes(response.into_body(), 1 << 24).await.unwrap();
-        let file = app.config().data.join("downloaded-api.pdf");
-        std::fs::write(&file, &bytes).unwrap();
-        let text = std::process::Command::new("pdftotext")
-            .arg(&file)
-            .arg("-")
-            .output()
-            .expect("pdftotext (poppler-utils) runs");
-        let text: String = String::from_utf8_lossy(&text.stdout)
-            .chars()
-            .filter(|c| !c.is_whitespace())
-            .collect();
+        let text = pdf_text(app, &bytes);
         assert!(
             text.contains(&title.replace(' ', "")),
             "{link}: {title} in {text}"
