@@ -271,3 +271,40 @@ async fn two_stores_split_the_outbox_without_overlap() {
         .unwrap()
         .is_empty());
 }
+
+/// Issue 21: two `serve` processes started together on an empty PostgreSQL
+/// database — one exited on a duplicate workflow version. Four processes
+/// opened at once on an empty database all come up: migrations, the
+/// definitions' versions and the read side are written by one at a time
+/// (an advisory lock), and each finds the others' work in place.
+#[tokio::test(flavor = "multi_thread")]
+async fn four_processes_started_together_on_an_empty_database_all_come_up() {
+    for round in 0..3 {
+        let postgres = fresh_databases().await.pop().expect("postgres");
+        let data = scratch("together");
+        let spawn = |name: String| {
+            common::onewindow()
+                .current_dir(root())
+                .args(["worker", "--once", "--name", &name])
+                .args(["--database", &postgres])
+                .arg("--data")
+                .arg(&data)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("spawn worker")
+        };
+        let started: Vec<_> = (0..4).map(|n| spawn(format!("P{n}"))).collect();
+        for (n, process) in started.into_iter().enumerate() {
+            let output = process.wait_with_output().unwrap();
+            assert!(
+                output.status.success(),
+                "round {round}, process {n}: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        let store = open(&postgres).await;
+        assert!(store.verify_audit().await.unwrap().is_intact());
+        let _ = std::fs::remove_dir_all(data);
+    }
+}

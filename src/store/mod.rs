@@ -310,6 +310,39 @@ pub const STATE_FORMAT: i64 = 1;
 /// Most transitions one transaction commits.
 const MAX_BATCH: usize = 256;
 
+/// A process's turn at setting the database up when it opens: on
+/// PostgreSQL a session advisory lock held on one connection (released
+/// by the database if the process dies holding it); SQLite's one file
+/// needs none.
+struct StartTurn(Option<PoolConnection<Any>>);
+
+impl StartTurn {
+    /// The lock's key: "onewindow start" as a number, the same in every process.
+    const KEY: i64 = 0x6f6e_6577_696e_6473;
+
+    async fn take(pool: &AnyPool, backend: Backend) -> Result<StartTurn, StoreError> {
+        if backend != Backend::Postgres {
+            return Ok(StartTurn(None));
+        }
+        let mut connection = pool.acquire().await?;
+        sqlx::query("SELECT pg_advisory_lock($1)")
+            .bind(Self::KEY)
+            .execute(&mut *connection)
+            .await?;
+        Ok(StartTurn(Some(connection)))
+    }
+
+    async fn give_back(self) -> Result<(), StoreError> {
+        if let Some(mut connection) = self.0 {
+            sqlx::query("SELECT pg_advisory_unlock($1)")
+                .bind(Self::KEY)
+                .execute(&mut *connection)
+                .await?;
+        }
+        Ok(())
+    }
+}
+
 impl Store {
     /// Opens (and migrates) the database and starts the committer.
     ///
@@ -339,6 +372,10 @@ impl Store {
             })
             .connect_with(connect)
             .await?;
+        // Processes started together take turns: the schema, the
+        // definitions' versions and the read side are written by one at a
+        // time, and the next finds them in place.
+        let turn = StartTurn::take(&pool, backend).await?;
         match backend {
             Backend::Sqlite => sqlx::migrate!("migrations/sqlite").run(&pool).await?,
             Backend::Postgres => sqlx::migrate!("migrations/postgres").run(&pool).await?,
@@ -409,6 +446,7 @@ impl Store {
                 "read side built for filings stored before it"
             );
         }
+        turn.give_back().await?;
         if backend == Backend::Sqlite {
             tokio::spawn(checkpointer(pool.clone()));
         }
