@@ -306,7 +306,7 @@ async fn diff_of_stored_versions_names_the_filings_in_progress() {
     let filing = onewindow::app::NewFiling {
         id: None,
         workflow: "new_combined".into(),
-        applicant: onewindow::engine::Applicant::from(&answers.applicant),
+        applicant: answers.as_applicant(),
         form: answers.form.clone(),
         facts: onewindow::engine::Facts::registry(answers.facts.clone()),
         materials: Default::default(),

@@ -104,7 +104,7 @@ impl Case<'_> {
             .collect();
         validate(
             self.workflow,
-            &answers.applicant,
+            answers.as_applicant(),
             &answers.form,
             &Facts::registry(answers.facts.clone()),
             uploads,
@@ -1171,7 +1171,7 @@ fn eligibility_rules_check_the_facts_supplied() {
     answers.facts.insert("months_operating".into(), 2.into());
     let problems = validate(
         case.workflow,
-        &answers.applicant,
+        answers.as_applicant(),
         &answers.form,
         &Facts::registry(answers.facts.clone()),
         BTreeMap::new(),
@@ -1192,7 +1192,7 @@ fn eligibility_rules_check_the_facts_supplied() {
     answers.form.insert("gp_physicians".into(), 0.into());
     let problems = validate(
         case.workflow,
-        &answers.applicant,
+        answers.as_applicant(),
         &answers.form,
         &Facts::registry(answers.facts.clone()),
         BTreeMap::new(),
@@ -1226,7 +1226,7 @@ fn wrong_form_values_are_all_reported_in_chinese() {
     );
     let problems = validate(
         case.workflow,
-        &answers.applicant,
+        answers.as_applicant(),
         &answers.form,
         &Facts::registry(answers.facts.clone()),
         uploads,
@@ -1255,7 +1255,7 @@ fn wrong_form_values_are_all_reported_in_chinese() {
     answers.form.insert("beds".into(), (-1).into());
     let problems = validate(
         case.workflow,
-        &answers.applicant,
+        answers.as_applicant(),
         &answers.form,
         &Facts::registry(answers.facts.clone()),
         BTreeMap::new(),

@@ -89,13 +89,17 @@ impl Answers {
                 (id.clone(), Upload::placeholder(id, kind))
             })
             .collect();
-        let applicant = Applicant {
+        let facts = Facts::registry(self.facts.clone());
+        validate(workflow, self.as_applicant(), &self.form, &facts, uploads)
+    }
+
+    /// Who files these answers: the name, the address, the signatories.
+    pub fn as_applicant(&self) -> Applicant {
+        Applicant {
             name: self.applicant.clone(),
             email: self.email.clone(),
             signatories: self.signatories.clone(),
-        };
-        let facts = Facts::registry(self.facts.clone());
-        validate(workflow, applicant, &self.form, &facts, uploads)
+        }
     }
 }
 
