@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # A throwaway PostgreSQL for the tests: `scripts/postgres.sh start DIR` runs
 # initdb and pg_ctl as the postgres user in DIR on a free loopback port and
-# prints an admin URL; `scripts/postgres.sh stop DIR` stops it.
+# prints an admin URL; `scripts/postgres.sh restart DIR` restarts it on the
+# same port (a fast shutdown: sessions are cut); `scripts/postgres.sh stop
+# DIR` stops it.
 set -euo pipefail
 
 find_bin() {
@@ -34,13 +36,17 @@ case "${1:-}" in
       -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c max_connections=200" start >/dev/null
     echo "postgres://postgres@127.0.0.1:$port/postgres"
     ;;
+  restart)
+    dir=$2
+    as_postgres "$(find_bin pg_ctl)" -D "$dir/data" -m fast -w restart >/dev/null
+    ;;
   stop)
     dir=$2
     [ -d "$dir/data" ] && as_postgres "$(find_bin pg_ctl)" -D "$dir/data" -m fast -w stop >/dev/null 2>&1 || true
     rm -rf "$dir"
     ;;
   *)
-    echo "usage: scripts/postgres.sh start DIR | stop DIR" >&2
+    echo "usage: scripts/postgres.sh start DIR | restart DIR | stop DIR" >&2
     exit 2
     ;;
 esac

@@ -17,6 +17,8 @@ pub mod dsl;
 pub mod engine;
 pub mod links;
 #[cfg(feature = "full")]
+pub mod metrics;
+#[cfg(feature = "full")]
 pub mod notify;
 pub mod project;
 pub mod registry;

@@ -308,3 +308,145 @@ async fn four_processes_started_together_on_an_empty_database_all_come_up() {
         let _ = std::fs::remove_dir_all(data);
     }
 }
+
+/// A throwaway PostgreSQL of its own (scripts/postgres.sh), for a test that
+/// restarts it; stopped and removed when dropped.
+struct OwnPostgres {
+    dir: std::path::PathBuf,
+    url: String,
+}
+
+impl OwnPostgres {
+    fn start(name: &str) -> OwnPostgres {
+        let dir = scratch(name).join("pg");
+        let output = Command::new(root().join("scripts/postgres.sh"))
+            .arg("start")
+            .arg(&dir)
+            .output()
+            .expect("scripts/postgres.sh runs");
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let url = String::from_utf8_lossy(&output.stdout).trim().to_string();
+        OwnPostgres { dir, url }
+    }
+
+    fn script(&self, what: &str) {
+        let status = Command::new(root().join("scripts/postgres.sh"))
+            .arg(what)
+            .arg(&self.dir)
+            .status()
+            .expect("scripts/postgres.sh runs");
+        assert!(status.success(), "postgres {what}");
+    }
+}
+
+impl Drop for OwnPostgres {
+    fn drop(&mut self) {
+        self.script("stop");
+    }
+}
+
+/// Issue 21: after a PostgreSQL restart every write failed until `serve`
+/// was restarted (the committer kept its dead connection) while reads
+/// went on. Under a steady load of submissions the database restarts:
+/// writes resume within seconds of its return, the readiness probe says so,
+/// every acknowledged submission is there once, and the audit chain holds.
+#[tokio::test(flavor = "multi_thread")]
+async fn writes_resume_after_the_database_restarts_and_nothing_acknowledged_is_lost() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Mutex};
+    let postgres = OwnPostgres::start("pg-restart");
+    let store = open(&postgres.url).await;
+    let workflow = store.workflow("new_combined").unwrap();
+    let answers =
+        onewindow::project::read_answers(&root().join("workflows/samples/new_combined.json"))
+            .unwrap();
+    let submission = answers.submission(&workflow).unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    // (id, acknowledged at) of every submission the store acknowledged.
+    let acknowledged = Arc::new(Mutex::new(Vec::<(String, std::time::Instant)>::new()));
+    let mut load = tokio::task::JoinSet::new();
+    for task in 0..4 {
+        let (store, submission) = (store.clone(), submission.clone());
+        let (stop, acknowledged) = (stop.clone(), acknowledged.clone());
+        load.spawn(async move {
+            let mut refused = 0;
+            for n in 0.. {
+                if stop.load(Ordering::Relaxed) {
+                    break;
+                }
+                let id = format!("R{task}-{n:06}");
+                let at = DateTime::from_parts(date(2026, 2, 12), Time::constant(9, 0, 0, 0));
+                let mut request = Request::new(
+                    id.clone(),
+                    Actor::Applicant,
+                    Engine::Submit {
+                        submission: submission.clone(),
+                    },
+                    at,
+                );
+                request.workflow = Some("new_combined".into());
+                match store.apply(request).await {
+                    Ok(_) => acknowledged
+                        .lock()
+                        .unwrap()
+                        .push((id, std::time::Instant::now())),
+                    Err(_) => refused += 1,
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            }
+            refused
+        });
+    }
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    let before = acknowledged.lock().unwrap().len();
+    assert!(before > 0, "the load runs");
+    postgres.script("restart");
+    let back = std::time::Instant::now();
+    // Writes resume: an acknowledgement after the database is back.
+    let resumed = loop {
+        let latest = acknowledged.lock().unwrap().last().map(|(_, at)| *at);
+        if latest.is_some_and(|at| at > back) {
+            break back.elapsed();
+        }
+        assert!(
+            back.elapsed() < std::time::Duration::from_secs(15),
+            "writes never resumed after the restart"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    store.ping().await.expect("ready again");
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut refused = 0;
+    while let Some(task) = load.join_next().await {
+        refused += task.expect("load task");
+    }
+    let acknowledged = acknowledged.lock().unwrap().clone();
+    eprintln!(
+        "restart: {before} acknowledged before, writes resumed {resumed:?} after the database returned, \
+         {} acknowledged in all, {refused} refused while it was away",
+        acknowledged.len()
+    );
+    for (id, _) in &acknowledged {
+        let (filing, revision) = store
+            .filing(id)
+            .await
+            .unwrap_or_else(|e| panic!("{id} acknowledged and lost: {e}"));
+        assert_eq!(
+            (filing.status, revision),
+            (Status::Submitted, 1),
+            "{id} once"
+        );
+    }
+    let audit = store.count("audit").await.unwrap();
+    assert!(
+        audit >= acknowledged.len() as i64,
+        "{audit} audit entries for {} acknowledged",
+        acknowledged.len()
+    );
+    assert!(store.verify_audit().await.unwrap().is_intact());
+}

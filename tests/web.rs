@@ -212,6 +212,11 @@ fn percent(text: &str) -> String {
 
 /// A GET over a real socket: the status code, or `None` while nothing answers.
 fn http_status(port: u16, path: &str) -> Option<u16> {
+    http_get(port, path).map(|(status, _)| status)
+}
+
+/// A GET over a real socket: the status code and the whole answer.
+fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
     write!(
@@ -221,11 +226,21 @@ fn http_status(port: u16, path: &str) -> Option<u16> {
     .ok()?;
     let mut answer = String::new();
     stream.read_to_string(&mut answer).ok()?;
-    answer.split_whitespace().nth(1)?.parse().ok()
+    let status = answer.split_whitespace().nth(1)?.parse().ok()?;
+    Some((status, answer))
 }
 
 /// `onewindow serve` on a free port of loopback, once it answers.
 fn serve(data: &Path, options: &[&str]) -> (std::process::Child, u16) {
+    serve_logging(data, options, std::process::Stdio::inherit())
+}
+
+/// [`serve`], its log (standard error) sent to `log`.
+fn serve_logging(
+    data: &Path,
+    options: &[&str],
+    log: std::process::Stdio,
+) -> (std::process::Child, u16) {
     let port = TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -237,6 +252,7 @@ fn serve(data: &Path, options: &[&str]) -> (std::process::Child, u16) {
         .args(["--addr", &format!("127.0.0.1:{port}"), "--data"])
         .arg(data)
         .current_dir(root())
+        .stderr(log)
         .spawn()
         .expect("serve starts");
     wait_for("the server answering", || {
@@ -935,4 +951,91 @@ fn the_api_is_what_its_description_says() {
     server.kill().ok();
     server.wait().ok();
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+/// Issue 21: operators were blind — no line per request (404, 401 and 422
+/// logged nothing), no metrics. Every request now leaves one line (method,
+/// route pattern, status, latency, request id; never the path or who asked)
+/// and `/metrics` is Prometheus' text format, as `promtool check metrics`
+/// (Debian's `prometheus`) reads it.
+#[test]
+fn every_request_leaves_a_log_line_and_the_figures_are_on_metrics() {
+    let data = scratch("web-metrics");
+    let log = data.join("serve.log");
+    /// The server stops with the test, passed or failed.
+    struct Stopped(std::process::Child);
+    impl Drop for Stopped {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let (server, port) = serve_logging(&data, &[], std::fs::File::create(&log).unwrap().into());
+    let server = Stopped(server);
+    for (path, status) in [
+        ("/", 200),
+        ("/procedures/new_combined", 200),
+        ("/no/such/page", 404),
+        ("/api/v1/filings", 401),
+        ("/api/v1/progress?filing=x", 404),
+    ] {
+        assert_eq!(http_status(port, path), Some(status), "{path}");
+    }
+    let (status, answer) = http_get(port, "/metrics").expect("metrics answer");
+    assert_eq!(status, 200, "{answer}");
+    assert!(answer.to_lowercase().contains("x-request-id:"), "{answer}");
+    drop(server);
+
+    let metrics = answer.split_once("\r\n\r\n").map_or("", |(_, body)| body);
+    for expected in [
+        "onewindow_http_requests_total{method=\"GET\",route=\"/procedures/{id}\",status=\"200\"} 1",
+        "onewindow_http_requests_total{method=\"GET\",route=\"/api/v1/filings\",status=\"401\"} 1",
+        "onewindow_http_requests_total{method=\"GET\",route=\"(none)\",status=\"404\"} 1",
+        "onewindow_http_request_duration_seconds_bucket{route=\"/healthz\",le=\"+Inf\"}",
+        "onewindow_commits_total",
+        "onewindow_commit_duration_seconds_count",
+        "onewindow_outbox_pending{kind=",
+        "onewindow_timers_due",
+        "onewindow_leases_held{table=\"outbox\"}",
+        "process_resident_memory_bytes",
+    ] {
+        assert!(metrics.contains(expected), "{expected} in\n{metrics}");
+    }
+    let file = data.join("metrics.txt");
+    std::fs::write(&file, metrics).unwrap();
+    let checked = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::fs::File::open(&file).unwrap())
+        .output()
+        .expect("promtool (Debian's prometheus; ./run test installs it)");
+    assert!(
+        checked.status.success(),
+        "promtool: {}{}",
+        String::from_utf8_lossy(&checked.stdout),
+        String::from_utf8_lossy(&checked.stderr)
+    );
+
+    let lines = std::fs::read_to_string(&log).unwrap();
+    for (route, status) in [
+        ("/procedures/{id}", 200),
+        ("(none)", 404),
+        ("/api/v1/filings", 401),
+        ("/api/v1/progress", 404),
+        ("/metrics", 200),
+    ] {
+        assert!(
+            lines
+                .lines()
+                .any(|line| line.contains(&format!("route={route}"))
+                    && line.contains(&format!("status={status}"))
+                    && line.contains("request_id=")
+                    && line.contains("latency_ms=")),
+            "a line for {route} {status} in\n{lines}"
+        );
+    }
+    assert!(
+        !lines.contains("no/such/page"),
+        "no path is logged: {lines}"
+    );
+    assert!(!lines.contains("filing=x"), "no query is logged: {lines}");
 }

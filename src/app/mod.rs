@@ -752,6 +752,15 @@ impl App {
         Ok(self.store.ping().await?)
     }
 
+    /// The store's figures and what waits in the database now, in
+    /// Prometheus' text format.
+    ///
+    /// # Errors
+    /// A store failure.
+    pub async fn metrics(&self, out: &mut String) -> Result<(), AppError> {
+        Ok(self.store.metrics(self.now(), out).await?)
+    }
+
     /// Recomputes the audit chain.
     ///
     /// # Errors

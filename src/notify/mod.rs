@@ -288,6 +288,14 @@ pub async fn deliver(
                     let delay = jiff::SignedDuration::try_from(backoff(row.attempts, row.id))
                         .unwrap_or_default();
                     let again = now.checked_add(delay).unwrap_or(now);
+                    tracing::warn!(
+                        row = row.id,
+                        filing = %row.filing,
+                        attempt = row.attempts,
+                        next_attempt = %again,
+                        %reason,
+                        "mail not delivered: tried again later"
+                    );
                     store
                         .retry_outbox(row.id, again, &reason)
                         .await
@@ -295,6 +303,13 @@ pub async fn deliver(
                     run.retried += 1;
                 }
                 Outcome::Permanent(reason) => {
+                    tracing::error!(
+                        row = row.id,
+                        filing = %row.filing,
+                        attempt = row.attempts,
+                        %reason,
+                        "mail not delivered: given up (the address or the message is refused)"
+                    );
                     store
                         .fail_outbox(row.id, &reason, now)
                         .await

@@ -23,7 +23,7 @@ pub mod ratings;
 pub mod read;
 pub mod versions;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::sync::Arc;
 
@@ -280,11 +280,94 @@ struct Shared {
     uploads: std::sync::Mutex<HashMap<(String, String), (u64, String)>>,
 }
 
-/// Commits and the transitions they carried (group commit at work).
-#[derive(Debug, Default)]
+/// Commits and the transitions they carried (group commit at work), the
+/// batches that failed, and how large and how long each batch was.
+#[derive(Debug)]
 pub struct CommitStats {
     pub commits: std::sync::atomic::AtomicU64,
     pub transitions: std::sync::atomic::AtomicU64,
+    pub failed: std::sync::atomic::AtomicU64,
+    pub sizes: crate::metrics::Histogram,
+    pub latency: crate::metrics::Histogram,
+}
+
+impl Default for CommitStats {
+    fn default() -> CommitStats {
+        CommitStats {
+            commits: std::sync::atomic::AtomicU64::default(),
+            transitions: std::sync::atomic::AtomicU64::default(),
+            failed: std::sync::atomic::AtomicU64::default(),
+            sizes: crate::metrics::Histogram::new(crate::metrics::BATCH),
+            latency: crate::metrics::Histogram::new(crate::metrics::SECONDS),
+        }
+    }
+}
+
+impl CommitStats {
+    /// A batch of `size` requests took `elapsed`, committed or not.
+    fn record_batch(&self, size: usize, elapsed: std::time::Duration, committed: bool) {
+        #[allow(clippy::cast_precision_loss)]
+        self.sizes.observe(size as f64);
+        self.latency.observe_duration(elapsed);
+        if !committed {
+            self.failed
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
+    /// The commit figures in Prometheus' text format.
+    fn write(&self, out: &mut String) {
+        use crate::metrics::{histogram, single};
+        use std::sync::atomic::Ordering::Relaxed;
+        #[allow(clippy::cast_precision_loss)]
+        let count = |counter: &std::sync::atomic::AtomicU64| counter.load(Relaxed) as f64;
+        single(
+            out,
+            "onewindow_commits_total",
+            "counter",
+            "Transactions the committer committed.",
+            count(&self.commits),
+        );
+        single(
+            out,
+            "onewindow_commit_transitions_total",
+            "counter",
+            "Transitions those transactions carried.",
+            count(&self.transitions),
+        );
+        single(
+            out,
+            "onewindow_commit_failures_total",
+            "counter",
+            "Batches rolled back (nothing of them acknowledged).",
+            count(&self.failed),
+        );
+        histogram(
+            out,
+            "onewindow_commit_batch_size",
+            "Requests per committed or failed batch.",
+            &self.sizes,
+        );
+        histogram(
+            out,
+            "onewindow_commit_duration_seconds",
+            "Time to commit a batch.",
+            &self.latency,
+        );
+    }
+}
+
+/// What waits in the database, read when scraped: the outbox by kind
+/// (depth, and the age of its oldest pending row), rows given up on,
+/// timers due and not fired, and the leases workers hold now.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Waiting {
+    /// Kind → (pending rows, seconds since the oldest was created).
+    pub outbox: BTreeMap<String, (i64, i64)>,
+    pub outbox_failed: i64,
+    pub timers_due: i64,
+    /// Table (`outbox`, `timers`) → rows leased now.
+    pub leases: BTreeMap<&'static str, i64>,
 }
 
 /// The store. Cheap to clone.
@@ -450,11 +533,10 @@ impl Store {
         if backend == Backend::Sqlite {
             tokio::spawn(checkpointer(pool.clone()));
         }
-        let connection = pool.acquire().await?;
         let (sender, receiver) = mpsc::channel(4096);
         let stats = Arc::new(CommitStats::default());
         tokio::spawn(committer(
-            connection,
+            pool.clone(),
             shared.clone(),
             stats.clone(),
             receiver,
@@ -895,8 +977,135 @@ impl Store {
     /// # Errors
     /// It does not.
     pub async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        match self.shared.backend {
+            Backend::Sqlite => {
+                sqlx::query("SELECT 1").execute(&self.pool).await?;
+            }
+            // A standby answers reads but refuses every write: not ready.
+            Backend::Postgres => {
+                let row = sqlx::query("SELECT CASE WHEN pg_is_in_recovery() THEN 1 ELSE 0 END")
+                    .fetch_one(&self.pool)
+                    .await?;
+                if row.try_get::<i32, _>(0)? != 0 {
+                    return Err(StoreError::Database(
+                        "the database is a standby in recovery: it takes no writes".into(),
+                    ));
+                }
+            }
+        }
         Ok(())
+    }
+
+    /// The commit figures and what waits in the database now, in
+    /// Prometheus' text format (`GET /metrics`).
+    ///
+    /// # Errors
+    /// A database failure.
+    pub async fn metrics(&self, now: DateTime, out: &mut String) -> Result<(), StoreError> {
+        use crate::metrics::{family, single};
+        use std::fmt::Write as _;
+        self.stats.write(out);
+        let waiting = self.waiting(now).await?;
+        family(
+            out,
+            "onewindow_outbox_pending",
+            "gauge",
+            "Outbox rows not yet done, by kind.",
+        );
+        for (kind, (depth, _)) in &waiting.outbox {
+            let _ = writeln!(out, "onewindow_outbox_pending{{kind=\"{kind}\"}} {depth}");
+        }
+        family(
+            out,
+            "onewindow_outbox_oldest_pending_seconds",
+            "gauge",
+            "Age of the oldest pending outbox row, by kind.",
+        );
+        for (kind, (_, age)) in &waiting.outbox {
+            let _ = writeln!(
+                out,
+                "onewindow_outbox_oldest_pending_seconds{{kind=\"{kind}\"}} {age}"
+            );
+        }
+        #[allow(clippy::cast_precision_loss)]
+        {
+            single(
+                out,
+                "onewindow_outbox_failed",
+                "gauge",
+                "Outbox rows given up on (each logged with its reason).",
+                waiting.outbox_failed as f64,
+            );
+            single(
+                out,
+                "onewindow_timers_due",
+                "gauge",
+                "Timers due and not fired.",
+                waiting.timers_due as f64,
+            );
+        }
+        family(
+            out,
+            "onewindow_leases_held",
+            "gauge",
+            "Rows a worker holds a lease on now, by table.",
+        );
+        for (table, held) in &waiting.leases {
+            let _ = writeln!(out, "onewindow_leases_held{{table=\"{table}\"}} {held}");
+        }
+        Ok(())
+    }
+
+    /// What waits in the database at `now`.
+    ///
+    /// # Errors
+    /// A database failure.
+    pub async fn waiting(&self, now: DateTime) -> Result<Waiting, StoreError> {
+        let stamp = now.to_string();
+        let mut waiting = Waiting::default();
+        let pending = sqlx::query(
+            "SELECT kind, COUNT(*), MIN(created_at) FROM outbox \
+             WHERE done_at IS NULL AND failed_at IS NULL GROUP BY kind",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        for row in pending {
+            let kind: String = row.try_get(0)?;
+            let depth: i64 = row.try_get(1)?;
+            let oldest: String = row.try_get(2)?;
+            let age = oldest
+                .parse::<DateTime>()
+                .ok()
+                .and_then(|oldest| oldest.until(now).ok())
+                .and_then(|span| span.total(jiff::Unit::Second).ok())
+                .unwrap_or(0.0);
+            #[allow(clippy::cast_possible_truncation)]
+            waiting.outbox.insert(kind, (depth, age.max(0.0) as i64));
+        }
+        let count = |sql: &'static str| {
+            let stamp = stamp.clone();
+            async move {
+                let row = sqlx::query(sql).bind(stamp).fetch_one(&self.pool).await?;
+                Ok::<i64, StoreError>(row.try_get::<i64, _>(0)?)
+            }
+        };
+        let failed = sqlx::query("SELECT COUNT(*) FROM outbox WHERE failed_at IS NOT NULL")
+            .fetch_one(&self.pool)
+            .await?;
+        waiting.outbox_failed = failed.try_get::<i64, _>(0)?;
+        waiting.timers_due =
+            count("SELECT COUNT(*) FROM timers WHERE fired_at IS NULL AND fire_on <= $1").await?;
+        waiting.leases.insert(
+            "outbox",
+            count("SELECT COUNT(*) FROM outbox WHERE done_at IS NULL AND leased_until > $1")
+                .await?,
+        );
+        waiting.leases.insert(
+            "timers",
+            count("SELECT COUNT(*) FROM timers WHERE fired_at IS NULL AND leased_until > $1")
+                .await?,
+        );
+        Ok(waiting)
     }
 
     /// Agreements with their terms: (id, party A, party B, start, end).
@@ -1331,8 +1540,12 @@ async fn checkpointer(pool: AnyPool) {
     }
 }
 
+/// The committer's connection: kept while it works; after a batch fails
+/// on it and it no longer answers (the database restarted, a failover), it
+/// is dropped and the next batch takes a fresh one from the pool — so
+/// writes resume as soon as the database is back, without a restart.
 async fn committer(
-    mut connection: PoolConnection<Any>,
+    pool: AnyPool,
     shared: Arc<Shared>,
     stats: Arc<CommitStats>,
     mut receiver: mpsc::Receiver<Submitted>,
@@ -1340,6 +1553,7 @@ async fn committer(
     // Filings this committer wrote, by id: reused when the stored revision
     // still matches (another process may have moved a filing on).
     let mut cache: HashMap<String, (Filing, i64)> = HashMap::new();
+    let mut held: Option<PoolConnection<Any>> = None;
     while let Some(first) = receiver.recv().await {
         let mut jobs = vec![first];
         while jobs.len() < MAX_BATCH {
@@ -1348,11 +1562,30 @@ async fn committer(
                 Err(_) => break,
             }
         }
+        let connection = match held.as_mut() {
+            Some(connection) => connection,
+            None => match pool.acquire().await {
+                Ok(fresh) => {
+                    tracing::info!("the committer has a connection to the database");
+                    held.insert(fresh)
+                }
+                Err(error) => {
+                    tracing::error!(%error, requests = jobs.len(), "no connection to the database: the batch is refused, nothing written");
+                    let message = error.to_string();
+                    for job in jobs {
+                        let _ = job.reply.send(Err(StoreError::Database(message.clone())));
+                    }
+                    continue;
+                }
+            },
+        };
         let requests: Vec<&Request> = jobs.iter().map(|job| &job.request).collect();
         let span = tracing::debug_span!("commit", requests = requests.len());
-        let committed = commit_batch(&mut connection, &shared, &requests, &mut cache)
+        let started = std::time::Instant::now();
+        let committed = commit_batch(connection, &shared, &requests, &mut cache)
             .instrument(span)
             .await;
+        stats.record_batch(requests.len(), started.elapsed(), committed.is_ok());
         let results = match committed {
             Ok(results) => {
                 use std::sync::atomic::Ordering::Relaxed;
@@ -1367,6 +1600,17 @@ async fn committer(
             Err(error) => {
                 let _ = connection.execute("ROLLBACK").await;
                 tracing::error!(%error, requests = requests.len(), "batch rolled back");
+                if sqlx::Connection::ping(&mut **connection).await.is_err() {
+                    tracing::warn!(
+                        "the committer's connection is broken: the next batch takes a fresh one"
+                    );
+                    if let Some(mut broken) = held.take() {
+                        broken.close_on_drop();
+                    }
+                    // What this committer remembers may be what a lost
+                    // transaction wrote: read it again.
+                    cache.clear();
+                }
                 let message = error.to_string();
                 requests
                     .iter()
@@ -1378,7 +1622,7 @@ async fn committer(
             let _ = job.reply.send(result);
         }
     }
-    drop(connection);
+    drop(held);
 }
 
 /// One transaction's work: what it read, and the rows it will write, table

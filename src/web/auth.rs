@@ -35,6 +35,8 @@ pub struct Web {
     pub app: Arc<App>,
     /// Cookies are `Secure` when the product is reached over TLS.
     pub secure: bool,
+    /// The requests answered, for `/metrics`.
+    pub requests: Arc<crate::metrics::Requests>,
 }
 
 impl FromRef<Web> for Arc<App> {

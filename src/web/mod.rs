@@ -56,6 +56,7 @@ pub fn routes() -> Vec<routes::Route> {
     all.extend([
         routes::Route::get("/healthz", Anyone, healthz),
         routes::Route::get("/readyz", Anyone, readyz),
+        routes::Route::get("/metrics", Anyone, metrics),
         routes::Route::get("/static/site.css", Anyone, stylesheet),
         routes::Route::get("/static/editor.js", Anyone, editor_script),
     ]);
@@ -72,6 +73,7 @@ pub fn router(app: Arc<App>) -> Router {
     let web = Web {
         secure: app.config().base_url.starts_with("https://"),
         app,
+        requests: Arc::default(),
     };
     let table = routes().into_iter().fold(Router::new(), |router, route| {
         let path = route.path;
@@ -80,6 +82,7 @@ pub fn router(app: Arc<App>) -> Router {
     table
         // Anything else under the API answers as the API does.
         .route("/api/v1/{*rest}", any(api::unknown))
+        .route_layer(middleware::from_fn(route_pattern))
         .fallback(not_found)
         .layer(axum::extract::DefaultBodyLimit::max(body_limit))
         .layer(middleware::from_fn_with_state(
@@ -94,7 +97,112 @@ pub fn router(app: Arc<App>) -> Router {
             web.clone(),
             security_headers,
         ))
+        .layer(middleware::from_fn_with_state(web.clone(), observed))
         .with_state(web)
+}
+
+/// The route a request matched (its pattern, `/filings/{id}`), carried out
+/// on the answer for [`observed`]: a pattern names no one.
+#[derive(Debug, Clone)]
+struct RoutePattern(Arc<str>);
+
+async fn route_pattern(
+    matched: Option<axum::extract::MatchedPath>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let mut response = next.run(request).await;
+    if let Some(matched) = matched {
+        response
+            .extensions_mut()
+            .insert(RoutePattern(Arc::from(matched.as_str())));
+    }
+    response
+}
+
+/// Every request leaves one log line — method, route pattern, status,
+/// latency, request id; no path, query, address or account — and is
+/// counted for `/metrics`. The request id is the caller's `X-Request-Id`
+/// when it is a plain token (a proxy's), else a new one; the answer
+/// carries it back.
+async fn observed(State(web): State<Web>, request: Request, next: Next) -> Response {
+    let started = std::time::Instant::now();
+    let method = request.method().clone();
+    let request_id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|value| value.to_str().ok())
+        .filter(|id| {
+            !id.is_empty()
+                && id.len() <= 64
+                && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        })
+        .map_or_else(
+            || crate::app::accounts::random_token()[..16].to_string(),
+            str::to_string,
+        );
+    let mut response = next.run(request).await;
+    let elapsed = started.elapsed();
+    let route = response
+        .extensions()
+        .get::<RoutePattern>()
+        .map_or_else(|| Arc::from("(none)"), |pattern| pattern.0.clone());
+    let status = response.status().as_u16();
+    tracing::info!(
+        target: "onewindow::request",
+        request_id = %request_id,
+        method = %method,
+        route = %route,
+        status,
+        latency_ms = elapsed.as_secs_f64() * 1000.0,
+        "request"
+    );
+    web.requests
+        .record(method.as_str(), &route, status, elapsed);
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert("x-request-id", value);
+    }
+    response
+}
+
+/// What an operator watches, in Prometheus' text format: requests by route
+/// and status with their latency, the commits, what waits in the database
+/// (outbox by kind, timers due, leases), and this process's memory.
+async fn metrics(State(web): State<Web>) -> Response {
+    let mut out = String::new();
+    web.requests.write(&mut out);
+    if let Err(error) = web.app.metrics(&mut out).await {
+        tracing::warn!(%error, "metrics: the database did not answer");
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the database did not answer",
+        )
+            .into_response();
+    }
+    if let Some(bytes) = resident_bytes() {
+        crate::metrics::single(
+            &mut out,
+            "process_resident_memory_bytes",
+            "gauge",
+            "Resident memory of this process.",
+            bytes,
+        );
+    }
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        out,
+    )
+        .into_response()
+}
+
+/// This process's resident memory, from Linux's `/proc/self/statm`.
+fn resident_bytes() -> Option<f64> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: f64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    Some(pages * 4096.0)
 }
 
 /// A page that runs the product's own script (from `/static/`, never
