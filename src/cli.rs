@@ -196,9 +196,10 @@ enum Command {
         /// Run one pass and stop.
         #[arg(long)]
         once: bool,
-        /// This worker's name, recorded on the timers it claims.
-        #[arg(long, default_value = "worker")]
-        name: String,
+        /// This worker's name, recorded on the timers and outbox rows it
+        /// leases (default: `worker@HOST:PID`, each process its own).
+        #[arg(long)]
+        name: Option<String>,
         /// Timers claimed at a time.
         #[arg(long, default_value_t = 100)]
         batch: i64,
@@ -615,6 +616,7 @@ fn run(command: Command) -> Outcome {
             mail,
         } => {
             let mail = mail.config(&store);
+            let name = name.unwrap_or_else(|| process_name("worker"));
             let plan = WorkerPlan { name, once, batch };
             worker(&store, &mail, &plan)
         }
@@ -901,7 +903,7 @@ fn serve(store: &StoreArgs, addr: std::net::SocketAddr, mail: Option<MailConfig>
             let worker = Worker::new(&app, &mail).await?;
             let app = app.clone();
             let plan = WorkerPlan {
-                name: "serve".into(),
+                name: process_name("serve"),
                 once: false,
                 batch: 100,
             };
@@ -1350,4 +1352,16 @@ fn find<'l>(loaded: &'l dsl::Loaded, id: &str) -> Result<&'l dsl::Workflow, Stri
             ids.join(", ")
         )
     })
+}
+
+/// A process's name on what it leases: its role, host and process id
+/// (`serve@web-2:4127`), so that the database tells who did what.
+fn process_name(role: &str) -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|host| host.trim().to_string())
+        .filter(|host| !host.is_empty())
+        .unwrap_or_else(|| "localhost".to_string());
+    format!("{role}@{host}:{}", std::process::id())
 }

@@ -282,10 +282,17 @@ async fn four_processes_started_together_on_an_empty_database_all_come_up() {
     for round in 0..3 {
         let postgres = fresh_databases().await.pop().expect("postgres");
         let data = scratch("together");
+        // Three named, one by default: its role, host and process id.
         let spawn = |name: String| {
+            let named: &[&str] = if name == "P0" {
+                &[]
+            } else {
+                &["--name", &name]
+            };
             common::onewindow()
                 .current_dir(root())
-                .args(["worker", "--once", "--name", &name])
+                .args(["worker", "--once"])
+                .args(named)
                 .args(["--database", &postgres])
                 .arg("--data")
                 .arg(&data)
@@ -296,12 +303,26 @@ async fn four_processes_started_together_on_an_empty_database_all_come_up() {
         };
         let started: Vec<_> = (0..4).map(|n| spawn(format!("P{n}"))).collect();
         for (n, process) in started.into_iter().enumerate() {
+            let pid = process.id();
             let output = process.wait_with_output().unwrap();
             assert!(
                 output.status.success(),
                 "round {round}, process {n}: {}",
                 String::from_utf8_lossy(&output.stderr)
             );
+            let said = String::from_utf8_lossy(&output.stdout);
+            let name = if n == 0 {
+                "worker@".to_string()
+            } else {
+                format!("P{n}: ")
+            };
+            assert!(said.starts_with(&name), "{said}");
+            if n == 0 {
+                assert!(
+                    said.contains(&format!(":{pid}: ")),
+                    "named by its pid {pid}: {said}"
+                );
+            }
         }
         let store = open(&postgres).await;
         assert!(store.verify_audit().await.unwrap().is_intact());
@@ -449,4 +470,31 @@ async fn writes_resume_after_the_database_restarts_and_nothing_acknowledged_is_l
         acknowledged.len()
     );
     assert!(store.verify_audit().await.unwrap().is_intact());
+}
+
+/// Issue 21: the write-ahead log stayed at 455 MB beside a 410 MB database
+/// when idle. Once commits stop, the log is checkpointed and truncated.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_idle_sqlite_database_keeps_no_write_ahead_log() {
+    let sqlite = fresh_databases().await.remove(0);
+    let store = open(&sqlite).await;
+    submit_many(&store, 500, date(2026, 2, 12)).await;
+    let path = sqlite
+        .trim_start_matches("sqlite://")
+        .split('?')
+        .next()
+        .unwrap()
+        .to_string();
+    let wal = std::path::PathBuf::from(format!("{path}-wal"));
+    let size = || std::fs::metadata(&wal).map_or(0, |m| m.len());
+    let started = std::time::Instant::now();
+    while size() > 0 {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(5),
+            "the log keeps {} bytes while nothing is written",
+            size()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(store.count("filings").await.unwrap(), 500);
 }

@@ -530,11 +530,11 @@ impl Store {
             );
         }
         turn.give_back().await?;
-        if backend == Backend::Sqlite {
-            tokio::spawn(checkpointer(pool.clone()));
-        }
         let (sender, receiver) = mpsc::channel(4096);
         let stats = Arc::new(CommitStats::default());
+        if backend == Backend::Sqlite {
+            tokio::spawn(checkpointer(pool.clone(), stats.clone()));
+        }
         tokio::spawn(committer(
             pool.clone(),
             shared.clone(),
@@ -1524,18 +1524,32 @@ pub struct TimerRun {
 /// The committer: takes what is waiting and commits it in one transaction.
 /// Copies SQLite's write-ahead log into the database file in the
 /// background, so that no commit waits for it (connections do not
-/// checkpoint on their own: `wal_autocheckpoint = 0`). Passive: it never
-/// blocks a writer or a reader.
-async fn checkpointer(pool: AnyPool) {
+/// checkpoint on their own: `wal_autocheckpoint = 0`). Passive while
+/// commits come: it never blocks a writer or a reader. Once they stop for
+/// a tick, the log is truncated to nothing, so an idle database does not
+/// keep hundreds of megabytes of log beside it.
+async fn checkpointer(pool: AnyPool, stats: Arc<CommitStats>) {
+    use std::sync::atomic::Ordering::Relaxed;
     let mut tick = tokio::time::interval(std::time::Duration::from_millis(500));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut seen = stats.commits.load(Relaxed);
+    let mut truncated = false;
     while !pool.is_closed() {
         tick.tick().await;
-        if let Err(error) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+        let commits = stats.commits.load(Relaxed);
+        let idle = commits == seen;
+        seen = commits;
+        let mode = match (idle, truncated) {
+            (true, true) => continue,
+            (true, false) => "TRUNCATE",
+            (false, _) => "PASSIVE",
+        };
+        match sqlx::query(&format!("PRAGMA wal_checkpoint({mode})"))
             .fetch_optional(&pool)
             .await
         {
-            tracing::debug!(%error, "checkpoint");
+            Ok(_) => truncated = idle,
+            Err(error) => tracing::debug!(%error, mode, "checkpoint"),
         }
     }
 }
