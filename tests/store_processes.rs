@@ -377,51 +377,11 @@ impl Drop for OwnPostgres {
 /// every acknowledged submission is there once, and the audit chain holds.
 #[tokio::test(flavor = "multi_thread")]
 async fn writes_resume_after_the_database_restarts_and_nothing_acknowledged_is_lost() {
-    use std::sync::atomic::{AtomicBool, Ordering};
-    use std::sync::{Arc, Mutex};
+    use std::sync::atomic::Ordering;
     let postgres = OwnPostgres::start("pg-restart");
     let store = open(&postgres.url).await;
-    let workflow = store.workflow("new_combined").unwrap();
-    let answers =
-        onewindow::project::read_answers(&root().join("workflows/samples/new_combined.json"))
-            .unwrap();
-    let submission = answers.submission(&workflow).unwrap();
-    let stop = Arc::new(AtomicBool::new(false));
-    // (id, acknowledged at) of every submission the store acknowledged.
-    let acknowledged = Arc::new(Mutex::new(Vec::<(String, std::time::Instant)>::new()));
-    let mut load = tokio::task::JoinSet::new();
-    for task in 0..4 {
-        let (store, submission) = (store.clone(), submission.clone());
-        let (stop, acknowledged) = (stop.clone(), acknowledged.clone());
-        load.spawn(async move {
-            let mut refused = 0;
-            for n in 0.. {
-                if stop.load(Ordering::Relaxed) {
-                    break;
-                }
-                let id = format!("R{task}-{n:06}");
-                let at = DateTime::from_parts(date(2026, 2, 12), Time::constant(9, 0, 0, 0));
-                let mut request = Request::new(
-                    id.clone(),
-                    Actor::Applicant,
-                    Engine::Submit {
-                        submission: submission.clone(),
-                    },
-                    at,
-                );
-                request.workflow = Some("new_combined".into());
-                match store.apply(request).await {
-                    Ok(_) => acknowledged
-                        .lock()
-                        .unwrap()
-                        .push((id, std::time::Instant::now())),
-                    Err(_) => refused += 1,
-                }
-                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-            }
-            refused
-        });
-    }
+    let load = SteadyLoad::start(&store, "R");
+    let (stop, acknowledged, mut load) = (load.stop, load.acknowledged, load.tasks);
     tokio::time::sleep(std::time::Duration::from_secs(2)).await;
     let before = acknowledged.lock().unwrap().len();
     assert!(before > 0, "the load runs");
@@ -497,4 +457,174 @@ async fn an_idle_sqlite_database_keeps_no_write_ahead_log() {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     assert_eq!(store.count("filings").await.unwrap(), 500);
+}
+
+/// Four tasks submitting new_combined filings one after another (ids
+/// `PREFIX{task}-{n}`) until told to stop; what the store acknowledged,
+/// with when; each task's count of refusals when it ends.
+struct SteadyLoad {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    acknowledged: std::sync::Arc<std::sync::Mutex<Vec<(String, std::time::Instant)>>>,
+    tasks: tokio::task::JoinSet<usize>,
+}
+
+impl SteadyLoad {
+    fn start(store: &Store, prefix: &str) -> SteadyLoad {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use std::sync::{Arc, Mutex};
+        let workflow = store.workflow("new_combined").unwrap();
+        let answers =
+            onewindow::project::read_answers(&root().join("workflows/samples/new_combined.json"))
+                .unwrap();
+        let submission = answers.submission(&workflow).unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let acknowledged = Arc::new(Mutex::new(Vec::new()));
+        let mut tasks = tokio::task::JoinSet::new();
+        for task in 0..4 {
+            let (store, submission) = (store.clone(), submission.clone());
+            let (stop, acknowledged) = (stop.clone(), acknowledged.clone());
+            let prefix = prefix.to_string();
+            tasks.spawn(async move {
+                let mut refused = 0;
+                for n in 0.. {
+                    if stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    let id = format!("{prefix}{task}-{n:06}");
+                    let at = DateTime::from_parts(date(2026, 2, 12), Time::constant(9, 0, 0, 0));
+                    let mut request = Request::new(
+                        id.clone(),
+                        Actor::Applicant,
+                        Engine::Submit {
+                            submission: submission.clone(),
+                        },
+                        at,
+                    );
+                    request.workflow = Some("new_combined".into());
+                    match store.apply(request).await {
+                        Ok(_) => acknowledged
+                            .lock()
+                            .unwrap()
+                            .push((id, std::time::Instant::now())),
+                        Err(_) => refused += 1,
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+                }
+                refused
+            });
+        }
+        SteadyLoad {
+            stop,
+            acknowledged,
+            tasks,
+        }
+    }
+}
+
+/// Issue 21: no backup story. `onewindow backup` runs in its own process
+/// while this one keeps writing; it finishes under the load, `onewindow
+/// restore` puts it into a new data folder and verifies that the audit
+/// chain is intact and ends where the backup's did, and every submission
+/// acknowledged before the backup began is in it, with the uploaded files.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_backup_taken_under_load_restores_all_that_was_acknowledged_before_it() {
+    use std::sync::atomic::Ordering;
+    let data = scratch("backup");
+    let store = Store::open(onewindow::store::Options {
+        url: format!("sqlite://{}?mode=rwc", data.join("onewindow.db").display()),
+        workflows: common::workflows(),
+        calendar: common::calendar(),
+        blob_dir: data.join("blobs"),
+        max_upload: 1 << 20,
+    })
+    .await
+    .unwrap();
+    let material = onewindow::app::samples::sample_pdf("material");
+    let stored = store.blobs.put("pdf", &material).unwrap();
+    let load = SteadyLoad::start(&store, "B");
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    let before: Vec<String> = load
+        .acknowledged
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(id, _)| id.clone())
+        .collect();
+    let backup = data.join("backup");
+    let started = std::time::Instant::now();
+    let taken = tokio::task::spawn_blocking({
+        let (data, backup) = (data.clone(), backup.clone());
+        move || {
+            common::onewindow()
+                .arg("backup")
+                .arg("--data")
+                .arg(&data)
+                .arg("-o")
+                .arg(&backup)
+                .output()
+                .expect("onewindow runs")
+        }
+    })
+    .await
+    .unwrap();
+    let took = started.elapsed();
+    let during = load.acknowledged.lock().unwrap().len() - before.len();
+    load.stop.store(true, Ordering::Relaxed);
+    let mut tasks = load.tasks;
+    while tasks.join_next().await.is_some() {}
+    assert!(
+        taken.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&taken.stdout),
+        String::from_utf8_lossy(&taken.stderr)
+    );
+    assert!(during > 0, "the load went on while the backup was taken");
+    eprintln!(
+        "backup under load: {took:?}, {} acknowledged before, {during} during; {}",
+        before.len(),
+        String::from_utf8_lossy(&taken.stdout).trim()
+    );
+
+    let restored = scratch("restored");
+    let output = common::onewindow()
+        .args(["restore", "--from"])
+        .arg(&backup)
+        .arg("--data")
+        .arg(&restored)
+        .output()
+        .expect("onewindow runs");
+    let said = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success() && said.contains("audit chain intact"),
+        "{said}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let again = common::onewindow()
+        .args(["restore", "--from"])
+        .arg(&backup)
+        .arg("--data")
+        .arg(&restored)
+        .output()
+        .expect("onewindow runs");
+    assert!(!again.status.success(), "never over a database");
+
+    let copy = Store::open(onewindow::store::Options {
+        url: format!(
+            "sqlite://{}?mode=rw",
+            restored.join("onewindow.db").display()
+        ),
+        workflows: common::workflows(),
+        calendar: common::calendar(),
+        blob_dir: restored.join("blobs"),
+        max_upload: 1 << 20,
+    })
+    .await
+    .unwrap();
+    for id in &before {
+        copy.filing(id)
+            .await
+            .unwrap_or_else(|e| panic!("{id} acknowledged before the backup, missing: {e}"));
+    }
+    assert_eq!(copy.blobs.get(&stored.sha256).unwrap(), material);
+    assert!(copy.verify_audit().await.unwrap().is_intact());
 }

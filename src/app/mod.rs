@@ -14,6 +14,7 @@
 pub mod access;
 pub mod accounts;
 pub mod actions;
+pub mod backup;
 pub mod calendars;
 pub mod clock;
 pub mod corrections;
@@ -759,6 +760,14 @@ impl App {
     /// A store failure.
     pub async fn metrics(&self, out: &mut String) -> Result<(), AppError> {
         Ok(self.store.metrics(self.now(), out).await?)
+    }
+
+    /// The audit chain's head: its last entry's number and hash.
+    ///
+    /// # Errors
+    /// A store failure.
+    pub async fn audit_head(&self) -> Result<(i64, String), AppError> {
+        Ok(self.store.audit_head().await?)
     }
 
     /// Recomputes the audit chain.

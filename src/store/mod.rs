@@ -658,6 +658,51 @@ impl Store {
             .map_err(StoreError::from)
     }
 
+    /// A consistent copy of the SQLite database at `path` (`VACUUM INTO`:
+    /// one read snapshot, so writers go on while it is taken and nothing
+    /// they commit meanwhile is half in it), and the audit head it holds.
+    /// PostgreSQL is backed up with `pg_dump` (docs/operations.md).
+    ///
+    /// # Errors
+    /// PostgreSQL, an existing `path`, or a database failure.
+    pub async fn snapshot_into(&self, path: &std::path::Path) -> Result<(i64, String), StoreError> {
+        if self.shared.backend != Backend::Sqlite {
+            return Err(StoreError::Config(
+                "a PostgreSQL database is backed up with pg_dump (docs/operations.md)".into(),
+            ));
+        }
+        if path.exists() {
+            return Err(StoreError::Config(format!(
+                "{} exists already",
+                path.display()
+            )));
+        }
+        let target = path.to_string_lossy().to_string();
+        sqlx::query("VACUUM INTO $1")
+            .bind(target)
+            .execute(&self.pool)
+            .await?;
+        let url = format!("sqlite://{}?mode=ro", path.display());
+        let mut copy = <sqlx::AnyConnection as sqlx::Connection>::connect(&url).await?;
+        let head = sqlx::query(&self.shared.sql.select_head)
+            .fetch_one(&mut copy)
+            .await?;
+        let head = (head.try_get(0)?, head.try_get(1)?);
+        sqlx::Connection::close(copy).await?;
+        Ok(head)
+    }
+
+    /// The audit chain's head: its last entry's number and hash.
+    ///
+    /// # Errors
+    /// A database failure.
+    pub async fn audit_head(&self) -> Result<(i64, String), StoreError> {
+        let head = sqlx::query(&self.shared.sql.select_head)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok((head.try_get(0)?, head.try_get(1)?))
+    }
+
     /// Recomputes the audit chain.
     ///
     /// # Errors
