@@ -51,13 +51,17 @@ pub(super) fn actor_on(account: &Account, filing: &Filing) -> Option<crate::engi
     }
 }
 
-/// What an account that sees a filing but did not file it is told when it
-/// tries the applicant's part.
-fn not_the_applicant() -> AppError {
-    AppError::Invalid(vec![Problem {
-        subject: None,
-        message: "只有提交申请的申请人本人可以办理此项".to_string(),
-    }])
+/// The actor an account acts as on a filing it sees, or why it cannot: an
+/// applicant who did not file it is told so; a role that takes no part
+/// (policy staff, administrators) finds nothing to act on.
+fn acting(account: &Account, filing: &Filing) -> Result<crate::engine::Actor, AppError> {
+    actor_on(account, filing).ok_or_else(|| match account.role {
+        Role::Applicant => AppError::Invalid(vec![Problem {
+            subject: None,
+            message: "只有提交申请的申请人本人可以办理此项".to_string(),
+        }]),
+        _ => AppError::NotFound(format!("filing `{}`", filing.id)),
+    })
 }
 
 /// Whether an account may see a filing.
@@ -282,7 +286,7 @@ impl App {
         now: jiff::civil::DateTime,
     ) -> Result<FilingView, AppError> {
         let seen = self.visible(account, filing).await?;
-        let actor = actor_on(account, &seen).ok_or_else(not_the_applicant)?;
+        let actor = acting(account, &seen)?;
         self.act(super::Action {
             filing: filing.to_string(),
             actor,
@@ -317,7 +321,7 @@ impl App {
                 party: party.to_string(),
             }
         } else {
-            actor_on(account, &filing).ok_or_else(not_the_applicant)?
+            acting(account, &filing)?
         };
         self.act(super::Action {
             filing: id.to_string(),
