@@ -586,27 +586,23 @@ async fn a_backup_taken_under_load_restores_all_that_was_acknowledged_before_it(
     );
 
     let restored = scratch("restored");
-    let output = common::onewindow()
-        .args(["restore", "--from"])
-        .arg(&backup)
-        .arg("--data")
-        .arg(&restored)
-        .output()
-        .expect("onewindow runs");
+    let restore = || {
+        common::onewindow()
+            .args(["restore", "--from"])
+            .arg(&backup)
+            .arg("--data")
+            .arg(&restored)
+            .output()
+            .expect("onewindow runs")
+    };
+    let output = restore();
     let said = String::from_utf8_lossy(&output.stdout);
     assert!(
         output.status.success() && said.contains("audit chain intact"),
         "{said}{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    let again = common::onewindow()
-        .args(["restore", "--from"])
-        .arg(&backup)
-        .arg("--data")
-        .arg(&restored)
-        .output()
-        .expect("onewindow runs");
-    assert!(!again.status.success(), "never over a database");
+    assert!(!restore().status.success(), "never over a database");
 
     let copy = Store::open(onewindow::store::Options {
         url: format!(
