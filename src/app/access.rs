@@ -287,16 +287,8 @@ impl App {
     ) -> Result<FilingView, AppError> {
         let seen = self.visible(account, filing).await?;
         let actor = acting(account, &seen)?;
-        self.act(super::Action {
-            filing: filing.to_string(),
-            actor,
-            command,
-            expected_revision,
-            key,
-            account: Some(account.email.clone()),
-            now,
-        })
-        .await
+        self.act_by(account, filing, actor, command, expected_revision, key, now)
+            .await
     }
 
     /// A party's signature by the account the application named its
@@ -323,12 +315,29 @@ impl App {
         } else {
             acting(account, &filing)?
         };
+        self.act_by(account, id, actor, command, expected_revision, None, now)
+            .await
+    }
+
+    /// The command of a signed-in account, as `actor`, recorded under the
+    /// account in the audit.
+    #[allow(clippy::too_many_arguments)]
+    async fn act_by(
+        &self,
+        account: &Account,
+        filing: &str,
+        actor: crate::engine::Actor,
+        command: crate::engine::Command,
+        expected_revision: Option<i64>,
+        key: Option<String>,
+        now: jiff::civil::DateTime,
+    ) -> Result<FilingView, AppError> {
         self.act(super::Action {
-            filing: id.to_string(),
+            filing: filing.to_string(),
             actor,
             command,
             expected_revision,
-            key: None,
+            key,
             account: Some(account.email.clone()),
             now,
         })
